@@ -1,0 +1,151 @@
+/**
+ * The control plane's operations, independent of any transport.
+ *
+ * The catalog (DB0) is the source of truth for which instances exist; the InstanceHost, supplied
+ * by the composition root, is what actually opens and closes their storage. Operations order the
+ * two so that a failure never leaves a catalogued instance the host does not serve on purpose:
+ * create writes the record first and rolls it back if the host cannot open it; delete closes the
+ * instance first and only then forgets the record.
+ */
+
+import type { Catalog } from "../db0/catalog.ts";
+import type { BackendKind, BackendType, InstanceRecord, SecurityChanges } from "../db0/types.ts";
+import { HeroError } from "../errors.ts";
+import type { AuditEvent, AuditLog } from "../security/audit.ts";
+
+/** What the composition root implements to serve instances. */
+export interface InstanceHost {
+  /** Start serving the instance (create its storage on first open). */
+  open(record: InstanceRecord): Promise<void>;
+  /** Stop serving the instance; called before its record is deleted. */
+  close(index: number): Promise<void>;
+  /** The instance was renamed in the catalog. */
+  rename?(index: number, name: string): void;
+  /** Visibility or keys changed; sessions authenticated with a removed key should be dropped. */
+  securityChanged?(index: number): void;
+}
+
+export interface ControlPlaneOptions {
+  catalog: Catalog;
+  host: InstanceHost;
+  /** Where admin calls and authentication failures are recorded; null or absent: nowhere. */
+  audit?: AuditLog | null;
+  /** Backend kinds this build can serve; others answer "backend X is not available yet". */
+  availableBackends?: readonly BackendKind[];
+}
+
+export interface CreateInstanceParams {
+  name: string;
+  backend: BackendType;
+  encrypted: boolean;
+}
+
+/** Kinds whose values can be sealed with a session key (HeroDB: key-value backends only). */
+const ENCRYPTABLE: ReadonlySet<BackendKind> = new Set(["InMemory", "Redb", "Sled"]);
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class ControlPlane {
+  readonly catalog: Catalog;
+  readonly host: InstanceHost;
+  readonly auditLog: AuditLog | null;
+  readonly availableBackends: ReadonlySet<BackendKind>;
+
+  constructor(opts: ControlPlaneOptions) {
+    this.catalog = opts.catalog;
+    this.host = opts.host;
+    this.auditLog = opts.audit ?? null;
+    this.availableBackends = new Set(opts.availableBackends ?? ["InMemory"]);
+  }
+
+  checkAdminSecret(secret: string): boolean {
+    return this.catalog.checkAdminSecret(secret);
+  }
+
+  audit(ev: AuditEvent): void {
+    this.auditLog?.write(ev);
+  }
+
+  /**
+   * Open every catalogued instance (at startup). Failures do not stop the others; they are
+   * returned so the caller can report them.
+   */
+  async openAll(): Promise<{ index: number; name: string; error: string }[]> {
+    const failures: { index: number; name: string; error: string }[] = [];
+    for (const record of this.catalog.list()) {
+      try {
+        await this.host.open(record);
+      } catch (e) {
+        failures.push({ index: record.index, name: record.name, error: describe(e) });
+      }
+    }
+    return failures;
+  }
+
+  async createInstance(params: CreateInstanceParams): Promise<InstanceRecord> {
+    const kind = params.backend.kind;
+    if (!this.availableBackends.has(kind)) {
+      throw new HeroError("UNSUPPORTED", `backend ${kind} is not available yet`);
+    }
+    if (params.encrypted && !ENCRYPTABLE.has(kind)) {
+      throw new HeroError("UNSUPPORTED", `encryption is not supported for backend ${kind}`);
+    }
+    const record = await this.catalog.create(params);
+    try {
+      await this.host.open(record);
+    } catch (e) {
+      try {
+        await this.catalog.delete(record.index);
+      } catch (rollback) {
+        throw new HeroError(
+          "INTERNAL",
+          `cannot open instance '${record.name}' (${describe(e)}), and removing its record ` +
+            `failed too (${describe(rollback)})`,
+        );
+      }
+      if (e instanceof HeroError) throw e;
+      throw new HeroError("INTERNAL", `cannot open instance '${record.name}': ${describe(e)}`);
+    }
+    return record;
+  }
+
+  listInstances(): InstanceRecord[] {
+    return this.catalog.list();
+  }
+
+  getInstance(index: number): InstanceRecord {
+    const record = this.catalog.get(index);
+    if (record === undefined) throw new HeroError("NOINSTANCE", `no instance with index ${index}`);
+    return record;
+  }
+
+  async deleteInstance(index: number): Promise<void> {
+    const record = this.getInstance(index);
+    try {
+      await this.host.close(index);
+    } catch (e) {
+      if (e instanceof HeroError) throw e;
+      throw new HeroError("INTERNAL", `cannot close instance ${index}: ${describe(e)}`);
+    }
+    try {
+      await this.catalog.delete(index);
+    } catch (e) {
+      // The record stays, so serve the instance again rather than leave it catalogued but dark.
+      await this.host.open(record).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async renameInstance(index: number, name: string): Promise<void> {
+    await this.catalog.rename(index, name);
+    this.host.rename?.(index, name);
+  }
+
+  async updateSecurity(index: number, changes: SecurityChanges): Promise<InstanceRecord> {
+    const record = await this.catalog.updateSecurity(index, changes);
+    this.host.securityChanged?.(index);
+    return record;
+  }
+}

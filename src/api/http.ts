@@ -1,0 +1,138 @@
+/**
+ * The control plane over HTTP: fastify, POST "/" with a JSON-RPC body.
+ *
+ * The body is taken as raw text (any content type, so `curl -d` without a header works) and
+ * parsed by the dispatcher, which is how invalid JSON becomes -32700 instead of a fastify 400.
+ * The bearer token is checked once per request, in constant time against the catalog's secret
+ * tag; admin methods without it answer -32002 and HTTP 401. Bodies over the limit are refused
+ * with 413 and a JSON-RPC error object, before any parsing.
+ */
+
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import { HeroError } from "../errors.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
+import type { CallContext } from "./methods.ts";
+import { RpcDispatcher, type RpcReply } from "./rpc.ts";
+
+export const DEFAULT_HTTP_HOST = "127.0.0.1";
+export const DEFAULT_HTTP_PORT = 3000;
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface HttpOptions {
+  plane: ControlPlane;
+  host?: string;
+  /** 0 picks a free port (see the returned `port`). */
+  port?: number;
+  bodyLimit?: number;
+  /** PEM certificate and key: serve HTTPS instead of HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Reported in rpc.discover. */
+  version?: string;
+  /** Share one dispatcher with the Unix socket; one is built when absent. */
+  dispatcher?: RpcDispatcher;
+  /** Register extra routes (e.g. GET /metrics) before the server starts listening. */
+  configure?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export interface HttpServer {
+  port: number;
+  host: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const match = /^Bearer[ \t]+(.+)$/i.exec(header.trim());
+  return match === null ? null : match[1];
+}
+
+function hasUnauthorized(reply: RpcReply): boolean {
+  const list = reply === null ? [] : Array.isArray(reply) ? reply : [reply];
+  return list.some((r) => r.error?.code === UNAUTHORIZED);
+}
+
+function errorBody(code: number, message: string): Record<string, unknown> {
+  return { jsonrpc: "2.0", id: null, error: { code, message } };
+}
+
+function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).type("application/json; charset=utf-8").send(JSON.stringify(body));
+}
+
+export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const dispatcher = opts.dispatcher ?? new RpcDispatcher(opts.plane, { version: opts.version });
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    ...(opts.tls === undefined ? {} : { https: { cert: opts.tls.cert, key: opts.tls.key } }),
+  }) as unknown as FastifyInstance;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((error: FastifyError, _req, reply) => {
+    if (error.statusCode === 413) {
+      return sendJson(
+        reply,
+        413,
+        errorBody(INVALID_REQUEST, `request body exceeds the limit of ${bodyLimit} bytes`),
+      );
+    }
+    const status =
+      error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500;
+    const code = status === 500 ? -32603 : INVALID_REQUEST;
+    return sendJson(
+      reply,
+      status,
+      errorBody(code, status === 500 ? "internal error" : error.message),
+    );
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendJson(reply, 404, errorBody(INVALID_REQUEST, `no route ${req.method} ${req.url}; POST /`)),
+  );
+
+  app.post("/", async (req, reply) => {
+    const token = bearerToken(req.headers.authorization);
+    const call: CallContext = {
+      client: `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`,
+      transport: "http",
+      authorized: token !== null && opts.plane.checkAdminSecret(token),
+      presentedSecret: token !== null,
+    };
+    const text = typeof req.body === "string" ? req.body : "";
+    if (text.trim() === "") {
+      return sendJson(reply, 200, errorBody(PARSE_ERROR, "Parse error: empty body"));
+    }
+    const result = await dispatcher.handleText(text, call);
+    if (result === null) return reply.code(204).send();
+    if (hasUnauthorized(result)) {
+      reply.header("www-authenticate", 'Bearer realm="herodb"');
+      return sendJson(reply, 401, result);
+    }
+    return sendJson(reply, 200, result);
+  });
+
+  if (opts.configure !== undefined) await opts.configure(app);
+
+  const host = opts.host ?? DEFAULT_HTTP_HOST;
+  try {
+    await app.listen({ host, port: opts.port ?? DEFAULT_HTTP_PORT });
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "EADDRINUSE" ? "address already in use" : (code ?? (e as Error).message);
+    throw new HeroError(
+      "ERR",
+      `HTTP API cannot listen on ${host}:${opts.port ?? DEFAULT_HTTP_PORT}: ${why}`,
+    );
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : (opts.port ?? 0);
+  return { port, host, app, close: () => app.close() };
+}

@@ -1,0 +1,148 @@
+/**
+ * Keyspace: the Redis data model over a KvStore, shared by every KV instance type.
+ *
+ * Command implementations (src/resp/commands/*) read and mutate state only through this class.
+ * It hides expired keys (a key whose expireAt <= now is absent), enforces types (WRONGTYPE), and
+ * records which keys a write touched so the instance can wake blocked clients, invalidate WATCHes
+ * and (for persistent stores) write those keys back in the same transaction.
+ *
+ * `now` is always passed in: in a write it is the proposer's clock reading carried by the Op,
+ * never the local clock, so every replica judges expiry the same way.
+ */
+import { wrongType } from "../../errors.ts";
+import type { Entry, KvStore, KvType, ValueOf } from "./types.ts";
+
+export class Keyspace {
+  readonly store: KvStore;
+  /** Keys modified since the last drainTouched() (includes deletions). */
+  private touched = new Set<string>();
+  /** Set when every key changed at once (FLUSHDB). */
+  private flushed = false;
+
+  constructor(store: KvStore) {
+    this.store = store;
+  }
+
+  /** The live entry at key, or undefined when absent or expired. */
+  lookup(key: string, now: number): Entry | undefined {
+    const e = this.store.get(key);
+    if (e === undefined) return undefined;
+    if (e.expireAt !== 0 && e.expireAt <= now) return undefined;
+    return e;
+  }
+
+  /** The live value of key if it has type t; undefined when absent; throws WRONGTYPE otherwise. */
+  read<T extends KvType>(key: string, t: T, now: number): ValueOf<T> | undefined {
+    const e = this.lookup(key, now);
+    if (e === undefined) return undefined;
+    if (e.type !== t) throw wrongType();
+    return e.value as ValueOf<T>;
+  }
+
+  /**
+   * The live value of key for in-place mutation, created empty (with `make`) when absent.
+   * Marks the key touched. Callers that leave a collection empty must call deleteIfEmpty.
+   */
+  write<T extends KvType>(key: string, t: T, now: number, make: () => ValueOf<T>): ValueOf<T> {
+    const e = this.lookup(key, now);
+    if (e !== undefined) {
+      if (e.type !== t) throw wrongType();
+      this.touched.add(key);
+      return e.value as ValueOf<T>;
+    }
+    const value = make();
+    this.store.set(key, { type: t, value, expireAt: 0 } as Entry);
+    this.touched.add(key);
+    return value;
+  }
+
+  /** Like read, but marks the key touched: for in-place edits of an existing value. */
+  modify<T extends KvType>(key: string, t: T, now: number): ValueOf<T> | undefined {
+    const v = this.read(key, t, now);
+    if (v !== undefined) this.touched.add(key);
+    return v;
+  }
+
+  /** Replaces the entry at key (clears any TTL unless expireAt is given). */
+  put(key: string, entry: Entry): void {
+    this.store.set(key, entry);
+    this.touched.add(key);
+  }
+
+  /** Deletes key; returns true if a live key was removed. */
+  delete(key: string, now: number): boolean {
+    const live = this.lookup(key, now) !== undefined;
+    if (this.store.delete(key)) this.touched.add(key);
+    return live;
+  }
+
+  /** Removes a collection key that became empty (Redis never keeps empty collections). */
+  deleteIfEmpty(key: string): void {
+    const e = this.store.get(key);
+    if (e === undefined) return;
+    const size =
+      e.type === "string"
+        ? 1
+        : e.type === "list"
+          ? e.value.length
+          : e.type === "zset"
+            ? e.value.size
+            : e.value.size;
+    if (size === 0) {
+      this.store.delete(key);
+      this.touched.add(key);
+    }
+  }
+
+  /** Sets the absolute expiry (0 clears it) of a live key; returns false when absent. */
+  setExpire(key: string, expireAt: number, now: number): boolean {
+    const e = this.lookup(key, now);
+    if (e === undefined) return false;
+    e.expireAt = expireAt;
+    this.touched.add(key);
+    return true;
+  }
+
+  /** Marks key modified after an in-place change made through a value obtained by read(). */
+  touch(key: string): void {
+    this.touched.add(key);
+  }
+
+  /** Live keys (expired ones skipped). */
+  *liveKeys(now: number): IterableIterator<string> {
+    for (const k of this.store.keys()) if (this.lookup(k, now) !== undefined) yield k;
+  }
+
+  /** Number of stored keys, including expired ones not yet removed (as Redis's DBSIZE). */
+  get size(): number {
+    return this.store.size;
+  }
+
+  flush(): void {
+    this.store.clear();
+    this.flushed = true;
+  }
+
+  /** Deletes up to `limit` keys that have expired at `now`; returns how many. */
+  sweepExpired(now: number, limit: number): number {
+    let n = 0;
+    for (const k of this.store.keys()) {
+      if (n >= limit) break;
+      const e = this.store.get(k);
+      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now) {
+        this.store.delete(k);
+        this.touched.add(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Keys touched since the last call, and whether a flush happened; resets both. */
+  drainTouched(): { keys: Set<string>; flushed: boolean } {
+    const out = { keys: this.touched, flushed: this.flushed };
+    this.touched = new Set();
+    this.flushed = false;
+    return out;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The shape of the administrative catalog (DB0) as stored and as handed to the rest of the server.
+ *
+ * These are plain JSON-compatible data: the catalog serialises them verbatim inside its encrypted
+ * file, and the control plane translates BackendType to and from HeroDB's JSON spelling at its
+ * edge. Field names use snake_case because they are persisted.
+ */
+
+export type BackendType =
+  | { kind: "InMemory" }
+  | { kind: "Redb" | "Sled" | "LanceDb" | "Tantivy"; path: string }
+  | { kind: "Sql"; path?: string };
+
+export type BackendKind = BackendType["kind"];
+
+/** Every backend kind, in HeroDB's spelling. */
+export const BACKEND_KINDS: readonly BackendKind[] = [
+  "InMemory",
+  "Redb",
+  "Sled",
+  "LanceDb",
+  "Tantivy",
+  "Sql",
+];
+
+/** Kinds whose data lives at a path that must be given. */
+export const PATH_REQUIRED_KINDS: readonly BackendKind[] = ["Redb", "Sled", "LanceDb", "Tantivy"];
+
+export type Visibility = "Public" | "Private";
+export type Permission = "Read" | "ReadWrite";
+
+export interface AccessKeyRecord {
+  /** Lower-case hex SHA-256 of the key; the key itself is never stored. */
+  hash: string;
+  permission: Permission;
+  /** Unix seconds. */
+  created_at: number;
+}
+
+export interface InstanceRecord {
+  /** 1-based and never reused; 0 is DB0 itself. */
+  index: number;
+  /** Unique, case-sensitive. */
+  name: string;
+  backend: BackendType;
+  /** Unix seconds. */
+  created_at: number;
+  /** Fixed at creation: values are sealed with the session key (USEKEY). */
+  encrypted: boolean;
+  visibility: Visibility;
+  keys: AccessKeyRecord[];
+}
+
+export interface CatalogData {
+  version: 1;
+  /** The index the next created instance receives. */
+  next_index: number;
+  instances: InstanceRecord[];
+}
+
+export interface CreateInstanceInput {
+  name: string;
+  backend: BackendType;
+  encrypted: boolean;
+  /** Defaults to "Public", as in HeroDB. */
+  visibility?: Visibility;
+}
+
+export interface SecurityChanges {
+  visibility?: Visibility;
+  addKeys?: { key: string; permission: Permission }[];
+  /** Plain keys or their hex digests. */
+  removeKeys?: string[];
+}

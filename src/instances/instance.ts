@@ -1,0 +1,154 @@
+/**
+ * A live instance: its catalog record, its backend, and the per-instance coordination that sits
+ * above any backend: WATCH bookkeeping, clients blocked on keys, and active expiry.
+ *
+ * Writes go through `write(op)`, which applies the op (directly for in-memory instances; through
+ * the instance's Raft group for persistent ones, later) and then tells watchers and blocked
+ * clients which keys changed. Reads go straight to the backend.
+ */
+import type { ApplyResult, Backend, Op, OpCall } from "../backends/contract.ts";
+import { EXPIRE_OP } from "../backends/memory/backend.ts";
+import type { InstanceRecord } from "../db0/types.ts";
+import type { InstanceKind } from "../resp/command.ts";
+import type { Reply } from "../resp/reply.ts";
+
+/** Something that watches keys (a session in WATCH). */
+export interface Watcher {
+  watchDirty: boolean;
+}
+
+interface Waiter {
+  keys: string[];
+  wake: () => void;
+}
+
+export function kindOf(record: InstanceRecord): InstanceKind {
+  switch (record.backend.kind) {
+    case "InMemory":
+      return "memory";
+    case "Redb":
+    case "Sled":
+      return "kv";
+    case "Sql":
+      return "sql";
+    case "LanceDb":
+      return "vector";
+    case "Tantivy":
+      return "fulltext";
+  }
+}
+
+/** The namespace word of an instance type, as LIST prints it and command prefixes use it. */
+export function namespaceOf(record: InstanceRecord): string {
+  return record.backend.kind === "InMemory" ? "INMEMORY" : record.backend.kind.toUpperCase();
+}
+
+export class Instance {
+  record: InstanceRecord;
+  readonly kind: InstanceKind;
+  readonly backend: Backend;
+  private logIndex = 0;
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Writes and reads served (INFO stats). */
+  commands = 0;
+
+  constructor(record: InstanceRecord, backend: Backend) {
+    this.record = record;
+    this.kind = kindOf(record);
+    this.backend = backend;
+  }
+
+  get index(): number {
+    return this.record.index;
+  }
+
+  write(op: Op): Reply | symbol {
+    this.commands++;
+    const result = this.backend.apply(op, ++this.logIndex);
+    this.afterApply(result);
+    return result.reply;
+  }
+
+  read(call: OpCall, now: number): Reply | symbol {
+    this.commands++;
+    return this.backend.read(call, now);
+  }
+
+  private afterApply(r: ApplyResult): void {
+    if (this.watchers.size > 0) {
+      if (r.flushed) {
+        for (const set of this.watchers.values()) for (const w of set) w.watchDirty = true;
+      } else {
+        for (const k of r.touched) {
+          const set = this.watchers.get(k);
+          if (set !== undefined) for (const w of set) w.watchDirty = true;
+        }
+      }
+    }
+    if (this.waiters.size > 0) {
+      for (const k of r.touched) {
+        const list = this.waiters.get(k);
+        if (list === undefined) continue;
+        // Wake in arrival order; each waiter retries its pop and re-blocks if it lost the race.
+        for (const w of list.slice()) queueMicrotask(w.wake);
+      }
+    }
+  }
+
+  watch(key: string, w: Watcher): void {
+    let set = this.watchers.get(key);
+    if (set === undefined) this.watchers.set(key, (set = new Set()));
+    set.add(w);
+  }
+
+  unwatch(key: string, w: Watcher): void {
+    const set = this.watchers.get(key);
+    if (set === undefined) return;
+    set.delete(w);
+    if (set.size === 0) this.watchers.delete(key);
+  }
+
+  /** Registers a blocked client on keys; returns the function that unregisters it. */
+  block(keys: string[], wake: () => void): () => void {
+    const w: Waiter = { keys, wake };
+    for (const k of keys) {
+      let list = this.waiters.get(k);
+      if (list === undefined) this.waiters.set(k, (list = []));
+      list.push(w);
+    }
+    return () => {
+      for (const k of keys) {
+        const list = this.waiters.get(k);
+        if (list === undefined) continue;
+        const i = list.indexOf(w);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.waiters.delete(k);
+      }
+    };
+  }
+
+  /**
+   * Active expiry, as Redis does it: every 100 ms look for expired keys and propose their
+   * deletion as an op (so replicas delete them in log order, judged by the proposer's clock).
+   */
+  startExpiry(clock: () => number): void {
+    if (this.expiryTimer !== null) return;
+    this.expiryTimer = setInterval(() => {
+      const now = clock();
+      const keys = this.backend.expiredKeys(now, 200);
+      if (keys.length > 0) {
+        this.write({ cmd: EXPIRE_OP, args: keys.map((k) => Buffer.from(k, "latin1")), now });
+      }
+    }, 100);
+    this.expiryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.expiryTimer = null;
+    for (const list of this.waiters.values()) for (const w of list) queueMicrotask(w.wake);
+    await this.backend.close();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The `herodb` CLI: parse flags, start the server, stop cleanly on SIGTERM/SIGINT. Every
+ * start-up problem (missing or wrong secret, unusable data dir, busy port) is one line on stderr
+ * and a non-zero exit, never a stack trace.
+ */
+import { ConfigError, HELP, parseArgs } from "./config.ts";
+import { HeroError } from "./errors.ts";
+import { HeroServer } from "./server.ts";
+import { VERSION } from "./version.ts";
+
+function fail(message: string): never {
+  process.stderr.write(`herodb: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(process.argv.slice(2), process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+  if (parsed.kind === "help") {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (parsed.kind === "version") {
+    process.stdout.write(`herodb ${VERSION}\n`);
+    return;
+  }
+  let server: HeroServer;
+  try {
+    server = await HeroServer.start(parsed.config);
+  } catch (e) {
+    if (e instanceof HeroError) fail(e.message);
+    fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`herodb: ${signal} received, shutting down\n`);
+    server.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((e: unknown) =>
+  fail(`unexpected error: ${e instanceof Error ? e.message : String(e)}`),
+);

@@ -1,0 +1,408 @@
+/**
+ * Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and CLIENT.
+ *
+ * SELECT and AUTH are where access control happens: a public instance grants ReadWrite, a
+ * private one the permission of the presented access key (compared by SHA-256 hash), and DB0
+ * opens read-only with the admin secret. Failures are audited and, after a few on the same
+ * connection, answered more and more slowly so keys cannot be guessed at line rate.
+ */
+import { parseInteger } from "../../backends/kv/parse.ts";
+import { err, HeroError, syntaxError } from "../../errors.ts";
+import type { Instance } from "../../instances/instance.ts";
+import { hashAccessKey } from "../../security/access-keys.ts";
+import type { CommandSpec } from "../command.ts";
+import type { CommandContext } from "../context.ts";
+import { MapReply, OK, PONG, type Reply, Simple, Verbatim } from "../reply.ts";
+import { type Permission, permissionOf } from "../session.ts";
+import { clientInfoLine } from "./client-info.ts";
+
+const universal = "universal" as const;
+
+/** Delay before answering the n-th consecutive auth failure of a connection. */
+function failureDelayMs(failures: number): number {
+  return failures <= 3 ? 0 : Math.min(5000, 100 * 2 ** (failures - 4));
+}
+
+function authFailure(
+  ctx: CommandContext,
+  instance: number | undefined,
+  key: string,
+  reply: HeroError,
+): Reply | Promise<Reply> {
+  const s = ctx.session;
+  s.authFailures++;
+  ctx.server.audit({
+    event: "instance_auth_failure",
+    client: s.addr,
+    instance,
+    keyHash: hashAccessKey(key),
+    method: ctx.name,
+    outcome: "denied",
+  });
+  const delay = failureDelayMs(s.authFailures);
+  if (delay === 0) return reply;
+  return new Promise((r) => setTimeout(() => r(reply), delay));
+}
+
+const wrongPass = (): HeroError =>
+  new HeroError("WRONGPASS", "invalid username-password pair or user is disabled.");
+
+/** The permission `key` gives on `inst` (public instances give ReadWrite to everyone). */
+function permissionFor(ctx: CommandContext, inst: Instance, key: string | null): Permission {
+  return permissionOf(ctx.server, inst, key);
+}
+
+function select(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
+  const s = ctx.session;
+  let index: number;
+  try {
+    index = parseInteger(args[0]);
+  } catch {
+    return err("invalid instance index: use an integer from LIST");
+  }
+  let key: string | null = null;
+  if (args.length === 3 && args[1].toString("latin1").toUpperCase() === "KEY") {
+    key = args[2].toString("utf8");
+  } else if (args.length !== 1) {
+    return syntaxError();
+  }
+  key ??= s.presentedKey;
+  const inst = index === 0 ? ctx.server.db0View() : ctx.server.instance(index);
+  if (inst === undefined) return new HeroError("NOINSTANCE", `no such instance: ${index}`);
+  if (s.subscriptionCount > 0 && s.instance !== inst) {
+    return err("cannot change instance while subscribed: UNSUBSCRIBE first");
+  }
+  const perm = permissionFor(ctx, inst, key);
+  if (perm === "none") {
+    if (key === null) {
+      return new HeroError(
+        "NOAUTH",
+        index === 0
+          ? "DB0 needs the admin secret: SELECT 0 KEY <admin-secret>"
+          : `instance ${index} is private: SELECT ${index} KEY <access-key>`,
+      );
+    }
+    return authFailure(ctx, index, key, wrongPass());
+  }
+  if (s.instance !== inst) s.unwatchAll();
+  s.instance = inst;
+  s.perm = perm;
+  s.selectKey = key;
+  s.authFailures = 0;
+  return OK;
+}
+
+function auth(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
+  if (args.length > 2) return syntaxError();
+  const key = args[args.length - 1].toString("utf8");
+  const s = ctx.session;
+  const inst = s.instance;
+  if (inst !== null) {
+    const perm = permissionFor(ctx, inst, key);
+    if (
+      perm === "none" ||
+      (inst.index !== 0 && inst.record.visibility === "Public" && !knownKey(ctx, key))
+    ) {
+      return authFailure(ctx, inst.index, key, wrongPass());
+    }
+    s.perm = perm;
+    s.selectKey = key;
+  } else if (!knownKey(ctx, key)) {
+    return authFailure(ctx, undefined, key, wrongPass());
+  }
+  s.presentedKey = key;
+  s.authFailures = 0;
+  return OK;
+}
+
+/** True when key is the admin secret or an access key of some instance. */
+function knownKey(ctx: CommandContext, key: string): boolean {
+  if (ctx.server.checkAdminSecret(key)) return true;
+  return ctx.server.records().some((r) => ctx.server.checkAccessKey(r.index, key) !== null);
+}
+
+function hello(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
+  const s = ctx.session;
+  let proto = s.proto;
+  let i = 0;
+  if (args.length > 0) {
+    let v: number;
+    try {
+      v = parseInteger(args[0]);
+    } catch {
+      return err("Protocol version is not an integer or out of range");
+    }
+    if (v !== 2 && v !== 3) return new HeroError("NOPROTO", "unsupported protocol version");
+    proto = v;
+    i = 1;
+  }
+  let name: string | null = null;
+  let authKey: string | null = null;
+  for (; i < args.length; i++) {
+    const opt = args[i].toString("latin1").toUpperCase();
+    if (opt === "AUTH" && i + 2 < args.length) {
+      authKey = args[i + 2].toString("utf8");
+      i += 2;
+    } else if (opt === "SETNAME" && i + 1 < args.length) {
+      name = args[++i].toString("utf8");
+    } else {
+      return err(`Syntax error in HELLO option '${args[i].toString("latin1")}'`);
+    }
+  }
+  const finish = (): Reply => {
+    s.proto = proto;
+    if (name !== null) s.name = name;
+    return new MapReply([
+      "server",
+      "herodb",
+      "version",
+      ctx.server.version,
+      "proto",
+      proto,
+      "id",
+      s.id,
+      "mode",
+      "standalone",
+      "role",
+      "master",
+      "modules",
+      [],
+    ]);
+  };
+  if (authKey !== null) {
+    const r = auth(ctx, [Buffer.from("default"), Buffer.from(authKey)]);
+    if (r instanceof Promise) return r.then((x) => (x instanceof HeroError ? x : finish()));
+    if (r instanceof HeroError) return r;
+  }
+  return finish();
+}
+
+function reset(ctx: CommandContext): Reply {
+  const s = ctx.session;
+  if (s.instance !== null) ctx.server.pubsub.dropSession(s, s.instance.index);
+  s.deselect();
+  s.multi = null;
+  s.multiFailed = false;
+  s.proto = 2;
+  s.name = null;
+  s.encKey = null;
+  s.presentedKey = null;
+  return new Simple("RESET");
+}
+
+const NAME_OK = /^[\x21-\x7e]*$/;
+
+const clientSubcommands: CommandSpec[] = [
+  sub("ID", 2, "Returns the unique client ID of the connection.", "", (ctx) => ctx.session.id),
+  sub("GETNAME", 2, "Returns the name of the connection.", "", (ctx) => ctx.session.name),
+  sub("SETNAME", 3, "Sets the connection name.", "connection-name", (ctx, a) => {
+    const name = a[0].toString("utf8");
+    if (!NAME_OK.test(name)) {
+      return err("Client names cannot contain spaces, newlines or special characters.");
+    }
+    ctx.session.name = name === "" ? null : name;
+    return OK;
+  }),
+  sub(
+    "SETINFO",
+    4,
+    "Sets information specific to the client library.",
+    "<LIB-NAME libname | LIB-VER libver>",
+    (ctx, a) => {
+      const attr = a[0].toString("latin1").toUpperCase();
+      const v = a[1].toString("utf8");
+      if (!NAME_OK.test(v))
+        return err(`${attr} cannot contain spaces, newlines or special characters.`);
+      if (attr === "LIB-NAME") ctx.session.libName = v;
+      else if (attr === "LIB-VER") ctx.session.libVersion = v;
+      else return err(`Unrecognized option '${a[0].toString("latin1")}'`);
+      return OK;
+    },
+  ),
+  sub(
+    "INFO",
+    2,
+    "Returns information about the connection.",
+    "",
+    (ctx) => new Verbatim(`${clientInfoLine(ctx.session)}\n`),
+  ),
+  sub(
+    "LIST",
+    -2,
+    "Lists open connections.",
+    "[TYPE NORMAL | PUBSUB] [ID client-id ...]",
+    (ctx, a) => {
+      let sessions = ctx.server.sessions();
+      for (let i = 0; i < a.length; i++) {
+        const opt = a[i].toString("latin1").toUpperCase();
+        if (opt === "TYPE" && i + 1 < a.length) {
+          const t = a[++i].toString("latin1").toLowerCase();
+          if (t === "pubsub") sessions = sessions.filter((x) => x.subscriptionCount > 0);
+          else if (t === "normal") sessions = sessions.filter((x) => x.subscriptionCount === 0);
+          else if (t !== "master" && t !== "replica") return err(`Unknown client type '${t}'`);
+          else sessions = [];
+        } else if (opt === "ID") {
+          const ids = new Set(a.slice(i + 1).map((x) => Number(x.toString())));
+          sessions = sessions.filter((x) => ids.has(x.id));
+          break;
+        } else return syntaxError();
+      }
+      return new Verbatim(sessions.map((x) => `${clientInfoLine(x)}\n`).join(""));
+    },
+  ),
+  sub(
+    "KILL",
+    -3,
+    "Terminates open connections of this server's clients.",
+    "ID client-id | ip:port",
+    (ctx, a) => {
+      // Only the admin may end other tenants' connections; a session may always end its own.
+      const target =
+        a.length === 2 && a[0].toString().toUpperCase() === "ID" ? Number(a[1].toString()) : null;
+      const addr = a.length === 1 ? a[0].toString() : null;
+      const victims = ctx.server
+        .sessions()
+        .filter((x) => (target !== null ? x.id === target : x.addr === addr));
+      const isAdmin =
+        ctx.session.presentedKey !== null && ctx.server.checkAdminSecret(ctx.session.presentedKey);
+      const allowed = victims.filter((x) => isAdmin || x === ctx.session);
+      if (victims.length > 0 && allowed.length === 0) {
+        return new HeroError(
+          "NOPERM",
+          "CLIENT KILL of another connection needs AUTH <admin-secret>",
+        );
+      }
+      for (const v of allowed) v.close();
+      if (addr !== null) return allowed.length > 0 ? OK : err("No such client");
+      return allowed.length;
+    },
+  ),
+  sub(
+    "NO-EVICT",
+    3,
+    "Sets the client eviction mode (accepted; nothing is evicted).",
+    "ON | OFF",
+    () => OK,
+  ),
+  sub(
+    "NO-TOUCH",
+    3,
+    "Controls whether commands alter keys' access time (accepted).",
+    "ON | OFF",
+    () => OK,
+  ),
+  sub(
+    "MAINT_NOTIFICATIONS",
+    -2,
+    "Maintenance notifications opt-in sent by node-redis (accepted; this server sends none).",
+    "[ON | OFF] [option value ...]",
+    () => OK,
+  ),
+  sub("HELP", 2, "Returns helpful text about the different subcommands.", "", () => [
+    "CLIENT <subcommand> [<arg> ...]. Subcommands are:",
+    "ID, GETNAME, SETNAME <name>, SETINFO <attr> <value>, INFO, LIST [TYPE t] [ID id ...],",
+    "KILL ID <id> | KILL <ip:port>, NO-EVICT, NO-TOUCH, HELP",
+  ]),
+];
+
+function sub(
+  name: string,
+  arity: number,
+  summary: string,
+  syntax: string,
+  run: (ctx: CommandContext, args: Buffer[]) => Reply | Promise<Reply>,
+): CommandSpec {
+  return { name, group: "connection", summary, syntax, arity, flags: [], scope: universal, run };
+}
+
+export const connectionCommands: CommandSpec[] = [
+  {
+    name: "PING",
+    group: "connection",
+    summary: "Returns the server's liveliness response.",
+    syntax: "[message]",
+    arity: -1,
+    flags: ["fast"],
+    scope: universal,
+    run: (ctx, args) => {
+      if (args.length > 1) return err("wrong number of arguments for 'ping' command");
+      if (ctx.session.proto === 2 && ctx.session.subscriptionCount > 0) {
+        return [Buffer.from("pong"), args[0] ?? Buffer.alloc(0)];
+      }
+      return args.length === 1 ? args[0] : PONG;
+    },
+  },
+  {
+    name: "ECHO",
+    group: "connection",
+    summary: "Returns the given string.",
+    syntax: "message",
+    arity: 2,
+    flags: ["fast"],
+    scope: universal,
+    run: (_ctx, args) => args[0],
+  },
+  {
+    name: "HELLO",
+    group: "connection",
+    summary: "Handshakes with the server: protocol version (2 or 3), optional AUTH and SETNAME.",
+    syntax: "[protover [AUTH username password] [SETNAME clientname]]",
+    arity: -1,
+    flags: ["fast"],
+    scope: universal,
+    run: hello,
+  },
+  {
+    name: "AUTH",
+    group: "connection",
+    summary: "Presents an access key (or the admin secret) for the selected or next instance.",
+    syntax: "[username] key",
+    arity: -2,
+    flags: ["fast"],
+    scope: universal,
+    run: auth,
+  },
+  {
+    name: "SELECT",
+    group: "connection",
+    summary: "Selects an instance by index; private instances need KEY, DB0 the admin secret.",
+    syntax: "index [KEY key]",
+    arity: -2,
+    flags: ["fast"],
+    scope: universal,
+    run: select,
+  },
+  {
+    name: "QUIT",
+    group: "connection",
+    summary: "Closes the connection after replying.",
+    syntax: "",
+    arity: -1,
+    flags: ["fast", "immediate"],
+    scope: universal,
+    run: (ctx) => {
+      ctx.session.close();
+      return OK;
+    },
+  },
+  {
+    name: "RESET",
+    group: "connection",
+    summary: "Resets the connection: deselects, discards MULTI, unwatches, unsubscribes, RESP2.",
+    syntax: "",
+    arity: 1,
+    flags: ["fast", "immediate"],
+    scope: universal,
+    run: reset,
+  },
+  {
+    name: "CLIENT",
+    group: "connection",
+    summary: "A container for client connection commands.",
+    syntax: "subcommand [arg ...]",
+    arity: -2,
+    flags: [],
+    scope: universal,
+    subcommands: clientSubcommands,
+  },
+];

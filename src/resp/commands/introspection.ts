@@ -1,0 +1,155 @@
+/**
+ * COMMAND and COMMANDS: what the command table says about itself. COMMAND COUNT/INFO/DOCS/LIST
+ * answer in Redis's shapes (redis-cli and client libraries ask for them); COMMANDS is HeroDB's
+ * list of what the selected instance accepts.
+ */
+import { err } from "../../errors.ts";
+import type { CommandSpec } from "../command.ts";
+import type { CommandContext } from "../context.ts";
+import { MapReply, type Reply, Simple } from "../reply.ts";
+import { COMMANDS, lookup } from "../table.ts";
+
+function info(spec: CommandSpec, prefix = ""): Reply {
+  const name = `${prefix}${spec.name}`.toLowerCase();
+  const flags = spec.flags.filter((f) => f !== "immediate").map((f) => new Simple(f));
+  return [
+    name,
+    spec.arity,
+    flags,
+    spec.keys?.first ?? 0,
+    spec.keys?.last ?? 0,
+    spec.keys?.step ?? 0,
+    [new Simple(`@${spec.group}`)],
+    [],
+    [],
+    (spec.subcommands ?? []).map((s) => info(s, `${spec.name}|`)),
+  ];
+}
+
+function docs(spec: CommandSpec): Reply {
+  const flat: Reply[] = [
+    "summary",
+    spec.summary,
+    "since",
+    "1.0.0",
+    "group",
+    spec.group,
+    "syntax",
+    `${spec.name} ${spec.syntax}`.trim(),
+  ];
+  if (spec.subcommands !== undefined) {
+    const subs: Reply[] = [];
+    for (const s of spec.subcommands) subs.push(`${spec.name}|${s.name}`.toLowerCase(), docs(s));
+    flat.push("subcommands", new MapReply(subs));
+  }
+  return new MapReply(flat);
+}
+
+function named(args: Buffer[]): CommandSpec[] {
+  if (args.length === 0) return [...COMMANDS];
+  const out: CommandSpec[] = [];
+  for (const a of args) {
+    const s = lookup(a.toString("latin1"));
+    if (s !== undefined) out.push(s);
+  }
+  return out;
+}
+
+const sub = (
+  name: string,
+  arity: number,
+  summary: string,
+  syntax: string,
+  run: (ctx: CommandContext, args: Buffer[]) => Reply,
+): CommandSpec => ({
+  name,
+  group: "server",
+  summary,
+  syntax,
+  arity,
+  flags: [],
+  scope: "universal",
+  run,
+});
+
+export const introspectionCommands: CommandSpec[] = [
+  {
+    name: "COMMAND",
+    group: "server",
+    summary: "Returns information about all commands (or a subcommand's answer).",
+    syntax: "[subcommand [arg ...]]",
+    arity: -1,
+    flags: [],
+    scope: "universal",
+    // A bare COMMAND answers COMMAND INFO for everything; with arguments the dispatcher resolves
+    // the subcommand from the table below.
+    run: () => COMMANDS.map((s) => info(s)),
+    subcommands: [
+      sub("COUNT", 2, "Returns a count of commands.", "", () => COMMANDS.length),
+      sub(
+        "INFO",
+        -2,
+        "Returns information about one, multiple or all commands.",
+        "[command-name ...]",
+        (_c, a) =>
+          a.length === 0
+            ? COMMANDS.map((s) => info(s))
+            : a.map((x) => {
+                const s = lookup(x.toString("latin1"));
+                return s === undefined ? null : info(s);
+              }),
+      ),
+      sub(
+        "DOCS",
+        -2,
+        "Returns documentary information about one, multiple or all commands.",
+        "[command-name ...]",
+        (_c, a) => {
+          const flat: Reply[] = [];
+          for (const s of named(a)) flat.push(s.name.toLowerCase(), docs(s));
+          return new MapReply(flat);
+        },
+      ),
+      sub(
+        "LIST",
+        -2,
+        "Returns a list of command names.",
+        "[FILTERBY MODULE name | ACLCAT cat | PATTERN pattern]",
+        (_c, a) => {
+          if (a.length > 0) return err("COMMAND LIST filters are not supported");
+          return COMMANDS.map((s) => s.name.toLowerCase());
+        },
+      ),
+      sub(
+        "GETKEYS",
+        -3,
+        "Extracts the key names from an arbitrary command.",
+        "command [arg ...]",
+        (_c, a) => {
+          const s = lookup(a[0].toString("latin1"));
+          if (s === undefined) return err("Invalid command specified");
+          if (s.keys === undefined) return err("The command has no key arguments");
+          const last = s.keys.last < 0 ? a.length + s.keys.last : s.keys.last;
+          const out: Reply[] = [];
+          for (let i = s.keys.first; i <= last && i < a.length; i += s.keys.step) out.push(a[i]);
+          return out;
+        },
+      ),
+    ],
+  },
+  {
+    name: "COMMANDS",
+    group: "server",
+    summary: "Lists the commands the selected instance accepts (all universal ones when none is).",
+    syntax: "",
+    arity: 1,
+    flags: [],
+    scope: "universal",
+    run: (ctx) => {
+      const kind = ctx.session.instance?.kind;
+      return COMMANDS.filter(
+        (s) => s.scope === "universal" || (kind !== undefined && s.scope.includes(kind)),
+      ).map((s) => s.name);
+    },
+  },
+];

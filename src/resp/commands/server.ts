@@ -1,0 +1,214 @@
+/**
+ * Server commands: INFO, CONFIG GET/SET, LIST (HeroDB's instance list), TIME, plus the
+ * introspection commands (COMMAND, COMMANDS) from ./introspection.ts.
+ */
+import { globMatch } from "../../backends/kv/glob.ts";
+import { err } from "../../errors.ts";
+import { namespaceOf } from "../../instances/instance.ts";
+import type { CommandSpec } from "../command.ts";
+import type { CommandContext } from "../context.ts";
+import { MapReply, OK, type Reply, Verbatim } from "../reply.ts";
+import { introspectionCommands } from "./introspection.ts";
+
+type Section = [name: string, lines: () => [string, string | number][]];
+
+function sections(ctx: CommandContext): Section[] {
+  const srv = ctx.server;
+  const mem = process.memoryUsage();
+  const sessions = srv.sessions();
+  const now = srv.clock();
+  return [
+    [
+      "Server",
+      () => [
+        ["redis_version", "7.2.0"],
+        ["herodb_version", srv.version],
+        ["redis_mode", "standalone"],
+        ["os", `${process.platform} ${process.arch}`],
+        ["process_id", process.pid],
+        ["node_version", process.version],
+        ["tcp_port", srv.port],
+        ["uptime_in_seconds", Math.floor((now - srv.stats.startedAt) / 1000)],
+        ["uptime_in_days", Math.floor((now - srv.stats.startedAt) / 86_400_000)],
+      ],
+    ],
+    [
+      "Clients",
+      () => [
+        ["connected_clients", sessions.length],
+        ["blocked_clients", sessions.filter((s) => s.cancelBlock !== null).length],
+        ["pubsub_clients", sessions.filter((s) => s.subscriptionCount > 0).length],
+        ["maxclients", srv.config.get("maxclients") ?? ""],
+      ],
+    ],
+    [
+      "Memory",
+      () => [
+        ["used_memory", mem.heapUsed + mem.external],
+        ["used_memory_rss", mem.rss],
+        ["used_memory_peak", mem.rss],
+        ["maxmemory", 0],
+        ["maxmemory_policy", "noeviction"],
+      ],
+    ],
+    [
+      "Persistence",
+      () => [
+        ["loading", 0],
+        ["rdb_changes_since_last_save", 0],
+        ["aof_enabled", 0],
+      ],
+    ],
+    [
+      "Stats",
+      () => [
+        ["total_connections_received", srv.stats.connectionsReceived],
+        ["total_commands_processed", srv.stats.commandsProcessed],
+        ["rejected_connections", srv.stats.rejectedConnections],
+        ["pubsub_channels", 0],
+      ],
+    ],
+    [
+      "Replication",
+      () => [
+        ["role", "master"],
+        ["connected_slaves", 0],
+      ],
+    ],
+    [
+      "Keyspace",
+      () =>
+        srv.instances().map((inst): [string, string] => {
+          const st = inst.backend.stats(now);
+          return [`db${inst.index}`, `keys=${st.keys},expires=${st.expires},avg_ttl=0`];
+        }),
+    ],
+  ];
+}
+
+function infoText(ctx: CommandContext, wanted: string[]): string {
+  const all =
+    wanted.length === 0 || wanted.some((w) => w === "all" || w === "everything" || w === "default");
+  const parts: string[] = [];
+  for (const [name, lines] of sections(ctx)) {
+    if (!all && !wanted.includes(name.toLowerCase())) continue;
+    parts.push(
+      `# ${name}\r\n${lines()
+        .map(([k, v]) => `${k}:${v}\r\n`)
+        .join("")}`,
+    );
+  }
+  return parts.join("\r\n");
+}
+
+function configGet(ctx: CommandContext, args: Buffer[]): Reply {
+  const flat: Reply[] = [];
+  const seen = new Set<string>();
+  for (const a of args) {
+    const pattern = a.toString("latin1").toLowerCase();
+    for (const [k, v] of ctx.server.config) {
+      if (!seen.has(k) && globMatch(pattern, k)) {
+        seen.add(k);
+        flat.push(k, v);
+      }
+    }
+  }
+  return new MapReply(flat);
+}
+
+export const serverCommands: CommandSpec[] = [
+  {
+    name: "INFO",
+    group: "server",
+    summary: "Returns information and statistics about the server.",
+    syntax: "[section [section ...]]",
+    arity: -1,
+    flags: [],
+    scope: "universal",
+    run: (ctx, args) =>
+      new Verbatim(
+        infoText(
+          ctx,
+          args.map((a) => a.toString("latin1").toLowerCase()),
+        ),
+      ),
+  },
+  {
+    name: "CONFIG",
+    group: "server",
+    summary: "A container for server configuration commands.",
+    syntax: "subcommand [arg ...]",
+    arity: -2,
+    flags: [],
+    scope: "universal",
+    subcommands: [
+      {
+        name: "GET",
+        group: "server",
+        summary: "Returns the effective values of configuration parameters.",
+        syntax: "parameter [parameter ...]",
+        arity: -3,
+        flags: [],
+        scope: "universal",
+        run: configGet,
+      },
+      {
+        name: "SET",
+        group: "server",
+        summary: "Sets configuration parameters (none are settable at run time in this release).",
+        syntax: "parameter value [parameter value ...]",
+        arity: -4,
+        flags: ["admin"],
+        scope: "universal",
+        // Settings are fixed at start-up (CLI flags); refusing is honest, pretending is not.
+        run: (_ctx, args) =>
+          err(
+            `CONFIG SET is not supported for '${args[0].toString("latin1")}': set it with a command-line flag at start-up`,
+          ),
+      },
+      {
+        name: "RESETSTAT",
+        group: "server",
+        summary: "Resets the server's statistics.",
+        syntax: "",
+        arity: 2,
+        flags: ["admin"],
+        scope: "universal",
+        run: (ctx) => {
+          ctx.server.stats.commandsProcessed = 0;
+          ctx.server.stats.connectionsReceived = 0;
+          ctx.server.stats.rejectedConnections = 0;
+          return OK;
+        },
+      },
+    ],
+  },
+  {
+    name: "LIST",
+    group: "server",
+    summary: "Lists the instances as 'index: name (TYPE)'.",
+    syntax: "",
+    arity: 1,
+    flags: [],
+    scope: "universal",
+    run: (ctx) =>
+      ctx.server
+        .records()
+        .sort((a, b) => a.index - b.index)
+        .map((r) => `${r.index}: ${r.name} (${namespaceOf(r)})`),
+  },
+  {
+    name: "TIME",
+    group: "server",
+    summary: "Returns the server time as [unix seconds, microseconds].",
+    syntax: "",
+    arity: 1,
+    flags: ["fast"],
+    scope: "universal",
+    run: (ctx) => {
+      const ms = ctx.server.clock();
+      return [String(Math.floor(ms / 1000)), String((ms % 1000) * 1000)];
+    },
+  },
+  ...introspectionCommands,
+];

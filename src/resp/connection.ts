@@ -1,0 +1,180 @@
+/**
+ * One client connection: bytes in, replies out.
+ *
+ * Every chunk read is parsed into as many commands as it holds; their replies are encoded into one
+ * buffer and written with a single socket write (pipelining costs one syscall per batch, not per
+ * command). Commands run strictly in order: when a handler returns a promise (a blocking pop, a
+ * replicated write), later commands wait for it. Back-pressure: while the socket's unsent output
+ * is over a bound, reading pauses, so a client that does not read its replies cannot make the
+ * server buffer without limit. Protocol errors are answered and then the connection is closed,
+ * because the stream cannot be resynchronised.
+ */
+import type { Socket } from "node:net";
+import { HeroError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { Dispatcher } from "./dispatch.ts";
+import { type ParserLimits, ProtocolError, RequestParser } from "./parser.ts";
+import { encode, OutBuf, type Reply } from "./reply.ts";
+import type { Session } from "./session.ts";
+
+export interface ConnectionLimits extends ParserLimits {
+  /** Unsent output bytes above which reading pauses. */
+  maxOutput: number;
+  /** Parsed-but-unanswered commands above which reading pauses. */
+  maxQueued: number;
+  /** Close idle connections after this many ms (0 = never). */
+  idleMs: number;
+}
+
+export class Connection {
+  readonly session: Session;
+  private readonly socket: Socket;
+  private readonly parser: RequestParser;
+  private readonly dispatcher: Dispatcher;
+  private readonly limits: ConnectionLimits;
+  private readonly out = new OutBuf();
+  private queue: Buffer[][] = [];
+  private running = false;
+  private closing = false;
+  private onClose: () => void;
+
+  constructor(
+    socket: Socket,
+    session: Session,
+    dispatcher: Dispatcher,
+    limits: ConnectionLimits,
+    onClose: () => void,
+  ) {
+    this.socket = socket;
+    this.session = session;
+    this.dispatcher = dispatcher;
+    this.limits = limits;
+    this.parser = new RequestParser(limits);
+    this.onClose = onClose;
+    session.push = (reply) => this.pushOutOfBand(reply);
+    session.close = () => this.closeAfterReplies();
+    socket.setNoDelay(true);
+    if (limits.idleMs > 0) {
+      socket.setTimeout(limits.idleMs, () => {
+        // Redis never times out blocked or subscribed clients.
+        if (session.cancelBlock !== null || session.subscriptionCount > 0) return;
+        this.socket.destroy();
+      });
+    }
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", () => this.maybeResume());
+    socket.on("error", () => {});
+    socket.on("close", () => this.cleanup());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.session.lastActive = Date.now();
+    const items = this.parser.feed(chunk);
+    for (const item of items) {
+      if (item instanceof ProtocolError) {
+        this.queue.push([]); // marker: answer the error after the commands before it
+        this.protocolError = item;
+        break;
+      }
+      this.queue.push(item);
+    }
+    this.run();
+  }
+
+  private protocolError: ProtocolError | null = null;
+
+  /** Runs queued commands in order until one goes asynchronous or the queue is empty. */
+  private run(): void {
+    if (this.running) return;
+    this.running = true;
+    const proto = () => this.session.proto;
+    while (this.queue.length > 0 && !this.closing) {
+      const argv = this.queue.shift()!;
+      if (argv.length === 0) {
+        this.out.ascii(`-ERR ${this.protocolError?.message ?? "Protocol error"}\r\n`);
+        this.closeAfterReplies();
+        break;
+      }
+      let reply: Reply | Promise<Reply>;
+      try {
+        reply = this.dispatcher.dispatch(this.session, argv);
+      } catch (e) {
+        reply = internalError(e);
+      }
+      if (reply instanceof Promise) {
+        this.flush();
+        this.pauseIfBusy(true);
+        reply
+          .catch((e: unknown) => internalError(e))
+          .then((r) => {
+            encode(r, proto(), this.out);
+            this.running = false;
+            this.flush();
+            this.pauseIfBusy(false);
+            this.run();
+          });
+        return;
+      }
+      encode(reply, proto(), this.out);
+    }
+    this.running = false;
+    this.flush();
+    this.maybeResume();
+  }
+
+  private flush(): void {
+    if (this.out.len === 0 || this.socket.destroyed) return;
+    const ok = this.socket.write(this.out.take());
+    if (!ok && this.socket.writableLength > this.limits.maxOutput) this.socket.pause();
+    if (this.closing) this.socket.end();
+  }
+
+  private pauseIfBusy(waiting: boolean): void {
+    if (waiting && this.queue.length > this.limits.maxQueued) this.socket.pause();
+    else if (!waiting) this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (
+      this.socket.isPaused() &&
+      this.socket.writableLength <= this.limits.maxOutput &&
+      this.queue.length <= this.limits.maxQueued
+    ) {
+      this.socket.resume();
+    }
+  }
+
+  /** Pub/sub messages and other pushes: written at once, between replies. */
+  private pushOutOfBand(reply: Reply): void {
+    if (this.socket.destroyed) return;
+    const buf = new OutBuf(256);
+    encode(reply, this.session.proto, buf);
+    this.socket.write(buf.take());
+  }
+
+  private closeAfterReplies(): void {
+    this.closing = true;
+    this.queue = [];
+    if (!this.running) {
+      this.flush();
+      this.socket.end();
+    }
+  }
+
+  private cleanup(): void {
+    this.session.closed = true;
+    this.session.cancelBlock?.();
+    this.onClose();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function internalError(e: unknown): Reply {
+  // A bug, not user input: log it, answer without a stack trace, keep the connection usable.
+  log.error({ err: e instanceof Error ? e.stack : String(e) }, "internal error in a command");
+  return new HeroError("INTERNAL", "internal error (logged by the server)");
+}

@@ -1,0 +1,50 @@
+/**
+ * What a `run` handler can reach: its session and the server facilities below. The composition
+ * root (src/server.ts) implements ServerApi; handlers never see sockets or storage directly.
+ */
+import type { InstanceRecord } from "../db0/types.ts";
+import type { Instance } from "../instances/instance.ts";
+import type { AuditEvent } from "../security/audit.ts";
+import type { CommandSpec } from "./command.ts";
+import type { PubSubHub } from "./pubsub-hub.ts";
+import type { Reply } from "./reply.ts";
+import type { Session } from "./session.ts";
+
+export interface ServerStats {
+  startedAt: number;
+  connectionsReceived: number;
+  commandsProcessed: number;
+  rejectedConnections: number;
+}
+
+export interface ServerApi {
+  readonly version: string;
+  readonly port: number;
+  readonly stats: ServerStats;
+  readonly config: Map<string, string>;
+  readonly pubsub: PubSubHub;
+  instance(index: number): Instance | undefined;
+  instances(): Instance[];
+  /** The read-only view of the catalog that `SELECT 0 KEY <admin-secret>` opens. */
+  db0View(): Instance;
+  records(): InstanceRecord[];
+  checkAdminSecret(secret: string): boolean;
+  /** The permission an access key grants on an instance, or null. */
+  checkAccessKey(index: number, key: string): "Read" | "ReadWrite" | null;
+  sessions(): Session[];
+  audit(event: AuditEvent): void;
+  clock(): number;
+  /** Runs one already-resolved command now (EXEC's non-KV commands). */
+  execute(
+    session: Session,
+    r: { spec: CommandSpec; name: string; args: Buffer[] },
+  ): Reply | Promise<Reply>;
+}
+
+export interface CommandContext {
+  /** Upper-case command name as resolved (e.g. "SET", "CLIENT|SETNAME"). */
+  readonly name: string;
+  readonly spec: CommandSpec;
+  readonly session: Session;
+  readonly server: ServerApi;
+}

@@ -1,0 +1,241 @@
+/**
+ * Dispatch: from a parsed command to a reply, reading only the command table.
+ *
+ * Order of checks, as Redis does them: namespace prefix, known command, subcommand, arity,
+ * subscribed-mode restrictions, MULTI queuing, then (in `execute`) instance selected, instance
+ * type, permission, encryption, and finally the handler. KV writes become Ops applied by the
+ * instance; KV reads go straight to its backend. Everything here is synchronous unless a handler
+ * or a blocking wait makes it a promise, which keeps the pipelined hot path free of promises.
+ */
+import { err, HeroError, wrongArity } from "../errors.ts";
+import type { Instance } from "../instances/instance.ts";
+import { namespaceOf } from "../instances/instance.ts";
+import { openReply, sealArgs } from "../security/sealing.ts";
+import { BLOCKED, type CommandSpec } from "./command.ts";
+import type { CommandContext, ServerApi } from "./context.ts";
+import { NULL_ARRAY, QUEUED, type Reply } from "./reply.ts";
+import type { Session } from "./session.ts";
+import { lookup, lookupSub } from "./table.ts";
+
+/** Words that may prefix a command to assert the selected instance's type (HeroDB namespaces). */
+const NAMESPACES = new Set(["INMEMORY", "REDB", "SLED", "LANCEDB", "TANTIVY", "SQL"]);
+
+const SUBSCRIBED_OK = new Set([
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "PING",
+  "QUIT",
+  "RESET",
+]);
+
+export interface Resolved {
+  spec: CommandSpec;
+  /** "GET", or "CLIENT|SETNAME" for a subcommand. */
+  name: string;
+  args: Buffer[];
+}
+
+function unknownCommand(name: string, args: Buffer[]): HeroError {
+  const shown = args
+    .slice(0, 8)
+    .map((a) => `'${a.toString("latin1").slice(0, 64)}' `)
+    .join("");
+  return err(`unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`);
+}
+
+/** Resolves namespace, name, subcommand and arity; returns an error reply when they fail. */
+export function resolve(session: Session, argv: Buffer[]): Resolved | HeroError {
+  let name = argv[0].toString("latin1");
+  let spec = lookup(name);
+  if (spec === undefined && argv.length > 1 && NAMESPACES.has(name.toUpperCase())) {
+    const ns = name.toUpperCase();
+    const inst = session.instance;
+    if (inst === null) return noInstance();
+    const own = namespaceOf(inst.record);
+    if (ns !== own) {
+      return err(`namespace ${ns} does not match the selected instance ${inst.index} (${own})`);
+    }
+    argv = argv.slice(1);
+    name = argv[0].toString("latin1");
+    spec = lookup(name);
+  }
+  if (spec === undefined) return unknownCommand(name, argv.slice(1));
+  let args = argv.slice(1);
+  let full = spec.name;
+  if (spec.subcommands !== undefined && !(args.length === 0 && spec.run !== undefined)) {
+    if (args.length === 0) return wrongArity(spec.name);
+    const sub = lookupSub(spec, args[0].toString("latin1"));
+    if (sub === undefined) {
+      return err(
+        `unknown subcommand '${args[0].toString("latin1").slice(0, 128)}'. Try ${spec.name} HELP.`,
+      );
+    }
+    full = `${spec.name}|${sub.name}`;
+    spec = sub;
+    if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
+      return wrongArity(full);
+    }
+    args = args.slice(1);
+  } else if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
+    return wrongArity(spec.name);
+  }
+  return { spec, name: full, args };
+}
+
+export const noInstance = (): HeroError =>
+  new HeroError("NOINSTANCE", "no instance selected: use SELECT <index> (LIST shows them)");
+
+/** Checks that a KV/typed command may run on the session's instance; returns the instance. */
+export function admit(session: Session, r: Resolved): Instance | HeroError {
+  const inst = session.instance;
+  if (inst === null) return noInstance();
+  const scope = r.spec.scope;
+  if (scope !== "universal" && !scope.includes(inst.kind)) {
+    return err(
+      `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
+    );
+  }
+  if (session.perm === "none") {
+    return new HeroError("NOAUTH", `instance ${inst.index} requires an access key`);
+  }
+  if (r.spec.flags.includes("write") && session.perm !== "readwrite") {
+    return new HeroError(
+      "NOPERM",
+      `this session has read-only access to instance ${inst.index}: '${r.name.toLowerCase()}' writes`,
+    );
+  }
+  return inst;
+}
+
+export class Dispatcher {
+  private readonly server: ServerApi;
+
+  constructor(server: ServerApi) {
+    this.server = server;
+  }
+
+  dispatch(session: Session, argv: Buffer[]): Reply | Promise<Reply> {
+    this.server.stats.commandsProcessed++;
+    const r = resolve(session, argv);
+    if (r instanceof HeroError) {
+      if (session.multi !== null) session.multiFailed = true;
+      return r;
+    }
+    session.lastCommand = r.name.toLowerCase();
+    if (session.proto === 2 && session.subscriptionCount > 0 && !SUBSCRIBED_OK.has(r.spec.name)) {
+      return err(
+        `Can't execute '${r.name.toLowerCase()}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
+    }
+    if (session.multi !== null && !r.spec.flags.includes("immediate"))
+      return this.queue(session, r);
+    return this.execute(session, r);
+  }
+
+  private queue(session: Session, r: Resolved): Reply {
+    if (r.spec.flags.includes("no-multi")) {
+      session.multiFailed = true;
+      return err(`Command not allowed inside a transaction`);
+    }
+    if (r.spec.scope !== "universal") {
+      const inst = admit(session, r);
+      if (inst instanceof HeroError) {
+        session.multiFailed = true;
+        return inst;
+      }
+    }
+    session.multi!.push({ spec: r.spec, name: r.name, args: r.args });
+    return QUEUED;
+  }
+
+  /** Runs a resolved command now (also used by EXEC for each queued command). */
+  execute(session: Session, r: Resolved): Reply | Promise<Reply> {
+    const spec = r.spec;
+    if (spec.scope === "universal" && spec.run !== undefined) {
+      return spec.run(this.ctx(session, r), r.args);
+    }
+    const inst = admit(session, r);
+    if (inst instanceof HeroError) return inst;
+    if (spec.run !== undefined) return spec.run(this.ctx(session, r), r.args);
+    if (spec.kv === undefined) return err(`'${r.name.toLowerCase()}' cannot run here`);
+    try {
+      return this.runKv(session, inst, r);
+    } catch (e) {
+      if (e instanceof HeroError) return e;
+      throw e;
+    }
+  }
+
+  private ctx(session: Session, r: Resolved): CommandContext {
+    return { name: r.name, spec: r.spec, session, server: this.server };
+  }
+
+  private runKv(session: Session, inst: Instance, r: Resolved): Reply | Promise<Reply> {
+    const spec = r.spec;
+    const encrypted = inst.record.encrypted;
+    let args = r.args;
+    if (encrypted) args = sealArgs(spec, r.name, args, session.encKey);
+    const now = this.server.clock();
+    if (!spec.flags.includes("write")) {
+      const reply = inst.read({ cmd: r.name, args }, now) as Reply;
+      return encrypted ? openReply(spec, args, reply, session.encKey) : reply;
+    }
+    if (spec.block !== undefined) {
+      // Validate the timeout before the first attempt, as Redis does.
+      const seconds = spec.block.timeoutSeconds(args);
+      if (spec.prepare !== undefined) args = spec.prepare(args, now);
+      const first = inst.write({ cmd: r.name, args, now });
+      if (first !== BLOCKED) {
+        return encrypted ? openReply(spec, args, first as Reply, session.encKey) : (first as Reply);
+      }
+      return this.block(session, inst, r, args, seconds).then((reply) =>
+        encrypted ? openReply(spec, args, reply, session.encKey) : reply,
+      );
+    }
+    if (spec.prepare !== undefined) args = spec.prepare(args, now);
+    const reply = inst.write({ cmd: r.name, args, now }) as Reply;
+    return encrypted ? openReply(spec, args, reply, session.encKey) : reply;
+  }
+
+  /** Waits until a write to one of the command's keys lets it proceed, or the timeout. */
+  private block(
+    session: Session,
+    inst: Instance,
+    r: Resolved,
+    args: Buffer[],
+    seconds: number,
+  ): Promise<Reply> {
+    const block = r.spec.block!;
+    const keys = block.keys(args).map((k) => k.toString("latin1"));
+    return new Promise<Reply>((done) => {
+      let unregister: () => void = () => {};
+      let timer: NodeJS.Timeout | null = null;
+      const finish = (reply: Reply): void => {
+        unregister();
+        if (timer !== null) clearTimeout(timer);
+        session.cancelBlock = null;
+        done(reply);
+      };
+      const attempt = (): void => {
+        unregister();
+        if (session.closed) {
+          finish(null);
+          return;
+        }
+        const reply = inst.write({ cmd: r.name, args, now: this.server.clock() });
+        if (reply !== BLOCKED) {
+          finish(reply as Reply);
+          return;
+        }
+        unregister = inst.block(keys, attempt);
+      };
+      unregister = inst.block(keys, attempt);
+      if (seconds > 0) timer = setTimeout(() => finish(block.timeoutReply), seconds * 1000);
+      session.cancelBlock = () => finish(null);
+    });
+  }
+}
+
+export { NULL_ARRAY };

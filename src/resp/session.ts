@@ -1,0 +1,95 @@
+/**
+ * Per-connection state: which instance is selected and with what permission, the protocol
+ * version, the session encryption key, the MULTI queue and WATCHed keys, subscriptions, and the
+ * bookkeeping CLIENT LIST shows. The key given to USEKEY lives only here: it never enters an Op,
+ * a log, a snapshot or a file.
+ */
+import type { Instance } from "../instances/instance.ts";
+import type { CommandSpec } from "./command.ts";
+import type { Reply } from "./reply.ts";
+
+export type Permission = "none" | "read" | "readwrite";
+
+/** What permission checks need from the server. */
+export interface KeyChecker {
+  checkAdminSecret(secret: string): boolean;
+  checkAccessKey(index: number, key: string): "Read" | "ReadWrite" | null;
+}
+
+/**
+ * The permission `key` gives on `inst`: public instances give ReadWrite to everyone, private ones
+ * what the key's record says (the admin secret opens everything), DB0 is read-only with the
+ * admin secret.
+ */
+export function permissionOf(checker: KeyChecker, inst: Instance, key: string | null): Permission {
+  if (inst.index === 0) return key !== null && checker.checkAdminSecret(key) ? "read" : "none";
+  if (inst.record.visibility === "Public") return "readwrite";
+  if (key === null) return "none";
+  if (checker.checkAdminSecret(key)) return "readwrite";
+  const p = checker.checkAccessKey(inst.index, key);
+  return p === "ReadWrite" ? "readwrite" : p === "Read" ? "read" : "none";
+}
+
+export interface QueuedCommand {
+  spec: CommandSpec;
+  name: string;
+  args: Buffer[];
+}
+
+export class Session {
+  readonly id: number;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly createdAt = Date.now();
+  lastActive = Date.now();
+  name: string | null = null;
+  libName: string | null = null;
+  libVersion: string | null = null;
+  proto: 2 | 3 = 2;
+  instance: Instance | null = null;
+  perm: Permission = "none";
+  /** A key given to AUTH before SELECT, tried when a private instance is selected. */
+  presentedKey: string | null = null;
+  /** The key the current instance was opened with (re-checked when its security changes). */
+  selectKey: string | null = null;
+  /** The session encryption key (USEKEY), 32 bytes. */
+  encKey: Uint8Array | null = null;
+  multi: QueuedCommand[] | null = null;
+  multiFailed = false;
+  watched: { instance: Instance; key: string }[] = [];
+  watchDirty = false;
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  authFailures = 0;
+  lastCommand = "NULL";
+  closed = false;
+  /** Set while a blocking command waits; cancels the wait when the client goes away. */
+  cancelBlock: (() => void) | null = null;
+  /** Delivers an out-of-band reply (pub/sub message) to the client. */
+  push: (reply: Reply) => void = () => {};
+  /** Closes the connection after the current replies are written. */
+  close: () => void = () => {};
+
+  constructor(id: number, addr: string, laddr: string) {
+    this.id = id;
+    this.addr = addr;
+    this.laddr = laddr;
+  }
+
+  get subscriptionCount(): number {
+    return this.channels.size + this.patterns.size;
+  }
+
+  unwatchAll(): void {
+    for (const w of this.watched) w.instance.unwatch(w.key, this);
+    this.watched = [];
+    this.watchDirty = false;
+  }
+
+  /** Leaves the selected instance (and anything tied to it). */
+  deselect(): void {
+    this.unwatchAll();
+    this.instance = null;
+    this.perm = "none";
+  }
+}

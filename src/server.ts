@@ -1,0 +1,178 @@
+/**
+ * The composition root: opens DB0, builds the instance registry and the control plane, and
+ * starts the three faces (RESP on TCP, JSON-RPC on HTTP and on a Unix socket). Everything the
+ * command handlers may touch is handed to them through the ServerApi built here.
+ */
+import { join } from "node:path";
+import { ControlPlane } from "./api/control-plane.ts";
+import { type HttpServer, startHttp } from "./api/http.ts";
+import { startUds, type UdsServer } from "./api/uds.ts";
+import type { Config } from "./config.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import { Catalog } from "./db0/catalog.ts";
+import { HeroError } from "./errors.ts";
+import { InstanceRegistry } from "./instances/registry.ts";
+import { log } from "./log.ts";
+import type { ServerApi, ServerStats } from "./resp/context.ts";
+import { Dispatcher } from "./resp/dispatch.ts";
+import { RespListener } from "./resp/listener.ts";
+import { DEFAULT_LIMITS } from "./resp/parser.ts";
+import { PubSubHub } from "./resp/pubsub-hub.ts";
+import type { Session } from "./resp/session.ts";
+import { AuditLog } from "./security/audit.ts";
+import { VERSION } from "./version.ts";
+
+function listenError(e: unknown, what: string, host: string, port: number): HeroError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE")
+    return new HeroError("ERR", `${what} port ${host}:${port} is already in use`);
+  if (code === "EACCES")
+    return new HeroError("ERR", `${what} port ${host}:${port}: permission denied`);
+  return new HeroError(
+    "ERR",
+    `${what} cannot listen on ${host}:${port}: ${code ?? (e as Error).message}`,
+  );
+}
+
+export class HeroServer {
+  readonly config: Config;
+  private resp: RespListener | null = null;
+  private http: HttpServer | null = null;
+  private uds: UdsServer | null = null;
+  private registry: InstanceRegistry | null = null;
+  private audit: AuditLog | null = null;
+  private unlock: (() => void) | null = null;
+  respPort = 0;
+  apiPort = 0;
+
+  private constructor(config: Config) {
+    this.config = config;
+  }
+
+  static async start(config: Config): Promise<HeroServer> {
+    const s = new HeroServer(config);
+    try {
+      await s.boot();
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+    return s;
+  }
+
+  private async boot(): Promise<void> {
+    const c = this.config;
+    const catalog = await Catalog.open(c.dataDir, c.adminSecret);
+    this.unlock = lockDataDir(c.dataDir);
+    this.audit = new AuditLog(c.auditLog ? join(c.dataDir, "audit.log") : null);
+    const audit = this.audit;
+    const clock = () => Date.now();
+    const stats: ServerStats = {
+      startedAt: Date.now(),
+      connectionsReceived: 0,
+      commandsProcessed: 0,
+      rejectedConnections: 0,
+    };
+    let listener: RespListener | null = null;
+    const sessions = (): Session[] => listener?.sessions() ?? [];
+    const registry = new InstanceRegistry(catalog, clock, sessions);
+    this.registry = registry;
+    const plane = new ControlPlane({
+      catalog,
+      host: registry,
+      audit,
+      availableBackends: ["InMemory"],
+    });
+    for (const f of await plane.openAll()) {
+      log.warn({ index: f.index, name: f.name, error: f.error }, "instance could not be opened");
+    }
+    const config = new Map<string, string>([
+      ["bind", c.host],
+      ["port", String(c.port)],
+      ["databases", "16"],
+      ["maxclients", String(c.maxClients)],
+      ["timeout", String(c.idleTimeoutSec)],
+      ["save", ""],
+      ["appendonly", "no"],
+      ["maxmemory", "0"],
+      ["maxmemory-policy", "noeviction"],
+      ["proto-max-bulk-len", String(DEFAULT_LIMITS.maxBulk)],
+      ["dir", c.dataDir],
+    ]);
+    const api: ServerApi = {
+      version: VERSION,
+      port: c.port,
+      stats,
+      config,
+      pubsub: new PubSubHub(),
+      instance: (i) => registry.get(i),
+      instances: () => registry.all(),
+      db0View: () => registry.db0View(),
+      records: () => catalog.list(),
+      checkAdminSecret: (s) => catalog.checkAdminSecret(s),
+      checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
+      sessions,
+      audit: (ev) => audit.write(ev),
+      clock,
+      execute: (session, r) => dispatcher.execute(session, r),
+    };
+    const dispatcher = new Dispatcher(api);
+    listener = new RespListener(
+      {
+        host: c.host,
+        port: c.port,
+        maxClients: c.maxClients,
+        limits: {
+          ...DEFAULT_LIMITS,
+          maxOutput: 64 * 1024 * 1024,
+          maxQueued: 10_000,
+          idleMs: c.idleTimeoutSec * 1000,
+        },
+      },
+      dispatcher,
+      stats,
+      (session) => {
+        session.cancelBlock?.();
+        if (session.instance !== null) api.pubsub.dropSession(session, session.instance.index);
+        session.unwatchAll();
+        session.encKey?.fill(0);
+      },
+    );
+    this.resp = listener;
+    try {
+      this.respPort = await listener.listen();
+    } catch (e) {
+      throw listenError(e, "RESP", c.host, c.port);
+    }
+    try {
+      this.http = await startHttp({ plane, host: c.host, port: c.apiPort, version: VERSION });
+      this.apiPort = this.http.port;
+    } catch (e) {
+      throw e instanceof HeroError ? e : listenError(e, "HTTP API", c.host, c.apiPort);
+    }
+    this.uds = await startUds(c.socketPath, plane, { version: VERSION });
+    log.info(
+      {
+        resp: `${c.host}:${this.respPort}`,
+        http: `${c.host}:${this.apiPort}`,
+        socket: c.socketPath,
+        version: VERSION,
+      },
+      "herodb ready",
+    );
+  }
+
+  /** Stops accepting, lets in-flight replies go out, closes instances and files. */
+  async stop(): Promise<void> {
+    await this.resp?.close().catch(() => {});
+    await this.http?.close().catch(() => {});
+    await this.uds?.close().catch(() => {});
+    await this.registry?.closeAll().catch(() => {});
+    this.audit?.close();
+    this.unlock?.();
+    this.unlock = null;
+    this.resp = null;
+    this.http = null;
+    this.uds = null;
+  }
+}
