@@ -140,6 +140,9 @@ async function main(): Promise<void> {
     child.on("exit", (code) => resolve(code));
   });
   clearTimeout(timer);
+  // Whatever is still in vitest's group now (a worker orphaned by a signal, a server a test
+  // leaked) was started by this run and has no one left to stop it.
+  killGroup(child.pid, "SIGKILL");
 
   const counts = timedOut ? null : parseReport(readIfExists(reportPath));
   rmSync(tmp, { recursive: true, force: true });

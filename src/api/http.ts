@@ -18,6 +18,8 @@ import { RpcDispatcher, type RpcReply } from "./rpc.ts";
 export const DEFAULT_HTTP_HOST = "127.0.0.1";
 export const DEFAULT_HTTP_PORT = 3000;
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** Oversized uploads up to this size are drained so the client reads the 413. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
 
 export interface HttpOptions {
   plane: ControlPlane;
@@ -91,6 +93,30 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       status,
       errorBody(code, status === 500 ? "internal error" : error.message),
     );
+  });
+
+  // A body declared too large is refused before it is parsed. The upload is read and discarded
+  // (up to DRAIN_LIMIT) before answering: closing while the client is still sending makes it see
+  // a broken pipe instead of the 413.
+  app.addHook("onRequest", (req, reply, done) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (!(declared > bodyLimit)) {
+      done();
+      return;
+    }
+    const answer = () =>
+      sendJson(
+        reply.header("connection", "close"),
+        413,
+        errorBody(INVALID_REQUEST, `request body exceeds the limit of ${bodyLimit} bytes`),
+      );
+    if (declared > DRAIN_LIMIT) {
+      answer();
+      return;
+    }
+    req.raw.once("end", answer);
+    req.raw.once("error", () => req.raw.destroy());
+    req.raw.resume();
   });
 
   app.setNotFoundHandler((req, reply) =>

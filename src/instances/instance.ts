@@ -7,7 +7,7 @@
  * clients which keys changed. Reads go straight to the backend.
  */
 import type { ApplyResult, Backend, Op, OpCall } from "../backends/contract.ts";
-import { EXPIRE_OP } from "../backends/memory/backend.ts";
+import { EXPIRE_OP } from "../backends/kv/internal-ops.ts";
 import type { InstanceRecord } from "../db0/types.ts";
 import type { InstanceKind } from "../resp/command.ts";
 import type { Reply } from "../resp/reply.ts";

@@ -6,7 +6,7 @@
 
 import { backendToJson } from "../api/backend-json.ts";
 import type { InstanceHost } from "../api/control-plane.ts";
-import { MemoryBackend } from "../backends/memory/backend.ts";
+import { type ExecResolver, MemoryBackend } from "../backends/memory/backend.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { InstanceRecord } from "../db0/types.ts";
 import { HeroError } from "../errors.ts";

@@ -109,6 +109,11 @@ export function admit(session: Session, r: Resolved): Instance | HeroError {
   return inst;
 }
 
+function asErrorReply(e: unknown): HeroError {
+  if (e instanceof HeroError) return e;
+  throw e;
+}
+
 export class Dispatcher {
   private readonly server: ServerApi;
 
@@ -123,7 +128,7 @@ export class Dispatcher {
       if (session.multi !== null) session.multiFailed = true;
       return r;
     }
-    session.lastCommand = r.name.toLowerCase();
+    session.lastCommand = r.name;
     if (session.proto === 2 && session.subscriptionCount > 0 && !SUBSCRIBED_OK.has(r.spec.name)) {
       return err(
         `Can't execute '${r.name.toLowerCase()}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
@@ -150,8 +155,20 @@ export class Dispatcher {
     return QUEUED;
   }
 
-  /** Runs a resolved command now (also used by EXEC for each queued command). */
+  /**
+   * Runs a resolved command now (also used by EXEC for each queued command). A HeroError thrown
+   * by any handler, synchronously or from its promise, becomes that command's error reply.
+   */
   execute(session: Session, r: Resolved): Reply | Promise<Reply> {
+    try {
+      const reply = this.run(session, r);
+      return reply instanceof Promise ? reply.catch(asErrorReply) : reply;
+    } catch (e) {
+      return asErrorReply(e);
+    }
+  }
+
+  private run(session: Session, r: Resolved): Reply | Promise<Reply> {
     const spec = r.spec;
     if (spec.scope === "universal" && spec.run !== undefined) {
       return spec.run(this.ctx(session, r), r.args);
@@ -160,12 +177,7 @@ export class Dispatcher {
     if (inst instanceof HeroError) return inst;
     if (spec.run !== undefined) return spec.run(this.ctx(session, r), r.args);
     if (spec.kv === undefined) return err(`'${r.name.toLowerCase()}' cannot run here`);
-    try {
-      return this.runKv(session, inst, r);
-    } catch (e) {
-      if (e instanceof HeroError) return e;
-      throw e;
-    }
+    return this.runKv(session, inst, r);
   }
 
   private ctx(session: Session, r: Resolved): CommandContext {

@@ -11,6 +11,7 @@ import { hashCommands } from "./commands/hashes.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { listCommands } from "./commands/lists.ts";
 import { listBlockingCommands } from "./commands/lists-blocking.ts";
+import { moveCommands } from "./commands/move.ts";
 import { pubsubCommands } from "./commands/pubsub.ts";
 import { serverCommands } from "./commands/server.ts";
 import { setCommands } from "./commands/sets.ts";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...stringCommands,
   ...bitmapCommands,
   ...keyCommands,
+  ...moveCommands,
   ...hashCommands,
   ...listCommands,
   ...listBlockingCommands,

@@ -151,9 +151,15 @@ export interface CurlReply {
   body: string;
   /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
+  /** curl's exit status: 0, or e.g. 55 when sending failed after a response arrived. */
+  curlExit: number;
+  stderr: string;
 }
 
-/** POSTs `body` (a string as is, anything else as JSON) to http://127.0.0.1:<port>/ with curl. */
+/**
+ * POSTs `body` (a string as is, anything else as JSON) to http://127.0.0.1:<port>/ with curl,
+ * the body fed on stdin (`--data-binary @-`). Rejects only when no HTTP response arrived.
+ */
 export async function curlRpc(
   port: number,
   body: unknown,
@@ -168,8 +174,11 @@ export async function curlRpc(
   argv.push(`http://127.0.0.1:${port}${opts.path ?? "/"}`);
   const input = typeof body === "string" ? body : JSON.stringify(body);
   const r = await runTool("curl", argv, { input, timeoutMs: timeoutMs + 2000 });
-  if (r.code !== 0) throw new Error(`curl failed (code ${r.code}): ${r.stderr.trim()}`);
   const cut = r.stdout.lastIndexOf("\n");
+  const status = cut === -1 ? 0 : Number(r.stdout.slice(cut + 1));
+  // A response that arrived counts even if curl then failed (e.g. the server answered 413 and
+  // closed while the upload was still going); no response at all is an error.
+  if (!(status > 0)) throw new Error(`curl failed (code ${r.code}): ${r.stderr.trim()}`);
   const text = r.stdout.slice(0, cut);
   let json: unknown;
   try {
@@ -177,7 +186,7 @@ export async function curlRpc(
   } catch {
     json = undefined;
   }
-  return { status: Number(r.stdout.slice(cut + 1)), body: text, json };
+  return { status, body: text, json, curlExit: r.code ?? -1, stderr: r.stderr };
 }
 
 /** Encodes a command as a RESP array of bulk strings, as clients send it. */
@@ -241,7 +250,7 @@ export function rawRespBytes(
         sock.write(chunks[i]);
       }
     });
-    sock.on("data", (d) => {
+    sock.on("data", (d: Buffer) => {
       got.push(d);
       clearTimeout(idle);
       idle = setTimeout(finish, idleMs);

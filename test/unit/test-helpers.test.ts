@@ -9,6 +9,12 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import {
+  markdownReport,
+  median,
+  parseBenchmarkCsv,
+  summarize,
+} from "../../scripts/bench/report.ts";
 import { countResults, finalCounts, formatSummary, parseReport } from "../../scripts/test.ts";
 import {
   curlRpc,
@@ -73,6 +79,53 @@ describe("runner summary", () => {
     expect(formatSummary({ passed: 1, failed: 2, skipped: 3 })).toBe(
       "1 passed, 2 failed, 3 skipped",
     );
+  });
+});
+
+describe("benchmark report", () => {
+  const csv = [
+    '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms"',
+    '"SET","377358.50","1.332","0.416","1.167","2.959"',
+    '"GET","465116.25","1.121","0.064","1.007","2.279"',
+    "",
+  ].join("\n");
+
+  it("parses redis-benchmark --csv output, with or without the header", () => {
+    expect(parseBenchmarkCsv(csv)).toEqual([
+      { test: "SET", rps: 377358.5, p50: 1.167 },
+      { test: "GET", rps: 465116.25, p50: 1.007 },
+    ]);
+    const old = parseBenchmarkCsv('"SET","1000.00"\r\n"GET","2000.00"\r\n');
+    expect(old.map((r) => r.rps)).toEqual([1000, 2000]);
+    expect(Number.isNaN(old[0].p50)).toBe(true);
+  });
+
+  it("takes medians per test and pipeline and the HeroDB/Redis ratio", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    const s = (target: "herodb" | "redis", round: number, rps: number) => ({
+      test: "SET",
+      rps,
+      p50: 1,
+      target,
+      pipeline: 16,
+      round,
+    });
+    const rows = summarize([s("herodb", 1, 50), s("redis", 1, 100), s("herodb", 2, 70)]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ herodbRps: 60, redisRps: 100, ratio: 0.6, rounds: 1 });
+    const md = markdownReport(rows, {
+      date: "2025-01-01",
+      requests: 10,
+      clients: 2,
+      dataSize: 3,
+      rounds: 2,
+      node: "24.0.0",
+      redisVersion: "7.0.15",
+      cpu: "cpu",
+      cores: 2,
+    });
+    expect(md).toContain("| SET | 16 | 60 | 100 | 0.60 | 1.000 | 1.000 |");
   });
 });
 

@@ -7,17 +7,12 @@ import { HeroError } from "../../errors.ts";
 import type { KvExec } from "../../resp/command.ts";
 import type { Reply } from "../../resp/reply.ts";
 import type { ApplyResult, Backend, Op, OpCall } from "../contract.ts";
+import { INTERNAL_OPS } from "../kv/internal-ops.ts";
 import { Keyspace } from "../kv/keyspace.ts";
 import { MapStore } from "./map-store.ts";
 
 /** How a backend finds a command's implementation (the command table, injected). */
 export type ExecResolver = (cmd: string) => { exec: KvExec; blockedReply: Reply } | undefined;
-
-/**
- * The internal op that active expiry proposes: deletes the listed keys that have expired at the
- * op's clock (a key whose TTL was changed meanwhile is left alone).
- */
-export const EXPIRE_OP = "__EXPIRE";
 
 /** Runs one call, turning a thrown HeroError into its reply (Redis replies, it does not abort). */
 export function runCall(
@@ -27,15 +22,8 @@ export function runCall(
   now: number,
   inBatch = false,
 ): Reply | symbol {
-  if (call.cmd === EXPIRE_OP) {
-    let n = 0;
-    for (const k of call.args) {
-      const key = k.toString("latin1");
-      const e = ks.store.get(key);
-      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now && ks.delete(key, 0)) n++;
-    }
-    return n;
-  }
+  const internal = INTERNAL_OPS[call.cmd];
+  if (internal !== undefined) return internal(ks, call.args, now);
   const found = resolve(call.cmd);
   if (found === undefined) return new HeroError("ERR", `unknown command '${call.cmd}'`);
   try {

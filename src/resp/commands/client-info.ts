@@ -16,7 +16,7 @@ export function clientInfoLine(s: Session): string {
     `sub=${s.channels.size}`,
     `psub=${s.patterns.size}`,
     `multi=${s.multi === null ? -1 : s.multi.length}`,
-    `cmd=${s.lastCommand}`,
+    `cmd=${s.lastCommand.toLowerCase()}`,
     `resp=${s.proto}`,
     `lib-name=${s.libName ?? ""}`,
     `lib-ver=${s.libVersion ?? ""}`,

@@ -441,8 +441,14 @@ export const keyCommands: CommandSpec[] = [
     flags: ["readonly"],
     subcommands: [
       objectSub("ENCODING", "Returns the internal encoding of a key's value", encodingOf),
-      objectSub("FREQ", "Returns the access frequency of a key (always 0)", () => 0),
-      objectSub("IDLETIME", "Returns the idle time of a key in seconds (always 0)", () => 0),
+      // Access times and frequencies are not tracked (there is no eviction): say so, as Redis
+      // does for FREQ without an LFU policy, rather than answer a made-up number.
+      objectSub("FREQ", "Not tracked: answers an error (no LFU eviction policy)", () =>
+        err("An LFU maxmemory policy is not selected, access frequency not tracked."),
+      ),
+      objectSub("IDLETIME", "Not tracked: answers an error (no LRU eviction policy)", () =>
+        err("An LRU maxmemory policy is not selected, idle time not tracked."),
+      ),
       objectSub("REFCOUNT", "Returns the reference count of a key's value (always 1)", () => 1),
       {
         name: "HELP",

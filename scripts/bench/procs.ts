@@ -1,0 +1,123 @@
+/**
+ * The processes a benchmark run needs besides HeroDB: redis-server as the reference, and
+ * redis-benchmark as the load generator. Every spawn has a time bound and every process started
+ * here is stopped by its own PID (SIGTERM, then SIGKILL), so an interrupted run leaves nothing
+ * behind and touches nothing it did not start.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { hasTool } from "../../test/helpers/clients.ts";
+import { pingOnce, waitExit } from "../../test/helpers/server.ts";
+
+/** Installs redis-server (and with it redis-benchmark, from redis-tools) when missing. */
+export function ensureRedisTools(log: (line: string) => void): void {
+  if (hasTool("redis-server") && hasTool("redis-benchmark")) return;
+  const root = process.getuid?.() === 0;
+  const prefix = root ? [] : ["sudo", "-n"];
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [
+    ["apt-get", "-qq", "update"],
+    ["apt-get", "-qq", "install", "-y", "--no-install-recommends", "redis-server", "redis-tools"],
+  ]) {
+    log(`installing: ${[...prefix, ...args].join(" ")}`);
+    const cmd = [...prefix, ...args];
+    const r = spawnSync(cmd[0], cmd.slice(1), {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 10 * 60_000,
+    });
+    if (r.status !== 0) {
+      const why = r.error?.message ?? r.stderr?.toString().trim().split("\n").slice(-3).join(" ");
+      throw new Error(`${cmd.join(" ")} failed: ${why || `exit ${r.status}`}`);
+    }
+  }
+  if (!hasTool("redis-server") || !hasTool("redis-benchmark")) {
+    throw new Error("redis-server/redis-benchmark still missing after apt-get install");
+  }
+}
+
+export function redisServerVersion(): string {
+  const r = spawnSync("redis-server", ["--version"], { encoding: "utf8", timeout: 10_000 });
+  return /v=(\S+)/.exec(r.stdout ?? "")?.[1] ?? "unknown";
+}
+
+/** Stops a process we started: SIGTERM, then SIGKILL if it lingers. */
+export async function stopPid(proc: ChildProcess, graceMs = 5000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  if (await waitExit(proc, graceMs)) return;
+  proc.kill("SIGKILL");
+  await waitExit(proc, 5000);
+}
+
+export interface RedisServer {
+  port: number;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts redis-server without persistence on 127.0.0.1:port and waits for PONG (bounded). */
+export async function startRedis(port: number, timeoutMs = 15_000): Promise<RedisServer> {
+  const proc = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const server = { port, proc, stop: () => stopPid(proc) };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`redis-server exited during start-up: ${stderr.trim()}`);
+    }
+    if ((await pingOnce(port, 500)).startsWith("+PONG")) return server;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await server.stop();
+  throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms`);
+}
+
+let current: ChildProcess | undefined;
+
+/** Ends a redis-benchmark still running (for Ctrl-C). */
+export function abortBenchmark(): void {
+  if (current && current.exitCode === null && current.signalCode === null) {
+    current.kill("SIGKILL");
+  }
+}
+
+/** Runs redis-benchmark to completion and returns its stdout; rejects on failure or timeout. */
+export function runBenchmark(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("redis-benchmark", args, { stdio: ["ignore", "pipe", "pipe"] });
+    current = proc;
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    proc.stdout?.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    proc.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill("SIGKILL");
+    }, timeoutMs);
+    proc.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run redis-benchmark: ${e.message}`));
+    });
+    proc.on("close", (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      if (timedOut) reject(new Error(`redis-benchmark ${args.join(" ")} exceeded ${timeoutMs} ms`));
+      else if (code !== 0) {
+        const how = signal ? `signal ${signal}` : `exit ${code}`;
+        reject(new Error(`redis-benchmark failed (${how}): ${stderr.trim() || stdout.trim()}`));
+      } else resolve(stdout);
+    });
+  });
+}

@@ -1,0 +1,191 @@
+/**
+ * Turns redis-benchmark's CSV output into numbers and the collected rounds into tables: medians
+ * per (test, pipeline depth, server), the HeroDB/Redis ratio, as a console table and as Markdown
+ * for docs/benchmarks.md. Medians, because the 2-core machines here are noisy and one disturbed
+ * round should not move the result.
+ */
+
+export interface BenchRow {
+  test: string;
+  rps: number;
+  /** Median latency in ms when redis-benchmark reports it (Redis 7+), else NaN. */
+  p50: number;
+}
+
+export type Target = "herodb" | "redis";
+
+export interface Sample extends BenchRow {
+  target: Target;
+  pipeline: number;
+  round: number;
+}
+
+/** Splits one CSV line with double-quoted fields (redis-benchmark quotes every field). */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i <= line.length) {
+    if (line[i] === '"') {
+      let j = i + 1;
+      let field = "";
+      while (j < line.length) {
+        if (line[j] === '"' && line[j + 1] === '"') {
+          field += '"';
+          j += 2;
+        } else if (line[j] === '"') break;
+        else field += line[j++];
+      }
+      out.push(field);
+      i = line.indexOf(",", j);
+      if (i === -1) break;
+      i++;
+    } else {
+      const comma = line.indexOf(",", i);
+      out.push(line.slice(i, comma === -1 ? undefined : comma).trim());
+      if (comma === -1) break;
+      i = comma + 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses `redis-benchmark --csv` output: an optional header row, then `"TEST","rps",...` rows.
+ * The header, when present, says which column holds p50 latency.
+ */
+export function parseBenchmarkCsv(text: string): BenchRow[] {
+  const rows: BenchRow[] = [];
+  let p50Col = -1;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    const f = csvFields(line);
+    if (f[0] === "test") {
+      p50Col = f.indexOf("p50_latency_ms");
+      continue;
+    }
+    const rps = Number(f[1]);
+    if (f.length < 2 || !f[0] || !Number.isFinite(rps)) continue;
+    const p50 = p50Col >= 0 && f[p50Col] !== undefined ? Number(f[p50Col]) : Number.NaN;
+    rows.push({ test: f[0].toUpperCase(), rps, p50 });
+  }
+  return rows;
+}
+
+export function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+export interface SummaryRow {
+  test: string;
+  pipeline: number;
+  herodbRps: number;
+  redisRps: number;
+  ratio: number;
+  herodbP50: number;
+  redisP50: number;
+  rounds: number;
+}
+
+/** One row per (test, pipeline) in first-seen order, with medians over all rounds. */
+export function summarize(samples: Sample[]): SummaryRow[] {
+  const keys: string[] = [];
+  const groups = new Map<string, Sample[]>();
+  for (const s of samples) {
+    const key = `${s.test}\u0000${s.pipeline}`;
+    if (!groups.has(key)) {
+      groups.set(key, []);
+      keys.push(key);
+    }
+    groups.get(key)!.push(s);
+  }
+  return keys.map((key) => {
+    const group = groups.get(key)!;
+    const of = (t: Target) => group.filter((s) => s.target === t);
+    const herodbRps = median(of("herodb").map((s) => s.rps));
+    const redisRps = median(of("redis").map((s) => s.rps));
+    return {
+      test: group[0].test,
+      pipeline: group[0].pipeline,
+      herodbRps,
+      redisRps,
+      ratio: herodbRps / redisRps,
+      herodbP50: median(of("herodb").map((s) => s.p50)),
+      redisP50: median(of("redis").map((s) => s.p50)),
+      rounds: Math.min(of("herodb").length, of("redis").length),
+    };
+  });
+}
+
+const fmtRps = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
+const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : "-");
+const fmtRatio = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
+
+const HEADERS = [
+  "Test",
+  "Pipeline",
+  "HeroDB req/s",
+  "Redis req/s",
+  "HeroDB/Redis",
+  "HeroDB p50 ms",
+  "Redis p50 ms",
+];
+
+function cells(r: SummaryRow): string[] {
+  return [
+    r.test,
+    String(r.pipeline),
+    fmtRps(r.herodbRps),
+    fmtRps(r.redisRps),
+    fmtRatio(r.ratio),
+    fmtMs(r.herodbP50),
+    fmtMs(r.redisP50),
+  ];
+}
+
+/** Fixed-width table for the terminal. */
+export function consoleTable(rows: SummaryRow[]): string {
+  const all = [HEADERS, ...rows.map(cells)];
+  const widths = HEADERS.map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((cell, c) => cell.padStart(widths[c])).join("  ");
+  return [line(HEADERS), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(cells).map(line)]
+    .join("\n")
+    .concat("\n");
+}
+
+export interface RunInfo {
+  date: string;
+  requests: number;
+  clients: number;
+  dataSize: number;
+  rounds: number;
+  node: string;
+  redisVersion: string;
+  cpu: string;
+  cores: number;
+}
+
+/** Markdown section: how it was measured, then the table. */
+export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
+  const head = `| ${HEADERS.join(" | ")} |`;
+  const rule = `|${HEADERS.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`;
+  const body = rows.map((r) => `| ${cells(r).join(" | ")} |`);
+  return [
+    `## redis-benchmark, ${info.date}`,
+    "",
+    `Command: \`redis-benchmark -t set,get -n ${info.requests} -c ${info.clients} ` +
+      `-d ${info.dataSize} -P <pipeline> -q --csv\` (HeroDB with \`--dbnum\` set to an ` +
+      "InMemory instance), run alternately against HeroDB-TS and redis-server " +
+      `(\`--save "" --appendonly no\`) on the same machine; medians of ${info.rounds} rounds.`,
+    "",
+    `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; redis-server ${info.redisVersion}.`,
+    "",
+    head,
+    rule,
+    ...body,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: redis-benchmark against HeroDB-TS and redis-server side by side, in one run
+ * on one machine, reported as medians and HeroDB/Redis ratios (absolute numbers from a noisy
+ * 2-core box mean little; the ratio is what we track).
+ *
+ * Starts redis-server (installing it with apt-get if missing) and a HeroDB server on free ports,
+ * creates an InMemory instance over JSON-RPC, then for each round and pipeline depth runs the two
+ * targets alternately (the order flips each round, so neither always gets the warmer machine).
+ * Progress and a plain table go to stderr; the Markdown for docs/benchmarks.md goes to stdout.
+ *
+ *   npm run --silent bench -- [--rounds 3] [--requests 200000] [--clients 50] [--size 100]
+ *                             [--pipelines 1,16]
+ */
+import { availableParallelism, cpus } from "node:os";
+import { rawResp, respCommand } from "../../test/helpers/clients.ts";
+import { freePort } from "../../test/helpers/ports.ts";
+import { startServer, type TestServer } from "../../test/helpers/server.ts";
+import {
+  abortBenchmark,
+  ensureRedisTools,
+  type RedisServer,
+  redisServerVersion,
+  runBenchmark,
+  startRedis,
+} from "./procs.ts";
+import {
+  consoleTable,
+  markdownReport,
+  parseBenchmarkCsv,
+  type Sample,
+  summarize,
+  type Target,
+} from "./report.ts";
+
+interface Options {
+  rounds: number;
+  requests: number;
+  clients: number;
+  size: number;
+  pipelines: number[];
+}
+
+const USAGE =
+  "usage: node scripts/bench/run.ts [--rounds N] [--requests N] [--clients N] [--size BYTES] " +
+  "[--pipelines 1,16]";
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { rounds: 3, requests: 200_000, clients: 50, size: 100, pipelines: [1, 16] };
+  const positive = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (Number.isInteger(n) && n > 0) return n;
+    throw new Error(`${flag} needs a positive integer\n${USAGE}`);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (flag === "--rounds") o.rounds = positive(flag, value);
+    else if (flag === "--requests") o.requests = positive(flag, value);
+    else if (flag === "--clients") o.clients = positive(flag, value);
+    else if (flag === "--size") o.size = positive(flag, value);
+    else if (flag === "--pipelines") {
+      o.pipelines = (value ?? "").split(",").map((p) => positive(flag, p));
+    } else if (flag === "--help" || flag === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown option ${flag}\n${USAGE}`);
+    i++;
+  }
+  return o;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Checks that SELECT and SET/GET work on the instance before handing it to redis-benchmark. */
+async function probe(port: number, index: number): Promise<void> {
+  const req = Buffer.concat([
+    respCommand("SELECT", index),
+    respCommand("SET", "bench:probe", "x"),
+    respCommand("GET", "bench:probe"),
+    respCommand("DEL", "bench:probe"),
+  ]);
+  const got = await rawResp(port, req, { timeoutMs: 10_000 });
+  const want = "+OK\r\n+OK\r\n$1\r\nx\r\n:1\r\n";
+  if (got !== want) {
+    throw new Error(`HeroDB instance ${index} failed the probe: got ${JSON.stringify(got)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  ensureRedisTools(log);
+
+  let redis: RedisServer | undefined;
+  let herodb: TestServer | undefined;
+  let cleaning: Promise<unknown> | undefined;
+  const cleanup = () => {
+    cleaning ??= Promise.allSettled([herodb?.cleanup(), redis?.stop()]);
+    return cleaning;
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      log(`\n${sig}: stopping servers`);
+      abortBenchmark();
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    redis = await startRedis(await freePort());
+    log(`redis-server ${redisServerVersion()} on port ${redis.port}`);
+    herodb = await startServer({ secret: "bench-secret", startTimeoutMs: 60_000 });
+    log(`herodb on port ${herodb.port} (api ${herodb.apiPort}, data ${herodb.dataDir})`);
+    const index = await herodb.call<number>("db_createInstance", {
+      name: "bench",
+      backend_type: "InMemory",
+    });
+    if (!Number.isInteger(index)) {
+      throw new Error(`db_createInstance returned ${JSON.stringify(index)}, not an index`);
+    }
+    await probe(herodb.port, index);
+    log(`InMemory instance ${index} ready\n`);
+
+    const perRunTimeout = Math.max(120_000, opts.requests * 2);
+    const samples: Sample[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const pipeline of opts.pipelines) {
+        const order: Target[] = round % 2 ? ["herodb", "redis"] : ["redis", "herodb"];
+        for (const target of order) {
+          const port = target === "herodb" ? herodb.port : redis.port;
+          const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get"];
+          args.push("-n", String(opts.requests), "-c", String(opts.clients));
+          args.push("-d", String(opts.size), "-P", String(pipeline), "-q", "--csv");
+          if (target === "herodb") args.push("--dbnum", String(index));
+          const label = `round ${round}/${opts.rounds}  -P ${String(pipeline).padEnd(3)} ${target.padEnd(6)}`;
+          const rows = parseBenchmarkCsv(await runBenchmark(args, perRunTimeout));
+          if (rows.length === 0) throw new Error(`${label}: redis-benchmark printed no results`);
+          for (const row of rows) samples.push({ ...row, target, pipeline, round });
+          log(`${label}  ${rows.map((r) => `${r.test} ${Math.round(r.rps)} req/s`).join(", ")}`);
+        }
+      }
+    }
+
+    const rows = summarize(samples);
+    log(`\n${consoleTable(rows)}`);
+    process.stdout.write(
+      markdownReport(rows, {
+        date: new Date().toISOString().slice(0, 10),
+        requests: opts.requests,
+        clients: opts.clients,
+        dataSize: opts.size,
+        rounds: opts.rounds,
+        node: process.versions.node,
+        redisVersion: redisServerVersion(),
+        cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
+        cores: availableParallelism(),
+      }),
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((e: unknown) => {
+  log(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,55 @@
+/**
+ * MOVE key index: moves a key to another instance the session may write. It spans two
+ * instances, so it is two ops: take the entry out of the source (__TAKE returns it encoded), then
+ * store it in the destination unless the key exists there (__PUTNX); if that second step finds
+ * the key taken meanwhile, the entry goes back to the source. Values sealed with the session key
+ * stay valid because the key name does not change; moving between an encrypted and a plain
+ * instance is refused.
+ */
+import { PUT_NX_OP, TAKE_OP } from "../../backends/kv/internal-ops.ts";
+import { parseInteger } from "../../backends/kv/parse.ts";
+import { err, HeroError } from "../../errors.ts";
+import type { CommandSpec } from "../command.ts";
+import type { CommandContext } from "../context.ts";
+import type { Reply } from "../reply.ts";
+import { permissionOf } from "../session.ts";
+
+function move(ctx: CommandContext, args: Buffer[]): Reply {
+  const s = ctx.session;
+  const source = s.instance!;
+  const index = parseInteger(args[1]);
+  const target = ctx.server.instance(index);
+  if (target === undefined || index === 0)
+    return new HeroError("NOINSTANCE", `no such instance: ${index}`);
+  if (target === source) return err("source and destination objects are the same");
+  if (target.kind !== "memory" && target.kind !== "kv") {
+    return err(`MOVE needs a key-value destination; instance ${index} is not one`);
+  }
+  if (permissionOf(ctx.server, target, s.selectKey ?? s.presentedKey) !== "readwrite") {
+    return new HeroError("NOPERM", `MOVE needs write access to instance ${index}`);
+  }
+  if (source.record.encrypted !== target.record.encrypted) {
+    return err("MOVE between an encrypted and an unencrypted instance is not supported");
+  }
+  const now = ctx.server.clock();
+  if (target.read({ cmd: "EXISTS", args: [args[0]] }, now) === 1) return 0;
+  const taken = source.write({ cmd: TAKE_OP, args: [args[0]], now });
+  if (!Buffer.isBuffer(taken)) return 0;
+  if (target.write({ cmd: PUT_NX_OP, args: [args[0], taken], now }) === 1) return 1;
+  source.write({ cmd: PUT_NX_OP, args: [args[0], taken], now });
+  return 0;
+}
+
+export const moveCommands: CommandSpec[] = [
+  {
+    name: "MOVE",
+    group: "generic",
+    summary: "Moves a key to another instance the session may write.",
+    syntax: "key index",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    scope: ["memory", "kv"],
+    run: move,
+  },
+];
