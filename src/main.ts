@@ -29,25 +29,31 @@ async function main(): Promise<void> {
     process.stdout.write(`herodb ${VERSION}\n`);
     return;
   }
-  let server: HeroServer;
-  try {
-    server = await HeroServer.start(parsed.config);
-  } catch (e) {
-    if (e instanceof HeroError) fail(e.message);
-    fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  let stopping = false;
+  // Signals are handled from the start: one arriving during start-up stops the server as soon
+  // as it is up (or aborts the start) instead of killing the process mid-write.
+  let server: HeroServer | null = null;
+  let stopRequested: string | null = null;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopRequested !== null && server === null) return;
+    stopRequested = signal;
+    if (server === null) return;
+    const s = server;
+    server = null;
     process.stderr.write(`herodb: ${signal} received, shutting down\n`);
-    server.stop().then(
+    s.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  try {
+    server = await HeroServer.start(parsed.config);
+  } catch (e) {
+    if (e instanceof HeroError) fail(e.message);
+    fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (stopRequested !== null) stop(stopRequested);
 }
 
 main().catch((e: unknown) =>
