@@ -12,6 +12,11 @@ import type { InstanceRecord } from "../db0/types.ts";
 import type { InstanceKind } from "../resp/command.ts";
 import type { Reply } from "../resp/reply.ts";
 
+/** Proposes ops through consensus; resolves with apply's reply. */
+export interface Replicator {
+  submit(op: Op): Promise<Reply | symbol>;
+}
+
 /** Something that watches keys (a session in WATCH). */
 export interface Watcher {
   watchDirty: boolean;
@@ -64,19 +69,29 @@ export class Instance {
     return this.record.index;
   }
 
-  write(op: Op): Reply | symbol {
+  /**
+   * Applies a write. Without a replicator (in-memory instances on one node) the op is applied
+   * at once; with one, it is proposed to the instance's Raft group and the reply is what apply
+   * returned once the entry committed.
+   */
+  write(op: Op): Reply | symbol | Promise<Reply | symbol> {
     this.commands++;
+    if (this.replicator !== null) return this.replicator.submit(op);
     const result = this.backend.apply(op, ++this.logIndex);
     this.afterApply(result);
     return result.reply;
   }
+
+  /** Set when writes go through a Raft group (persistent instances). */
+  replicator: Replicator | null = null;
 
   read(call: OpCall, now: number): Reply | symbol {
     this.commands++;
     return this.backend.read(call, now);
   }
 
-  private afterApply(r: ApplyResult): void {
+  /** Called for every applied op, on every replica: wakes watchers and blocked clients. */
+  afterApply(r: ApplyResult): void {
     if (this.watchers.size > 0) {
       if (r.flushed) {
         for (const set of this.watchers.values()) for (const w of set) w.watchDirty = true;

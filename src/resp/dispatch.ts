@@ -189,26 +189,19 @@ export class Dispatcher {
     const encrypted = inst.record.encrypted;
     let args = r.args;
     if (encrypted) args = sealArgs(spec, r.name, args, session.encKey);
+    const open = (reply: Reply): Reply =>
+      encrypted ? openReply(spec, args, reply, session.encKey) : reply;
     const now = this.server.clock();
     if (!spec.flags.includes("write")) {
-      const reply = inst.read({ cmd: r.name, args }, now) as Reply;
-      return encrypted ? openReply(spec, args, reply, session.encKey) : reply;
+      return open(inst.read({ cmd: r.name, args }, now) as Reply);
     }
-    if (spec.block !== undefined) {
-      // Validate the timeout before the first attempt, as Redis does.
-      const seconds = spec.block.timeoutSeconds(args);
-      if (spec.prepare !== undefined) args = spec.prepare(args, now);
-      const first = inst.write({ cmd: r.name, args, now });
-      if (first !== BLOCKED) {
-        return encrypted ? openReply(spec, args, first as Reply, session.encKey) : (first as Reply);
-      }
-      return this.block(session, inst, r, args, seconds).then((reply) =>
-        encrypted ? openReply(spec, args, reply, session.encKey) : reply,
-      );
-    }
+    // Validate a blocking command's timeout before the first attempt, as Redis does.
+    const seconds = spec.block?.timeoutSeconds(args) ?? 0;
     if (spec.prepare !== undefined) args = spec.prepare(args, now);
-    const reply = inst.write({ cmd: r.name, args, now }) as Reply;
-    return encrypted ? openReply(spec, args, reply, session.encKey) : reply;
+    return then(inst.write({ cmd: r.name, args, now }), (first) => {
+      if (first !== BLOCKED) return open(first as Reply);
+      return this.block(session, inst, r, args, seconds).then(open);
+    });
   }
 
   /** Waits until a write to one of the command's keys lets it proceed, or the timeout. */
@@ -224,11 +217,19 @@ export class Dispatcher {
     return new Promise<Reply>((done) => {
       let unregister: () => void = () => {};
       let timer: NodeJS.Timeout | null = null;
+      let finished = false;
       const finish = (reply: Reply): void => {
+        if (finished) return;
+        finished = true;
         unregister();
         if (timer !== null) clearTimeout(timer);
         session.cancelBlock = null;
         done(reply);
+      };
+      const retry = (outcome: Reply | symbol): void => {
+        if (finished) return;
+        if (outcome !== BLOCKED) finish(outcome as Reply);
+        else unregister = inst.block(keys, attempt);
       };
       const attempt = (): void => {
         unregister();
@@ -236,18 +237,20 @@ export class Dispatcher {
           finish(null);
           return;
         }
-        const reply = inst.write({ cmd: r.name, args, now: this.server.clock() });
-        if (reply !== BLOCKED) {
-          finish(reply as Reply);
-          return;
-        }
-        unregister = inst.block(keys, attempt);
+        const outcome = inst.write({ cmd: r.name, args, now: this.server.clock() });
+        if (outcome instanceof Promise) outcome.then(retry, () => finish(null));
+        else retry(outcome);
       };
       unregister = inst.block(keys, attempt);
       if (seconds > 0) timer = setTimeout(() => finish(block.timeoutReply), seconds * 1000);
       session.cancelBlock = () => finish(null);
     });
   }
+}
+
+/** Applies f to a value or, when it is a promise, to its result. */
+export function then<T, U>(x: T | Promise<T>, f: (v: T) => U | Promise<U>): U | Promise<U> {
+  return x instanceof Promise ? x.then(f) : f(x);
 }
 
 export { NULL_ARRAY };

@@ -111,6 +111,43 @@ describe("RESP3 reply types", () => {
     expect(await db.type("r3:s")).toBe("set");
   });
 
+  it("score-carrying replies are [member, double] pairs, as Redis 7 sends them in RESP3", async () => {
+    await db.zAdd("r3:pairs", [
+      { score: 1, value: "a" },
+      { score: 2.5, value: "b" },
+    ]);
+    expect(await db.sendCommand(["ZRANGE", "r3:pairs", "0", "-1", "WITHSCORES"])).toEqual([
+      ["a", 1],
+      ["b", 2.5],
+    ]);
+    const picked = (await db.sendCommand(["ZRANDMEMBER", "r3:pairs", "-1", "WITHSCORES"])) as [
+      string,
+      number,
+    ][];
+    expect(picked).toHaveLength(1);
+    expect([
+      ["a", 1],
+      ["b", 2.5],
+    ]).toContainEqual(picked[0]);
+    // Without a count ZPOPMIN is one flat pair; with a count, a list of pairs.
+    expect(await db.sendCommand(["ZPOPMIN", "r3:pairs"])).toEqual(["a", 1]);
+    expect(await db.sendCommand(["ZPOPMIN", "r3:pairs", "1"])).toEqual([["b", 2.5]]);
+    expect(await db.sendCommand(["ZADD", "r3:pairs", "INCR", "2", "c"])).toBe(2);
+    // INCRBYFLOAT stays a bulk string in RESP3.
+    expect(await db.sendCommand(["INCRBYFLOAT", "r3:float", "1.5"])).toBe("1.5");
+  });
+
+  it("HRANDFIELD WITHVALUES is a list of [field, value] pairs in RESP3", async () => {
+    await db.hSet("r3:rand", { only: "1" });
+    expect(await db.sendCommand(["HRANDFIELD", "r3:rand", "1", "WITHVALUES"])).toEqual([
+      ["only", "1"],
+    ]);
+    expect(await db.sendCommand(["HRANDFIELD", "r3:rand", "-2", "WITHVALUES"])).toEqual([
+      ["only", "1"],
+      ["only", "1"],
+    ]);
+  });
+
   it("CONFIG GET is a map", async () => {
     const res = await db
       .withTypeMapping({ [RESP_TYPES.MAP]: Map })

@@ -14,7 +14,7 @@ import type { CommandContext } from "../context.ts";
 import type { Reply } from "../reply.ts";
 import { permissionOf } from "../session.ts";
 
-function move(ctx: CommandContext, args: Buffer[]): Reply {
+async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   const s = ctx.session;
   const source = s.instance!;
   const index = parseInteger(args[1]);
@@ -33,10 +33,10 @@ function move(ctx: CommandContext, args: Buffer[]): Reply {
   }
   const now = ctx.server.clock();
   if (target.read({ cmd: "EXISTS", args: [args[0]] }, now) === 1) return 0;
-  const taken = source.write({ cmd: TAKE_OP, args: [args[0]], now });
+  const taken = await source.write({ cmd: TAKE_OP, args: [args[0]], now });
   if (!Buffer.isBuffer(taken)) return 0;
-  if (target.write({ cmd: PUT_NX_OP, args: [args[0], taken], now }) === 1) return 1;
-  source.write({ cmd: PUT_NX_OP, args: [args[0], taken], now });
+  if ((await target.write({ cmd: PUT_NX_OP, args: [args[0], taken], now })) === 1) return 1;
+  await source.write({ cmd: PUT_NX_OP, args: [args[0], taken], now });
   return 0;
 }
 

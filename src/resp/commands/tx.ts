@@ -13,7 +13,7 @@ import { err, HeroError } from "../../errors.ts";
 import { openReply, sealArgs } from "../../security/sealing.ts";
 import type { CommandSpec } from "../command.ts";
 import type { CommandContext } from "../context.ts";
-import { noInstance } from "../dispatch.ts";
+import { noInstance, then } from "../dispatch.ts";
 import { NULL_ARRAY, OK, type Reply } from "../reply.ts";
 import type { QueuedCommand } from "../session.ts";
 
@@ -37,7 +37,7 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
 }
 
 /** All-KV transaction: one Op with a batch, sealed per command on encrypted instances. */
-function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply {
+function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promise<Reply> {
   const s = ctx.session;
   const inst = s.instance!;
   const now = ctx.server.clock();
@@ -57,24 +57,26 @@ function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply {
       sealed.push(q.args);
     }
   }
-  const results = inst.write({ cmd: "EXEC", args: [], now, batch }) as Reply[];
-  const replies: Reply[] = [];
-  let j = 0;
-  queued.forEach((q, i) => {
-    const e = early[i];
-    if (e !== null) {
-      replies.push(e);
-      return;
-    }
-    const r = results[j++];
-    try {
-      replies.push(inst.record.encrypted ? openReply(q.spec, sealed[i], r, s.encKey) : r);
-    } catch (x) {
-      if (!(x instanceof HeroError)) throw x;
-      replies.push(x);
-    }
+  return then(inst.write({ cmd: "EXEC", args: [], now, batch }), (outcome) => {
+    const results = outcome as Reply[];
+    const replies: Reply[] = [];
+    let j = 0;
+    queued.forEach((q, i) => {
+      const e = early[i];
+      if (e !== null) {
+        replies.push(e);
+        return;
+      }
+      const r = results[j++];
+      try {
+        replies.push(inst.record.encrypted ? openReply(q.spec, sealed[i], r, s.encKey) : r);
+      } catch (x) {
+        if (!(x instanceof HeroError)) throw x;
+        replies.push(x);
+      }
+    });
+    return replies;
   });
-  return replies;
 }
 
 /** Mixed transaction: run each command in order (synchronous on one node, so nothing interleaves). */
