@@ -15,7 +15,7 @@ import { bufOf, keyOf } from "../../backends/kv/types.ts";
 import { err, notInteger, syntaxError, wrongArity } from "../../errors.ts";
 import { PLAIN, sealed, valuesFrom } from "../../security/sealing.ts";
 import type { CommandSpec, Flag, KeySpec, KvExec } from "../command.ts";
-import { MapReply, OK, type Reply } from "../reply.ts";
+import { MapReply, OK, Pairs, type Reply } from "../reply.ts";
 
 const ONE_KEY: KeySpec = { first: 1, last: 1, step: 1 };
 const SCOPE = ["memory", "kv"] as const;
@@ -136,7 +136,8 @@ function hrandfield(ks: Keyspace, args: Buffer[], now: number): Reply {
     out.push(bufOf(f));
     if (withValues) out.push(v);
   }
-  return out;
+  // RESP3 clients get [[field, value], …], as Redis 7 answers.
+  return withValues ? new Pairs(out) : out;
 }
 
 function parseCursor(b: Buffer): number {
