@@ -44,14 +44,14 @@ export class ConfigError {
 }
 
 function port(name: string, v: string): number {
-  const n = Number(v);
+  const n = /^[0-9]{1,5}$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new ConfigError(`${name} must be a port number (0-65535), got '${v}'`);
   return n;
 }
 
 function count(name: string, v: string): number {
-  const n = Number(v);
+  const n = /^[0-9]{1,15}$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isInteger(n) || n < 0)
     throw new ConfigError(`${name} must be a non-negative integer, got '${v}'`);
   return n;

@@ -134,6 +134,15 @@ export class RpcDispatcher {
 
   async #single(item: unknown, call: CallContext): Promise<JSONRPCResponse | null> {
     if (!isPlainObject(item)) return invalidRequest();
+    // JSON-RPC 2.0 §4: method is a string; id, when present, a string, a number or null. The
+    // library would run a call with an object id and answer -32601 for a numeric method.
+    const id = item.id;
+    if ("id" in item && id !== null && typeof id !== "string" && typeof id !== "number") {
+      return invalidRequest("id must be a string, a number or null");
+    }
+    if (typeof item.method !== "string") {
+      return invalidRequest("method must be a string", (id ?? null) as string | number | null);
+    }
     return this.#server.receive(item as unknown as JSONRPCRequest, call);
   }
 
@@ -187,7 +196,7 @@ export class RpcDispatcher {
   }
 }
 
-function invalidRequest(detail?: string): JSONRPCResponse {
+function invalidRequest(detail?: string, id: string | number | null = null): JSONRPCResponse {
   const message = detail === undefined ? "Invalid Request" : `Invalid Request: ${detail}`;
-  return createJSONRPCErrorResponse(null, INVALID_REQUEST, message);
+  return createJSONRPCErrorResponse(id, INVALID_REQUEST, message);
 }

@@ -198,7 +198,7 @@ export class Dispatcher {
     // Validate a blocking command's timeout before the first attempt, as Redis does.
     const seconds = spec.block?.timeoutSeconds(args) ?? 0;
     if (spec.prepare !== undefined) args = spec.prepare(args, now);
-    return then(inst.write({ cmd: r.name, args, now }), (first) => {
+    return andThen(inst.write({ cmd: r.name, args, now }), (first) => {
       if (first !== BLOCKED) return open(first as Reply);
       return this.block(session, inst, r, args, seconds).then(open);
     });
@@ -249,7 +249,7 @@ export class Dispatcher {
 }
 
 /** Applies f to a value or, when it is a promise, to its result. */
-export function then<T, U>(x: T | Promise<T>, f: (v: T) => U | Promise<U>): U | Promise<U> {
+export function andThen<T, U>(x: T | Promise<T>, f: (v: T) => U | Promise<U>): U | Promise<U> {
   return x instanceof Promise ? x.then(f) : f(x);
 }
 

@@ -13,7 +13,7 @@ import { err, HeroError } from "../../errors.ts";
 import { openReply, sealArgs } from "../../security/sealing.ts";
 import type { CommandSpec } from "../command.ts";
 import type { CommandContext } from "../context.ts";
-import { noInstance, then } from "../dispatch.ts";
+import { andThen, noInstance } from "../dispatch.ts";
 import { NULL_ARRAY, OK, type Reply } from "../reply.ts";
 import type { QueuedCommand } from "../session.ts";
 
@@ -57,7 +57,7 @@ function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promis
       sealed.push(q.args);
     }
   }
-  return then(inst.write({ cmd: "EXEC", args: [], now, batch }), (outcome) => {
+  return andThen(inst.write({ cmd: "EXEC", args: [], now, batch }), (outcome) => {
     const results = outcome as Reply[];
     const replies: Reply[] = [];
     let j = 0;
