@@ -3,38 +3,14 @@
  * `apply` looks each command's implementation up through the resolver it was built with (the
  * command table), so the Redis semantics live in one place for every KV backend.
  */
-import { HeroError } from "../../errors.ts";
-import type { KvExec } from "../../resp/command.ts";
 import type { Reply } from "../../resp/reply.ts";
 import type { ApplyResult, Backend, Op, OpCall } from "../contract.ts";
-import { INTERNAL_OPS } from "../kv/internal-ops.ts";
 import { Keyspace } from "../kv/keyspace.ts";
+import { type ExecResolver, runCall, runOp } from "../kv/run-call.ts";
 import { MapStore } from "./map-store.ts";
 
-/** How a backend finds a command's implementation (the command table, injected). */
-export type ExecResolver = (cmd: string) => { exec: KvExec; blockedReply: Reply } | undefined;
-
-/** Runs one call, turning a thrown HeroError into its reply (Redis replies, it does not abort). */
-export function runCall(
-  ks: Keyspace,
-  resolve: ExecResolver,
-  call: OpCall,
-  now: number,
-  inBatch = false,
-): Reply | symbol {
-  const internal = INTERNAL_OPS[call.cmd];
-  if (internal !== undefined) return internal(ks, call.args, now);
-  const found = resolve(call.cmd);
-  if (found === undefined) return new HeroError("ERR", `unknown command '${call.cmd}'`);
-  try {
-    const r = found.exec(ks, call.args, now);
-    // Inside EXEC a blocking command never waits: it answers as if it had timed out.
-    return inBatch && typeof r === "symbol" ? found.blockedReply : r;
-  } catch (e) {
-    if (e instanceof HeroError) return e;
-    throw e;
-  }
-}
+// Kept exported from here for existing importers; the shared home is ../kv/run-call.ts.
+export { type ExecResolver, runCall } from "../kv/run-call.ts";
 
 export class MemoryBackend implements Backend {
   readonly ks = new Keyspace(new MapStore());
@@ -47,17 +23,7 @@ export class MemoryBackend implements Backend {
   }
 
   apply(op: Op, index: number): ApplyResult {
-    let reply: Reply | symbol;
-    if (op.batch !== undefined) {
-      const replies: Reply[] = [];
-      for (const call of op.batch) {
-        const r = runCall(this.ks, this.resolve, call, op.now, true);
-        replies.push(typeof r === "symbol" ? null : r);
-      }
-      reply = replies;
-    } else {
-      reply = runCall(this.ks, this.resolve, op, op.now);
-    }
+    const reply = runOp(this.ks, this.resolve, op);
     this.appliedIndex = index;
     const { keys, flushed } = this.ks.drainTouched();
     return { reply, touched: keys, flushed };

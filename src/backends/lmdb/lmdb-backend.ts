@@ -1,0 +1,159 @@
+/**
+ * The persistent KV backend: the same Keyspace and command implementations as the in-memory
+ * backend (../kv/run-call.ts), over an LmdbStore, so every KV command works unchanged and its
+ * state survives restarts. See ./lmdb-store.ts for the caching and group-commit design.
+ *
+ * Raft drives it: `apply(op, index)` runs in log order; an index at or below `appliedIndex` was
+ * already applied before a restart (the log is replayed from the last durable index) and is
+ * skipped, so replay is idempotent. TTLs need nothing special: expireAt is absolute, stored with
+ * the entry and judged against each op's own clock. Values from encrypted sessions arrive sealed
+ * and are stored as they are.
+ *
+ * Beyond the Backend contract it offers what a Raft runtime needs for a persistent state machine
+ * (PersistentBackend): `durableIndex`/`flush()` to bound log compaction, and `snapshot()` /
+ * `restore()` to ship and install whole state (format: ./snapshot.ts).
+ */
+import { HeroError } from "../../errors.ts";
+import type { Reply } from "../../resp/reply.ts";
+import type { ApplyResult, Backend, Op, OpCall } from "../contract.ts";
+import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
+import { Keyspace } from "../kv/keyspace.ts";
+import { type ExecResolver, runCall, runOp } from "../kv/run-call.ts";
+import { bufOf, keyOf } from "../kv/types.ts";
+import { LmdbStore, type LmdbStoreOptions, type StoredRecord } from "./lmdb-store.ts";
+import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "./snapshot.ts";
+
+/** A consistent copy of a backend's whole state at `index`. */
+export interface BackendSnapshot {
+  index: number;
+  data: Uint8Array;
+}
+
+/** A Backend whose state lives on disk and that Raft can snapshot and restore. */
+export interface PersistentBackend extends Backend {
+  /** The highest applied index whose state is durable; the log must be kept above it. */
+  readonly durableIndex: number;
+  /** Makes everything applied so far durable; resolves with the durable index. */
+  flush(): Promise<number>;
+  snapshot(): BackendSnapshot;
+  /**
+   * Replaces all state with the snapshot's, atomically. Reads and applies see the new state as
+   * soon as this returns; the promise resolves once it is durable and rejects, leaving the state
+   * untouched, if the snapshot is invalid.
+   */
+  restore(snapshot: BackendSnapshot): Promise<void>;
+}
+
+const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
+
+export class LmdbBackend implements PersistentBackend {
+  readonly store: LmdbStore;
+  readonly ks: Keyspace;
+  private readonly resolve: ExecResolver;
+  private sweep: IterableIterator<string>;
+
+  /** Opens (or creates) the instance's LMDB environment in the directory `path`. */
+  constructor(path: string, resolve: ExecResolver, options: LmdbStoreOptions = {}) {
+    this.store = new LmdbStore(path, options);
+    this.ks = new Keyspace(this.store);
+    this.resolve = resolve;
+    this.sweep = this.store.keys();
+  }
+
+  get appliedIndex(): number {
+    return this.store.appliedIndex;
+  }
+
+  get durableIndex(): number {
+    return this.store.durableIndex;
+  }
+
+  /** Applies an op at `index`; an already-applied index is ignored (reply null, nothing touched). */
+  apply(op: Op, index: number): ApplyResult {
+    if (index <= this.store.appliedIndex) return SKIPPED();
+    let reply: Reply | symbol;
+    try {
+      reply = runOp(this.ks, this.resolve, op);
+    } catch (e) {
+      // An implementation bug threw: still write back what it changed, so disk matches memory.
+      this.store.stage(this.ks.drainTouched().keys, index);
+      throw e;
+    }
+    const { keys, flushed } = this.ks.drainTouched();
+    this.store.stage(keys, index);
+    return { reply, touched: keys, flushed };
+  }
+
+  read(call: OpCall, now: number): Reply | symbol {
+    return runCall(this.ks, this.resolve, call, now);
+  }
+
+  /** A slice of the keyspace per call, resuming where the last call stopped (as in memory). */
+  expiredKeys(now: number, limit: number): string[] {
+    const out: string[] = [];
+    const budget = Math.min(this.ks.size, limit * 20);
+    for (let seen = 0; seen < budget && out.length < limit; seen++) {
+      let next = this.sweep.next();
+      if (next.done) {
+        this.sweep = this.store.keys();
+        next = this.sweep.next();
+        if (next.done) break;
+      }
+      const e = this.store.get(next.value);
+      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now) out.push(next.value);
+    }
+    return out;
+  }
+
+  stats(now: number): { keys: number; expires: number } {
+    let expires = 0;
+    for (const k of this.store.keys()) {
+      const e = this.ks.lookup(k, now);
+      if (e !== undefined && e.expireAt !== 0) expires++;
+    }
+    return { keys: this.ks.size, expires };
+  }
+
+  flush(): Promise<number> {
+    return this.store.flush();
+  }
+
+  /** The state at `appliedIndex`, taken from memory (consistent even before it is durable). */
+  snapshot(): BackendSnapshot {
+    const store = this.store;
+    function* records(): Generator<SnapshotRecord> {
+      for (const [key, entry] of store.entries()) yield [bufOf(key), encodeEntry(entry)];
+    }
+    return { index: store.appliedIndex, data: encodeSnapshot(store.appliedIndex, records()) };
+  }
+
+  restore(snapshot: BackendSnapshot): Promise<void> {
+    let records: StoredRecord[];
+    let index: number;
+    try {
+      const decoded = decodeSnapshot(snapshot.data);
+      index = decoded.index;
+      if (index !== snapshot.index) {
+        throw new HeroError("INTERNAL", `snapshot index ${snapshot.index} != header's ${index}`);
+      }
+      records = decoded.records.map(([key, encoded]) => [
+        keyOf(key),
+        decodeEntry(encoded),
+        encoded,
+      ]);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return Promise.reject(
+        e instanceof HeroError ? e : new HeroError("INTERNAL", `invalid snapshot: ${why}`),
+      );
+    }
+    this.ks.drainTouched();
+    const done = this.store.replaceAll(records, index);
+    this.sweep = this.store.keys();
+    return done.then(() => {});
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
