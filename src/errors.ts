@@ -24,6 +24,7 @@ export type ErrorCode =
   | "LIMIT" // an input limit was exceeded
   | "ENCRYPTION" // missing, wrong or unusable session key
   | "NOPROTO" // HELLO with an unsupported protocol version
+  | "TRYAGAIN" // no leader / write not committed in time: retry
   | "INTERNAL";
 
 export class HeroError extends Error {
@@ -56,6 +57,7 @@ export function respPrefix(code: ErrorCode): string {
     case "WRONGPASS":
     case "EXECABORT":
     case "NOPROTO":
+    case "TRYAGAIN":
       return code;
     default:
       return "ERR";

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ControlPlane } from "./api/control-plane.ts";
 import { type HttpServer, startHttp } from "./api/http.ts";
 import { startUds, type UdsServer } from "./api/uds.ts";
+import { NodeLogStore } from "./cluster/log-store.ts";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { Catalog } from "./db0/catalog.ts";
@@ -42,6 +43,7 @@ export class HeroServer {
   private registry: InstanceRegistry | null = null;
   private audit: AuditLog | null = null;
   private unlock: (() => void) | null = null;
+  private logs: NodeLogStore | null = null;
   respPort = 0;
   apiPort = 0;
 
@@ -75,13 +77,15 @@ export class HeroServer {
     };
     let listener: RespListener | null = null;
     const sessions = (): Session[] => listener?.sessions() ?? [];
-    const registry = new InstanceRegistry(catalog, clock, sessions);
+    this.logs = NodeLogStore.open(join(c.dataDir, "raft"));
+    for (const w of this.logs.warnings) log.warn(w, "raft log repaired at open");
+    const registry = new InstanceRegistry(catalog, clock, sessions, c.dataDir, this.logs);
     this.registry = registry;
     const plane = new ControlPlane({
       catalog,
       host: registry,
       audit,
-      availableBackends: ["InMemory"],
+      availableBackends: ["InMemory", "Redb", "Sled"],
     });
     for (const f of await plane.openAll()) {
       log.warn({ index: f.index, name: f.name, error: f.error }, "instance could not be opened");
@@ -168,6 +172,8 @@ export class HeroServer {
     await this.http?.close().catch(() => {});
     await this.uds?.close().catch(() => {});
     await this.registry?.closeAll().catch(() => {});
+    await this.logs?.close().catch(() => {});
+    this.logs = null;
     this.audit?.close();
     this.unlock?.();
     this.unlock = null;

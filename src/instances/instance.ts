@@ -15,6 +15,7 @@ import type { Reply } from "../resp/reply.ts";
 /** Proposes ops through consensus; resolves with apply's reply. */
 export interface Replicator {
   submit(op: Op): Promise<Reply | symbol>;
+  close(): Promise<void>;
 }
 
 /** Something that watches keys (a session in WATCH). */
@@ -56,8 +57,11 @@ export class Instance {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly waiters = new Map<string, Waiter[]>();
   private expiryTimer: NodeJS.Timeout | null = null;
+  private expiring = false;
   /** Writes and reads served (INFO stats). */
   commands = 0;
+  /** Where a persistent instance keeps its data (null for in-memory ones). */
+  dataPath: string | null = null;
 
   constructor(record: InstanceRecord, backend: Backend) {
     this.record = record;
@@ -153,8 +157,18 @@ export class Instance {
     this.expiryTimer = setInterval(() => {
       const now = clock();
       const keys = this.backend.expiredKeys(now, 200);
-      if (keys.length > 0) {
-        this.write({ cmd: EXPIRE_OP, args: keys.map((k) => Buffer.from(k, "latin1")), now });
+      if (keys.length > 0 && !this.expiring) {
+        const args = keys.map((k) => Buffer.from(k, "latin1"));
+        const done = this.write({ cmd: EXPIRE_OP, args, now });
+        if (done instanceof Promise) {
+          // One expiry op in flight at a time; a failed one (no leader) is retried next tick.
+          this.expiring = true;
+          done
+            .catch(() => {})
+            .finally(() => {
+              this.expiring = false;
+            });
+        }
       }
     }, 100);
     this.expiryTimer.unref();
@@ -164,6 +178,7 @@ export class Instance {
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.expiryTimer = null;
     for (const list of this.waiters.values()) for (const w of list) queueMicrotask(w.wake);
+    await this.replicator?.close();
     await this.backend.close();
   }
 }

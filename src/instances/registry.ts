@@ -4,9 +4,14 @@
  * <admin-secret>` opens. Backends are built from the command table's KV implementations.
  */
 
+import { mkdir } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
 import { backendToJson } from "../api/backend-json.ts";
 import type { InstanceHost } from "../api/control-plane.ts";
+import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
 import { type ExecResolver, MemoryBackend } from "../backends/memory/backend.ts";
+import type { NodeLogStore } from "../cluster/log-store.ts";
+import { RaftGroup } from "../cluster/raft-group.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { InstanceRecord } from "../db0/types.ts";
 import { HeroError } from "../errors.ts";
@@ -16,16 +21,23 @@ import { permissionOf } from "../resp/session.ts";
 import { lookup } from "../resp/table.ts";
 import { Instance } from "./instance.ts";
 
-/** Resolves an op's command name ("GET", "OBJECT|ENCODING") to its KV implementation. */
-export function resolveExec(cmd: string) {
+const resolved = new Map<string, ReturnType<ExecResolver>>();
+
+/** Resolves an op's command name ("GET", "OBJECT|ENCODING") to its KV implementation (cached). */
+export const resolveExec: ExecResolver = (cmd) => {
+  if (resolved.has(cmd)) return resolved.get(cmd);
   const bar = cmd.indexOf("|");
   const spec =
     bar < 0
       ? lookup(cmd)
       : lookup(cmd.slice(0, bar))?.subcommands?.find((s) => s.name === cmd.slice(bar + 1));
-  if (spec?.kv === undefined) return undefined;
-  return { exec: spec.kv, blockedReply: spec.block?.timeoutReply ?? NULL_ARRAY };
-}
+  const r =
+    spec?.kv === undefined
+      ? undefined
+      : { exec: spec.kv, blockedReply: spec.block?.timeoutReply ?? NULL_ARRAY };
+  resolved.set(cmd, r);
+  return r;
+};
 
 const DB0_RECORD: InstanceRecord = {
   index: 0,
@@ -44,20 +56,70 @@ export class InstanceRegistry implements InstanceHost {
   private readonly sessions: () => Session[];
   private db0: Instance | null = null;
 
-  constructor(catalog: Catalog, clock: () => number, sessions: () => Session[]) {
+  private readonly dataDir: string;
+  private readonly logs: NodeLogStore;
+  /** This node's id in every Raft group (1 until clustering assigns ids). */
+  private readonly nodeId = 1;
+
+  constructor(
+    catalog: Catalog,
+    clock: () => number,
+    sessions: () => Session[],
+    dataDir: string,
+    logs: NodeLogStore,
+  ) {
     this.catalog = catalog;
     this.clock = clock;
     this.sessions = sessions;
+    this.dataDir = dataDir;
+    this.logs = logs;
   }
 
   async open(record: InstanceRecord): Promise<void> {
-    if (record.backend.kind !== "InMemory") {
-      throw new HeroError("UNSUPPORTED", `backend ${record.backend.kind} is not available yet`);
+    const b = record.backend;
+    let inst: Instance;
+    if (b.kind === "InMemory") {
+      inst = new Instance(record, new MemoryBackend(resolveExec));
+    } else if (b.kind === "Redb" || b.kind === "Sled") {
+      inst = await this.openPersistent(record, b.path);
+    } else {
+      throw new HeroError("UNSUPPORTED", `backend ${b.kind} is not available yet`);
     }
-    const inst = new Instance(record, new MemoryBackend(resolveExec));
     inst.startExpiry(this.clock);
     this.live.set(record.index, inst);
     this.db0 = null;
+  }
+
+  /**
+   * A persistent KV instance: an LMDB environment for its data (at `path`, relative paths under
+   * the data dir) and a Raft group, even on one node, whose log lives in the node's log store.
+   * Every write is proposed, made durable in the log (group commit), then applied.
+   */
+  private async openPersistent(record: InstanceRecord, path: string): Promise<Instance> {
+    const dir = resolvePath(this.dataDir, path);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new HeroError("ERR", `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    if ([...this.live.values()].some((i) => i.dataPath === dir)) {
+      throw new HeroError("CONFLICT", `another instance already stores its data at ${dir}`);
+    }
+    const backend = new LmdbBackend(dir, resolveExec);
+    const inst = new Instance(record, backend);
+    inst.dataPath = dir;
+    const group = new RaftGroup({
+      groupId: record.index,
+      nodeId: this.nodeId,
+      log: this.logs.group(record.index, { voters: [this.nodeId], learners: [] }),
+      flushLog: () => this.logs.flush(),
+      machine: backend,
+      onApplied: (r) => inst.afterApply(r),
+      send: () => {},
+    });
+    inst.replicator = group;
+    group.start();
+    return inst;
   }
 
   async close(index: number): Promise<void> {
@@ -67,6 +129,8 @@ export class InstanceRegistry implements InstanceHost {
     for (const s of this.sessions()) if (s.instance === inst) s.deselect();
     await inst.close();
     this.db0 = null;
+    // close() is the control plane's delete: the instance's Raft log goes with it.
+    if (inst.replicator !== null) this.logs.dropGroup(index);
   }
 
   rename(index: number, _name: string): void {

@@ -1,0 +1,243 @@
+/**
+ * One Raft group at run time: the pure core (src/raft) plus everything it must not do itself.
+ *
+ * The group owns a RawNode, its durable log (GroupLog, in the node's shared LMDB environment),
+ * the state machine (an instance's backend) and a timer. It runs the Ready loop: persist entries
+ * and hard state (flush, i.e. fsync, before any message that depends on them), send messages,
+ * apply committed entries in order, advance. Proposals made while a flush is in progress pile up
+ * in the core and go out together in the next Ready, so many writes share one fsync (group
+ * commit) without any batching timer. A client's write resolves when its entry is applied here,
+ * with the reply apply returned; if the entry is lost (leader change) or the group stops, the
+ * client gets TRYAGAIN.
+ */
+import { randomInt } from "node:crypto";
+import type { ApplyResult, Op } from "../backends/contract.ts";
+import type { PersistentBackend } from "../backends/lmdb/lmdb-backend.ts";
+import { HeroError } from "../errors.ts";
+import type { Replicator } from "../instances/instance.ts";
+import { decodeConfChange, RawNode } from "../raft/index.ts";
+import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from "../raft/types.ts";
+import type { Reply } from "../resp/reply.ts";
+import type { GroupLog } from "./log-store.ts";
+import { decodeProposal, encodeProposal } from "./op-codec.ts";
+
+export interface GroupOptions {
+  groupId: number;
+  nodeId: NodeId;
+  log: GroupLog;
+  /** Durably commits everything written to the node's log store (shared by all groups). */
+  flushLog: () => Promise<void>;
+  /** The instance's state machine (its backend). */
+  machine: PersistentBackend;
+  /** Called after every applied op (wakes WATCHes and blocked clients). */
+  onApplied: (result: ApplyResult) => void;
+  send: (messages: Message[]) => void;
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  snapshotEntries?: number;
+  /** How long a proposal may wait before the client is told to retry. */
+  proposalTimeoutMs?: number;
+  /** Reports progress of long operations (snapshot install). */
+  progress?: (message: string) => void;
+}
+
+interface Waiting {
+  resolve: (reply: Reply | symbol) => void;
+  reject: (e: HeroError) => void;
+  timer: NodeJS.Timeout;
+}
+
+const tryAgain = (why: string): HeroError => new HeroError("TRYAGAIN", why);
+
+export class RaftGroup implements Replicator {
+  readonly node: RawNode;
+  private readonly o: Required<Omit<GroupOptions, "progress">> & Pick<GroupOptions, "progress">;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextRequest = 1;
+  private running = false;
+  private again = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private closed = false;
+  private snapshotting = false;
+  /** Count of fsyncs and of entries they made durable (for INFO and the benchmark). */
+  readonly stats = { flushes: 0, entries: 0, applied: 0 };
+
+  constructor(opts: GroupOptions) {
+    this.o = {
+      tickMs: 100,
+      electionTick: 10,
+      heartbeatTick: 1,
+      snapshotEntries: 20_000,
+      proposalTimeoutMs: 10_000,
+      ...opts,
+    };
+    this.node = new RawNode({
+      id: opts.nodeId,
+      electionTick: this.o.electionTick,
+      heartbeatTick: this.o.heartbeatTick,
+      storage: opts.log,
+      // Election jitter needs no cryptographic quality, only independence between nodes.
+      random: () => randomInt(0, 2 ** 47) / 2 ** 47,
+      applied: opts.machine.appliedIndex,
+      preVote: true,
+      checkQuorum: true,
+    });
+  }
+
+  /** Starts ticking; a group whose only voter is this node elects itself at once. */
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.kick();
+    }, this.o.tickMs);
+    this.ticker.unref();
+    const st = this.node.status();
+    if (
+      st.conf.voters.length === 1 &&
+      st.conf.voters[0] === this.o.nodeId &&
+      st.role !== "leader"
+    ) {
+      this.node.campaign();
+    }
+    this.kick();
+  }
+
+  /** Proposes a write; resolves with the reply its apply returned. */
+  submit(op: Op): Promise<Reply | symbol> {
+    if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
+    const request = this.nextRequest++;
+    const data = encodeProposal({ proposer: this.o.nodeId, request, op });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(request);
+        reject(
+          tryAgain("the write was not committed in time; it may or may not have been applied"),
+        );
+      }, this.o.proposalTimeoutMs);
+      this.waiting.set(request, { resolve, reject, timer });
+      try {
+        this.node.propose(data);
+      } catch (e) {
+        clearTimeout(timer);
+        this.waiting.delete(request);
+        reject(tryAgain(`no leader for this instance: ${(e as Error).message}`));
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  step(message: Message): void {
+    this.node.step(message);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (this.node.hasReady()) await this.handle(this.node.ready());
+      } while (this.again);
+    } catch (e) {
+      // Storage failed: nothing more can be made durable. Fail waiting clients; stop.
+      this.failAll(tryAgain(`storage error: ${(e as Error).message}`));
+      this.closed = true;
+      throw e;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    const { log, machine } = this.o;
+    if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
+    if (rd.entries.length > 0) log.append(rd.entries);
+    if (rd.hardState !== null) log.setHardState(rd.hardState);
+    if (rd.mustSync) {
+      await this.o.flushLog();
+      this.stats.flushes++;
+      this.stats.entries += rd.entries.length;
+    }
+    if (rd.messages.length > 0) this.o.send(rd.messages);
+    for (const e of rd.committed) this.applyEntry(e);
+    this.node.advance(rd);
+    if (machine.appliedIndex - log.firstIndex() > this.o.snapshotEntries) this.scheduleSnapshot();
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.o.machine.appliedIndex) return;
+    if (e.type === "conf") {
+      const conf: ConfState = this.node.applyConfChange(decodeConfChange(e.data));
+      this.o.log.setConf(conf);
+      return;
+    }
+    if (e.data.length === 0) return; // a new leader's no-op
+    const p = decodeProposal(e.data);
+    const result = this.o.machine.apply(p.op, e.index);
+    this.stats.applied++;
+    this.o.onApplied(result);
+    if (p.proposer !== this.o.nodeId) return;
+    const w = this.waiting.get(p.request);
+    if (w === undefined) return;
+    this.waiting.delete(p.request);
+    clearTimeout(w.timer);
+    w.resolve(result.reply);
+  }
+
+  private async installSnapshot(s: Snapshot): Promise<void> {
+    this.o.progress?.(`installing snapshot at index ${s.meta.index} (${s.data.length} bytes)`);
+    await this.o.machine.restore({ index: s.meta.index, data: s.data });
+    this.o.log.applySnapshot(s);
+    this.o.progress?.(`snapshot at index ${s.meta.index} installed`);
+  }
+
+  /**
+   * Compaction: once the applied state is durable, record a snapshot at the applied index and
+   * drop the log before it. Runs between Ready rounds, never inside one.
+   */
+  private scheduleSnapshot(): void {
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    setImmediate(async () => {
+      try {
+        const { machine, log } = this.o;
+        // Only state that is durable may replace the log below it.
+        const snap = machine.snapshot();
+        const durable = await machine.flush();
+        if (durable < snap.index || snap.index <= log.firstIndex()) return;
+        log.createSnapshot(snap.index, this.node.status().conf, snap.data);
+        log.compact(snap.index);
+        await this.o.flushLog();
+      } finally {
+        this.snapshotting = false;
+      }
+    });
+  }
+
+  private failAll(e: HeroError): void {
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(e);
+    }
+    this.waiting.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    this.failAll(tryAgain("the instance is shutting down"));
+  }
+}
