@@ -118,6 +118,7 @@ export class HeroServer {
       sessions,
       audit: (ev) => audit.write(ev),
       clock,
+      durability: () => registry.durability,
       execute: (session, r) => dispatcher.execute(session, r),
     };
     const dispatcher = new Dispatcher(api);

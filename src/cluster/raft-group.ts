@@ -29,6 +29,8 @@ export interface GroupOptions {
   flushLog: () => Promise<void>;
   /** The instance's state machine (its backend). */
   machine: PersistentBackend;
+  /** Called with the number of entries each flush made durable. */
+  onPersisted?: (entries: number) => void;
   /** Called after every applied op (wakes WATCHes and blocked clients). */
   onApplied: (result: ApplyResult) => void;
   send: (messages: Message[]) => void;
@@ -53,7 +55,8 @@ const tryAgain = (why: string): HeroError => new HeroError("TRYAGAIN", why);
 
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
-  private readonly o: Required<Omit<GroupOptions, "progress">> & Pick<GroupOptions, "progress">;
+  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
+    Pick<GroupOptions, "progress" | "onPersisted">;
   private readonly waiting = new Map<number, Waiting>();
   private nextRequest = 1;
   private running = false;
@@ -168,6 +171,7 @@ export class RaftGroup implements Replicator {
       await this.o.flushLog();
       this.stats.flushes++;
       this.stats.entries += rd.entries.length;
+      this.o.onPersisted?.(rd.entries.length);
     }
     if (rd.messages.length > 0) this.o.send(rd.messages);
     for (const e of rd.committed) this.applyEntry(e);

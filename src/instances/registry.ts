@@ -58,6 +58,9 @@ export class InstanceRegistry implements InstanceHost {
 
   private readonly dataDir: string;
   private readonly logs: NodeLogStore;
+  /** Log fsyncs and the entries they made durable, across all groups (INFO persistence). */
+  readonly durability = { fsyncs: 0, entries: 0 };
+  private lastFlush: Promise<void> | null = null;
   /** This node's id in every Raft group (1 until clustering assigns ids). */
   private readonly nodeId = 1;
 
@@ -112,7 +115,10 @@ export class InstanceRegistry implements InstanceHost {
       groupId: record.index,
       nodeId: this.nodeId,
       log: this.logs.group(record.index, { voters: [this.nodeId], learners: [] }),
-      flushLog: () => this.logs.flush(),
+      flushLog: () => this.flushLog(),
+      onPersisted: (n) => {
+        this.durability.entries += n;
+      },
       machine: backend,
       onApplied: (r) => inst.afterApply(r),
       send: () => {},
@@ -135,6 +141,16 @@ export class InstanceRegistry implements InstanceHost {
 
   rename(index: number, _name: string): void {
     this.refresh(index);
+  }
+
+  /** One flush of the node's log store; concurrent callers share one commit (and one fsync). */
+  private flushLog(): Promise<void> {
+    const p = this.logs.flush();
+    if (p !== this.lastFlush) {
+      this.lastFlush = p;
+      this.durability.fsyncs++;
+    }
+    return p;
   }
 
   /** Visibility or keys changed: re-check every session on the instance with the key it used. */

@@ -34,6 +34,8 @@ export interface ServerApi {
   sessions(): Session[];
   audit(event: AuditEvent): void;
   clock(): number;
+  /** Raft log fsyncs and entries made durable by them, across all groups. */
+  durability(): { fsyncs: number; entries: number };
   /** Runs one already-resolved command now (EXEC's non-KV commands). */
   execute(
     session: Session,

@@ -80,6 +80,15 @@ export class PubSubHub {
     return out;
   }
 
+  /** Channels with at least one subscriber, across instances (INFO stats). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  get totalPatterns(): number {
+    return this.patterns.size;
+  }
+
   subscriberCount(instance: number, channel: string): number {
     return this.channels.get(scoped(instance, channel))?.size ?? 0;
   }

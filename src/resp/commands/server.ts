@@ -53,11 +53,15 @@ function sections(ctx: CommandContext): Section[] {
     ],
     [
       "Persistence",
-      () => [
-        ["loading", 0],
-        ["rdb_changes_since_last_save", 0],
-        ["aof_enabled", 0],
-      ],
+      () => {
+        const d = srv.durability();
+        return [
+          ["loading", 0],
+          ["aof_enabled", 0],
+          ["raft_log_fsyncs", d.fsyncs],
+          ["raft_log_entries_persisted", d.entries],
+        ];
+      },
     ],
     [
       "Stats",
@@ -65,7 +69,8 @@ function sections(ctx: CommandContext): Section[] {
         ["total_connections_received", srv.stats.connectionsReceived],
         ["total_commands_processed", srv.stats.commandsProcessed],
         ["rejected_connections", srv.stats.rejectedConnections],
-        ["pubsub_channels", 0],
+        ["pubsub_channels", srv.pubsub.channelCount],
+        ["pubsub_patterns", srv.pubsub.totalPatterns],
       ],
     ],
     [
