@@ -55,11 +55,22 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server without persistence on 127.0.0.1:port and waits for PONG (bounded). */
-export async function startRedis(port: number, timeoutMs = 15_000): Promise<RedisServer> {
+/**
+ * Starts redis-server on 127.0.0.1:port and waits for PONG (bounded): without persistence, or,
+ * with `aofDir`, with an append-only file fsync'd on every write (the durable comparison).
+ */
+export async function startRedis(
+  port: number,
+  timeoutMs = 15_000,
+  aofDir?: string,
+): Promise<RedisServer> {
+  const persistence =
+    aofDir === undefined
+      ? ["--appendonly", "no"]
+      : ["--appendonly", "yes", "--appendfsync", "always", "--dir", aofDir];
   const proc = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";

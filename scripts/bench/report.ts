@@ -157,6 +157,10 @@ export function consoleTable(rows: SummaryRow[]): string {
 }
 
 export interface RunInfo {
+  /** "memory" (InMemory vs redis without persistence) or "durable" (Redb vs AOF always). */
+  mode: "memory" | "durable";
+  /** Extra lines under the table (e.g. fsync figures). */
+  notes?: string[];
   date: string;
   requests: number;
   clients: number;
@@ -173,13 +177,20 @@ export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
   const head = `| ${HEADERS.join(" | ")} |`;
   const rule = `|${HEADERS.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`;
   const body = rows.map((r) => `| ${cells(r).join(" | ")} |`);
+  const durable = info.mode === "durable";
   return [
-    `## redis-benchmark, ${info.date}`,
+    `## redis-benchmark, ${durable ? "durable" : "in-memory"}, ${info.date}`,
     "",
     `Command: \`redis-benchmark -t set,get -n ${info.requests} -c ${info.clients} ` +
-      `-d ${info.dataSize} -P <pipeline> -q --csv\` (HeroDB with \`--dbnum\` set to an ` +
-      "InMemory instance), run alternately against HeroDB-TS and redis-server " +
-      `(\`--save "" --appendonly no\`) on the same machine; medians of ${info.rounds} rounds.`,
+      `-d ${info.dataSize} -P <pipeline> -q --csv\` (HeroDB with \`--dbnum\` set to ` +
+      (durable
+        ? "a persistent Redb instance: every write fsync'd in the Raft log before the reply"
+        : "an InMemory instance") +
+      "), run alternately against HeroDB-TS and redis-server " +
+      (durable
+        ? '(`--save "" --appendonly yes --appendfsync always`)'
+        : '(`--save "" --appendonly no`)') +
+      ` on the same machine; medians of ${info.rounds} rounds.`,
     "",
     `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; redis-server ${info.redisVersion}.`,
     "",
@@ -187,5 +198,6 @@ export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
     rule,
     ...body,
     "",
+    ...(info.notes ?? []).flatMap((n) => [n, ""]),
   ].join("\n");
 }

@@ -11,7 +11,9 @@
  *   npm run --silent bench -- [--rounds 3] [--requests 200000] [--clients 50] [--size 100]
  *                             [--pipelines 1,16]
  */
-import { availableParallelism, cpus } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { rawResp, respCommand } from "../../test/helpers/clients.ts";
 import { freePort } from "../../test/helpers/ports.ts";
 import { startServer, type TestServer } from "../../test/helpers/server.ts";
@@ -32,7 +34,10 @@ import {
   type Target,
 } from "./report.ts";
 
+type Mode = "memory" | "durable";
+
 interface Options {
+  modes: Mode[];
   rounds: number;
   requests: number;
   clients: number;
@@ -41,11 +46,18 @@ interface Options {
 }
 
 const USAGE =
-  "usage: node scripts/bench/run.ts [--rounds N] [--requests N] [--clients N] [--size BYTES] " +
-  "[--pipelines 1,16]";
+  "usage: node scripts/bench/run.ts [--mode memory|durable|all] [--rounds N] [--requests N] " +
+  "[--clients N] [--size BYTES] [--pipelines 1,16]";
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rounds: 3, requests: 200_000, clients: 50, size: 100, pipelines: [1, 16] };
+  const o: Options = {
+    modes: ["memory", "durable"],
+    rounds: 3,
+    requests: 200_000,
+    clients: 50,
+    size: 100,
+    pipelines: [1, 16],
+  };
   const positive = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (Number.isInteger(n) && n > 0) return n;
@@ -54,7 +66,11 @@ function parseOptions(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (flag === "--rounds") o.rounds = positive(flag, value);
+    if (flag === "--mode") {
+      if (value === "memory" || value === "durable") o.modes = [value];
+      else if (value === "all") o.modes = ["memory", "durable"];
+      else throw new Error(`--mode is memory, durable or all\n${USAGE}`);
+    } else if (flag === "--rounds") o.rounds = positive(flag, value);
     else if (flag === "--requests") o.requests = positive(flag, value);
     else if (flag === "--clients") o.clients = positive(flag, value);
     else if (flag === "--size") o.size = positive(flag, value);
@@ -86,15 +102,102 @@ async function probe(port: number, index: number): Promise<void> {
   }
 }
 
+/** Raft log fsyncs and entries made durable so far (INFO persistence). */
+async function durability(port: number): Promise<{ fsyncs: number; entries: number }> {
+  const text = await rawResp(port, respCommand("INFO", "persistence"), { timeoutMs: 10_000 });
+  const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(text)?.[1] ?? 0);
+  return { fsyncs: field("raft_log_fsyncs"), entries: field("raft_log_entries_persisted") };
+}
+
+async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unknown>) => void) {
+  const durable = mode === "durable";
+  const aofDir = durable ? mkdtempSync(join(tmpdir(), "bench-aof-")) : undefined;
+  const redis = await startRedis(await freePort(), 15_000, aofDir);
+  track(async () => {
+    await redis.stop();
+    if (aofDir !== undefined) rmSync(aofDir, { recursive: true, force: true });
+  });
+  log(
+    `redis-server ${redisServerVersion()} on port ${redis.port}${durable ? " (AOF, fsync always)" : ""}`,
+  );
+  const herodb = await startServer({ secret: "bench-secret", startTimeoutMs: 60_000 });
+  track(() => herodb.cleanup());
+  log(`herodb on port ${herodb.port} (api ${herodb.apiPort}, data ${herodb.dataDir})`);
+  const backend = durable ? { Redb: "bench" } : "InMemory";
+  const index = await herodb.call<number>("db_createInstance", {
+    name: "bench",
+    backend_type: backend,
+  });
+  if (!Number.isInteger(index)) {
+    throw new Error(`db_createInstance returned ${JSON.stringify(index)}, not an index`);
+  }
+  await probe(herodb.port, index);
+  log(`${durable ? "Redb" : "InMemory"} instance ${index} ready\n`);
+
+  const perRunTimeout = Math.max(120_000, opts.requests * (durable ? 20 : 2));
+  const samples: Sample[] = [];
+  const notes: string[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const pipeline of opts.pipelines) {
+      const order: Target[] = round % 2 ? ["herodb", "redis"] : ["redis", "herodb"];
+      for (const target of order) {
+        const port = target === "herodb" ? herodb.port : redis.port;
+        const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get"];
+        args.push("-n", String(opts.requests), "-c", String(opts.clients));
+        args.push("-d", String(opts.size), "-P", String(pipeline), "-q", "--csv");
+        if (target === "herodb") args.push("--dbnum", String(index));
+        const label = `${mode} round ${round}/${opts.rounds}  -P ${String(pipeline).padEnd(3)} ${target.padEnd(6)}`;
+        const before = durable && target === "herodb" ? await durability(herodb.port) : null;
+        const started = Date.now();
+        const rows = parseBenchmarkCsv(await runBenchmark(args, perRunTimeout));
+        if (rows.length === 0) throw new Error(`${label}: redis-benchmark printed no results`);
+        for (const row of rows) samples.push({ ...row, target, pipeline, round });
+        log(`${label}  ${rows.map((r) => `${r.test} ${Math.round(r.rps)} req/s`).join(", ")}`);
+        if (before !== null) {
+          const after = await durability(herodb.port);
+          const fsyncs = after.fsyncs - before.fsyncs;
+          const entries = after.entries - before.entries;
+          const secs = (Date.now() - started) / 1000;
+          const line =
+            `round ${round}, -P ${pipeline}: ${fsyncs} log fsyncs in ${secs.toFixed(1)} s ` +
+            `(${Math.round(fsyncs / secs)} fsyncs/s, ${(entries / Math.max(1, fsyncs)).toFixed(1)} entries per fsync)`;
+          log(`  ${line}`);
+          notes.push(`- ${line}`);
+        }
+      }
+    }
+  }
+  const rows = summarize(samples);
+  log(`\n${consoleTable(rows)}`);
+  process.stdout.write(
+    markdownReport(rows, {
+      mode,
+      notes: durable
+        ? [
+            "HeroDB's Raft log during the durable runs (SET and GET together; GETs write nothing):",
+            notes.join("\n"),
+          ]
+        : [],
+      date: new Date().toISOString().slice(0, 10),
+      requests: opts.requests,
+      clients: opts.clients,
+      dataSize: opts.size,
+      rounds: opts.rounds,
+      node: process.versions.node,
+      redisVersion: redisServerVersion(),
+      cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
+      cores: availableParallelism(),
+    }),
+  );
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   ensureRedisTools(log);
-
-  let redis: RedisServer | undefined;
-  let herodb: TestServer | undefined;
+  const cleanups: (() => Promise<unknown>)[] = [];
   let cleaning: Promise<unknown> | undefined;
   const cleanup = () => {
-    cleaning ??= Promise.allSettled([herodb?.cleanup(), redis?.stop()]);
+    cleaning ??= Promise.allSettled(cleanups.map((c) => c()));
     return cleaning;
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -104,57 +207,11 @@ async function main(): Promise<void> {
       void cleanup().finally(() => process.exit(130));
     });
   }
-
   try {
-    redis = await startRedis(await freePort());
-    log(`redis-server ${redisServerVersion()} on port ${redis.port}`);
-    herodb = await startServer({ secret: "bench-secret", startTimeoutMs: 60_000 });
-    log(`herodb on port ${herodb.port} (api ${herodb.apiPort}, data ${herodb.dataDir})`);
-    const index = await herodb.call<number>("db_createInstance", {
-      name: "bench",
-      backend_type: "InMemory",
-    });
-    if (!Number.isInteger(index)) {
-      throw new Error(`db_createInstance returned ${JSON.stringify(index)}, not an index`);
+    for (const mode of opts.modes) {
+      await runMode(mode, opts, (c) => cleanups.push(c));
+      await Promise.allSettled(cleanups.splice(0).map((c) => c()));
     }
-    await probe(herodb.port, index);
-    log(`InMemory instance ${index} ready\n`);
-
-    const perRunTimeout = Math.max(120_000, opts.requests * 2);
-    const samples: Sample[] = [];
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const pipeline of opts.pipelines) {
-        const order: Target[] = round % 2 ? ["herodb", "redis"] : ["redis", "herodb"];
-        for (const target of order) {
-          const port = target === "herodb" ? herodb.port : redis.port;
-          const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get"];
-          args.push("-n", String(opts.requests), "-c", String(opts.clients));
-          args.push("-d", String(opts.size), "-P", String(pipeline), "-q", "--csv");
-          if (target === "herodb") args.push("--dbnum", String(index));
-          const label = `round ${round}/${opts.rounds}  -P ${String(pipeline).padEnd(3)} ${target.padEnd(6)}`;
-          const rows = parseBenchmarkCsv(await runBenchmark(args, perRunTimeout));
-          if (rows.length === 0) throw new Error(`${label}: redis-benchmark printed no results`);
-          for (const row of rows) samples.push({ ...row, target, pipeline, round });
-          log(`${label}  ${rows.map((r) => `${r.test} ${Math.round(r.rps)} req/s`).join(", ")}`);
-        }
-      }
-    }
-
-    const rows = summarize(samples);
-    log(`\n${consoleTable(rows)}`);
-    process.stdout.write(
-      markdownReport(rows, {
-        date: new Date().toISOString().slice(0, 10),
-        requests: opts.requests,
-        clients: opts.clients,
-        dataSize: opts.size,
-        rounds: opts.rounds,
-        node: process.versions.node,
-        redisVersion: redisServerVersion(),
-        cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
-        cores: availableParallelism(),
-      }),
-    );
   } finally {
     await cleanup();
   }

@@ -17,6 +17,11 @@ import { type ParserLimits, ProtocolError, RequestParser } from "./parser.ts";
 import { encode, OutBuf, type Reply } from "./reply.ts";
 import type { Session } from "./session.ts";
 
+interface Slot {
+  done: boolean;
+  reply: Reply;
+}
+
 export interface ConnectionLimits extends ParserLimits {
   /** Unsent output bytes above which reading pauses. */
   maxOutput: number;
@@ -34,6 +39,7 @@ export class Connection {
   private readonly limits: ConnectionLimits;
   private readonly out = new OutBuf();
   private queue: Buffer[][] = [];
+  private pending: Slot[] = [];
   private running = false;
   private closing = false;
   private onClose: () => void;
@@ -84,15 +90,22 @@ export class Connection {
 
   private protocolError: ProtocolError | null = null;
 
-  /** Runs queued commands in order until one goes asynchronous or the queue is empty. */
+  /**
+   * Runs queued commands in order. A command whose reply is a promise (a replicated write, a
+   * blocking pop) takes a slot in `pending`; later replies queue behind it so the client reads
+   * them in order. Replicated writes may overlap (they reach the log in the order sent, and each
+   * shares an fsync with the others in flight); any other command waits until nothing is pending,
+   * so it sees the effect of everything sent before it.
+   */
   private run(): void {
     if (this.running) return;
     this.running = true;
-    const proto = () => this.session.proto;
     while (this.queue.length > 0 && !this.closing) {
-      const argv = this.queue.shift()!;
+      const argv = this.queue[0];
+      if (this.pending.length > 0 && !this.dispatcher.canOverlap(this.session, argv)) break;
+      this.queue.shift();
       if (argv.length === 0) {
-        this.out.ascii(`-ERR ${this.protocolError?.message ?? "Protocol error"}\r\n`);
+        this.emit(new HeroError("PROTOCOL", this.protocolError?.message ?? "Protocol error"));
         this.closeAfterReplies();
         break;
       }
@@ -103,31 +116,46 @@ export class Connection {
         reply = internalError(e);
       }
       if (reply instanceof Promise) {
-        this.flush();
-        this.pauseIfBusy(true);
+        const slot: Slot = { done: false, reply: null };
+        this.pending.push(slot);
         reply
           .catch((e: unknown) => internalError(e))
           .then((r) => {
-            encode(r, proto(), this.out);
-            this.running = false;
-            this.flush();
-            this.pauseIfBusy(false);
-            this.run();
+            slot.done = true;
+            slot.reply = r;
+            this.drainPending();
           });
-        return;
+      } else {
+        this.emit(reply);
       }
-      encode(reply, proto(), this.out);
     }
     this.running = false;
     this.flush();
-    this.maybeResume();
+    this.pauseIfBusy(this.pending.length > 0);
+  }
+
+  /** Encodes a reply now, or after the pending ones when there are any. */
+  private emit(reply: Reply): void {
+    if (this.pending.length > 0) this.pending.push({ done: true, reply });
+    else encode(reply, this.session.proto, this.out);
+  }
+
+  /** Writes out every finished reply at the head of the pending queue, then resumes commands. */
+  private drainPending(): void {
+    while (this.pending.length > 0 && this.pending[0].done) {
+      encode(this.pending.shift()!.reply, this.session.proto, this.out);
+    }
+    this.flush();
+    if (this.closing && this.pending.length === 0) this.socket.end();
+    this.run();
   }
 
   private flush(): void {
-    if (this.out.len === 0 || this.socket.destroyed) return;
-    const ok = this.socket.write(this.out.take());
-    if (!ok && this.socket.writableLength > this.limits.maxOutput) this.socket.pause();
-    if (this.closing) this.socket.end();
+    if (this.out.len > 0 && !this.socket.destroyed) {
+      const ok = this.socket.write(this.out.take());
+      if (!ok && this.socket.writableLength > this.limits.maxOutput) this.socket.pause();
+    }
+    if (this.closing && this.pending.length === 0) this.socket.end();
   }
 
   private pauseIfBusy(waiting: boolean): void {
@@ -156,10 +184,7 @@ export class Connection {
   private closeAfterReplies(): void {
     this.closing = true;
     this.queue = [];
-    if (!this.running) {
-      this.flush();
-      this.socket.end();
-    }
+    if (!this.running) this.flush();
   }
 
   private cleanup(): void {

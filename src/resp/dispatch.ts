@@ -121,6 +121,18 @@ export class Dispatcher {
     this.server = server;
   }
 
+  /**
+   * Whether a command may start while earlier replies of the connection are still pending: only
+   * replicated KV writes (not blocking ones, not inside MULTI), whose order is kept by the log.
+   */
+  canOverlap(session: Session, argv: Buffer[]): boolean {
+    if (session.multi !== null || session.instance?.replicator == null) return false;
+    const r = resolve(session, argv);
+    if (r instanceof HeroError) return false;
+    const spec = r.spec;
+    return spec.kv !== undefined && spec.block === undefined && spec.flags.includes("write");
+  }
+
   dispatch(session: Session, argv: Buffer[]): Reply | Promise<Reply> {
     this.server.stats.commandsProcessed++;
     const r = resolve(session, argv);

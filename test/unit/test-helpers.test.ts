@@ -115,6 +115,7 @@ describe("benchmark report", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ herodbRps: 60, redisRps: 100, ratio: 0.6, rounds: 1 });
     const md = markdownReport(rows, {
+      mode: "memory",
       date: "2025-01-01",
       requests: 10,
       clients: 2,
@@ -126,8 +127,24 @@ describe("benchmark report", () => {
       cores: 2,
     });
     expect(md).toContain("| SET | 16 | 60 | 100 | 0.60 | 1.000 | 1.000 |");
+    expect(md).toContain("in-memory");
+    const durable = markdownReport(rows, { ...baseInfo, mode: "durable", notes: ["- 5 fsyncs"] });
+    expect(durable).toContain("--appendfsync always");
+    expect(durable).toContain("- 5 fsyncs");
   });
 });
+
+const baseInfo = {
+  date: "2025-01-01",
+  requests: 10,
+  clients: 2,
+  dataSize: 3,
+  rounds: 2,
+  node: "24.0.0",
+  redisVersion: "7.0.15",
+  cpu: "cpu",
+  cores: 2,
+};
 
 describe("ports", () => {
   it("freePort returns a port nothing listens on", async () => {
