@@ -108,7 +108,9 @@ export class InstanceRegistry implements InstanceHost {
     if ([...this.live.values()].some((i) => i.dataPath === dir)) {
       throw new HeroError("CONFLICT", `another instance already stores its data at ${dir}`);
     }
-    const backend = new LmdbBackend(dir, resolveExec);
+    // The Raft log makes writes durable; the backend only has to catch up before compaction, so
+    // its commits are batched over 50 ms to keep its fsyncs off the write path.
+    const backend = new LmdbBackend(dir, resolveExec, { commitDelay: 50 });
     const inst = new Instance(record, backend);
     inst.dataPath = dir;
     const group = new RaftGroup({

@@ -40,6 +40,7 @@ export class Connection {
   private readonly out = new OutBuf();
   private queue: Buffer[][] = [];
   private pending: Slot[] = [];
+  private flushQueued = false;
   private running = false;
   private closing = false;
   private onClose: () => void;
@@ -140,14 +141,23 @@ export class Connection {
     else encode(reply, this.session.proto, this.out);
   }
 
-  /** Writes out every finished reply at the head of the pending queue, then resumes commands. */
+  /**
+   * Encodes every finished reply at the head of the pending queue and resumes commands. The
+   * socket write is deferred to the end of the current turn: one Raft apply resolves many of a
+   * client's pipelined writes at once, and they should leave in one write, not one each.
+   */
   private drainPending(): void {
     while (this.pending.length > 0 && this.pending[0].done) {
       encode(this.pending.shift()!.reply, this.session.proto, this.out);
     }
-    this.flush();
-    if (this.closing && this.pending.length === 0) this.socket.end();
-    this.run();
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => {
+        this.flushQueued = false;
+        this.flush();
+        this.run();
+      });
+    }
   }
 
   private flush(): void {
