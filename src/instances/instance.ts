@@ -25,7 +25,8 @@ export interface Watcher {
 
 interface Waiter {
   keys: string[];
-  wake: () => void;
+  /** Retries the blocked command; returns its pending write, if the retry went to the log. */
+  wake: () => Promise<unknown> | undefined;
 }
 
 export function kindOf(record: InstanceRecord): InstanceKind {
@@ -110,10 +111,29 @@ export class Instance {
       for (const k of r.touched) {
         const list = this.waiters.get(k);
         if (list === undefined) continue;
-        // Wake in arrival order; each waiter retries its pop and re-blocks if it lost the race.
-        for (const w of list.slice()) queueMicrotask(w.wake);
+        // Wake in arrival order, now, before the writer's next command runs (as Redis serves
+        // blocked clients right after the command that fed them); each waiter retries its pop
+        // and re-blocks if an earlier one took the data.
+        for (const w of list.slice()) {
+          const retry = w.wake();
+          if (retry !== undefined) this.holdReads(retry);
+        }
       }
     }
+  }
+
+  /**
+   * Reads wait for blocked clients that a write just woke: on a replicated instance their pops
+   * go through the log, and a read pipelined behind the push must not see the list before them
+   * (Redis serves blocked clients before the pusher's next command).
+   */
+  readBarrier: Promise<unknown> | null = null;
+
+  private holdReads(p: Promise<unknown>): void {
+    const barrier = Promise.allSettled([this.readBarrier, p]).then(() => {
+      if (this.readBarrier === barrier) this.readBarrier = null;
+    });
+    this.readBarrier = barrier;
   }
 
   watch(key: string, w: Watcher): void {
@@ -130,7 +150,7 @@ export class Instance {
   }
 
   /** Registers a blocked client on keys; returns the function that unregisters it. */
-  block(keys: string[], wake: () => void): () => void {
+  block(keys: string[], wake: () => Promise<unknown> | undefined): () => void {
     const w: Waiter = { keys, wake };
     for (const k of keys) {
       let list = this.waiters.get(k);
@@ -177,7 +197,7 @@ export class Instance {
   async close(): Promise<void> {
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.expiryTimer = null;
-    for (const list of this.waiters.values()) for (const w of list) queueMicrotask(w.wake);
+    for (const list of this.waiters.values()) for (const w of list) queueMicrotask(() => w.wake());
     await this.replicator?.close();
     await this.backend.close();
   }

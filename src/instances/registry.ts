@@ -5,7 +5,7 @@
  */
 
 import { mkdir } from "node:fs/promises";
-import { resolve as resolvePath } from "node:path";
+import { dirname, extname, resolve as resolvePath } from "node:path";
 import { backendToJson } from "../api/backend-json.ts";
 import type { InstanceHost } from "../api/control-plane.ts";
 import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
@@ -100,8 +100,11 @@ export class InstanceRegistry implements InstanceHost {
    */
   private async openPersistent(record: InstanceRecord, path: string): Promise<Instance> {
     const dir = resolvePath(this.dataDir, path);
+    // HeroDB users name files ("store.redb"); LMDB then keeps one data file at that path (and a
+    // lock file beside it). A path without an extension is a directory holding the environment.
+    const isFile = extname(dir) !== "";
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await mkdir(isFile ? dirname(dir) : dir, { recursive: true, mode: 0o700 });
     } catch (e) {
       throw new HeroError("ERR", `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code}`);
     }

@@ -205,7 +205,8 @@ export class Dispatcher {
       encrypted ? openReply(spec, args, reply, session.encKey) : reply;
     const now = this.server.clock();
     if (!spec.flags.includes("write")) {
-      return open(inst.read({ cmd: r.name, args }, now) as Reply);
+      const read = () => open(inst.read({ cmd: r.name, args }, this.server.clock()) as Reply);
+      return inst.readBarrier === null ? read() : inst.readBarrier.then(read);
     }
     // Validate a blocking command's timeout before the first attempt, as Redis does.
     const seconds = spec.block?.timeoutSeconds(args) ?? 0;
@@ -243,15 +244,18 @@ export class Dispatcher {
         if (outcome !== BLOCKED) finish(outcome as Reply);
         else unregister = inst.block(keys, attempt);
       };
-      const attempt = (): void => {
+      const attempt = (): Promise<unknown> | undefined => {
         unregister();
         if (session.closed) {
           finish(null);
-          return;
+          return undefined;
         }
         const outcome = inst.write({ cmd: r.name, args, now: this.server.clock() });
-        if (outcome instanceof Promise) outcome.then(retry, () => finish(null));
-        else retry(outcome);
+        if (!(outcome instanceof Promise)) {
+          retry(outcome);
+          return undefined;
+        }
+        return outcome.then(retry, () => finish(null));
       };
       unregister = inst.block(keys, attempt);
       if (seconds > 0) timer = setTimeout(() => finish(block.timeoutReply), seconds * 1000);
