@@ -79,7 +79,9 @@ export class HeroServer {
     const sessions = (): Session[] => listener?.sessions() ?? [];
     this.logs = NodeLogStore.open(join(c.dataDir, "raft"));
     for (const w of this.logs.warnings) log.warn(w, "raft log repaired at open");
-    const registry = new InstanceRegistry(catalog, clock, sessions, c.dataDir, this.logs);
+    const registry = new InstanceRegistry(catalog, clock, sessions, c.dataDir, this.logs, (m) =>
+      log.info(m),
+    );
     this.registry = registry;
     const plane = new ControlPlane({
       catalog,

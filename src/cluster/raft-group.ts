@@ -89,6 +89,45 @@ export class RaftGroup implements Replicator {
     });
   }
 
+  /** Index of the last committed entry handed to applyEntry (no-ops and conf entries too). */
+  private appliedThrough = 0;
+  private catchUpWaiters: { index: number; resolve: () => void }[] = [];
+
+  private onAppliedThrough(): void {
+    if (this.catchUpWaiters.length === 0) return;
+    this.catchUpWaiters = this.catchUpWaiters.filter((w) => {
+      if (this.appliedThrough < w.index) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /**
+   * Resolves once every entry in the log when the group started has been applied (a single
+   * voter commits its whole log on election), so a restarted instance serves no read until the
+   * writes acknowledged before the restart are back. Rejects after `timeoutMs`.
+   */
+  caughtUp(timeoutMs = 60_000): Promise<void> {
+    const target = Math.max(this.o.log.lastIndex(), this.o.machine.appliedIndex);
+    if (this.appliedThrough >= target || this.o.machine.appliedIndex >= target) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new HeroError("ERR", `group ${this.o.groupId} did not replay its log in time`)),
+        timeoutMs,
+      );
+      this.catchUpWaiters.push({
+        index: target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
   /** Starts ticking; a group whose only voter is this node elects itself at once. */
   start(): void {
     this.ticker = setInterval(() => {
@@ -185,6 +224,8 @@ export class RaftGroup implements Replicator {
   }
 
   private applyEntry(e: Entry): void {
+    this.appliedThrough = e.index;
+    this.onAppliedThrough();
     if (e.index <= this.o.machine.appliedIndex) return;
     if (e.type === "conf") {
       const conf: ConfState = this.node.applyConfChange(decodeConfChange(e.data));

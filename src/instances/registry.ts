@@ -4,8 +4,8 @@
  * <admin-secret>` opens. Backends are built from the command table's KV implementations.
  */
 
-import { mkdir } from "node:fs/promises";
-import { dirname, extname, resolve as resolvePath } from "node:path";
+import { mkdir, rm, rmdir } from "node:fs/promises";
+import { dirname, extname, join, resolve as resolvePath } from "node:path";
 import { backendToJson } from "../api/backend-json.ts";
 import type { InstanceHost } from "../api/control-plane.ts";
 import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
@@ -39,6 +39,18 @@ export const resolveExec: ExecResolver = (cmd) => {
   return r;
 };
 
+/** Removes an LMDB environment: a directory's data.mdb/lock.mdb, or a file and its -lock. */
+async function removeLmdbFiles(path: string): Promise<void> {
+  if (extname(path) !== "") {
+    await rm(path, { force: true });
+    await rm(`${path}-lock`, { force: true });
+    return;
+  }
+  await rm(join(path, "data.mdb"), { force: true });
+  await rm(join(path, "lock.mdb"), { force: true });
+  await rmdir(path).catch(() => {}); // kept when it holds anything else
+}
+
 const DB0_RECORD: InstanceRecord = {
   index: 0,
   name: "db0",
@@ -58,6 +70,7 @@ export class InstanceRegistry implements InstanceHost {
 
   private readonly dataDir: string;
   private readonly logs: NodeLogStore;
+  private readonly progress: (message: string) => void;
   /** Log fsyncs and the entries they made durable, across all groups (INFO persistence). */
   readonly durability = { fsyncs: 0, entries: 0 };
   private lastFlush: Promise<void> | null = null;
@@ -70,7 +83,9 @@ export class InstanceRegistry implements InstanceHost {
     sessions: () => Session[],
     dataDir: string,
     logs: NodeLogStore,
+    progress: (message: string) => void = () => {},
   ) {
+    this.progress = progress;
     this.catalog = catalog;
     this.clock = clock;
     this.sessions = sessions;
@@ -130,6 +145,9 @@ export class InstanceRegistry implements InstanceHost {
     });
     inst.replicator = group;
     group.start();
+    // Serve nothing until the log written before a restart has been applied.
+    this.progress(`instance ${record.index}: replaying its log`);
+    await group.caughtUp();
     return inst;
   }
 
@@ -140,8 +158,10 @@ export class InstanceRegistry implements InstanceHost {
     for (const s of this.sessions()) if (s.instance === inst) s.deselect();
     await inst.close();
     this.db0 = null;
-    // close() is the control plane's delete: the instance's Raft log goes with it.
+    // close() is the control plane's delete: the instance's Raft log and data go with it, so
+    // the path can be given to a new instance.
     if (inst.replicator !== null) this.logs.dropGroup(index);
+    if (inst.dataPath !== null) await removeLmdbFiles(inst.dataPath);
   }
 
   rename(index: number, _name: string): void {

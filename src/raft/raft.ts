@@ -216,7 +216,13 @@ export class Raft {
         // Pre-votes never change our term.
       } else {
         const fromLeader = m.type === "append" || m.type === "heartbeat" || m.type === "snapshot";
+        // A vote request only moves our term: the election timer restarts when we hear from a
+        // leader or grant the vote (handleVoteRequest), not when we reject it. Otherwise one node
+        // with a stale log and a fast clock keeps every up-to-date node from ever timing out.
+        const elapsed = this.electionElapsed;
+        const wasFollower = this.role === "follower";
         this.becomeFollower(m.term, fromLeader ? m.from : NONE);
+        if (m.type === "vote" && wasFollower) this.electionElapsed = elapsed;
       }
     } else if (m.term < this.term) {
       if (m.type === "append" || m.type === "heartbeat" || m.type === "snapshot") {
