@@ -18,9 +18,11 @@ export class Keyspace {
   private touched = new Set<string>();
   /** Set when every key changed at once (FLUSHDB). */
   private flushed = false;
+  private sweep: IterableIterator<string>;
 
   constructor(store: KvStore) {
     this.store = store;
+    this.sweep = store.keys();
   }
 
   /** The live entry at key, or undefined when absent or expired. */
@@ -123,19 +125,36 @@ export class Keyspace {
     this.flushed = true;
   }
 
-  /** Deletes up to `limit` keys that have expired at `now`; returns how many. */
-  sweepExpired(now: number, limit: number): number {
-    let n = 0;
-    for (const k of this.store.keys()) {
-      if (n >= limit) break;
-      const e = this.store.get(k);
-      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now) {
-        this.store.delete(k);
-        this.touched.add(k);
-        n++;
+  /**
+   * Active expiry's look at the keyspace: up to `limit` keys expired at `now`, found by walking
+   * the keys a slice at a time (a Map iterator survives inserts and deletes), so each tick costs
+   * O(slice), not O(keys), and every key is visited once per full round. Deleting them is the
+   * caller's op.
+   */
+  expiredSlice(now: number, limit: number): string[] {
+    const out: string[] = [];
+    const budget = Math.min(this.store.size, limit * 20);
+    for (let seen = 0; seen < budget && out.length < limit; seen++) {
+      let next = this.sweep.next();
+      if (next.done) {
+        this.sweep = this.store.keys();
+        next = this.sweep.next();
+        if (next.done) break;
       }
+      const e = this.store.get(next.value);
+      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now) out.push(next.value);
     }
-    return n;
+    return out;
+  }
+
+  /** Key and TTL counts for INFO keyspace. */
+  stats(now: number): { keys: number; expires: number } {
+    let expires = 0;
+    for (const k of this.store.keys()) {
+      const e = this.lookup(k, now);
+      if (e !== undefined && e.expireAt !== 0) expires++;
+    }
+    return { keys: this.size, expires };
   }
 
   /** Keys touched since the last call, and whether a flush happened; resets both. */

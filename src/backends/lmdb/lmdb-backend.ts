@@ -50,14 +50,12 @@ export class LmdbBackend implements PersistentBackend {
   readonly store: LmdbStore;
   readonly ks: Keyspace;
   private readonly resolve: ExecResolver;
-  private sweep: IterableIterator<string>;
 
   /** Opens (or creates) the instance's LMDB environment in the directory `path`. */
   constructor(path: string, resolve: ExecResolver, options: LmdbStoreOptions = {}) {
     this.store = new LmdbStore(path, options);
     this.ks = new Keyspace(this.store);
     this.resolve = resolve;
-    this.sweep = this.store.keys();
   }
 
   get appliedIndex(): number {
@@ -88,30 +86,12 @@ export class LmdbBackend implements PersistentBackend {
     return runCall(this.ks, this.resolve, call, now);
   }
 
-  /** A slice of the keyspace per call, resuming where the last call stopped (as in memory). */
   expiredKeys(now: number, limit: number): string[] {
-    const out: string[] = [];
-    const budget = Math.min(this.ks.size, limit * 20);
-    for (let seen = 0; seen < budget && out.length < limit; seen++) {
-      let next = this.sweep.next();
-      if (next.done) {
-        this.sweep = this.store.keys();
-        next = this.sweep.next();
-        if (next.done) break;
-      }
-      const e = this.store.get(next.value);
-      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now) out.push(next.value);
-    }
-    return out;
+    return this.ks.expiredSlice(now, limit);
   }
 
   stats(now: number): { keys: number; expires: number } {
-    let expires = 0;
-    for (const k of this.store.keys()) {
-      const e = this.ks.lookup(k, now);
-      if (e !== undefined && e.expireAt !== 0) expires++;
-    }
-    return { keys: this.ks.size, expires };
+    return this.ks.stats(now);
   }
 
   flush(): Promise<number> {
@@ -149,7 +129,6 @@ export class LmdbBackend implements PersistentBackend {
     }
     this.ks.drainTouched();
     const done = this.store.replaceAll(records, index);
-    this.sweep = this.store.keys();
     return done.then(() => {});
   }
 

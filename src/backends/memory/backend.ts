@@ -16,7 +16,6 @@ export class MemoryBackend implements Backend {
   readonly ks = new Keyspace(new MapStore());
   private readonly resolve: ExecResolver;
   appliedIndex = 0;
-  private sweep: IterableIterator<string> = this.ks.store.keys();
 
   constructor(resolve: ExecResolver) {
     this.resolve = resolve;
@@ -33,33 +32,12 @@ export class MemoryBackend implements Backend {
     return runCall(this.ks, this.resolve, call, now);
   }
 
-  /**
-   * Walks the keyspace a slice at a time (a Map iterator survives inserts and deletes), so each
-   * active-expiry tick costs O(slice), not O(keys), and every key is visited once per full round.
-   */
   expiredKeys(now: number, limit: number): string[] {
-    const out: string[] = [];
-    const budget = Math.min(this.ks.size, limit * 20);
-    for (let seen = 0; seen < budget && out.length < limit; seen++) {
-      let next = this.sweep.next();
-      if (next.done) {
-        this.sweep = this.ks.store.keys();
-        next = this.sweep.next();
-        if (next.done) break;
-      }
-      const e = this.ks.store.get(next.value);
-      if (e !== undefined && e.expireAt !== 0 && e.expireAt <= now) out.push(next.value);
-    }
-    return out;
+    return this.ks.expiredSlice(now, limit);
   }
 
   stats(now: number): { keys: number; expires: number } {
-    let expires = 0;
-    for (const k of this.ks.store.keys()) {
-      const e = this.ks.lookup(k, now);
-      if (e !== undefined && e.expireAt !== 0) expires++;
-    }
-    return { keys: this.ks.size, expires };
+    return this.ks.stats(now);
   }
 
   async close(): Promise<void> {
