@@ -16,11 +16,10 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { rawResp, respCommand } from "../../test/helpers/clients.ts";
 import { freePort } from "../../test/helpers/ports.ts";
-import { startServer, type TestServer } from "../../test/helpers/server.ts";
+import { startServer } from "../../test/helpers/server.ts";
 import {
   abortBenchmark,
   ensureRedisTools,
-  type RedisServer,
   redisServerVersion,
   runBenchmark,
   startRedis,

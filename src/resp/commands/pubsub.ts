@@ -1,11 +1,3 @@
-/**
- * Pub/Sub: SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
- *
- * Channels belong to the selected instance (see PubSubHub), so subscribing needs an instance and
- * Read permission, publishing ReadWrite. Confirmations and messages are RESP3 push frames for
- * RESP3 clients and plain arrays for RESP2 ones (the encoder handles both).
- */
-import { err } from "../../errors.ts";
 import type { CommandSpec, InstanceKind } from "../command.ts";
 import type { CommandContext } from "../context.ts";
 import { Push, type Reply, Sequence } from "../reply.ts";

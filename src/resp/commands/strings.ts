@@ -13,7 +13,7 @@ import type { Keyspace } from "../../backends/kv/keyspace.ts";
 import { word } from "../../backends/kv/parse.ts";
 import { type Entry, keyOf } from "../../backends/kv/types.ts";
 import { err, notFloat, notInteger, syntaxError, wrongArity, wrongType } from "../../errors.ts";
-import { keyValuePairs, sealed, valuesFrom } from "../../security/sealing.ts";
+import { keyValuePairs, valuesFrom } from "../../security/sealing.ts";
 import type { CommandSpec, KeySpec } from "../command.ts";
 import { MapReply, OK, type Reply } from "../reply.ts";
 

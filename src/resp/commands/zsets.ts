@@ -15,7 +15,7 @@ import { formatFloat, parseFloat64, parseInteger, word } from "../../backends/kv
 import { SortedSet, type ZItem } from "../../backends/kv/sorted-set.ts";
 import { bufOf, keyOf } from "../../backends/kv/types.ts";
 import { err, type HeroError, syntaxError, wrongArity } from "../../errors.ts";
-import { membersFrom, PLAIN, sealed, zaddMembers } from "../../security/sealing.ts";
+import { membersFrom, PLAIN, zaddMembers } from "../../security/sealing.ts";
 import { BLOCKED, type CommandSpec, type KvExec } from "../command.ts";
 import { Double, NULL_ARRAY, type Reply } from "../reply.ts";
 import { checkSampleSize, parseCursor, parseScanOptions, scanWindow } from "./sets.ts";
