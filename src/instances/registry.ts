@@ -142,6 +142,7 @@ export class InstanceRegistry implements InstanceHost {
       machine: backend,
       onApplied: (r) => inst.afterApply(r),
       send: () => {},
+      progress: (m) => this.progress(`instance ${record.index}: ${m}`),
     });
     inst.replicator = group;
     group.start();
