@@ -269,7 +269,9 @@ export class RaftGroup implements Replicator {
         log.createSnapshot(snap.index, this.node.status().conf, snap.data);
         log.compact(snap.index);
         await this.o.flushLog();
-        this.o.progress?.(`snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`);
+        this.o.progress?.(
+          `snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`,
+        );
       } finally {
         this.snapshotting = false;
       }

@@ -1,10 +1,7 @@
 /**
  * Redis generic key commands: existence, deletion, renaming and copying, iteration (KEYS, SCAN,
- * RANDOMKEY), TTLs (EXPIRE family, TTL, PERSIST), OBJECT introspection and FLUSHDB/FLUSHALL.
- *
- * TTLs are absolute expireAt times computed from the operation's `now`, so a write replayed on a
- * replica expires keys at the same instant. OBJECT ENCODING reports the encoding Redis 7.2 would
- * pick with its default thresholds (listpack for small collections), judged from current sizes.
+ * RANDOMKEY) and FLUSHDB/FLUSHALL. The TTL commands (EXPIRE family, TTL, PERSIST) live in
+ * ./keys-expiry.ts and OBJECT in ./keys-object.ts; both are listed here in their table places.
  */
 
 import { Deque } from "../../backends/kv/deque.ts";
@@ -14,13 +11,12 @@ import { parseInteger, word } from "../../backends/kv/parse.ts";
 import { SortedSet } from "../../backends/kv/sorted-set.ts";
 import { bufOf, type Entry, keyOf } from "../../backends/kv/types.ts";
 import { err, syntaxError } from "../../errors.ts";
-import { PLAIN, sealed } from "../../security/sealing.ts";
+import { PLAIN } from "../../security/sealing.ts";
 import type { CommandSpec, KeySpec, KvExec } from "../command.ts";
 import { OK, type Reply, Simple } from "../reply.ts";
-import { parseInt64, stringEncoding } from "./strings.ts";
+import { expiryCommands } from "./keys-expiry.ts";
+import { objectCommand } from "./keys-object.ts";
 
-const INT64_MAX = 2n ** 63n - 1n;
-const INT64_MIN = -(2n ** 63n);
 const ALL: KeySpec = { first: 1, last: -1, step: 1 };
 const ONE: KeySpec = { first: 1, last: 1, step: 1 };
 const TWO: KeySpec = { first: 1, last: 2, step: 1 };
@@ -89,59 +85,6 @@ function copy(ks: Keyspace, args: Buffer[], now: number): Reply {
   return 1;
 }
 
-/** EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX | XX | GT | LT. */
-function expire(name: string, unitMs: 1 | 1000, absolute: boolean): KvExec {
-  return (ks, args, now) => {
-    let nx = false;
-    let xx = false;
-    let gt = false;
-    let lt = false;
-    for (let i = 2; i < args.length; i++) {
-      const w = word(args[i]);
-      if (w === "NX") nx = true;
-      else if (w === "XX") xx = true;
-      else if (w === "GT") gt = true;
-      else if (w === "LT") lt = true;
-      else throw err(`Unsupported option ${args[i].toString()}`);
-    }
-    if (nx && (xx || gt || lt)) {
-      throw err("NX and XX, GT or LT options at the same time are not compatible");
-    }
-    if (gt && lt) throw err("GT and LT options at the same time are not compatible");
-    let when = parseInt64(args[1]);
-    const invalid = () => err(`invalid expire time in '${name.toLowerCase()}' command`);
-    if (unitMs === 1000) {
-      if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) throw invalid();
-      when *= 1000n;
-    }
-    if (!absolute) {
-      if (when > INT64_MAX - BigInt(now)) throw invalid();
-      when += BigInt(now);
-    }
-    const key = keyOf(args[0]);
-    const e = ks.lookup(key, now);
-    if (e === undefined) return 0;
-    const at = Number(when);
-    const cur = e.expireAt; // 0: no TTL, which counts as infinite for GT and LT
-    if ((nx && cur !== 0) || (xx && cur === 0)) return 0;
-    if ((gt && (cur === 0 || at <= cur)) || (lt && cur !== 0 && at >= cur)) return 0;
-    if (at <= now) ks.delete(key, now);
-    else ks.setExpire(key, at, now);
-    return 1;
-  };
-}
-
-function ttl(ms: boolean, absolute: boolean): KvExec {
-  return (ks, args, now) => {
-    const e = ks.lookup(keyOf(args[0]), now);
-    if (e === undefined) return -2;
-    if (e.expireAt === 0) return -1;
-    if (absolute) return ms ? e.expireAt : Math.floor(e.expireAt / 1000);
-    const left = Math.max(0, e.expireAt - now);
-    return ms ? left : Math.floor((left + 500) / 1000);
-  };
-}
-
 function scan(ks: Keyspace, args: Buffer[], now: number): Reply {
   const c = args[0].toString("latin1");
   if (!/^[0-9]{1,20}$/.test(c) || BigInt(c) >= 2n ** 64n) throw err("invalid cursor");
@@ -191,97 +134,11 @@ function flush(ks: Keyspace, args: Buffer[]): Reply {
   return OK;
 }
 
-/** True when every item of `items` (at most `limit` of them) passes `ok`. */
-function all<T>(items: Iterable<T>, limit: number, ok: (x: T) => boolean): boolean {
-  let n = 0;
-  for (const x of items) if (++n > limit || !ok(x)) return false;
-  return true;
-}
-
-const INTSET_RE = /^(0|-?[1-9][0-9]{0,18})$/;
-
-/** The encoding Redis 7.2 would report with its default size thresholds. */
-function encodingOf(e: Entry): string {
-  switch (e.type) {
-    case "string":
-      return stringEncoding(e.value);
-    case "hash":
-      return all(e.value, 128, ([f, v]) => f.length <= 64 && v.length <= 64)
-        ? "listpack"
-        : "hashtable";
-    case "list": {
-      let bytes = 7; // listpack header and terminator
-      for (const v of e.value.toArray()) if ((bytes += v.length + 2) > 8192) return "quicklist";
-      return "listpack";
-    }
-    case "set":
-      if (all(e.value, 512, (m) => INTSET_RE.test(m) && BigInt(m) <= INT64_MAX)) return "intset";
-      return all(e.value, 128, (m) => m.length <= 64) ? "listpack" : "hashtable";
-    case "zset":
-      return all(e.value.items(), 128, (i) => i.member.length <= 64) ? "listpack" : "skiplist";
-  }
-}
-
-/** An OBJECT subcommand over one key; the reply is nil when the key is absent. */
-const objectSub = (name: string, summary: string, reply: (e: Entry) => Reply): CommandSpec => ({
-  name,
-  group: "generic",
-  summary,
-  syntax: "key",
-  arity: 3,
-  flags: ["readonly"],
-  keys: { first: 2, last: 2, step: 1 },
-  scope: ["memory", "kv"],
-  sealing: PLAIN,
-  kv: (ks, args, now) => {
-    const e = ks.lookup(keyOf(args[0]), now);
-    return e === undefined ? null : reply(e);
-  },
-});
-
-const OBJECT_HELP = [
-  "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-  "ENCODING <key>",
-  "    The internal representation of the value at <key> (as Redis names it).",
-  "FREQ <key>",
-  "    Access frequency counter of <key>; always 0 here (no LFU eviction).",
-  "IDLETIME <key>",
-  "    Seconds since <key> was last accessed; always 0 here (no LRU tracking).",
-  "REFCOUNT <key>",
-  "    Number of references to the value at <key>; always 1 here.",
-  "HELP",
-  "    Print this help.",
-];
-
 const gen = (spec: Omit<CommandSpec, "group" | "scope">): CommandSpec => ({
   group: "generic",
   scope: ["memory", "kv"],
   ...spec,
 });
-
-const expireSpec = (name: string, unit: string, unitMs: 1 | 1000, absolute: boolean) =>
-  gen({
-    name,
-    summary: absolute
-      ? `Sets a key's expiry as a Unix time in ${unit}`
-      : `Sets a key's time to live in ${unit}`,
-    syntax: `key ${absolute ? `unix-time-${unit}` : unit} [NX | XX | GT | LT]`,
-    arity: -3,
-    flags: ["write", "fast"],
-    keys: ONE,
-    kv: expire(name, unitMs, absolute),
-  });
-
-const ttlSpec = (name: string, summary: string, ms: boolean, absolute: boolean) =>
-  gen({
-    name,
-    summary,
-    syntax: "key",
-    arity: 2,
-    flags: ["readonly", "fast"],
-    keys: ONE,
-    kv: ttl(ms, absolute),
-  });
 
 export const keyCommands: CommandSpec[] = [
   gen({
@@ -393,75 +250,8 @@ export const keyCommands: CommandSpec[] = [
     keys: TWO,
     kv: copy,
   }),
-  sealed(expireSpec("EXPIRE", "seconds", 1000, false), PLAIN),
-  sealed(expireSpec("PEXPIRE", "milliseconds", 1, false), PLAIN),
-  sealed(expireSpec("EXPIREAT", "seconds", 1000, true), PLAIN),
-  sealed(expireSpec("PEXPIREAT", "milliseconds", 1, true), PLAIN),
-  sealed(
-    ttlSpec("TTL", "Returns the remaining time to live of a key in seconds", false, false),
-    PLAIN,
-  ),
-  sealed(
-    ttlSpec("PTTL", "Returns the remaining time to live of a key in milliseconds", true, false),
-    PLAIN,
-  ),
-  sealed(
-    ttlSpec("EXPIRETIME", "Returns the expiry of a key as a Unix time in seconds", false, true),
-    PLAIN,
-  ),
-  sealed(
-    ttlSpec(
-      "PEXPIRETIME",
-      "Returns the expiry of a key as a Unix time in milliseconds",
-      true,
-      true,
-    ),
-    PLAIN,
-  ),
-  gen({
-    name: "PERSIST",
-    sealing: PLAIN,
-    summary: "Removes the expiry of a key",
-    syntax: "key",
-    arity: 2,
-    flags: ["write", "fast"],
-    keys: ONE,
-    kv: (ks, args, now) => {
-      const e = ks.lookup(keyOf(args[0]), now);
-      if (e === undefined || e.expireAt === 0) return 0;
-      ks.setExpire(keyOf(args[0]), 0, now);
-      return 1;
-    },
-  }),
-  gen({
-    name: "OBJECT",
-    summary: "Inspects the internals of a key's value",
-    syntax: "<subcommand> [<arg> ...]",
-    arity: -2,
-    flags: ["readonly"],
-    subcommands: [
-      objectSub("ENCODING", "Returns the internal encoding of a key's value", encodingOf),
-      // Access times and frequencies are not tracked (there is no eviction): say so, as Redis
-      // does for FREQ without an LFU policy, rather than answer a made-up number.
-      objectSub("FREQ", "Not tracked: answers an error (no LFU eviction policy)", () =>
-        err("An LFU maxmemory policy is not selected, access frequency not tracked."),
-      ),
-      objectSub("IDLETIME", "Not tracked: answers an error (no LRU eviction policy)", () =>
-        err("An LRU maxmemory policy is not selected, idle time not tracked."),
-      ),
-      objectSub("REFCOUNT", "Returns the reference count of a key's value (always 1)", () => 1),
-      {
-        name: "HELP",
-        group: "generic",
-        summary: "Describes the OBJECT subcommands",
-        syntax: "",
-        arity: 2,
-        flags: ["readonly"],
-        scope: ["memory", "kv"],
-        kv: () => OBJECT_HELP.map((line) => new Simple(line)),
-      },
-    ],
-  }),
+  ...expiryCommands,
+  objectCommand,
   {
     ...gen({
       name: "DBSIZE",

@@ -6,7 +6,7 @@
  * empty result, as in Redis 7) and the STORE variants write a fresh Set, deleting the destination
  * when the result is empty. SPOP is the only write that needs randomness: `prepare` appends a
  * seed drawn on the receiving node and the exec derives its picks from it with Prng, so every
- * replica pops the same members. The SSCAN cursor scheme (scanWindow) is shared with ZSCAN.
+ * replica pops the same members. SSCAN's cursor scheme, shared with ZSCAN, is in ./scan-cursor.ts.
  */
 
 import { globMatch } from "../../backends/kv/glob.ts";
@@ -18,6 +18,7 @@ import { err, HeroError, syntaxError } from "../../errors.ts";
 import { membersFrom, PLAIN, sealed } from "../../security/sealing.ts";
 import type { CommandSpec, Flag } from "../command.ts";
 import { type Reply, SetReply } from "../reply.ts";
+import { parseCursor, parseScanOptions, scanWindow } from "./scan-cursor.ts";
 
 const newSet = (): Set<string> => new Set();
 
@@ -104,74 +105,6 @@ function storeSet(ks: Keyspace, dst: Buffer, members: Set<string>, now: number):
 
 const asSetReply = (members: Iterable<string>): SetReply =>
   new SetReply(Array.from(members, bufOf));
-
-// ---- SCAN cursors, shared with ZSCAN -------------------------------------------------------
-
-const HASH_SPACE = 2 ** 32;
-/** Upper bound on calls per full iteration, so each full scan costs O(64·n) at most. */
-const MAX_WINDOWS = 64;
-
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
-/** A SCAN cursor: an unsigned decimal integer, else "ERR invalid cursor". */
-export function parseCursor(b: Buffer): number {
-  const s = b.toString("latin1");
-  if (!/^[0-9]+$/.test(s)) throw err("invalid cursor");
-  return Number(s);
-}
-
-/** MATCH/COUNT options of SSCAN/HSCAN/ZSCAN (after the cursor). */
-export function parseScanOptions(opts: Buffer[]): { pattern: string | undefined; count: number } {
-  let pattern: string | undefined;
-  let count = 10;
-  for (let i = 0; i < opts.length; i += 2) {
-    const w = word(opts[i]);
-    if (i + 1 >= opts.length) throw syntaxError();
-    if (w === "COUNT") {
-      count = parseInteger(opts[i + 1]);
-      if (count < 1) throw syntaxError();
-    } else if (w === "MATCH") {
-      pattern = keyOf(opts[i + 1]);
-    } else {
-      throw syntaxError();
-    }
-  }
-  return { pattern, count };
-}
-
-/**
- * One SCAN step over a collection. The cursor is a position in a 32-bit hash space of member
- * names; a call returns the members whose hash falls in [cursor, cursor + width), in collection
- * order, and the next cursor is the window's end (0 when the space is exhausted). A member's hash
- * never changes, so one present for the whole iteration is returned exactly once, however the
- * collection changes meanwhile. The width is sized for about `count` members per call, with at
- * most MAX_WINDOWS calls per iteration; a collection not larger than `count` comes back at once.
- */
-export function scanWindow<T>(
-  items: Iterable<T>,
-  size: number,
-  nameOf: (item: T) => string,
-  cursor: number,
-  count: number,
-): { next: number; picked: T[] } {
-  if (cursor >= HASH_SPACE) return { next: 0, picked: [] };
-  const windows = Math.min(MAX_WINDOWS, Math.max(1, Math.ceil(size / count)));
-  if (windows === 1 && cursor === 0) return { next: 0, picked: Array.from(items) };
-  const end = cursor + Math.ceil(HASH_SPACE / windows);
-  const picked: T[] = [];
-  for (const item of items) {
-    const h = hash32(nameOf(item));
-    if (h >= cursor && h < end) picked.push(item);
-  }
-  return { next: end >= HASH_SPACE ? 0 : end, picked };
-}
 
 const emptyScan = (): Reply => [bufOf("0"), []];
 

@@ -1,12 +1,12 @@
 /**
  * Redis sorted-set commands: member updates (ZADD, ZINCRBY, ZREM), lookups (ZSCORE, ZRANK…),
- * pops including the blocking ones, ZRANDMEMBER and ZSCAN. Range commands live in
- * ./zsets-range.ts and set algebra in ./zsets-algebra.ts; `zsetCommands` gathers all three.
+ * ZRANDMEMBER and ZSCAN. Pops, including the blocking ones, live in ./zsets-pop.ts, range
+ * commands in ./zsets-range.ts and set algebra in ./zsets-algebra.ts; `zsetCommands` gathers
+ * them all in table order.
  *
  * Scores go out as Double, which the encoder writes as a bulk string for RESP2 and a double for
  * RESP3, as Redis 7 does. Writes touch the key only when they change it and remove a sorted set
- * they leave empty. Blocking pops make one non-blocking attempt and return BLOCKED when every key
- * is empty; the dispatcher retries them when a key is written.
+ * they leave empty.
  */
 
 import { globMatch } from "../../backends/kv/glob.ts";
@@ -14,12 +14,14 @@ import type { Keyspace } from "../../backends/kv/keyspace.ts";
 import { formatFloat, parseFloat64, parseInteger, word } from "../../backends/kv/parse.ts";
 import { SortedSet, type ZItem } from "../../backends/kv/sorted-set.ts";
 import { bufOf, keyOf } from "../../backends/kv/types.ts";
-import { err, type HeroError, syntaxError, wrongArity } from "../../errors.ts";
+import { err, syntaxError, wrongArity } from "../../errors.ts";
 import { membersFrom, PLAIN, zaddMembers } from "../../security/sealing.ts";
-import { BLOCKED, type CommandSpec, type KvExec } from "../command.ts";
+import type { CommandSpec, KvExec } from "../command.ts";
 import { Double, NULL_ARRAY, type Reply } from "../reply.ts";
-import { checkSampleSize, parseCursor, parseScanOptions, scanWindow } from "./sets.ts";
+import { parseCursor, parseScanOptions, scanWindow } from "./scan-cursor.ts";
+import { checkSampleSize } from "./sets.ts";
 import { zsetAlgebraCommands } from "./zsets-algebra.ts";
+import { zsetPopCommands } from "./zsets-pop.ts";
 import { members, scorePairs, zsetRangeCommands, zsetSpec } from "./zsets-range.ts";
 
 // ---- ZADD / ZINCRBY -------------------------------------------------------------------------
@@ -111,115 +113,6 @@ function rankExec(rev: boolean): KvExec {
     if (z === undefined || rank === undefined) return missing;
     const r = rev ? z.size - 1 - rank : rank;
     return withScore ? [r, new Double(z.score(member)!)] : r;
-  };
-}
-
-// ---- Pops -----------------------------------------------------------------------------------
-
-/** Removes up to `count` items from the low (or high) end, in pop order. */
-function popItems(ks: Keyspace, key: string, z: SortedSet, count: number, max: boolean): ZItem[] {
-  const out: ZItem[] = [];
-  const n = Math.min(count, z.size);
-  for (let i = 0; i < n; i++) {
-    const it = z.at(max ? z.size - 1 : 0)!;
-    z.delete(it.member);
-    out.push(it);
-  }
-  if (n > 0) ks.touch(key);
-  ks.deleteIfEmpty(key);
-  return out;
-}
-
-/** Flat [member, score, …] that stays flat in RESP3 (single pops, BZPOPMIN). */
-function flatScores(items: ZItem[]): Reply[] {
-  return items.flatMap((it) => [bufOf(it.member), new Double(it.score)]);
-}
-
-function popExec(max: boolean): KvExec {
-  return (ks, args, now) => {
-    if (args.length > 2) throw syntaxError();
-    let count = -1;
-    if (args.length === 2) {
-      count = parseInteger(args[1]);
-      if (count < 0) throw err("value is out of range, must be positive");
-    }
-    const key = keyOf(args[0]);
-    const z = ks.read(key, "zset", now);
-    if (z === undefined || count === 0) return [];
-    if (count === -1) return flatScores(popItems(ks, key, z, 1, max));
-    return scorePairs(popItems(ks, key, z, count, max));
-  };
-}
-
-interface MultiPop {
-  keys: Buffer[];
-  max: boolean;
-  count: number;
-}
-
-/** `numkeys key [key ...] <MIN | MAX> [COUNT count]` of ZMPOP/BZMPOP, from args[at]. */
-function parseMultiPop(args: Buffer[], at: number): MultiPop {
-  const numkeysError = (): HeroError => err("numkeys should be greater than 0");
-  const numkeys = parseInteger(args[at], numkeysError);
-  if (numkeys < 1) throw numkeysError();
-  const whereAt = at + 1 + numkeys;
-  if (whereAt >= args.length) throw syntaxError();
-  const where = word(args[whereAt]);
-  if (where !== "MIN" && where !== "MAX") throw syntaxError();
-  let count = -1;
-  for (let j = whereAt + 1; j < args.length; j++) {
-    if (count === -1 && word(args[j]) === "COUNT" && j + 1 < args.length) {
-      const countError = (): HeroError => err("count should be greater than 0");
-      count = parseInteger(args[++j], countError);
-      if (count < 1) throw countError();
-    } else {
-      throw syntaxError();
-    }
-  }
-  return { keys: args.slice(at + 1, whereAt), max: where === "MAX", count: Math.max(count, 1) };
-}
-
-/** Pops from the first key holding a sorted set: [key, [[member, score], …]], or undefined. */
-function multiPop(ks: Keyspace, p: MultiPop, now: number): Reply | undefined {
-  for (const k of p.keys) {
-    const key = keyOf(k);
-    const z = ks.read(key, "zset", now);
-    if (z === undefined || z.size === 0) continue;
-    const items = popItems(ks, key, z, p.count, p.max);
-    return [k, items.map((it) => [bufOf(it.member), new Double(it.score)])];
-  }
-  return undefined;
-}
-
-/** A blocking timeout in seconds, with Redis's errors; 0 means forever. */
-export function parseTimeout(b: Buffer): number {
-  const seconds = parseFloat64(b, () => err("timeout is not a float or out of range"));
-  if (seconds * 1000 > 9.223372036854776e18) throw err("timeout is out of range");
-  if (seconds < 0) throw err("timeout is negative");
-  return seconds;
-}
-
-/** The exec's way of saying "wait": BLOCKED is not a Reply value, hence the cast. */
-const blocked = (): Reply => BLOCKED as unknown as Reply;
-
-function blockingPop(max: boolean): CommandSpec {
-  return {
-    ...zsetSpec(max ? "BZPOPMAX" : "BZPOPMIN", -3, ["write", "blocking", "fast"], [1, -2, 1]),
-    sealing: { reply: "members" },
-    syntax: "key [key ...] timeout",
-    summary: `Pops the ${max ? "highest" : "lowest"}-scored member of the first non-empty key.`,
-    kv: (ks, args, now) => {
-      parseTimeout(args[args.length - 1]);
-      const r = multiPop(ks, { keys: args.slice(0, -1), max, count: 1 }, now);
-      if (r === undefined) return blocked();
-      const [key, pairs] = r as [Buffer, Reply[][]];
-      return [key, ...pairs[0]];
-    },
-    block: {
-      keys: (args) => args.slice(0, -1),
-      timeoutSeconds: (args) => parseTimeout(args[args.length - 1]),
-      timeoutReply: NULL_ARRAY,
-    },
   };
 }
 
@@ -365,48 +258,7 @@ const zsetCoreCommands: CommandSpec[] = [
     summary: "Returns the rank of a member, highest score first.",
     kv: rankExec(true),
   },
-  {
-    ...zsetSpec("ZPOPMIN", -2, ["write", "fast"], [1, 1, 1]),
-    sealing: { reply: "members" },
-    syntax: "key [count]",
-    summary: "Removes and returns the members with the lowest scores.",
-    kv: popExec(false),
-  },
-  {
-    ...zsetSpec("ZPOPMAX", -2, ["write", "fast"], [1, 1, 1]),
-    sealing: { reply: "members" },
-    syntax: "key [count]",
-    summary: "Removes and returns the members with the highest scores.",
-    kv: popExec(true),
-  },
-  {
-    ...zsetSpec("ZMPOP", -4, ["write"], [0, 0, 0]),
-    sealing: { reply: "members" },
-    syntax: "numkeys key [key ...] <MIN | MAX> [COUNT count]",
-    summary: "Pops members from the first non-empty sorted set among the keys.",
-    kv: (ks, args, now) => multiPop(ks, parseMultiPop(args, 0), now) ?? NULL_ARRAY,
-  },
-  blockingPop(false),
-  blockingPop(true),
-  {
-    ...zsetSpec("BZMPOP", -5, ["write", "blocking"], [0, 0, 0]),
-    sealing: { reply: "members" },
-    syntax: "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]",
-    summary: "Like ZMPOP, waiting until one of the sorted sets is non-empty.",
-    kv: (ks, args, now) => {
-      const p = parseMultiPop(args, 1);
-      parseTimeout(args[0]);
-      return multiPop(ks, p, now) ?? blocked();
-    },
-    block: {
-      keys: (args) => {
-        const n = Number(args[1]?.toString("latin1"));
-        return Number.isSafeInteger(n) && n > 0 ? args.slice(2, 2 + n) : [];
-      },
-      timeoutSeconds: (args) => parseTimeout(args[0]),
-      timeoutReply: NULL_ARRAY,
-    },
-  },
+  ...zsetPopCommands,
   {
     ...zsetSpec("ZRANDMEMBER", -2, ["readonly"], [1, 1, 1]),
     sealing: { reply: "members" },
