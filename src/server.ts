@@ -21,6 +21,7 @@ import { DEFAULT_LIMITS } from "./resp/parser.ts";
 import { PubSubHub } from "./resp/pubsub-hub.ts";
 import type { Session } from "./resp/session.ts";
 import { AuditLog } from "./security/audit.ts";
+import { AuthThrottle } from "./security/auth-throttle.ts";
 import { VERSION } from "./version.ts";
 
 function listenError(e: unknown, what: string, host: string, port: number): HeroError {
@@ -119,6 +120,7 @@ export class HeroServer {
       checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
       sessions,
       audit: (ev) => audit.write(ev),
+      authThrottle: new AuthThrottle(),
       clock,
       durability: () => registry.durability,
       execute: (session, r) => dispatcher.execute(session, r),

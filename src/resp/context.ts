@@ -5,6 +5,7 @@
 import type { InstanceRecord } from "../db0/types.ts";
 import type { Instance } from "../instances/instance.ts";
 import type { AuditEvent } from "../security/audit.ts";
+import type { AuthThrottle } from "../security/auth-throttle.ts";
 import type { CommandSpec } from "./command.ts";
 import type { PubSubHub } from "./pubsub-hub.ts";
 import type { Reply } from "./reply.ts";
@@ -33,6 +34,8 @@ export interface ServerApi {
   checkAccessKey(index: number, key: string): "Read" | "ReadWrite" | null;
   sessions(): Session[];
   audit(event: AuditEvent): void;
+  /** Failed-authentication counts per client address (slows down guessing). */
+  readonly authThrottle: AuthThrottle;
   clock(): number;
   /** Raft log fsyncs and entries made durable by them, across all groups. */
   durability(): { fsyncs: number; entries: number };

@@ -10,6 +10,7 @@ import { parseInteger } from "../../backends/kv/parse.ts";
 import { err, HeroError, syntaxError } from "../../errors.ts";
 import type { Instance } from "../../instances/instance.ts";
 import { hashAccessKey } from "../../security/access-keys.ts";
+import { failureDelayMs, hostOf } from "../../security/auth-throttle.ts";
 import type { CommandSpec } from "../command.ts";
 import type { CommandContext } from "../context.ts";
 import { MapReply, OK, PONG, type Reply, Simple, Verbatim } from "../reply.ts";
@@ -17,11 +18,6 @@ import { type Permission, permissionOf } from "../session.ts";
 import { clientInfoLine } from "./client-info.ts";
 
 const universal = "universal" as const;
-
-/** Delay before answering the n-th consecutive auth failure of a connection. */
-function failureDelayMs(failures: number): number {
-  return failures <= 3 ? 0 : Math.min(5000, 100 * 2 ** (failures - 4));
-}
 
 function authFailure(
   ctx: CommandContext,
@@ -39,7 +35,9 @@ function authFailure(
     method: ctx.name,
     outcome: "denied",
   });
-  const delay = failureDelayMs(s.authFailures);
+  // Counted per connection and per client address, so reconnecting does not reset the delay.
+  const byAddress = ctx.server.authThrottle.fail(hostOf(s.addr), ctx.server.clock());
+  const delay = failureDelayMs(Math.max(s.authFailures, byAddress));
   if (delay === 0) return reply;
   return new Promise((r) => setTimeout(() => r(reply), delay));
 }
