@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { connect } from "node:net";
 import { delimiter, join } from "node:path";
+import { Redis } from "ioredis";
 
 const INSTALL_HINT: Record<string, string> = {
   "redis-cli": "apt-get install redis-tools",
@@ -284,4 +285,28 @@ export async function rawResp(
   opts: RawOptions = {},
 ): Promise<string> {
   return (await rawRespBytes(port, bytes, opts)).data.toString("utf8");
+}
+
+/**
+ * An ioredis client on 127.0.0.1:port that connects at once (SELECTing `db` when given) and
+ * fails a command after one retry, as the KV suites use it.
+ */
+export function ioredisClient(port: number, db?: number): Redis {
+  return new Redis({
+    host: "127.0.0.1",
+    port,
+    ...(db === undefined ? {} : { db }),
+    lazyConnect: false,
+    maxRetriesPerRequest: 1,
+  });
+}
+
+/** Resolves with the first `n` items pushed to `sink` (pub/sub messages), or rejects after `ms`. */
+export async function collect<T>(sink: T[], n: number, ms = 5000): Promise<T[]> {
+  const deadline = Date.now() + ms;
+  while (sink.length < n) {
+    if (Date.now() > deadline) throw new Error(`got ${sink.length} of ${n} messages`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return sink.slice(0, n);
 }

@@ -8,9 +8,10 @@
  * blocking call carries a server-side timeout, so a server that never wakes the waiter fails the
  * test instead of hanging.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, createInstance, instanceName } from "../helpers/backends.ts";
+import { ioredisClient } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
@@ -40,13 +41,7 @@ describe.each(BACKENDS)("$label", (backend) => {
   let other: Redis;
 
   function client(): Redis {
-    return new Redis({
-      host: "127.0.0.1",
-      port: server.port,
-      db: index,
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-    });
+    return ioredisClient(server.port, index);
   }
 
   beforeAll(async () => {

@@ -7,21 +7,16 @@
  * where active expiry must shrink DBSIZE without any client touching the expired keys. Every
  * wait is a bounded poll; nothing asserts how fast the server is.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, createInstance, instanceName } from "../helpers/backends.ts";
+import { ioredisClient } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
 
 function client(db: number): Redis {
-  return new Redis({
-    host: "127.0.0.1",
-    port: server.port,
-    db,
-    lazyConnect: false,
-    maxRetriesPerRequest: 1,
-  });
+  return ioredisClient(server.port, db);
 }
 
 async function waitFor(probe: () => Promise<boolean>, ms = 5000): Promise<boolean> {

@@ -7,9 +7,10 @@
  * and return the same doubles. The RESP3 double decoding is node-redis's file. Set replies have
  * no defined order, so they are compared sorted.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, createInstance, instanceName } from "../helpers/backends.ts";
+import { ioredisClient } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
@@ -30,13 +31,7 @@ describe.each(BACKENDS)("$label", (backend) => {
   let other: Redis;
 
   function client(): Redis {
-    return new Redis({
-      host: "127.0.0.1",
-      port: server.port,
-      db: index,
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-    });
+    return ioredisClient(server.port, index);
   }
 
   beforeAll(async () => {

@@ -7,9 +7,10 @@
  * each against its own instance created over JSON-RPC like a user would; each test uses its own
  * keys, so tests stay independent without flushing. Waits for expiry are polled with a bound.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, createInstance, instanceName } from "../helpers/backends.ts";
+import { ioredisClient } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
@@ -38,13 +39,7 @@ describe.each(BACKENDS)("$label", (backend) => {
 
   beforeAll(async () => {
     index = await createInstance(server, backend, instanceName("ioredis-strings", backend));
-    redis = new Redis({
-      host: "127.0.0.1",
-      port: server.port,
-      db: index,
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-    });
+    redis = ioredisClient(server.port, index);
   });
 
   afterAll(() => {
@@ -299,12 +294,7 @@ describe.each(BACKENDS)("$label", (backend) => {
     });
 
     it("a connection with no instance selected is told to SELECT one", async () => {
-      const bare = new Redis({
-        host: "127.0.0.1",
-        port: server.port,
-        lazyConnect: false,
-        maxRetriesPerRequest: 1,
-      });
+      const bare = ioredisClient(server.port);
       try {
         await redis.set("e:sel", "hello");
         expect(await bare.ping()).toBe("PONG");

@@ -9,22 +9,13 @@
  * pipeline order, EXEC atomicity and WATCH invalidation exactly as in memory. Message waits are
  * bounded so a silent server fails, never hangs.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, createInstance, instanceName } from "../helpers/backends.ts";
+import { collect, ioredisClient } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
-
-/** Resolves with the first `n` items pushed to `sink`, or rejects after `ms`. */
-async function collect<T>(sink: T[], n: number, ms = 5000): Promise<T[]> {
-  const deadline = Date.now() + ms;
-  while (sink.length < n) {
-    if (Date.now() > deadline) throw new Error(`got ${sink.length} of ${n} messages`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return sink.slice(0, n);
-}
 
 beforeAll(async () => {
   server = await startServer();
@@ -42,13 +33,7 @@ describe.each(BACKENDS)("$label", (backend) => {
   const extra: Redis[] = [];
 
   function client(db = index): Redis {
-    const c = new Redis({
-      host: "127.0.0.1",
-      port: server.port,
-      db,
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-    });
+    const c = ioredisClient(server.port, db);
     extra.push(c);
     return c;
   }

@@ -14,22 +14,13 @@ import { connect } from "node:net";
 import { createClient, RESP_TYPES } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, createInstance, instanceName } from "../helpers/backends.ts";
-import { respCommand } from "../helpers/clients.ts";
+import { collect, respCommand } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const makeClient = (url: string) => createClient({ url, RESP: 3 });
 type Client = ReturnType<typeof makeClient>;
 
 let server: TestServer;
-
-async function collect<T>(sink: T[], n: number, ms = 5000): Promise<T[]> {
-  const deadline = Date.now() + ms;
-  while (sink.length < n) {
-    if (Date.now() > deadline) throw new Error(`got ${sink.length} of ${n} messages`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return sink.slice(0, n);
-}
 
 beforeAll(async () => {
   server = await startServer();
