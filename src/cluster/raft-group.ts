@@ -64,8 +64,6 @@ export class RaftGroup implements Replicator {
   private ticker: NodeJS.Timeout | null = null;
   private closed = false;
   private snapshotting = false;
-  /** Count of fsyncs and of entries they made durable (for INFO and the benchmark). */
-  readonly stats = { flushes: 0, entries: 0, applied: 0 };
 
   constructor(opts: GroupOptions) {
     this.o = {
@@ -213,8 +211,6 @@ export class RaftGroup implements Replicator {
     if (rd.hardState !== null) log.setHardState(rd.hardState);
     if (rd.mustSync) {
       await this.o.flushLog();
-      this.stats.flushes++;
-      this.stats.entries += rd.entries.length;
       this.o.onPersisted?.(rd.entries.length);
     }
     if (rd.messages.length > 0) this.o.send(rd.messages);
@@ -235,7 +231,6 @@ export class RaftGroup implements Replicator {
     if (e.data.length === 0) return; // a new leader's no-op
     const p = decodeProposal(e.data);
     const result = this.o.machine.apply(p.op, e.index);
-    this.stats.applied++;
     this.o.onApplied(result);
     if (p.proposer !== this.o.nodeId) return;
     const w = this.waiting.get(p.request);

@@ -13,7 +13,7 @@ import { namespaceOf } from "../instances/instance.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
 import { BLOCKED, type CommandSpec } from "./command.ts";
 import type { CommandContext, ServerApi } from "./context.ts";
-import { NULL_ARRAY, QUEUED, type Reply } from "./reply.ts";
+import { QUEUED, type Reply } from "./reply.ts";
 import type { Session } from "./session.ts";
 import { lookup, lookupSub } from "./table.ts";
 
@@ -268,5 +268,3 @@ export class Dispatcher {
 export function andThen<T, U>(x: T | Promise<T>, f: (v: T) => U | Promise<U>): U | Promise<U> {
   return x instanceof Promise ? x.then(f) : f(x);
 }
-
-export { NULL_ARRAY };

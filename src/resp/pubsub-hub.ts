@@ -4,7 +4,7 @@
  * by `<instance index>\0<name>`.
  */
 import { globMatch } from "../backends/kv/glob.ts";
-import { Push, type Reply } from "./reply.ts";
+import { Push } from "./reply.ts";
 import type { Session } from "./session.ts";
 
 const scoped = (instance: number, name: string): string => `${instance}\0${name}`;
@@ -108,5 +108,3 @@ export class PubSubHub {
     s.patterns.clear();
   }
 }
-
-export type { Reply };

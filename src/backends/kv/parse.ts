@@ -3,7 +3,7 @@
  * Integers are strict (no spaces, no '+', no leading zeros but "0", within 64-bit range and, since
  * JS numbers are doubles, within ±2^53 for exact arithmetic); floats accept inf/-inf like Redis.
  */
-import { HeroError, notFloat, notInteger } from "../../errors.ts";
+import { type HeroError, notFloat, notInteger } from "../../errors.ts";
 
 const INT_RE = /^-?(0|[1-9][0-9]*)$/;
 
@@ -49,5 +49,3 @@ export function formatFloat(n: number): string {
   if (!short.includes("e") && Number(short) === n && short.length < s.length) return short;
   return s;
 }
-
-export { HeroError };

@@ -11,7 +11,7 @@ import { keyOf } from "../../backends/kv/types.ts";
 import { err, syntaxError } from "../../errors.ts";
 import type { CommandSpec } from "../command.ts";
 import type { Reply } from "../reply.ts";
-import { editable, MAX_STRING, parseInt64, putString, stringEntry } from "./strings.ts";
+import { editable, MAX_STRING, parseInt64, putString, stringEntry } from "./string-values.ts";
 
 /** Set bits per byte value. */
 const POPCOUNT = new Uint8Array(256);

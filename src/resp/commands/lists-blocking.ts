@@ -15,7 +15,15 @@ import { err } from "../../errors.ts";
 import { sealed } from "../../security/sealing.ts";
 import { BLOCKED, type CommandSpec, type KvExec } from "../command.ts";
 import { NULL_ARRAY, type Reply } from "../reply.ts";
-import { KEYNUM_KEYS, listSpec, moveOne, mpop, parseEnd, parseMpop, popMany } from "./lists.ts";
+import {
+  KEYNUM_KEYS,
+  listSpec,
+  moveOne,
+  mpop,
+  parseEnd,
+  parseMpop,
+  popMany,
+} from "./lists-core.ts";
 
 /** KvExec's type has no room for BLOCKED, although the dispatcher and harness expect it. */
 const blocked = BLOCKED as unknown as Reply;

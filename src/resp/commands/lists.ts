@@ -27,17 +27,6 @@ import {
   TWO_KEYS,
 } from "./lists-core.ts";
 
-// lists-blocking.ts imports these from here, where they were first defined.
-export {
-  KEYNUM_KEYS,
-  listSpec,
-  moveOne,
-  mpop,
-  parseEnd,
-  parseMpop,
-  popMany,
-} from "./lists-core.ts";
-
 function push(left: boolean, onlyIfExists: boolean): KvExec {
   return (ks, args, now) => {
     const key = keyOf(args[0]);

@@ -28,9 +28,6 @@ import {
   stringEntry,
 } from "./string-values.ts";
 
-// bitmaps.ts imports these from here, where they were first defined.
-export { editable, MAX_STRING, parseInt64, putString, stringEntry } from "./string-values.ts";
-
 const tooBig = () => err("string exceeds maximum allowed size (proto-max-bulk-len)");
 
 /** Absolute expiry (ms) from an EX/PX/EXAT/PXAT option, with Redis's checks. */
