@@ -19,7 +19,7 @@ import { decodeConfChange, RawNode } from "../raft/index.ts";
 import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { GroupLog } from "./log-store.ts";
-import { decodeProposal, encodeProposal } from "./op-codec.ts";
+import { decodeProposal, encodeProposal, proposalId } from "./op-codec.ts";
 
 export interface GroupOptions {
   groupId: number;
@@ -46,9 +46,12 @@ export interface GroupOptions {
 }
 
 interface Waiting {
+  /** The op as proposed: applied from here on this node instead of decoding the entry again. */
+  op: Op;
   resolve: (reply: Reply | symbol) => void;
   reject: (e: HeroError) => void;
-  timer: NodeJS.Timeout;
+  /** When the client is told to retry (ms, performance.now()). */
+  deadline: number;
 }
 
 const tryAgain = (why: string): HeroError => new HeroError("TRYAGAIN", why);
@@ -57,8 +60,11 @@ export class RaftGroup implements Replicator {
   readonly node: RawNode;
   private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
     Pick<GroupOptions, "progress" | "onPersisted">;
+  /** Proposals not yet applied, by request number (insertion order is deadline order). */
   private readonly waiting = new Map<number, Waiting>();
   private nextRequest = 1;
+  /** Random per process: tells this life's proposals from those of an earlier one. */
+  private readonly incarnation = randomInt(0, 2 ** 32);
   private running = false;
   private again = false;
   private ticker: NodeJS.Timeout | null = null;
@@ -130,6 +136,7 @@ export class RaftGroup implements Replicator {
   start(): void {
     this.ticker = setInterval(() => {
       this.node.tick();
+      this.expireProposals();
       this.kick();
     }, this.o.tickMs);
     this.ticker.unref();
@@ -148,25 +155,39 @@ export class RaftGroup implements Replicator {
   submit(op: Op): Promise<Reply | symbol> {
     if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
     const request = this.nextRequest++;
-    const data = encodeProposal({ proposer: this.o.nodeId, request, op });
+    const data = encodeProposal({
+      proposer: this.o.nodeId,
+      incarnation: this.incarnation,
+      request,
+      op,
+    });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(request);
-        reject(
-          tryAgain("the write was not committed in time; it may or may not have been applied"),
-        );
-      }, this.o.proposalTimeoutMs);
-      this.waiting.set(request, { resolve, reject, timer });
       try {
         this.node.propose(data);
       } catch (e) {
-        clearTimeout(timer);
-        this.waiting.delete(request);
         reject(tryAgain(`no leader for this instance: ${(e as Error).message}`));
         return;
       }
+      const deadline = performance.now() + this.o.proposalTimeoutMs;
+      this.waiting.set(request, { op, resolve, reject, deadline });
       this.kick();
     });
+  }
+
+  /**
+   * Tells clients whose write has waited too long to retry. One sweep per tick instead of a
+   * timer per write: arming and clearing a timer costs more than the rest of a proposal's
+   * bookkeeping. Deadlines grow with insertion order, so the sweep stops at the first live one.
+   */
+  private expireProposals(): void {
+    const now = performance.now();
+    for (const [request, w] of this.waiting) {
+      if (w.deadline > now) break;
+      this.waiting.delete(request);
+      w.reject(
+        tryAgain("the write was not committed in time; it may or may not have been applied"),
+      );
+    }
   }
 
   step(message: Message): void {
@@ -229,14 +250,15 @@ export class RaftGroup implements Replicator {
       return;
     }
     if (e.data.length === 0) return; // a new leader's no-op
-    const p = decodeProposal(e.data);
-    const result = this.o.machine.apply(p.op, e.index);
+    const id = proposalId(e.data);
+    const mine = id.proposer === this.o.nodeId && id.incarnation === this.incarnation;
+    const w = mine ? this.waiting.get(id.request) : undefined;
+    // The proposer applies the op it encoded (the bytes decode to the same op); others decode.
+    const op = w !== undefined ? w.op : decodeProposal(e.data).op;
+    const result = this.o.machine.apply(op, e.index);
     this.o.onApplied(result);
-    if (p.proposer !== this.o.nodeId) return;
-    const w = this.waiting.get(p.request);
     if (w === undefined) return;
-    this.waiting.delete(p.request);
-    clearTimeout(w.timer);
+    this.waiting.delete(id.request);
     w.resolve(result.reply);
   }
 
@@ -274,10 +296,7 @@ export class RaftGroup implements Replicator {
   }
 
   private failAll(e: HeroError): void {
-    for (const w of this.waiting.values()) {
-      clearTimeout(w.timer);
-      w.reject(e);
-    }
+    for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
   }
 
