@@ -52,6 +52,7 @@ export function replaySegments(dir: string, seqs: number[], index: LogIndex): Re
     let at = SEGMENT_HEADER;
     while (at < bytes.length) {
       const payload = readFrame(bytes, at);
+      if (payload === null && allZero(bytes, at)) break; // the preallocated end of the segment
       if (payload === null) {
         if (!newest) throw damaged(`${segmentName(seq)}: bad frame at byte ${at}`);
         warnings.push({
@@ -95,6 +96,11 @@ export function loadedGroup(g: IndexedGroup): LoadedGroup {
     runStart,
     runTerm,
   };
+}
+
+function allZero(b: Buffer, from: number): boolean {
+  for (let i = from; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 function truncate(path: string, length: number): void {

@@ -25,7 +25,8 @@
  */
 import {
   closeSync,
-  fdatasync,
+  constants,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -82,6 +83,16 @@ export interface LogStoreOptions {
   segmentBytes?: number;
 }
 
+/**
+ * Zeros written ahead of the frames. Overwriting blocks a file already has costs a sync about a
+ * third less than growing the file (no file-size metadata to journal): measured 0.11 ms against
+ * 0.16-0.19 ms per 4 KB synced write on the dev box. Replay reads zeros as the end of the log.
+ */
+const PREALLOCATE = 2 * 1024 * 1024;
+
+/** Every write to a segment is durable when it returns (see writeJobs). */
+const SEGMENT_FLAGS = constants.O_RDWR | constants.O_DSYNC;
+
 const KINDS = { hard: KIND_HARD_STATE, conf: KIND_CONF, base: KIND_BASE, meta: KIND_SNAP_META };
 
 interface Segment {
@@ -89,6 +100,8 @@ interface Segment {
   fd: number;
   /** Bytes assigned so far (written, or framed and waiting for the writer). */
   size: number;
+  /** Length of the file: frames, then zeros written ahead of them (see PREALLOCATE). */
+  allocated: number;
 }
 
 /** Records queued since the last flush. */
@@ -145,8 +158,9 @@ export class NodeLogStore implements GroupBackend {
     const replay = replaySegments(dir, seqs, this.index);
     this.warnings.push(...replay.warnings);
     for (const seq of seqs) {
-      const fd = openSync(join(dir, segmentName(seq)), "r+");
-      this.segments.set(seq, { seq, fd, size: replay.sizes.get(seq) ?? SEGMENT_HEADER });
+      const fd = openSync(join(dir, segmentName(seq)), SEGMENT_FLAGS);
+      const size = replay.sizes.get(seq) ?? SEGMENT_HEADER;
+      this.segments.set(seq, { seq, fd, size, allocated: fstatSync(fd).size });
     }
     for (const n of names) {
       const s = parseSnapshotName(n);
@@ -375,13 +389,24 @@ export class NodeLogStore implements GroupBackend {
         created = true;
       }
     }
-    const touched = new Set<Segment>();
-    for (const j of jobs) {
-      await writeAt(j.seg.fd, j.frames, j.pos);
-      touched.add(j.seg);
-      created ||= j.created;
+    // Segments are opened O_DSYNC: a write returns once its bytes (and the file length) are on
+    // disk, so the frames of consecutive jobs go out as one write, which is also the sync.
+    for (let i = 0; i < jobs.length; ) {
+      const seg = jobs[i].seg;
+      let n = i + 1;
+      while (n < jobs.length && jobs[n].seg === seg && !jobs[n].created) n++;
+      const run = jobs.slice(i, n);
+      const bytes = run.length === 1 ? run[0].frames : Buffer.concat(run.map((j) => j.frames));
+      const end = jobs[i].pos + bytes.length;
+      if (end > seg.allocated) {
+        const upTo = end + PREALLOCATE;
+        await writeAt(seg.fd, Buffer.alloc(upTo - seg.allocated), seg.allocated);
+        seg.allocated = upTo;
+      }
+      await writeAt(seg.fd, bytes, jobs[i].pos);
+      for (const j of run) created ||= j.created;
+      i = n;
     }
-    for (const seg of touched) await datasync(seg.fd);
     // New files (a segment, a snapshot) exist after a crash only once their directory is synced.
     if (created) fsyncDir(this.dir);
   }
@@ -390,15 +415,15 @@ export class NodeLogStore implements GroupBackend {
   private firstSegment(): Segment {
     const seg = this.createSegment(1);
     writeSync(seg.fd, segmentHeader(1), 0, SEGMENT_HEADER, 0);
-    fsyncSync(seg.fd);
+    seg.allocated = SEGMENT_HEADER;
     fsyncDir(this.dir);
     return seg;
   }
 
   private createSegment(seq: number): Segment {
     const path = join(this.dir, segmentName(seq));
-    const fd = openSync(path, "w+");
-    const seg = { seq, fd, size: SEGMENT_HEADER };
+    const fd = openSync(path, SEGMENT_FLAGS | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const seg = { seq, fd, size: SEGMENT_HEADER, allocated: 0 };
     this.segments.set(seq, seg);
     return seg;
   }
@@ -440,9 +465,6 @@ const writeAt = (fd: number, b: Buffer, pos: number): Promise<void> =>
       else resolve();
     });
   });
-
-const datasync = (fd: number): Promise<void> =>
-  new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 
 async function writeFileDurably(path: string, data: Buffer): Promise<void> {
   const tmp = `${path}.tmp`;

@@ -228,6 +228,15 @@ export class RaftGroup implements Replicator {
   private async handle(rd: Ready): Promise<void> {
     const { log, machine } = this.o;
     if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
+    // Committed entries below this Ready's new ones were made durable by an earlier Ready, so
+    // they are applied (and their clients answered) now rather than after this Ready's flush,
+    // which would make every write wait for two fsyncs. A follower may learn that an entry is
+    // committed in the same Ready that brings it: those wait for the flush.
+    const firstNew = rd.entries.length > 0 ? rd.entries[0].index : Number.POSITIVE_INFINITY;
+    let applied = 0;
+    while (applied < rd.committed.length && rd.committed[applied].index < firstNew) {
+      this.applyEntry(rd.committed[applied++]);
+    }
     if (rd.entries.length > 0) log.append(rd.entries);
     if (rd.hardState !== null) log.setHardState(rd.hardState);
     if (rd.mustSync) {
@@ -235,7 +244,7 @@ export class RaftGroup implements Replicator {
       this.o.onPersisted?.(rd.entries.length);
     }
     if (rd.messages.length > 0) this.o.send(rd.messages);
-    for (const e of rd.committed) this.applyEntry(e);
+    for (; applied < rd.committed.length; applied++) this.applyEntry(rd.committed[applied]);
     this.node.advance(rd);
     if (machine.appliedIndex - log.firstIndex() > this.o.snapshotEntries) this.scheduleSnapshot();
   }

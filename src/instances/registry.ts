@@ -127,8 +127,8 @@ export class InstanceRegistry implements InstanceHost {
       throw new HeroError("CONFLICT", `another instance already stores its data at ${dir}`);
     }
     // The Raft log makes writes durable; the backend only has to catch up before compaction, so
-    // its commits are batched over 50 ms to keep its fsyncs off the write path.
-    const backend = new LmdbBackend(dir, resolveExec, { commitDelay: 50 });
+    // its state is written back every 50 ms, which keeps LMDB's work off the write path.
+    const backend = new LmdbBackend(dir, resolveExec, { writeBackMs: 50 });
     const inst = new Instance(record, backend);
     inst.dataPath = dir;
     const group = new RaftGroup({

@@ -11,12 +11,12 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { FRAME_HEADER, readFrame, SEGMENT_HEADER } from "../../src/cluster/log-codec.ts";
 import { type GroupLog, NodeLogStore } from "../../src/cluster/log-store.ts";
 import { MemoryStorage } from "../../src/raft/memory-storage.ts";
 import { RawNode } from "../../src/raft/raw-node.ts";
@@ -41,6 +41,14 @@ const segments = (dir: string): string[] =>
     .sort();
 /** The newest segment of a store's directory. */
 const segmentPath = (dir: string): string => join(dir, segments(dir).at(-1) as string);
+
+/** Where the intact frames of a segment end (the zeros written ahead begin there). */
+function framesEnd(path: string): number {
+  const b = readFileSync(path);
+  let at = SEGMENT_HEADER;
+  for (let p = readFrame(b, at); p !== null; p = readFrame(b, at)) at += FRAME_HEADER + p.length;
+  return at;
+}
 
 const dirs: string[] = [];
 const stores: NodeLogStore[] = [];
@@ -249,12 +257,14 @@ describe("NodeLogStore", () => {
     for (const id of [1, 2, 3]) a.group(id, CONF).append(range(1, 10, 1));
     a.group(1, CONF).setHardState({ term: 1, vote: 1, commit: 9 });
     await a.flush();
-    const durable = statSync(segmentPath(dir)).size;
+    const durable = framesEnd(segmentPath(dir));
     a.group(1, CONF).append(range(11, 12, 1));
     a.group(1, CONF).setHardState({ term: 1, vote: 1, commit: 12 });
     await a.close();
     // A crash mid-write: the last frame only partly reached the disk.
-    truncateSync(segmentPath(dir), statSync(segmentPath(dir)).size - 5);
+    const torn = readFileSync(segmentPath(dir));
+    torn.fill(0, durable + 12, durable + 16);
+    writeFileSync(segmentPath(dir), torn);
 
     const b = openStore(dir);
     expect(b.warnings.map((w) => w.reason)).toEqual([
@@ -263,7 +273,7 @@ describe("NodeLogStore", () => {
     const [g1, g2, g3] = [1, 2, 3].map((id) => b.group(id, CONF));
     expect([g1.lastIndex(), g2.lastIndex(), g3.lastIndex()]).toEqual([10, 10, 10]);
     expect(g1.initialState().hardState.commit).toBe(9);
-    expect(statSync(segmentPath(dir)).size).toBe(durable);
+    expect(statSync(segmentPath(dir)).size).toBe(durable); // cut at the torn frame
     g2.append(range(11, 12, 2)); // the log continues cleanly after the cut
     await b.close();
     const c = openStore(dir);
@@ -273,17 +283,22 @@ describe("NodeLogStore", () => {
     );
   });
 
-  it("treats garbage after the last frame as a torn tail", async () => {
+  it("reads zeros after the last frame as the end, and other bytes as a torn tail", async () => {
     const dir = tempDir();
     const a = openStore(dir);
     a.group(1, CONF).append(range(1, 3, 1));
     await a.close();
     const size = statSync(segmentPath(dir)).size;
-    appendFileSync(segmentPath(dir), Buffer.alloc(4096)); // e.g. a zero-filled page
+    expect(size).toBeGreaterThan(1 << 20); // written ahead as zeros
     const b = openStore(dir);
-    expect(b.warnings).toHaveLength(1);
+    expect(b.warnings).toEqual([]);
     expect(b.group(1, CONF).lastIndex()).toBe(3);
-    expect(statSync(segmentPath(dir)).size).toBe(size);
+    await b.close();
+    appendFileSync(segmentPath(dir), Buffer.from("garbage"));
+    const c = openStore(dir);
+    expect(c.warnings).toHaveLength(1);
+    expect(c.group(1, CONF).lastIndex()).toBe(3);
+    expect(statSync(segmentPath(dir)).size).toBeLessThan(size);
   });
 
   it("rotates segments, deletes those compaction emptied, and keeps state across them", async () => {

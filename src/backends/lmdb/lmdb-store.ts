@@ -49,6 +49,13 @@ export interface LmdbStoreOptions {
   overlappingSync?: boolean;
   /** ms lmdb-js waits to gather more writes before committing (default 0: next event turn). */
   commitDelay?: number;
+  /**
+   * ms between write-backs (default 0: at the end of the synchronous run that staged them). Under
+   * Raft the log already holds every applied op durably, so the state may trail it: writing back
+   * every few dozen ms coalesces a hot key's many writes into one and keeps LMDB's transaction
+   * and sync work off the path of each Raft round.
+   */
+  writeBackMs?: number;
 }
 
 /** An instance's state: key, decoded entry, and the entry's encoding (as in a snapshot). */
@@ -83,6 +90,7 @@ export class LmdbStore implements KvStore {
   private dirty = new Set<string>();
   private cleared = false;
   private sealQueued = false;
+  private readonly writeBackMs: number;
   /** Resolves when every sealed batch is committed and flushed, in order. */
   private tail: Promise<void> = Promise.resolve();
   private failure: unknown = null;
@@ -91,6 +99,7 @@ export class LmdbStore implements KvStore {
   /** Opens (creating if needed) the environment at `path` and loads every entry. */
   constructor(path: string, options: LmdbStoreOptions = {}) {
     this.path = path;
+    this.writeBackMs = options.writeBackMs ?? 0;
     const envOptions: Parameters<typeof open>[0] = { path, maxDbs: 4 };
     if (options.overlappingSync !== undefined) envOptions.overlappingSync = options.overlappingSync;
     if (options.commitDelay !== undefined) envOptions.commitDelay = options.commitDelay;
@@ -189,7 +198,8 @@ export class LmdbStore implements KvStore {
     this.cachedIndex = index;
     if (!this.sealQueued) {
       this.sealQueued = true;
-      queueMicrotask(() => this.seal());
+      if (this.writeBackMs > 0) setTimeout(() => this.seal(), this.writeBackMs);
+      else queueMicrotask(() => this.seal());
     }
   }
 
