@@ -101,11 +101,17 @@ async function probe(port: number, index: number): Promise<void> {
   }
 }
 
-/** Raft log fsyncs and entries made durable so far (INFO persistence). */
-async function durability(port: number): Promise<{ fsyncs: number; entries: number }> {
+/** Raft log fsyncs, entries and client writes made durable so far (INFO persistence). */
+async function durability(
+  port: number,
+): Promise<{ fsyncs: number; entries: number; writes: number }> {
   const text = await rawResp(port, respCommand("INFO", "persistence"), { timeoutMs: 10_000 });
   const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(text)?.[1] ?? 0);
-  return { fsyncs: field("raft_log_fsyncs"), entries: field("raft_log_entries_persisted") };
+  return {
+    fsyncs: field("raft_log_fsyncs"),
+    entries: field("raft_log_entries_persisted"),
+    writes: field("raft_log_writes_persisted"),
+  };
 }
 
 async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unknown>) => void) {
@@ -156,10 +162,12 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
           const after = await durability(herodb.port);
           const fsyncs = after.fsyncs - before.fsyncs;
           const entries = after.entries - before.entries;
+          const writes = after.writes - before.writes;
           const secs = (Date.now() - started) / 1000;
+          const per = (n: number) => (n / Math.max(1, fsyncs)).toFixed(1);
           const line =
             `round ${round}, -P ${pipeline}: ${fsyncs} log fsyncs in ${secs.toFixed(1)} s ` +
-            `(${Math.round(fsyncs / secs)} fsyncs/s, ${(entries / Math.max(1, fsyncs)).toFixed(1)} entries per fsync)`;
+            `(${Math.round(fsyncs / secs)} fsyncs/s, ${per(writes)} writes in ${per(entries)} entries per fsync)`;
           log(`  ${line}`);
           notes.push(`- ${line}`);
         }

@@ -1,36 +1,54 @@
 /**
- * The bytes of a proposed write: the Op plus the proposal's identity. `proposer`, `incarnation`
- * and `request` let the node that proposed an entry find the client waiting for it when the entry
- * is applied; every other replica just applies it. The incarnation (random per process start)
- * keeps a restarted node from mistaking an entry it proposed in an earlier life, whose request
- * number it has since reused, for one of its current proposals.
+ * The bytes of a proposed log entry: the writes it carries plus their identity. A proposer puts
+ * every write its clients sent since the last Raft round into one entry (up to a size cap), so
+ * the per-entry work of Raft (propose, persist, replicate, apply bookkeeping) is shared by all of
+ * them, as one fsync already is. Each write keeps its own reply: apply runs the ops in order and
+ * the proposer answers each client with its op's result.
+ *
+ * `proposer`, `incarnation` and the request numbers (consecutive from `firstRequest`) let the
+ * node that proposed an entry find the clients waiting for it when the entry is applied; every
+ * other replica just applies it. The incarnation (random per process start) keeps a restarted
+ * node from mistaking an entry it proposed in an earlier life, whose request numbers it has since
+ * reused, for one of its current proposals.
  *
  * A fixed binary layout rather than msgpack: every durable write is encoded once and decoded by
  * every replica, and on this path a generic encoder's object walk costs more than the fsync share
  * of the write. Layout (big-endian):
  *
- *   [version u8 = 1][proposer u32][incarnation u32][request f64][now f64]
+ *   [version u8 = 2][proposer u32][incarnation u32][first request f64][op count u32]
+ *   per op: [now f64] call [batch count u32] then that many calls (EXEC's queued commands)
  *   call: [cmd length u8][cmd latin1][argc u32] then per arg [length u32][bytes]
- *   [batch count u32] then that many calls (EXEC's queued commands)
  *
  * Numbers are JS numbers below 2^53, so f64 holds them exactly without BigInt.
  */
 import type { Op, OpCall } from "../backends/contract.ts";
 import { HeroError } from "../errors.ts";
 
-export interface Proposal {
+export interface ProposalId {
   proposer: number;
   incarnation: number;
-  request: number;
-  op: Op;
+  /** Request number of the first op; op i has firstRequest + i. */
+  firstRequest: number;
+  count: number;
 }
 
-const VERSION = 1;
-const HEADER = 1 + 4 + 4 + 8 + 8;
+export interface Proposal extends ProposalId {
+  ops: Op[];
+}
+
+const VERSION = 2;
+const HEADER = 1 + 4 + 4 + 8 + 4;
 
 function callSize(c: OpCall): number {
   let n = 1 + c.cmd.length + 4;
   for (const a of c.args) n += 4 + a.byteLength;
+  return n;
+}
+
+/** Encoded size of one op within an entry. */
+export function opSize(op: Op): number {
+  let n = 8 + callSize(op) + 4;
+  if (op.batch !== undefined) for (const c of op.batch) n += callSize(c);
   return n;
 }
 
@@ -48,64 +66,75 @@ function writeCall(b: Buffer, at: number, c: OpCall): number {
   return at;
 }
 
-export function encodeProposal(p: Proposal): Uint8Array {
-  const { op } = p;
-  let size = HEADER + callSize(op) + 4;
-  if (op.batch !== undefined) for (const c of op.batch) size += callSize(c);
-  // Every byte is written below. The proposer applies its own op, never views of these bytes, so
-  // a pooled buffer pins nothing that a backend keeps.
+/** Encodes ops[from, to) as one entry; `bytes` is the sum of their opSize. */
+export function encodeProposal(
+  id: Omit<ProposalId, "count">,
+  ops: Op[],
+  from = 0,
+  to = ops.length,
+  bytes = -1,
+): Uint8Array {
+  let size = HEADER;
+  if (bytes >= 0) size += bytes;
+  else for (let i = from; i < to; i++) size += opSize(ops[i]);
+  // Every byte is written below. The proposer applies its own ops, never views of these bytes,
+  // so a pooled buffer pins nothing that a backend keeps.
   const b = Buffer.allocUnsafe(size);
   b[0] = VERSION;
-  b.writeUInt32BE(p.proposer, 1);
-  b.writeUInt32BE(p.incarnation, 5);
-  b.writeDoubleBE(p.request, 9);
-  b.writeDoubleBE(op.now, 17);
-  let at = writeCall(b, HEADER, op);
-  b.writeUInt32BE(op.batch?.length ?? 0, at);
-  at += 4;
-  if (op.batch !== undefined) for (const c of op.batch) at = writeCall(b, at, c);
+  b.writeUInt32BE(id.proposer, 1);
+  b.writeUInt32BE(id.incarnation, 5);
+  b.writeDoubleBE(id.firstRequest, 9);
+  b.writeUInt32BE(to - from, 17);
+  let at = HEADER;
+  for (let i = from; i < to; i++) {
+    const op = ops[i];
+    b.writeDoubleBE(op.now, at);
+    at = writeCall(b, at + 8, op);
+    b.writeUInt32BE(op.batch?.length ?? 0, at);
+    at += 4;
+    if (op.batch !== undefined) for (const c of op.batch) at = writeCall(b, at, c);
+  }
+  if (at !== size) throw new HeroError("INTERNAL", "replicated write size mismatch");
   return b;
 }
 
-/** The proposal's identity without decoding the op (the proposer already holds it). */
-export function proposalId(data: Uint8Array): {
-  proposer: number;
-  incarnation: number;
-  request: number;
-} {
+/** The entry's identity without decoding its ops (the proposer already holds them). */
+export function proposalId(data: Uint8Array): ProposalId {
   const b = asBuffer(data);
   checkVersion(b);
   return {
     proposer: b.readUInt32BE(1),
     incarnation: b.readUInt32BE(5),
-    request: b.readDoubleBE(9),
+    firstRequest: b.readDoubleBE(9),
+    count: b.readUInt32BE(17),
   };
 }
 
 export function decodeProposal(data: Uint8Array): Proposal {
   const b = asBuffer(data);
-  checkVersion(b);
-  const now = b.readDoubleBE(17);
-  const [call, next] = readCall(b, HEADER);
-  const op: Op = { cmd: call.cmd, args: call.args, now };
-  let at = next;
-  const count = readU32(b, at);
-  at += 4;
-  if (count > 0) {
-    op.batch = [];
-    for (let i = 0; i < count; i++) {
-      const [c, after] = readCall(b, at);
-      op.batch.push(c);
-      at = after;
+  const id = proposalId(b);
+  const ops: Op[] = [];
+  let at = HEADER;
+  for (let i = 0; i < id.count; i++) {
+    if (at + 8 > b.length) throw malformed();
+    const now = b.readDoubleBE(at);
+    const [call, next] = readCall(b, at + 8);
+    const op: Op = { cmd: call.cmd, args: call.args, now };
+    at = next;
+    const count = readU32(b, at);
+    at += 4;
+    if (count > 0) {
+      op.batch = [];
+      for (let k = 0; k < count; k++) {
+        const [c, after] = readCall(b, at);
+        op.batch.push(c);
+        at = after;
+      }
     }
+    ops.push(op);
   }
   if (at !== b.length) throw malformed();
-  return {
-    proposer: b.readUInt32BE(1),
-    incarnation: b.readUInt32BE(5),
-    request: b.readDoubleBE(9),
-    op,
-  };
+  return { ...id, ops };
 }
 
 function readCall(b: Buffer, at: number): [OpCall, number] {

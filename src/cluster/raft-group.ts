@@ -19,7 +19,7 @@ import { decodeConfChange, RawNode } from "../raft/index.ts";
 import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { GroupLog } from "./log-store.ts";
-import { decodeProposal, encodeProposal, proposalId } from "./op-codec.ts";
+import { decodeProposal, encodeProposal, opSize, proposalId } from "./op-codec.ts";
 
 export interface GroupOptions {
   groupId: number;
@@ -30,7 +30,8 @@ export interface GroupOptions {
   /** The instance's state machine (its backend). */
   machine: PersistentBackend;
   /** Called with the number of entries each flush made durable. */
-  onPersisted?: (entries: number) => void;
+  /** Called after each flush with the entries it made durable and the client writes in them. */
+  onPersisted?: (entries: number, writes: number) => void;
   /** Called after every applied op (wakes WATCHes and blocked clients). */
   onApplied: (result: ApplyResult) => void;
   send: (messages: Message[]) => void;
@@ -54,6 +55,9 @@ interface Waiting {
   deadline: number;
 }
 
+/** Writes proposed together share an entry up to this size. */
+const MAX_ENTRY_BYTES = 1024 * 1024;
+
 const tryAgain = (why: string): HeroError => new HeroError("TRYAGAIN", why);
 
 export class RaftGroup implements Replicator {
@@ -62,6 +66,8 @@ export class RaftGroup implements Replicator {
     Pick<GroupOptions, "progress" | "onPersisted">;
   /** Proposals not yet applied, by request number (insertion order is deadline order). */
   private readonly waiting = new Map<number, Waiting>();
+  /** Writes submitted since the last Raft round, in request order. */
+  private queue: { request: number; op: Op; size: number }[] = [];
   private nextRequest = 1;
   /** Random per process: tells this life's proposals from those of an earlier one. */
   private readonly incarnation = randomInt(0, 2 ** 32);
@@ -151,27 +157,48 @@ export class RaftGroup implements Replicator {
     this.kick();
   }
 
-  /** Proposes a write; resolves with the reply its apply returned. */
+  /**
+   * Proposes a write; resolves with the reply its apply returned. The write waits in a queue
+   * until the Ready loop runs, and every write queued by then goes into one entry (see
+   * ./op-codec.ts), so a Raft round costs the same for one write as for hundreds.
+   */
   submit(op: Op): Promise<Reply | symbol> {
     if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
     const request = this.nextRequest++;
-    const data = encodeProposal({
-      proposer: this.o.nodeId,
-      incarnation: this.incarnation,
-      request,
-      op,
-    });
     return new Promise((resolve, reject) => {
-      try {
-        this.node.propose(data);
-      } catch (e) {
-        reject(tryAgain(`no leader for this instance: ${(e as Error).message}`));
-        return;
-      }
       const deadline = performance.now() + this.o.proposalTimeoutMs;
       this.waiting.set(request, { op, resolve, reject, deadline });
+      this.queue.push({ request, op, size: opSize(op) });
       this.kick();
     });
+  }
+
+  /** Proposes the queued writes as entries of at most MAX_ENTRY_BYTES (one write may exceed it). */
+  private proposeQueued(): void {
+    const q = this.queue;
+    this.queue = [];
+    const ops = q.map((x) => x.op);
+    for (let i = 0; i < q.length; ) {
+      let j = i + 1;
+      let bytes = q[i].size;
+      while (j < q.length && bytes + q[j].size <= MAX_ENTRY_BYTES) bytes += q[j++].size;
+      const id = {
+        proposer: this.o.nodeId,
+        incarnation: this.incarnation,
+        firstRequest: q[i].request,
+      };
+      try {
+        this.node.propose(encodeProposal(id, ops, i, j, bytes));
+      } catch (e) {
+        for (let k = i; k < j; k++) {
+          const w = this.waiting.get(q[k].request);
+          if (w === undefined) continue;
+          this.waiting.delete(q[k].request);
+          w.reject(tryAgain(`no leader for this instance: ${(e as Error).message}`));
+        }
+      }
+      i = j;
+    }
   }
 
   /**
@@ -213,7 +240,12 @@ export class RaftGroup implements Replicator {
     try {
       do {
         this.again = false;
-        while (this.node.hasReady()) await this.handle(this.node.ready());
+        for (;;) {
+          // Writes queued while the last round was flushing join the next one.
+          if (this.queue.length > 0) this.proposeQueued();
+          if (!this.node.hasReady()) break;
+          await this.handle(this.node.ready());
+        }
       } while (this.again);
     } catch (e) {
       // Storage failed: nothing more can be made durable. Fail waiting clients; stop.
@@ -241,7 +273,7 @@ export class RaftGroup implements Replicator {
     if (rd.hardState !== null) log.setHardState(rd.hardState);
     if (rd.mustSync) {
       await this.o.flushLog();
-      this.o.onPersisted?.(rd.entries.length);
+      this.o.onPersisted?.(rd.entries.length, countWrites(rd.entries));
     }
     if (rd.messages.length > 0) this.o.send(rd.messages);
     for (; applied < rd.committed.length; applied++) this.applyEntry(rd.committed[applied]);
@@ -261,14 +293,23 @@ export class RaftGroup implements Replicator {
     if (e.data.length === 0) return; // a new leader's no-op
     const id = proposalId(e.data);
     const mine = id.proposer === this.o.nodeId && id.incarnation === this.incarnation;
-    const w = mine ? this.waiting.get(id.request) : undefined;
-    // The proposer applies the op it encoded (the bytes decode to the same op); others decode.
-    const op = w !== undefined ? w.op : decodeProposal(e.data).op;
-    const result = this.o.machine.apply(op, e.index);
-    this.o.onApplied(result);
-    if (w === undefined) return;
-    this.waiting.delete(id.request);
-    w.resolve(result.reply);
+    // The proposer applies the ops it encoded (the bytes decode to the same ops), unless one of
+    // them timed out meanwhile; other replicas decode.
+    const waiting: (Waiting | undefined)[] = new Array(id.count);
+    let held = mine;
+    for (let k = 0; k < id.count && mine; k++) {
+      waiting[k] = this.waiting.get(id.firstRequest + k);
+      if (waiting[k] === undefined) held = false;
+    }
+    const ops = held ? waiting.map((w) => (w as Waiting).op) : decodeProposal(e.data).ops;
+    const results = this.o.machine.applyAll(ops, e.index);
+    for (let k = 0; k < results.length; k++) {
+      this.o.onApplied(results[k]);
+      const w = waiting[k];
+      if (w === undefined) continue;
+      this.waiting.delete(id.firstRequest + k);
+      w.resolve(results[k].reply);
+    }
   }
 
   private async installSnapshot(s: Snapshot): Promise<void> {
@@ -305,6 +346,7 @@ export class RaftGroup implements Replicator {
   }
 
   private failAll(e: HeroError): void {
+    this.queue = [];
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
   }
@@ -316,4 +358,12 @@ export class RaftGroup implements Replicator {
     while (this.running) await new Promise((r) => setTimeout(r, 5));
     this.failAll(tryAgain("the instance is shutting down"));
   }
+}
+
+/** Client writes carried by entries (a proposal entry holds several; no-ops and conf none). */
+function countWrites(entries: Entry[]): number {
+  let n = 0;
+  for (const e of entries)
+    if (e.type === "normal" && e.data.length > 0) n += proposalId(e.data).count;
+  return n;
 }

@@ -71,8 +71,11 @@ export class InstanceRegistry implements InstanceHost {
   private readonly dataDir: string;
   private readonly logs: NodeLogStore;
   private readonly progress: (message: string) => void;
-  /** Log fsyncs and the entries they made durable, across all groups (INFO persistence). */
-  readonly durability = { fsyncs: 0, entries: 0 };
+  /**
+   * Log fsyncs, the entries they made durable and the client writes in those entries, across all
+   * groups (INFO persistence).
+   */
+  readonly durability = { fsyncs: 0, entries: 0, writes: 0 };
   private lastFlush: Promise<void> | null = null;
   /** This node's id in every Raft group (1 until clustering assigns ids). */
   private readonly nodeId = 1;
@@ -136,8 +139,9 @@ export class InstanceRegistry implements InstanceHost {
       nodeId: this.nodeId,
       log: this.logs.group(record.index, { voters: [this.nodeId], learners: [] }),
       flushLog: () => this.flushLog(),
-      onPersisted: (n) => {
-        this.durability.entries += n;
+      onPersisted: (entries, writes) => {
+        this.durability.entries += entries;
+        this.durability.writes += writes;
       },
       machine: backend,
       onApplied: (r) => inst.afterApply(r),

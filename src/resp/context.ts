@@ -38,7 +38,7 @@ export interface ServerApi {
   readonly authThrottle: AuthThrottle;
   clock(): number;
   /** Raft log fsyncs and entries made durable by them, across all groups. */
-  durability(): { fsyncs: number; entries: number };
+  durability(): { fsyncs: number; entries: number; writes: number };
   /** Runs one already-resolved command now (EXEC's non-KV commands). */
   execute(
     session: Session,

@@ -35,6 +35,11 @@ export interface PersistentBackend extends Backend {
   readonly durableIndex: number;
   /** Makes everything applied so far durable; resolves with the durable index. */
   flush(): Promise<number>;
+  /**
+   * Applies several ops that share one log entry (writes batched by the proposer), in order and
+   * atomically with `index`; one result per op. An already-applied index is ignored.
+   */
+  applyAll(ops: Op[], index: number): ApplyResult[];
   snapshot(): BackendSnapshot;
   /**
    * Replaces all state with the snapshot's, atomically. Reads and applies see the new state as
@@ -80,6 +85,26 @@ export class LmdbBackend implements PersistentBackend {
     const { keys, flushed } = this.ks.drainTouched();
     this.store.stage(keys, index);
     return { reply, touched: keys, flushed };
+  }
+
+  applyAll(ops: Op[], index: number): ApplyResult[] {
+    if (index <= this.store.appliedIndex) return ops.map(SKIPPED);
+    const results: ApplyResult[] = [];
+    const all = new Set<string>();
+    try {
+      for (const op of ops) {
+        const reply = runOp(this.ks, this.resolve, op);
+        const { keys, flushed } = this.ks.drainTouched();
+        for (const k of keys) all.add(k);
+        results.push({ reply, touched: keys, flushed });
+      }
+    } finally {
+      // Staged once every op ran, with the entry's index (or when one threw: disk must still
+      // match memory).
+      for (const k of this.ks.drainTouched().keys) all.add(k);
+      this.store.stage(all, index);
+    }
+    return results;
   }
 
   read(call: OpCall, now: number): Reply | symbol {

@@ -60,6 +60,7 @@ function sections(ctx: CommandContext): Section[] {
           ["aof_enabled", 0],
           ["raft_log_fsyncs", d.fsyncs],
           ["raft_log_entries_persisted", d.entries],
+          ["raft_log_writes_persisted", d.writes],
         ];
       },
     ],
