@@ -84,6 +84,7 @@ export class HeroServer {
       log.info(m),
     );
     this.registry = registry;
+    await registry.attachCatalog();
     const plane = new ControlPlane({
       catalog,
       host: registry,

@@ -40,3 +40,32 @@ export interface Backend {
   stats(now: number): { keys: number; expires: number };
   close(): Promise<void>;
 }
+
+/** A consistent copy of a state machine's whole state at `index`. */
+export interface BackendSnapshot {
+  index: number;
+  data: Uint8Array;
+}
+
+/**
+ * What a Raft group applies its committed entries to: a persistent instance's backend, or the
+ * catalog (group 0). Applies are deterministic and record `index` with their effects.
+ */
+export interface StateMachine {
+  /** The last applied log index. */
+  readonly appliedIndex: number;
+  /**
+   * Applies the ops that share one log entry (writes batched by the proposer), in order and
+   * atomically with `index`; one result per op. An already-applied index is ignored.
+   */
+  applyAll(ops: Op[], index: number): ApplyResult[];
+  /** Makes everything applied so far durable; resolves with the durable index. */
+  flush(): Promise<number>;
+  snapshot(): BackendSnapshot;
+  /**
+   * Replaces all state with the snapshot's, atomically. Reads and applies see the new state as
+   * soon as this returns; the promise resolves once it is durable and rejects, leaving the state
+   * untouched, if the snapshot is invalid.
+   */
+  restore(snapshot: BackendSnapshot): Promise<void>;
+}

@@ -11,8 +11,7 @@
  * client gets TRYAGAIN.
  */
 import { randomInt } from "node:crypto";
-import type { ApplyResult, Op } from "../backends/contract.ts";
-import type { PersistentBackend } from "../backends/lmdb/lmdb-backend.ts";
+import type { ApplyResult, Op, StateMachine } from "../backends/contract.ts";
 import { HeroError } from "../errors.ts";
 import type { Replicator } from "../instances/instance.ts";
 import { decodeConfChange, RawNode } from "../raft/index.ts";
@@ -27,8 +26,8 @@ export interface GroupOptions {
   log: GroupLog;
   /** Durably commits everything written to the node's log store (shared by all groups). */
   flushLog: () => Promise<void>;
-  /** The instance's state machine (its backend). */
-  machine: PersistentBackend;
+  /** What committed entries are applied to: the instance's backend, or the catalog. */
+  machine: StateMachine;
   /** Called with the number of entries each flush made durable. */
   /** Called after each flush with the entries it made durable and the client writes in them. */
   onPersisted?: (entries: number, writes: number) => void;
@@ -136,6 +135,11 @@ export class RaftGroup implements Replicator {
         },
       });
     });
+  }
+
+  /** Log entries not yet applied to the state machine (what a restart replays). */
+  backlog(): number {
+    return Math.max(0, this.o.log.lastIndex() - this.o.machine.appliedIndex);
   }
 
   /** Starts ticking; a group whose only voter is this node elects itself at once. */

@@ -14,23 +14,22 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import type { ApplyResult, Op, StateMachine } from "../backends/contract.ts";
 import { HeroError } from "../errors.ts";
-import { hashAccessKey, isKeyHash, matchAccessKey } from "../security/access-keys.ts";
+import type { Reply } from "../resp/reply.ts";
+import { matchAccessKey } from "../security/access-keys.ts";
 import {
   constantTimeEqual,
+  open,
   openWithNonce,
   randomBytes,
   randomNonce,
+  seal,
   sealWithNonce,
 } from "../security/aead.ts";
 import { DEFAULT_KDF, deriveMasterKey, hkdf, type KdfParams, SALT_BYTES } from "../security/kdf.ts";
-import {
-  catalogProblem,
-  checkInstanceName,
-  emptyCatalog,
-  MAX_KEYS_PER_INSTANCE,
-  nowSeconds,
-} from "./catalog-data.ts";
+import { applyChange, type CatalogChange, securityChange } from "./catalog-changes.ts";
+import { catalogProblem, checkInstanceName, emptyCatalog, nowSeconds } from "./catalog-data.ts";
 import {
   corrupted,
   DB_FILE,
@@ -99,6 +98,13 @@ export class Catalog {
   #tagKey = randomBytes(32);
   #secretTag: Uint8Array;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The Raft index (group 0) the data reflects, and the one the file holds. */
+  #applied = 0;
+  #durable = 0;
+  #persisting: Promise<void> = Promise.resolve();
+  #persistQueued = false;
+  #persistFailure: unknown = null;
+  #replicate: ((op: Op) => Promise<Reply | symbol>) | null = null;
 
   private constructor(dataDir: string, data: CatalogData, keys: Keys, secret: string) {
     this.dataDir = dataDir;
@@ -137,7 +143,7 @@ export class Catalog {
         keysFrom(deriveMasterKey(adminSecret, salt, kdf), kdf),
         adminSecret,
       );
-      await catalog.#persist(catalog.#data);
+      await catalog.#persist(catalog.#data, 0);
       return catalog;
     }
     if (salt === null) {
@@ -161,11 +167,14 @@ export class Catalog {
     } finally {
       plain.fill(0);
     }
+    const applied = takeApplied(data);
     const problem = catalogProblem(data);
     if (problem !== null) {
       throw new HeroError("ERR", `DB0 at ${dbPath} holds an unreadable catalog: ${problem}`);
     }
-    return new Catalog(dataDir, data as CatalogData, keys, adminSecret);
+    const catalog = new Catalog(dataDir, data as CatalogData, keys, adminSecret);
+    catalog.#applied = catalog.#durable = applied;
+    return catalog;
   }
 
   /** All instances by ascending index (copies). */
@@ -202,39 +211,24 @@ export class Catalog {
   /** Add an instance record under the next index. Names are unique (CONFLICT otherwise). */
   async create(input: CreateInstanceInput): Promise<InstanceRecord> {
     checkInstanceName(input.name);
-    return this.#mutate((d) => {
-      assertNameFree(d, input.name, 0);
-      const record: InstanceRecord = {
-        index: d.next_index,
-        name: input.name,
-        backend: structuredClone(input.backend),
-        created_at: nowSeconds(),
-        encrypted: input.encrypted,
-        visibility: input.visibility ?? "Public",
-        keys: [],
-      };
-      d.next_index += 1;
-      d.instances.push(record);
-      return structuredClone(record);
-    });
+    const change: CatalogChange = {
+      kind: "create",
+      name: input.name,
+      backend: structuredClone(input.backend),
+      encrypted: input.encrypted,
+      visibility: input.visibility ?? "Public",
+    };
+    return (await this.#change(change)) as InstanceRecord;
   }
 
   /** Remove an instance record; its index is never handed out again. */
   async delete(index: number): Promise<InstanceRecord> {
-    return this.#mutate((d) => {
-      const at = d.instances.findIndex((x) => x.index === index);
-      if (at < 0) throw noInstance(index);
-      return d.instances.splice(at, 1)[0];
-    });
+    return (await this.#change({ kind: "delete", index })) as InstanceRecord;
   }
 
   async rename(index: number, name: string): Promise<void> {
     checkInstanceName(name);
-    await this.#mutate((d) => {
-      const r = findOrThrow(d, index);
-      assertNameFree(d, name, index);
-      r.name = name;
-    });
+    await this.#change({ kind: "rename", index, name });
   }
 
   /** Change visibility and keys; removals apply before additions. Returns the new record. */
@@ -244,27 +238,117 @@ export class Catalog {
         throw new HeroError("INVALID_PARAMS", "access keys must not be empty");
       }
     }
-    return this.#mutate((d) => {
-      const r = findOrThrow(d, index);
-      if (changes.visibility !== undefined) r.visibility = changes.visibility;
-      for (const k of changes.removeKeys ?? []) {
-        const byKey = hashAccessKey(k);
-        const byHash = isKeyHash(k) ? k.toLowerCase() : null;
-        r.keys = r.keys.filter((e) => e.hash !== byKey && e.hash !== byHash);
+    return (await this.#change(securityChange(index, changes))) as InstanceRecord;
+  }
+
+  /**
+   * From now on, changes go through `replicate` (Raft group 0): it proposes the op, and resolves
+   * with the reply of its apply by the state machine that `machine()` returns.
+   */
+  attach(replicate: (op: Op) => Promise<Reply | symbol>): void {
+    this.#replicate = replicate;
+  }
+
+  /**
+   * The catalog as group 0's state machine. A change arrives as an op whose only argument is the
+   * change sealed with the DB0 data key (so the log holds nothing of the catalog in clear); apply
+   * opens it, runs it on a copy and adopts the copy, and the reply is the JSON of the result or
+   * the change's error. The file is rewritten after applies (one write for a burst of them) and
+   * records the applied index, from which a restart replays the log.
+   */
+  machine(): StateMachine {
+    const skipped = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
+    const result = (reply: Reply): ApplyResult => ({ reply, touched: new Set(), flushed: false });
+    const self = this;
+    return {
+      get appliedIndex() {
+        return self.#applied;
+      },
+      applyAll: (ops, index) => {
+        if (index <= this.#applied) return ops.map(skipped);
+        const results = ops.map((op) => result(this.#applySealed(op)));
+        this.#applied = index;
+        this.#schedulePersist();
+        return results;
+      },
+      flush: async () => {
+        if (this.#durable < this.#applied) this.#schedulePersist();
+        await this.#persisting;
+        if (this.#durable < this.#applied && this.#persistFailure !== null) {
+          throw this.#persistFailure;
+        }
+        return this.#durable;
+      },
+      snapshot: () => ({
+        index: this.#applied,
+        data: seal(this.#keys.dataKey, utf8(JSON.stringify(this.#data)), SNAPSHOT_AD),
+      }),
+      restore: async (snap) => {
+        const plain = open(this.#keys.dataKey, snap.data, SNAPSHOT_AD);
+        const data = plain === null ? null : parseJson(plain);
+        const problem = data === null ? "it does not open" : catalogProblem(data);
+        if (problem !== null)
+          throw new HeroError("INTERNAL", `catalog snapshot refused: ${problem}`);
+        this.#data = data as CatalogData;
+        this.#applied = snap.index;
+        this.#schedulePersist();
+        await this.#persisting;
+        if (this.#durable < snap.index) throw this.#persistFailure;
+      },
+    };
+  }
+
+  /** Runs a change through the log when attached, else applies and saves it here. */
+  async #change(change: CatalogChange): Promise<InstanceRecord | null> {
+    if (this.#replicate === null) {
+      return this.#mutate((d) => applyChange(d, change, nowSeconds()));
+    }
+    const sealed = seal(this.#keys.dataKey, utf8(JSON.stringify(change)), CHANGE_AD);
+    const reply = await this.#replicate({
+      cmd: "DB0",
+      args: [Buffer.from(sealed)],
+      now: Date.now(),
+    });
+    if (reply instanceof HeroError) throw reply;
+    if (!Buffer.isBuffer(reply)) throw new HeroError("INTERNAL", "unexpected catalog reply");
+    return JSON.parse(reply.toString("utf8")) as InstanceRecord | null;
+  }
+
+  /** One replicated change: its reply (the result's JSON, or its error). */
+  #applySealed(op: Op): Reply {
+    const plain =
+      op.cmd === "DB0" && op.args.length === 1
+        ? open(this.#keys.dataKey, op.args[0], CHANGE_AD)
+        : null;
+    const change = plain === null ? null : (parseJson(plain) as CatalogChange | null);
+    if (change === null) {
+      // Same log, same key on every node: this is damage or a node started with another secret.
+      return new HeroError("INTERNAL", "a catalog change in the log cannot be opened; skipped");
+    }
+    const draft = structuredClone(this.#data);
+    try {
+      const r = applyChange(draft, change, Math.floor(op.now / 1000));
+      this.#data = draft;
+      return Buffer.from(JSON.stringify(r));
+    } catch (e) {
+      if (e instanceof HeroError) return e;
+      throw e;
+    }
+  }
+
+  #schedulePersist(): void {
+    if (this.#persistQueued) return;
+    this.#persistQueued = true;
+    this.#persisting = this.#persisting.then(async () => {
+      this.#persistQueued = false;
+      const applied = this.#applied;
+      try {
+        await this.#persist(this.#data, applied);
+        this.#durable = applied;
+      } catch (e) {
+        // The log still holds every change; flush() reports the failure (compaction waits).
+        this.#persistFailure = e;
       }
-      for (const k of changes.addKeys ?? []) {
-        const hash = hashAccessKey(k.key);
-        const existing = r.keys.find((e) => e.hash === hash);
-        if (existing !== undefined) existing.permission = k.permission;
-        else r.keys.push({ hash, permission: k.permission, created_at: nowSeconds() });
-      }
-      if (r.keys.length > MAX_KEYS_PER_INSTANCE) {
-        throw new HeroError(
-          "INVALID_PARAMS",
-          `an instance holds at most ${MAX_KEYS_PER_INSTANCE} access keys`,
-        );
-      }
-      return structuredClone(r);
     });
   }
 
@@ -277,7 +361,7 @@ export class Catalog {
     const run = async (): Promise<T> => {
       const draft = structuredClone(this.#data);
       const result = change(draft);
-      await this.#persist(draft);
+      await this.#persist(draft, this.#applied);
       this.#data = draft;
       return result;
     };
@@ -286,10 +370,11 @@ export class Catalog {
     return next;
   }
 
-  async #persist(data: CatalogData): Promise<void> {
+  /** Writes the sealed file: the catalog and the Raft index it reflects. */
+  async #persist(data: CatalogData, applied: number): Promise<void> {
     const nonce = randomNonce();
     const header = encodeHeader({ kdf: this.#keys.kdf, verifier: this.#keys.verifier, nonce });
-    const plain = new TextEncoder().encode(JSON.stringify(data));
+    const plain = utf8(JSON.stringify({ ...data, [APPLIED_FIELD]: applied }));
     const ciphertext = sealWithNonce(this.#keys.dataKey, nonce, plain, header);
     plain.fill(0);
     const file = new Uint8Array(header.length + ciphertext.length);
@@ -304,19 +389,28 @@ export class Catalog {
   }
 }
 
-function noInstance(index: number): HeroError {
-  return new HeroError("NOINSTANCE", `no instance with index ${index}`);
+const CHANGE_AD = utf8("herodb-ts db0 change v1");
+const SNAPSHOT_AD = utf8("herodb-ts db0 snapshot v1");
+/** The field of the file's JSON that holds the applied Raft index (absent in older files). */
+const APPLIED_FIELD = "raft_applied";
+
+function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
 }
 
-function findOrThrow(d: CatalogData, index: number): InstanceRecord {
-  const r = d.instances.find((x) => x.index === index);
-  if (r === undefined) throw noInstance(index);
-  return r;
-}
-
-function assertNameFree(d: CatalogData, name: string, exceptIndex: number): void {
-  const other = d.instances.find((x) => x.name === name && x.index !== exceptIndex);
-  if (other !== undefined) {
-    throw new HeroError("CONFLICT", `an instance named '${name}' already exists (${other.index})`);
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return null;
   }
+}
+
+/** Removes and returns the applied index stored beside the catalog (0 when absent). */
+function takeApplied(data: unknown): number {
+  if (typeof data !== "object" || data === null) return 0;
+  const rec = data as Record<string, unknown>;
+  const v = rec[APPLIED_FIELD];
+  delete rec[APPLIED_FIELD];
+  return Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0;
 }

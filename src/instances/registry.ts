@@ -8,6 +8,7 @@ import { mkdir, rm, rmdir } from "node:fs/promises";
 import { dirname, extname, join, resolve as resolvePath } from "node:path";
 import { backendToJson } from "../api/backend-json.ts";
 import type { InstanceHost } from "../api/control-plane.ts";
+import type { ApplyResult, StateMachine } from "../backends/contract.ts";
 import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
 import { type ExecResolver, MemoryBackend } from "../backends/memory/backend.ts";
 import type { NodeLogStore } from "../cluster/log-store.ts";
@@ -67,6 +68,7 @@ export class InstanceRegistry implements InstanceHost {
   private readonly clock: () => number;
   private readonly sessions: () => Session[];
   private db0: Instance | null = null;
+  private catalogGroup: RaftGroup | null = null;
 
   private readonly dataDir: string;
   private readonly logs: NodeLogStore;
@@ -134,26 +136,54 @@ export class InstanceRegistry implements InstanceHost {
     const backend = new LmdbBackend(dir, resolveExec, { writeBackMs: 50 });
     const inst = new Instance(record, backend);
     inst.dataPath = dir;
-    const group = new RaftGroup({
-      groupId: record.index,
+    const group = this.newGroup(record.index, backend, (r) => inst.afterApply(r));
+    inst.replicator = group;
+    // Serve nothing until the log written before a restart has been applied.
+    await this.replay(group, `instance ${record.index}`);
+    return inst;
+  }
+
+  /**
+   * Group 0: from now on every catalog change is proposed, made durable in the log (sealed with
+   * the DB0 key) and applied like any write. Replays the changes the catalog file does not hold
+   * yet (a crash after a change was acknowledged), so call it before opening instances.
+   */
+  async attachCatalog(): Promise<void> {
+    const group = this.newGroup(0, this.catalog.machine(), () => {
+      this.db0 = null; // the DB0 view shows the catalog: rebuild it on next use
+    });
+    this.catalogGroup = group;
+    await this.replay(group, "catalog");
+    this.catalog.attach((op) => group.submit(op));
+  }
+
+  /** A single-voter Raft group for `groupId` whose log lives in the node's log store. */
+  private newGroup(
+    groupId: number,
+    machine: StateMachine,
+    onApplied: (r: ApplyResult) => void,
+  ): RaftGroup {
+    return new RaftGroup({
+      groupId,
       nodeId: this.nodeId,
-      log: this.logs.group(record.index, { voters: [this.nodeId], learners: [] }),
+      log: this.logs.group(groupId, { voters: [this.nodeId], learners: [] }),
       flushLog: () => this.flushLog(),
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;
         this.durability.writes += writes;
       },
-      machine: backend,
-      onApplied: (r) => inst.afterApply(r),
+      machine,
+      onApplied,
       send: () => {},
-      progress: (m) => this.progress(`instance ${record.index}: ${m}`),
+      progress: (m) => this.progress(`group ${groupId}: ${m}`),
     });
-    inst.replicator = group;
+  }
+
+  private async replay(group: RaftGroup, what: string): Promise<void> {
+    const backlog = group.backlog();
     group.start();
-    // Serve nothing until the log written before a restart has been applied.
-    this.progress(`instance ${record.index}: replaying its log`);
+    if (backlog > 0) this.progress(`${what}: replaying ${backlog} log entries`);
     await group.caughtUp();
-    return inst;
   }
 
   async close(index: number): Promise<void> {
@@ -246,5 +276,11 @@ export class InstanceRegistry implements InstanceHost {
   async closeAll(): Promise<void> {
     for (const inst of this.live.values()) await inst.close();
     this.live.clear();
+    // Last, so that a change in flight still reaches the log; then save the catalog file.
+    await this.catalogGroup?.close();
+    await this.catalog
+      .machine()
+      .flush()
+      .catch(() => undefined);
   }
 }

@@ -12,10 +12,10 @@
  * restarts and reads everything back with the key.
  */
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { filesUnder } from "../helpers/files.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const tag = randomBytes(6).toString("hex");
@@ -57,17 +57,6 @@ async function writeControl(round: number): Promise<void> {
 
 function closeClients(): void {
   for (const r of clients.splice(0)) r.disconnect();
-}
-
-/** Every regular file under `dir`, recursively (skipping sockets). */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 /** For each needle found in any file's raw bytes: "file: needle". */

@@ -15,7 +15,14 @@
  */
 import { HeroError } from "../../errors.ts";
 import type { Reply } from "../../resp/reply.ts";
-import type { ApplyResult, Backend, Op, OpCall } from "../contract.ts";
+import type {
+  ApplyResult,
+  Backend,
+  BackendSnapshot,
+  Op,
+  OpCall,
+  StateMachine,
+} from "../contract.ts";
 import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
 import { Keyspace } from "../kv/keyspace.ts";
 import { type ExecResolver, runCall, runOp } from "../kv/run-call.ts";
@@ -23,30 +30,10 @@ import { bufOf, keyOf } from "../kv/types.ts";
 import { LmdbStore, type LmdbStoreOptions, type StoredRecord } from "./lmdb-store.ts";
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "./snapshot.ts";
 
-/** A consistent copy of a backend's whole state at `index`. */
-export interface BackendSnapshot {
-  index: number;
-  data: Uint8Array;
-}
-
-/** A Backend whose state lives on disk and that Raft can snapshot and restore. */
-export interface PersistentBackend extends Backend {
+/** A Backend whose state lives on disk, which a Raft group writes through. */
+export interface PersistentBackend extends Backend, StateMachine {
   /** The highest applied index whose state is durable; the log must be kept above it. */
   readonly durableIndex: number;
-  /** Makes everything applied so far durable; resolves with the durable index. */
-  flush(): Promise<number>;
-  /**
-   * Applies several ops that share one log entry (writes batched by the proposer), in order and
-   * atomically with `index`; one result per op. An already-applied index is ignored.
-   */
-  applyAll(ops: Op[], index: number): ApplyResult[];
-  snapshot(): BackendSnapshot;
-  /**
-   * Replaces all state with the snapshot's, atomically. Reads and applies see the new state as
-   * soon as this returns; the promise resolves once it is durable and rejects, leaving the state
-   * untouched, if the snapshot is invalid.
-   */
-  restore(snapshot: BackendSnapshot): Promise<void>;
 }
 
 const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
