@@ -37,8 +37,10 @@ export interface GroupOptions {
   tickMs?: number;
   electionTick?: number;
   heartbeatTick?: number;
-  /** Take a snapshot and compact the log after this many applied entries. */
+  /** Take a snapshot and compact the log after this many applied entries… */
   snapshotEntries?: number;
+  /** …or once the entries applied since the last snapshot hold this many bytes. */
+  snapshotBytes?: number;
   /** How long a proposal may wait before the client is told to retry. */
   proposalTimeoutMs?: number;
   /** Reports progress of long operations (snapshot install). */
@@ -75,6 +77,9 @@ export class RaftGroup implements Replicator {
   private ticker: NodeJS.Timeout | null = null;
   private closed = false;
   private snapshotting = false;
+  /** Bytes of entries applied since start, and that count when the last snapshot was taken. */
+  private appliedBytes = 0;
+  private snapshotAtBytes = 0;
 
   constructor(opts: GroupOptions) {
     this.o = {
@@ -82,6 +87,7 @@ export class RaftGroup implements Replicator {
       electionTick: 10,
       heartbeatTick: 1,
       snapshotEntries: 20_000,
+      snapshotBytes: 64 * 1024 * 1024,
       proposalTimeoutMs: 10_000,
       ...opts,
     };
@@ -282,11 +288,17 @@ export class RaftGroup implements Replicator {
     if (rd.messages.length > 0) this.o.send(rd.messages);
     for (; applied < rd.committed.length; applied++) this.applyEntry(rd.committed[applied]);
     this.node.advance(rd);
-    if (machine.appliedIndex - log.firstIndex() > this.o.snapshotEntries) this.scheduleSnapshot();
+    if (
+      machine.appliedIndex - log.firstIndex() > this.o.snapshotEntries ||
+      this.appliedBytes - this.snapshotAtBytes > this.o.snapshotBytes
+    ) {
+      this.scheduleSnapshot();
+    }
   }
 
   private applyEntry(e: Entry): void {
     this.appliedThrough = e.index;
+    this.appliedBytes += e.data.byteLength;
     this.onAppliedThrough();
     if (e.index <= this.o.machine.appliedIndex) return;
     if (e.type === "conf") {
@@ -335,10 +347,12 @@ export class RaftGroup implements Replicator {
         const { machine, log } = this.o;
         // Only state that is durable may replace the log below it.
         const snap = machine.snapshot();
+        const bytesCovered = this.appliedBytes;
         const durable = await machine.flush();
         if (durable < snap.index || snap.index <= log.firstIndex()) return;
         log.createSnapshot(snap.index, this.node.status().conf, snap.data);
         log.compact(snap.index);
+        this.snapshotAtBytes = bytesCovered;
         await this.o.flushLog();
         this.o.progress?.(
           `snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`,
