@@ -12,7 +12,7 @@
 import type { Socket } from "node:net";
 import { HeroError } from "../errors.ts";
 import { log } from "../log.ts";
-import type { Dispatcher } from "./dispatch.ts";
+import type { Dispatcher, Resolved } from "./dispatch.ts";
 import { type ParserLimits, ProtocolError, RequestParser } from "./parser.ts";
 import { encode, OutBuf, type Reply } from "./reply.ts";
 import type { Session } from "./session.ts";
@@ -103,7 +103,12 @@ export class Connection {
     this.running = true;
     while (this.queue.length > 0 && !this.closing) {
       const argv = this.queue[0];
-      if (this.pending.length > 0 && !this.dispatcher.canOverlap(this.session, argv)) break;
+      let resolved: Resolved | undefined;
+      if (this.pending.length > 0) {
+        const r = this.dispatcher.canOverlap(this.session, argv);
+        if (r === null) break;
+        resolved = r;
+      }
       this.queue.shift();
       if (argv.length === 0) {
         this.emit(new HeroError("PROTOCOL", this.protocolError?.message ?? "Protocol error"));
@@ -112,20 +117,19 @@ export class Connection {
       }
       let reply: Reply | Promise<Reply>;
       try {
-        reply = this.dispatcher.dispatch(this.session, argv);
+        reply = this.dispatcher.dispatch(this.session, argv, resolved);
       } catch (e) {
         reply = internalError(e);
       }
       if (reply instanceof Promise) {
         const slot: Slot = { done: false, reply: null };
         this.pending.push(slot);
-        reply
-          .catch((e: unknown) => internalError(e))
-          .then((r) => {
-            slot.done = true;
-            slot.reply = r;
-            this.drainPending();
-          });
+        const settle = (r: Reply): void => {
+          slot.done = true;
+          slot.reply = r;
+          this.drainPending();
+        };
+        reply.then(settle, (e: unknown) => settle(internalError(e)));
       } else {
         this.emit(reply);
       }
