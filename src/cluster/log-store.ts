@@ -9,10 +9,11 @@
  * another thread that the server's own thread and its clients need (measured: docs/benchmarks.md).
  *
  * Group commit: GroupLog writes update memory at once and queue records here; `flush()` frames
- * everything queued since the last flush, from all groups, and hands the frame to the writer,
- * which writes every frame waiting for it at once and syncs the file once. A resolved flush() is
- * durable. Flushes with nothing new queued share the latest frame's promise. A failed write
- * poisons the store (memory is then ahead of disk; the node must restart).
+ * everything queued since the last flush, from all groups, and writes the frame at once with one
+ * synced write; several flushes may be in flight, and each resolves only after the ones before
+ * it, so a resolved flush() means everything flushed so far is durable. Flushes with nothing new
+ * queued share the latest frame's promise. A failed write poisons the store (memory is then ahead
+ * of disk; the node must restart).
  *
  * Segments: when the active segment passes `segmentBytes`, the next frame starts a new one, which
  * opens with a checkpoint frame restating every group's state. A segment older than the active
@@ -100,8 +101,10 @@ interface Segment {
   fd: number;
   /** Bytes assigned so far (written, or framed and waiting for the writer). */
   size: number;
-  /** Length of the file: frames, then zeros written ahead of them (see PREALLOCATE). */
-  allocated: number;
+  /** Length the file will have once the zeros written ahead of the frames are on disk. */
+  allocating: number;
+  /** Resolves when the file has that length (see PREALLOCATE). */
+  allocated: Promise<void>;
 }
 
 /** Records queued since the last flush. */
@@ -123,8 +126,6 @@ interface Job {
   batch: Batch;
   /** Files made obsolete once this job is durable. */
   obsolete: string[];
-  done: () => void;
-  fail: (e: unknown) => void;
 }
 
 const newBatch = (): Batch => ({ records: [], pending: [], groups: new Set(), snapshots: [] });
@@ -141,8 +142,8 @@ export class NodeLogStore implements GroupBackend {
   private readonly groups = new Map<number, GroupLog>();
   private nextSnapSeq = 1;
   private pending = newBatch();
-  private queue: Job[] = [];
-  private writing = false;
+  /** Flushes whose frames are written or being written but not yet reported durable. */
+  private inFlight = 0;
   private lastCommit: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   private closed = false;
@@ -160,7 +161,8 @@ export class NodeLogStore implements GroupBackend {
     for (const seq of seqs) {
       const fd = openSync(join(dir, segmentName(seq)), SEGMENT_FLAGS);
       const size = replay.sizes.get(seq) ?? SEGMENT_HEADER;
-      this.segments.set(seq, { seq, fd, size, allocated: fstatSync(fd).size });
+      const length = fstatSync(fd).size;
+      this.segments.set(seq, { seq, fd, size, allocating: length, allocated: Promise.resolve() });
     }
     for (const n of names) {
       const s = parseSnapshotName(n);
@@ -207,7 +209,12 @@ export class NodeLogStore implements GroupBackend {
     this.groups.delete(id);
   }
 
-  /** Makes every queued write durable; concurrent calls share one sync. */
+  /**
+   * Makes every queued write durable. The frame's write starts at once, even while earlier ones
+   * are in flight (synced writes to different offsets proceed in parallel on the disk), but a
+   * flush resolves only after every earlier one: durability is reported in order. Calls with
+   * nothing new queued share the latest flush.
+   */
   flush(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const batch = this.pending;
@@ -215,23 +222,36 @@ export class NodeLogStore implements GroupBackend {
     if (this.closed) return Promise.reject(closedError());
     this.pending = newBatch();
     const job = this.frame(batch);
-    this.lastCommit = new Promise<void>((resolve, reject) => {
-      job.done = resolve;
-      job.fail = reject;
-    });
-    this.queue.push(job);
-    if (!this.writing) void this.write();
+    const earlier = this.lastCommit;
+    const written = this.writeJob(job, earlier);
+    this.inFlight++;
+    this.lastCommit = Promise.all([earlier, written]).then(
+      () => {
+        this.inFlight--;
+        // A new segment exists after a crash only once its directory is synced.
+        if (job.created) fsyncDir(this.dir);
+        for (const r of batch.pending) r.durable = true;
+        for (const g of batch.groups) g.committed();
+        for (const name of job.obsolete) this.removeFile(name);
+      },
+      (e: unknown) => {
+        this.inFlight--;
+        this.failure ??= e;
+        throw e;
+      },
+    );
     return this.lastCommit;
   }
 
-  /** Flushes, then closes the files. */
+  /** Flushes, waits for every write in flight, then closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
       await this.flush();
     } finally {
       this.closed = true;
-      while (this.writing) await new Promise((r) => setTimeout(r, 1));
+      await this.lastCommit.catch(() => undefined);
+      while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 1));
       for (const s of this.segments.values()) closeSync(s.fd);
       this.segments.clear();
     }
@@ -334,7 +354,7 @@ export class NodeLogStore implements GroupBackend {
     seg.size = start + frames.length;
     const oldest = Math.min(this.index.oldestLiveSegment(), this.active.seq);
     for (const s of this.segments.keys()) if (s < oldest) obsolete.push(segmentName(s));
-    return { seg, pos: start, frames, created, batch, obsolete, done: () => {}, fail: () => {} };
+    return { seg, pos: start, frames, created, batch, obsolete };
   }
 
   private snapOf(group: number): number {
@@ -354,68 +374,41 @@ export class NodeLogStore implements GroupBackend {
     return b.finish();
   }
 
-  /** Writes every queued job, syncs each file touched once, then resolves the jobs. */
-  private async write(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.queue.length > 0) {
-        const jobs = this.queue;
-        this.queue = [];
-        try {
-          await this.writeJobs(jobs);
-        } catch (e) {
-          this.failure ??= e;
-          for (const j of [...jobs, ...this.queue]) j.fail(e);
-          this.queue = [];
-          return;
-        }
-        for (const j of jobs) {
-          for (const r of j.batch.pending) r.durable = true;
-          for (const g of j.batch.groups) g.committed();
-          j.done();
-        }
-        for (const j of jobs) for (const name of j.obsolete) this.removeFile(name);
-      }
-    } finally {
-      this.writing = false;
+  /**
+   * Writes one job: its snapshot files, then its frames (on a segment opened O_DSYNC, so the
+   * write is the sync). The first job of a new segment waits for every earlier one, so that no
+   * older segment can end in a torn frame while a newer one holds data (opening would refuse it).
+   */
+  private async writeJob(job: Job, earlier: Promise<void>): Promise<void> {
+    for (const snap of job.batch.snapshots) {
+      await writeFileDurably(join(this.dir, snap.name), encodeSnapshotFile(snap.data));
     }
+    if (job.batch.snapshots.length > 0) fsyncDir(this.dir);
+    if (job.created) await earlier;
+    await this.allocate(job.seg, job.pos + job.frames.length);
+    await writeAt(job.seg.fd, job.frames, job.pos);
   }
 
-  private async writeJobs(jobs: Job[]): Promise<void> {
-    let created = false;
-    for (const j of jobs) {
-      for (const snap of j.batch.snapshots) {
-        await writeFileDurably(join(this.dir, snap.name), encodeSnapshotFile(snap.data));
-        created = true;
-      }
+  /**
+   * Resolves once the segment's file reaches `end` with zeros written ahead (see PREALLOCATE).
+   * Extensions run one after another, and a frame is written only after the zeros under it, never
+   * the other way round.
+   */
+  private allocate(seg: Segment, end: number): Promise<void> {
+    if (end > seg.allocating) {
+      const from = seg.allocating;
+      const upTo = end + PREALLOCATE;
+      seg.allocating = upTo;
+      seg.allocated = seg.allocated.then(() => writeAt(seg.fd, Buffer.alloc(upTo - from), from));
     }
-    // Segments are opened O_DSYNC: a write returns once its bytes (and the file length) are on
-    // disk, so the frames of consecutive jobs go out as one write, which is also the sync.
-    for (let i = 0; i < jobs.length; ) {
-      const seg = jobs[i].seg;
-      let n = i + 1;
-      while (n < jobs.length && jobs[n].seg === seg && !jobs[n].created) n++;
-      const run = jobs.slice(i, n);
-      const bytes = run.length === 1 ? run[0].frames : Buffer.concat(run.map((j) => j.frames));
-      const end = jobs[i].pos + bytes.length;
-      if (end > seg.allocated) {
-        const upTo = end + PREALLOCATE;
-        await writeAt(seg.fd, Buffer.alloc(upTo - seg.allocated), seg.allocated);
-        seg.allocated = upTo;
-      }
-      await writeAt(seg.fd, bytes, jobs[i].pos);
-      for (const j of run) created ||= j.created;
-      i = n;
-    }
-    // New files (a segment, a snapshot) exist after a crash only once their directory is synced.
-    if (created) fsyncDir(this.dir);
+    return seg.allocated;
   }
 
   /** A new store's first segment, written and synced before anything refers to it. */
   private firstSegment(): Segment {
     const seg = this.createSegment(1);
     writeSync(seg.fd, segmentHeader(1), 0, SEGMENT_HEADER, 0);
-    seg.allocated = SEGMENT_HEADER;
+    seg.allocating = SEGMENT_HEADER;
     fsyncDir(this.dir);
     return seg;
   }
@@ -423,7 +416,7 @@ export class NodeLogStore implements GroupBackend {
   private createSegment(seq: number): Segment {
     const path = join(this.dir, segmentName(seq));
     const fd = openSync(path, SEGMENT_FLAGS | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    const seg = { seq, fd, size: SEGMENT_HEADER, allocated: 0 };
+    const seg = { seq, fd, size: SEGMENT_HEADER, allocating: 0, allocated: Promise.resolve() };
     this.segments.set(seq, seg);
     return seg;
   }

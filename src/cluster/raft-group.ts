@@ -1,14 +1,16 @@
 /**
  * One Raft group at run time: the pure core (src/raft) plus everything it must not do itself.
  *
- * The group owns a RawNode, its durable log (GroupLog, in the node's shared LMDB environment),
- * the state machine (an instance's backend) and a timer. It runs the Ready loop: persist entries
- * and hard state (flush, i.e. fsync, before any message that depends on them), send messages,
- * apply committed entries in order, advance. Proposals made while a flush is in progress pile up
- * in the core and go out together in the next Ready, so many writes share one fsync (group
- * commit) without any batching timer. A client's write resolves when its entry is applied here,
- * with the reply apply returned; if the entry is lost (leader change) or the group stops, the
- * client gets TRYAGAIN.
+ * The group owns a RawNode, its durable log (GroupLog, in the node's log store), the state
+ * machine (an instance's backend, or the catalog) and a timer. It runs the Ready loop: apply the
+ * committed entries handed out, hand entries and hard state to the log store and start their
+ * sync, advance; when the sync completes, tell the core what is durable and send the messages
+ * that depend on it. The core runs with asynchronous storage writes, so the next round need not
+ * wait for the last one's sync: a few syncs are in flight at once, and each write waits for about
+ * one sync rather than for the rest of the previous one as well. Client writes queue here and go
+ * to the core as one entry per round (group commit without a batching timer). A client's write
+ * resolves when its op is applied here, with the reply apply returned; if the entry is lost
+ * (leader change) or the group stops, the client gets TRYAGAIN.
  */
 import { randomInt } from "node:crypto";
 import type { ApplyResult, Op, StateMachine } from "../backends/contract.ts";
@@ -19,6 +21,7 @@ import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from "../raft
 import type { Reply } from "../resp/reply.ts";
 import type { GroupLog } from "./log-store.ts";
 import { decodeProposal, encodeProposal, opSize, proposalId } from "./op-codec.ts";
+import { ProposalBatcher } from "./proposal-batcher.ts";
 
 export interface GroupOptions {
   groupId: number;
@@ -56,6 +59,9 @@ interface Waiting {
   deadline: number;
 }
 
+/** Syncs of one group in flight at once (the disk serves a few synced writes in parallel). */
+const MAX_SYNCS_IN_FLIGHT = 4;
+
 /** Writes proposed together share an entry up to this size. */
 const MAX_ENTRY_BYTES = 1024 * 1024;
 
@@ -69,6 +75,7 @@ export class RaftGroup implements Replicator {
   private readonly waiting = new Map<number, Waiting>();
   /** Writes submitted since the last Raft round, in request order. */
   private queue: { request: number; op: Op; size: number }[] = [];
+  private readonly batcher = new ProposalBatcher();
   private nextRequest = 1;
   /** Random per process: tells this life's proposals from those of an earlier one. */
   private readonly incarnation = randomInt(0, 2 ** 32);
@@ -77,6 +84,9 @@ export class RaftGroup implements Replicator {
   private ticker: NodeJS.Timeout | null = null;
   private closed = false;
   private snapshotting = false;
+  /** Syncs started and not yet completed, and the chain that completes them in order. */
+  private syncing = 0;
+  private synced: Promise<void> = Promise.resolve();
   /** Bytes of entries applied since start, and that count when the last snapshot was taken. */
   private appliedBytes = 0;
   private snapshotAtBytes = 0;
@@ -101,6 +111,7 @@ export class RaftGroup implements Replicator {
       applied: opts.machine.appliedIndex,
       preVote: true,
       checkQuorum: true,
+      asyncStorage: true,
     });
   }
 
@@ -179,6 +190,7 @@ export class RaftGroup implements Replicator {
       const deadline = performance.now() + this.o.proposalTimeoutMs;
       this.waiting.set(request, { op, resolve, reject, deadline });
       this.queue.push({ request, op, size: opSize(op) });
+      this.batcher.submitted(this.waiting.size);
       this.kick();
     });
   }
@@ -251,49 +263,94 @@ export class RaftGroup implements Replicator {
       do {
         this.again = false;
         for (;;) {
-          // Writes queued while the last round was flushing join the next one.
-          if (this.queue.length > 0) this.proposeQueued();
-          if (!this.node.hasReady()) break;
-          await this.handle(this.node.ready());
+          if (this.closed) break;
+          if (this.node.hasReady()) {
+            // Bound the syncs in flight (each holds a Ready's writes and messages).
+            if (this.syncing >= MAX_SYNCS_IN_FLIGHT) await this.synced;
+            await this.handle(this.node.ready());
+            continue;
+          }
+          if (this.queue.length === 0) break;
+          if (this.batcher.release(this.queue.length, this.waiting.size, performance.now())) {
+            this.proposeQueued();
+          } else {
+            // Let the clients just answered send their next writes: one event-loop turn.
+            await new Promise((r) => setImmediate(r));
+          }
         }
-      } while (this.again);
+      } while (this.again && !this.closed);
     } catch (e) {
-      // Storage failed: nothing more can be made durable. Fail waiting clients; stop.
-      this.failAll(tryAgain(`storage error: ${(e as Error).message}`));
-      this.closed = true;
-      throw e;
+      this.storageFailed(e);
     } finally {
       this.running = false;
     }
   }
 
+  /**
+   * One Ready, with asynchronous storage writes: the entries and hard state go to the log store
+   * and its sync starts, but the loop does not wait for it; the next Ready may start another
+   * sync while this one is in flight. When a sync completes (in order), the core learns what is
+   * durable and the Ready's messages go out (they may depend on it). The core hands out for
+   * applying only committed entries that are durable here, so they are applied first, at once.
+   */
   private async handle(rd: Ready): Promise<void> {
     const { log, machine } = this.o;
     if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
-    // Committed entries below this Ready's new ones were made durable by an earlier Ready, so
-    // they are applied (and their clients answered) now rather than after this Ready's flush,
-    // which would make every write wait for two fsyncs. A follower may learn that an entry is
-    // committed in the same Ready that brings it: those wait for the flush.
-    const firstNew = rd.entries.length > 0 ? rd.entries[0].index : Number.POSITIVE_INFINITY;
-    let applied = 0;
-    while (applied < rd.committed.length && rd.committed[applied].index < firstNew) {
-      this.applyEntry(rd.committed[applied++]);
-    }
+    for (const e of rd.committed) this.applyEntry(e);
     if (rd.entries.length > 0) log.append(rd.entries);
     if (rd.hardState !== null) log.setHardState(rd.hardState);
-    if (rd.mustSync) {
-      await this.o.flushLog();
-      this.o.onPersisted?.(rd.entries.length, countWrites(rd.entries));
-    }
-    if (rd.messages.length > 0) this.o.send(rd.messages);
-    for (; applied < rd.committed.length; applied++) this.applyEntry(rd.committed[applied]);
+    const started = performance.now();
+    const synced = rd.mustSync || rd.snapshot !== null ? this.o.flushLog() : null;
+    synced?.then(
+      () => this.batcher.synced(performance.now() - started),
+      () => {},
+    );
+    // A snapshot must be durable before advance (the core's contract).
+    if (rd.snapshot !== null) await synced;
     this.node.advance(rd);
+    this.afterSync(synced, rd.entries, rd.messages);
     if (
       machine.appliedIndex - log.firstIndex() > this.o.snapshotEntries ||
       this.appliedBytes - this.snapshotAtBytes > this.o.snapshotBytes
     ) {
       this.scheduleSnapshot();
     }
+  }
+
+  /** Runs once `synced` (and every earlier sync) completed: report durability, send messages. */
+  private afterSync(synced: Promise<void> | null, entries: Entry[], messages: Message[]): void {
+    const last = entries.length > 0 ? entries[entries.length - 1] : null;
+    const done = (): void => {
+      if (this.closed) return;
+      if (synced !== null) this.o.onPersisted?.(entries.length, countWrites(entries));
+      if (last !== null) this.node.persisted(last.index, last.term);
+      if (messages.length > 0) this.o.send(messages);
+      this.kick();
+    };
+    if (synced === null && this.syncing === 0) {
+      done();
+      return;
+    }
+    this.syncing++;
+    this.synced = this.synced
+      .then(() => synced)
+      .then(
+        () => {
+          this.syncing--;
+          done();
+        },
+        (e: unknown) => {
+          this.syncing--;
+          this.storageFailed(e);
+        },
+      );
+  }
+
+  /** Storage failed: nothing more can be made durable. Fail waiting clients; stop. */
+  private storageFailed(e: unknown): void {
+    if (this.closed) return;
+    this.failAll(tryAgain(`storage error: ${(e as Error).message}`));
+    this.closed = true;
   }
 
   private applyEntry(e: Entry): void {
@@ -374,6 +431,7 @@ export class RaftGroup implements Replicator {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     while (this.running) await new Promise((r) => setTimeout(r, 5));
+    await this.synced;
     this.failAll(tryAgain("the instance is shutting down"));
   }
 }

@@ -24,6 +24,12 @@ export class RaftLog {
   readonly storage: RaftStorage;
   committed: number;
   applied: number;
+  /**
+   * The last index known durable on this node. Entries are applied only up to here, so a node
+   * never acts on an entry a crash could take back. Without asynchronous storage writes the
+   * runtime makes everything durable before advance(), and this follows the handed-out log.
+   */
+  durable: number;
   private pendingSnap: Snapshot | null = null;
   private ents: Entry[] = [];
   private offset: number;
@@ -31,6 +37,7 @@ export class RaftLog {
   constructor(storage: RaftStorage, commit: number, applied: number | undefined) {
     this.storage = storage;
     this.offset = storage.lastIndex() + 1;
+    this.durable = storage.lastIndex();
     this.applied = Math.max(applied ?? 0, storage.firstIndex() - 1);
     // Whatever was applied (or snapshotted) was committed, even if a commit-only hard state
     // write (not synced) was lost in a crash.
@@ -136,6 +143,8 @@ export class RaftLog {
       );
     }
     if (after > this.lastIndex() + 1) throw new RaftInvariantError(`gap before entry ${after}`);
+    // Replaced entries were durable; their replacements are not yet.
+    if (after <= this.durable) this.durable = after - 1;
     if (after === this.offset + this.ents.length) {
       for (const e of entries) this.ents.push(e);
     } else if (after <= this.offset) {
@@ -177,6 +186,7 @@ export class RaftLog {
     this.ents = [];
     this.offset = s.meta.index + 1;
     this.committed = s.meta.index;
+    this.durable = Math.min(this.durable, s.meta.index - 1);
   }
 
   /** The snapshot to send a lagging follower: a pending one, else the stored one. */
@@ -203,17 +213,34 @@ export class RaftLog {
 
   stableSnapTo(index: number): void {
     if (this.pendingSnap && this.pendingSnap.meta.index === index) this.pendingSnap = null;
+    if (index > this.durable) this.durable = index;
+  }
+
+  /**
+   * Entries up to index (which has that term) are durable. False when the entry was replaced or
+   * compacted meanwhile (a later report covers what is still there).
+   */
+  durableTo(index: number, term: number): boolean {
+    if (this.term(index) !== term) return false;
+    if (index > this.durable) this.durable = index;
+    return true;
+  }
+
+  /** The highest index that may be applied: committed and durable. */
+  private applyLimit(): number {
+    return Math.min(this.committed, this.durable);
   }
 
   /** Committed entries not yet handed to the state machine (starting after a pending snapshot). */
   nextCommitted(): Entry[] {
     const lo = Math.max(this.applied, this.firstIndex() - 1) + 1;
-    if (lo > this.committed) return [];
-    return this.slice(lo, this.committed + 1, MAX_APPLY_BYTES) ?? [];
+    const hi = this.applyLimit();
+    if (lo > hi) return [];
+    return this.slice(lo, hi + 1, MAX_APPLY_BYTES) ?? [];
   }
 
   hasNextCommitted(): boolean {
-    return Math.max(this.applied, this.firstIndex() - 1) < this.committed;
+    return Math.max(this.applied, this.firstIndex() - 1) < this.applyLimit();
   }
 
   appliedTo(index: number): void {

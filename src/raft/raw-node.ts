@@ -43,8 +43,11 @@ export class RawNode {
   private prevHard: HardState;
   private outstanding = false;
 
+  private readonly asyncStorage: boolean;
+
   constructor(cfg: RaftConfig) {
     this.raft = new Raft(cfg);
+    this.asyncStorage = cfg.asyncStorage ?? false;
     this.prevHard = cfg.storage.initialState().hardState;
   }
 
@@ -137,8 +140,20 @@ export class RawNode {
     if (rd.committed.length > 0) r.log.appliedTo(rd.committed[rd.committed.length - 1].index);
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1];
-      if (r.log.stableTo(last.index, last.term)) r.persistedTo(last.index);
+      if (r.log.stableTo(last.index, last.term) && !this.asyncStorage) {
+        this.persisted(last.index, last.term);
+      }
     }
+  }
+
+  /**
+   * With asynchronous storage writes: every entry handed out up to `index` (which has `term`) is
+   * now durable. Report in the order the Readys were taken; a report for an entry replaced
+   * meanwhile is ignored (a later one covers what is still there).
+   */
+  persisted(index: number, term: number): void {
+    const r = this.raft;
+    if (r.log.durableTo(index, term)) r.persistedTo(index);
   }
 
   status(): Status {

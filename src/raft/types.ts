@@ -148,6 +148,15 @@ export interface RaftConfig {
   maxSizePerMsg?: number;
   /** Append messages in flight per follower (pipelining). */
   maxInflight?: number;
+  /**
+   * Asynchronous storage writes. Off: `advance(rd)` says that rd's entries and hard state are
+   * durable. On: `advance(rd)` only says they were handed to storage (a Ready with a snapshot
+   * must still be durable by then); the runtime reports durability later, in order, with
+   * `persisted(index, term)`, and must hold rd's messages until then. Meanwhile the next Ready
+   * may be taken, so several syncs can be in flight; committed entries are handed out for
+   * applying only once they are durable here.
+   */
+  asyncStorage?: boolean;
 }
 
 export type Role = "follower" | "preCandidate" | "candidate" | "leader";

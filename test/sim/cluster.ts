@@ -73,6 +73,13 @@ export class Cluster {
       ready: this.invariants.ready.bind(this.invariants),
       appended: this.invariants.appended.bind(this.invariants),
       synced: this.invariants.synced.bind(this.invariants),
+      sending: this.invariants.sending.bind(this.invariants),
+      scheduleSync: (n: SimNode) =>
+        this.queue.push(this.now + this.#rng.int(0, 4), {
+          kind: "sync",
+          node: n.id,
+          incarnation: n.incarnation,
+        }),
       applying: this.invariants.applying.bind(this.invariants),
     };
     // Spares start from the same index-0 state as everyone (the initial membership, which they
@@ -211,6 +218,12 @@ export class Cluster {
       case "restart":
         this.restart(this.node(ev.node));
         return;
+      case "sync": {
+        const n = this.node(ev.node);
+        if (!n.alive || this.#stalled(n, ev)) return;
+        this.touch(n, () => n.syncNow(ev.incarnation));
+        return;
+      }
     }
   }
 
@@ -241,7 +254,14 @@ export class Cluster {
       mix(ev.msg.from * 64 + ev.msg.to);
       mix(ev.msg.term);
       mix(ev.msg.type.length);
-    } else if (ev.kind === "tick" || ev.kind === "request" || ev.kind === "restart") mix(ev.node);
+    } else if (
+      ev.kind === "tick" ||
+      ev.kind === "request" ||
+      ev.kind === "restart" ||
+      ev.kind === "sync"
+    ) {
+      mix(ev.node);
+    }
     this.fingerprint = h;
     if (ev.kind === "tick" && !this.trace) return; // too many to be worth the ring
     this.#push(describe(this.now, ev));
@@ -280,5 +300,7 @@ function describe(at: number, ev: SimEvent): string {
       return `${at} fault`;
     case "restart":
       return `${at} restart ${ev.node}`;
+    case "sync":
+      return `${at} sync ${ev.node}`;
   }
 }

@@ -13,7 +13,8 @@ export type SimEvent =
   | { kind: "reply"; client: number; reply: ClientReply }
   | { kind: "clientWake"; client: number; token: number }
   | { kind: "fault" }
-  | { kind: "restart"; node: NodeId };
+  | { kind: "restart"; node: NodeId }
+  | { kind: "sync"; node: NodeId; incarnation: number };
 
 interface Slot {
   at: number;

@@ -82,7 +82,11 @@ export class Invariants {
         fail("log matching", `node ${node.id}: Ready entries not contiguous: ${fmt(a)} ${fmt(b)}`);
       }
     }
-    for (const m of rd.messages) this.#message(node, m);
+  }
+
+  /** Messages as a node sends them (held ones only when released: a crash may drop them). */
+  sending(node: SimNode, msgs: Message[]): void {
+    for (const m of msgs) this.#message(node, m);
   }
 
   #message(node: SimNode, m: Message): void {

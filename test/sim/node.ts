@@ -10,6 +10,12 @@
  * pending client request; a restart rebuilds storage from the disk, the state machine from the
  * disk's snapshot, and tells the core `applied = snapshot index`, so the core itself must hand
  * back the committed tail for replay.
+ *
+ * With `asyncStorage` the node takes the next Ready without waiting for the sync of the last
+ * one, as the server's runtime does: a batch that must be synced is handed to storage, its
+ * messages are held, and a sync is scheduled a little later (a "sync" event); when it runs, the
+ * disk becomes a copy of storage, the core is told what is now durable (`persisted`), and the
+ * held messages go out in order. A crash before that loses the batch and its messages.
  */
 import {
   type ConfState,
@@ -52,6 +58,10 @@ export interface NodeHooks {
   appended(node: SimNode, entries: Entry[]): void;
   /** Called after the disk was replaced by a copy of storage. */
   synced(node: SimNode, before: Disk): void;
+  /** Called with messages as they are sent (when they were held for a sync, on release). */
+  sending(node: SimNode, msgs: Message[]): void;
+  /** asyncStorage: asks for `node.syncNow(incarnation)` to be called a little later. */
+  scheduleSync(node: SimNode): void;
   /** Called before an entry is applied to the state machine. */
   applying(node: SimNode, entry: Entry): void;
 }
@@ -67,6 +77,8 @@ export interface NodeConfig {
   maxInflight?: number;
   /** Snapshot and compact the log once this many applied entries sit above the snapshot (0 = never). */
   snapshotEvery: number;
+  /** Take Readys without waiting for their sync (see the module doc). */
+  asyncStorage?: boolean;
 }
 
 interface WaitingRead {
@@ -96,6 +108,9 @@ export class SimNode {
   /** Reads whose read index is known, waiting for applied ≥ index. */
   #waiting: WaitingRead[] = [];
   #readSeq = 0;
+  /** asyncStorage: batches handed to storage but not yet synced, oldest first. */
+  #unsynced: { last: Entry | null; messages: Message[] }[] = [];
+  #syncScheduled = false;
 
   constructor(id: NodeId, cfg: NodeConfig, hooks: NodeHooks) {
     this.id = id;
@@ -137,6 +152,7 @@ export class SimNode {
       checkQuorum: this.#cfg.checkQuorum,
       maxSizePerMsg: this.#cfg.maxSizePerMsg,
       maxInflight: this.#cfg.maxInflight,
+      asyncStorage: this.#cfg.asyncStorage,
     });
     this.drain();
   }
@@ -148,6 +164,29 @@ export class SimNode {
     this.#writes.clear();
     this.#reads.clear();
     this.#waiting = [];
+    this.#unsynced = [];
+    this.#syncScheduled = false;
+  }
+
+  /** asyncStorage: the scheduled sync of `incarnation` runs (ignored after a crash). */
+  syncNow(incarnation: number): void {
+    if (!this.alive || incarnation !== this.incarnation) return;
+    this.#syncScheduled = false;
+    if (this.#unsynced.length === 0) return;
+    this.sync();
+    const batches = this.#unsynced;
+    this.#unsynced = [];
+    for (const b of batches) {
+      if (b.last !== null) this.raft.persisted(b.last.index, b.last.term);
+      this.#send(b.messages);
+    }
+    this.drain();
+  }
+
+  #send(msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    this.#hooks.sending(this, msgs);
+    for (const m of msgs) this.#hooks.send(m);
   }
 
   tick(): void {
@@ -203,9 +242,26 @@ export class SimNode {
       }
       if (rd.entries.length > 0) this.storage.append(rd.entries);
       if (rd.hardState) this.storage.setHardState(rd.hardState);
-      if (rd.mustSync || rd.snapshot) this.sync();
-      if (rd.entries.length > 0) this.#hooks.appended(this, rd.entries);
-      for (const m of rd.messages) this.#hooks.send(m);
+      const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1] : null;
+      if (!this.#cfg.asyncStorage || rd.snapshot) {
+        // A snapshot is made durable before advance in either mode (the Ready contract).
+        if (rd.mustSync || rd.snapshot) this.sync();
+        if (this.#cfg.asyncStorage && rd.snapshot) this.#releaseAll();
+        if (rd.entries.length > 0) this.#hooks.appended(this, rd.entries);
+        this.#send(rd.messages);
+      } else {
+        if (rd.entries.length > 0) this.#hooks.appended(this, rd.entries);
+        if (rd.mustSync || this.#unsynced.length > 0) {
+          // Held until the sync; messages keep their order behind earlier held ones.
+          this.#unsynced.push({ last, messages: rd.messages });
+          if (!this.#syncScheduled) {
+            this.#syncScheduled = true;
+            this.#hooks.scheduleSync(this);
+          }
+        } else {
+          this.#send(rd.messages);
+        }
+      }
       for (const e of rd.committed) this.#apply(e);
       for (const rs of rd.readStates) {
         const ctx = bytesToText(rs.context);
@@ -219,6 +275,16 @@ export class SimNode {
       this.raft.advance(rd);
     }
     this.#maybeSnapshot();
+  }
+
+  /** A synchronous sync made everything handed out durable: report it and release what waited. */
+  #releaseAll(): void {
+    const batches = this.#unsynced;
+    this.#unsynced = [];
+    for (const b of batches) {
+      if (b.last !== null) this.raft.persisted(b.last.index, b.last.term);
+      this.#send(b.messages);
+    }
   }
 
   /** fsync: the disk becomes what storage holds now. */

@@ -102,6 +102,7 @@ export function makeScenario(
       maxSizePerMsg: rng.pick([undefined, 1, 256, 4096]),
       maxInflight: rng.pick([undefined, 1, 3, 64]),
       snapshotEvery: rng.pick([0, 5, 20, 60]),
+      asyncStorage: rng.chance(0.5),
     },
     // Clocks drift a little; in some seeds one node's clock runs far faster or slower.
     tickPeriods: Array.from({ length: nodes + (membership ? 2 : 0) }, () =>
@@ -205,7 +206,7 @@ class StuckError extends Error {}
 
 function describeScenario(s: Scenario): string {
   const n = s.node;
-  const core = `preVote=${n.preVote} checkQuorum=${n.checkQuorum} heartbeatTick=${n.heartbeatTick} maxSizePerMsg=${n.maxSizePerMsg ?? "default"} maxInflight=${n.maxInflight ?? "default"} snapshotEvery=${n.snapshotEvery || "never"}`;
+  const core = `preVote=${n.preVote} checkQuorum=${n.checkQuorum} heartbeatTick=${n.heartbeatTick} maxSizePerMsg=${n.maxSizePerMsg ?? "default"} maxInflight=${n.maxInflight ?? "default"} snapshotEvery=${n.snapshotEvery || "never"} asyncStorage=${n.asyncStorage ?? false}`;
   const net = `drop=${s.net.drop} dup=${s.net.duplicate} delay=${s.net.minDelay}-${s.net.maxDelay}ms`;
   return `${core}; tick periods (ms) ${s.tickPeriods.join(",")}; ${net}; spares=${s.spares}`;
 }
