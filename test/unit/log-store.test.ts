@@ -251,6 +251,41 @@ describe("NodeLogStore", () => {
     expect(b.warnings).toEqual([]);
   });
 
+  it("flushes in flight at once resolve in order, and a hole they leave cuts the log there", async () => {
+    const dir = tempDir();
+    const a = openStore(dir);
+    const g = a.group(1, CONF);
+    const ends: number[] = [];
+    const flushes: Promise<void>[] = [];
+    for (let i = 1; i <= 6; i++) {
+      g.append([ent(i, 1, `frame-${i}`)]);
+      flushes.push(a.flush()); // not awaited: six frames written concurrently
+    }
+    const order: number[] = [];
+    await Promise.all(flushes.map((f, i) => f.then(() => order.push(i))));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    await a.close();
+    // Frame boundaries, then every crash in which frame k never reached the disk although later
+    // frames did (concurrent writes complete in any order): the log must end before frame k.
+    const b0 = readFileSync(segmentPath(dir));
+    let at = SEGMENT_HEADER;
+    for (let p = readFrame(b0, at); p !== null; p = readFrame(b0, at)) {
+      ends.push(at);
+      at += FRAME_HEADER + p.length;
+    }
+    const frameOf = (i: number) => ends[ends.length - 6 + i - 1];
+    for (let k = 2; k <= 5; k++) {
+      const copy = tempDir();
+      const torn = Buffer.from(b0);
+      const start = frameOf(k);
+      torn.fill(0, start, frameOf(k + 1));
+      writeFileSync(join(copy, segments(dir)[0]), torn);
+      const s = openStore(copy);
+      expect(s.warnings).toHaveLength(1);
+      expect(s.group(1, CONF).lastIndex()).toBe(k - 1);
+    }
+  });
+
   it("cuts a torn tail off on open, reports it, and continues cleanly", async () => {
     const dir = tempDir();
     const a = openStore(dir);
