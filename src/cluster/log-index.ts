@@ -78,24 +78,29 @@ export class IndexedGroup {
    * gap, or a term lower than its predecessor's): those records are damage, not history.
    */
   addEntry(index: number, loc: EntryLocation): string | null {
-    if (this.head === this.locs.length) {
-      // Empty. The next entry normally follows the base, but replay may meet a later one first:
-      // the segments with the entries below it were deleted after compaction, and the base
-      // record that covers them comes later in the log. `gapAfterBase` checks the final shape.
-      if (index <= this.base.index) return `entry ${index} at or below the compaction base`;
+    if (index <= this.base.index) return `entry ${index} at or below the compaction base`;
+    if (!this.empty()) {
+      if (index > this.last + 1) return `gap after index ${this.last}`;
+      // An entry at or below the last replaces the suffix from there (a conflict).
+      if (index <= this.last) this.cutFrom(index);
+    }
+    if (this.empty()) {
+      // The next entry normally follows the base, but replay may meet a later one first: the
+      // segments with the entries below it were deleted after compaction, and the base record
+      // that covers them comes later in the log. `gapAfterBase` checks the final shape.
       this.locs = [loc];
       this.head = 0;
       this.first = index;
       return null;
     }
-    if (index <= this.base.index) return `entry ${index} at or below the compaction base`;
-    if (index > this.last + 1) return `gap after index ${this.last}`;
-    if (index <= this.last) this.cutFrom(index);
-    const prevTerm =
-      index - 1 >= this.first ? (this.location(index - 1)?.term ?? 0) : this.base.term;
+    const prevTerm = this.location(index - 1)?.term ?? this.base.term;
     if (loc.term < prevTerm) return `term ${loc.term} below the previous ${prevTerm}`;
     this.locs.push(loc);
     return null;
+  }
+
+  private empty(): boolean {
+    return this.head === this.locs.length;
   }
 
   /** After replay: why the live entries do not start right after the base, or null. */
@@ -104,28 +109,33 @@ export class IndexedGroup {
     return `entries start at ${this.first}, after a compaction base of ${this.base.index}`;
   }
 
-  /** Removes lo … hi: a prefix (compaction, snapshot install) or a suffix. */
+  /**
+   * Removes lo … hi: the whole log (snapshot install), a prefix (compaction) or a suffix (the
+   * tail a conflicting leader replaced). Which one is told by the range, not by `first` alone:
+   * after old segments were deleted, `first` may lie above a stale base.
+   */
   remove(lo: number, hi: number): void {
-    if (this.head === this.locs.length) return;
-    if (lo <= this.first) this.dropThrough(hi);
-    else this.cutFrom(lo);
+    if (this.empty() || lo > this.last) return;
+    if (lo > this.first) this.cutFrom(lo);
+    else if (hi >= this.last) this.clear();
+    else this.dropThrough(hi);
   }
 
+  private clear(): void {
+    this.locs = [];
+    this.head = 0;
+  }
+
+  /** Drops index … last (index > first) or everything (index ≤ first). */
   private cutFrom(index: number): void {
-    if (index <= this.first) {
-      this.locs = [];
-      this.head = 0;
-      this.first = this.base.index + 1;
-      return;
-    }
-    this.locs.length = this.head + (index - this.first);
+    if (index <= this.first) this.clear();
+    else this.locs.length = this.head + (index - this.first);
   }
 
+  /** Drops first … index (index < last). */
   private dropThrough(index: number): void {
     if (index >= this.last) {
-      this.locs = [];
-      this.head = 0;
-      this.first = index + 1;
+      this.clear();
       return;
     }
     this.head += index - this.first + 1;

@@ -30,36 +30,42 @@ export interface ReplayResult {
   sizes: Map<number, number>;
 }
 
-/** Replays the segments `seqs` (ascending); removes a torn newest segment from `seqs`. */
+/**
+ * Replays the segments `seqs` (ascending) into `index`. Repairs what a crash can leave and removes
+ * a repaired-away newest segment from `seqs`; throws on anything else.
+ */
 export function replaySegments(dir: string, seqs: number[], index: LogIndex): ReplayResult {
   const warnings: LogWarning[] = [];
   const sizes = new Map<number, number>();
+  const warn = (reason: string) => warnings.push({ group: -1, index: 0, reason });
+  // Old segments are deleted oldest first, so the ones left are consecutive.
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i] !== seqs[i - 1] + 1) throw damaged(`${segmentName(seqs[i - 1] + 1)} is missing`);
+  }
+  // A segment is created only once every earlier write is durable, and its header, checkpoint
+  // and first frame go out as one write: a newest segment without a header holds nothing.
+  while (seqs.length > 0) {
+    const seq = seqs[seqs.length - 1];
+    const header = checkSegmentHeader(readFileSync(join(dir, segmentName(seq))));
+    if (header === seq) break;
+    const why = typeof header === "string" ? header : `header says segment ${header}`;
+    warn(`${segmentName(seq)} ${why} (a rotation cut short): removed`);
+    rmSync(join(dir, segmentName(seq)));
+    seqs.pop();
+  }
   for (let i = 0; i < seqs.length; i++) {
     const seq = seqs[i];
     const newest = i === seqs.length - 1;
     const path = join(dir, segmentName(seq));
     const bytes = readFileSync(path);
-    const header = checkSegmentHeader(bytes);
-    if (header !== seq) {
-      const why = typeof header === "string" ? header : `header says segment ${header}`;
-      if (!newest) throw damaged(`${segmentName(seq)}: ${why}`);
-      // Created by a rotation that a crash interrupted before its first sync: nothing in it.
-      warnings.push({ group: -1, index: 0, reason: `${segmentName(seq)} ${why}: removed` });
-      rmSync(path);
-      seqs.pop();
-      break;
-    }
+    if (checkSegmentHeader(bytes) !== seq) throw damaged(`${segmentName(seq)}: bad header`);
     let at = SEGMENT_HEADER;
     while (at < bytes.length) {
       const payload = readFrame(bytes, at);
       if (payload === null && allZero(bytes, at)) break; // the preallocated end of the segment
       if (payload === null) {
         if (!newest) throw damaged(`${segmentName(seq)}: bad frame at byte ${at}`);
-        warnings.push({
-          group: -1,
-          index: 0,
-          reason: `torn frame at byte ${at} of ${segmentName(seq)}: log truncated here`,
-        });
+        warn(`torn frame at byte ${at} of ${segmentName(seq)}: log truncated here`);
         truncate(path, at);
         break;
       }
@@ -74,6 +80,14 @@ export function replaySegments(dir: string, seqs: number[], index: LogIndex): Re
         throw damaged(`${segmentName(seq)} at byte ${at}: ${(e as Error).message}`);
       }
       at = payloadPos + payload.length;
+    }
+    if (newest && i > 0 && at === SEGMENT_HEADER) {
+      // Its checkpoint was torn, so nothing in it was acknowledged; kept, it would become a
+      // segment without the checkpoint that lets older ones be deleted.
+      warn(`${segmentName(seq)} holds no intact frame: removed`);
+      rmSync(path);
+      seqs.pop();
+      break;
     }
     sizes.set(seq, Math.min(at, bytes.length));
   }

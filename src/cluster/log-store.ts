@@ -142,6 +142,8 @@ export class NodeLogStore implements GroupBackend {
   private readonly groups = new Map<number, GroupLog>();
   private nextSnapSeq = 1;
   private pending = newBatch();
+  /** Deletions of obsolete files, in order. */
+  private deleting: Promise<void> = Promise.resolve();
   /** Flushes whose frames are written or being written but not yet reported durable. */
   private inFlight = 0;
   private lastCommit: Promise<void> = Promise.resolve();
@@ -252,7 +254,8 @@ export class NodeLogStore implements GroupBackend {
       this.closed = true;
       await this.lastCommit.catch(() => undefined);
       while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 1));
-      for (const s of this.segments.values()) closeSync(s.fd);
+      await this.deleting;
+      for (const s of this.segments.values()) if (s.fd >= 0) closeSync(s.fd);
       this.segments.clear();
     }
   }
@@ -328,7 +331,7 @@ export class NodeLogStore implements GroupBackend {
     const parts: Buffer[] = [];
     const created = this.active.size >= this.segmentBytes;
     if (created) {
-      this.active = this.createSegment(this.active.seq + 1);
+      this.active = this.createSegment(this.active.seq + 1, this.lastCommit);
       parts.push(segmentHeader(this.active.seq));
       if (this.index.groups.size > 0) parts.push(this.checkpoint());
     }
@@ -413,23 +416,48 @@ export class NodeLogStore implements GroupBackend {
     return seg;
   }
 
-  private createSegment(seq: number): Segment {
-    const path = join(this.dir, segmentName(seq));
-    const fd = openSync(path, SEGMENT_FLAGS | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    const seg = { seq, fd, size: SEGMENT_HEADER, allocating: 0, allocated: Promise.resolve() };
+  /**
+   * A new segment. Its file is created only once `earlier` (every write before it) is durable:
+   * a crash can then never leave an older segment with a torn frame beside a newer file, which
+   * opening could not tell from damage. Writes to it wait for that (they chain on `allocated`).
+   */
+  private createSegment(seq: number, earlier: Promise<void> = Promise.resolve()): Segment {
+    const seg: Segment = {
+      seq,
+      fd: -1,
+      size: SEGMENT_HEADER,
+      allocating: 0,
+      allocated: Promise.resolve(),
+    };
+    const open = (): void => {
+      const path = join(this.dir, segmentName(seq));
+      seg.fd = openSync(path, SEGMENT_FLAGS | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    };
+    if (seq === 1 && this.segments.size === 0) open();
+    else seg.allocated = earlier.then(open);
     this.segments.set(seq, seg);
     return seg;
   }
 
+  /**
+   * Forgets a file made obsolete and deletes it. Deletions run one at a time in the order asked
+   * (old segments oldest first, so the segments left after a crash are consecutive), each batch
+   * followed by a sync of the directory.
+   */
   private removeFile(name: string): void {
     const seq = parseSegmentName(name);
     if (seq !== null) {
       const seg = this.segments.get(seq);
       if (seg === undefined || seg === this.active) return;
       this.segments.delete(seq);
-      closeSync(seg.fd);
+      if (seg.fd >= 0) closeSync(seg.fd);
     }
-    void unlink(join(this.dir, name)).catch(() => {});
+    this.deleting = this.deleting
+      .then(() => unlink(join(this.dir, name)))
+      .then(
+        () => fsyncDir(this.dir),
+        () => {}, // already gone
+      );
   }
 
   /** A commit index beyond the last entry (its entries were torn off) is clamped. */

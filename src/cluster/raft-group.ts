@@ -414,6 +414,9 @@ export class RaftGroup implements Replicator {
         this.o.progress?.(
           `snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`,
         );
+      } catch (e) {
+        // The state machine could not be made durable, or the log store failed.
+        this.storageFailed(e);
       } finally {
         this.snapshotting = false;
       }

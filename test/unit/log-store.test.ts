@@ -368,6 +368,93 @@ describe("NodeLogStore", () => {
     expect(readdirSync(dir).filter((n) => n.startsWith("snap-"))).toHaveLength(1);
   });
 
+  it("removes a newest segment whose checkpoint was torn, and keeps the state it restated", async () => {
+    const dir = tempDir();
+    const a = openStore(dir, { segmentBytes: 2048 });
+    const g = a.group(1, CONF);
+    g.setHardState({ term: 7, vote: 1, commit: 0 });
+    let i = 0;
+    while (segments(dir).length < 2) {
+      i++;
+      g.append([ent(i, 7, "z".repeat(300))]);
+      await a.flush();
+    }
+    await a.close();
+    // A crash tore the rotation's one write (header, checkpoint, first frame): checkpoint gone.
+    const newest = segmentPath(dir);
+    const torn = readFileSync(newest);
+    torn.fill(0, SEGMENT_HEADER + 8, SEGMENT_HEADER + 40);
+    writeFileSync(newest, torn);
+    const b = openStore(dir, { segmentBytes: 2048 });
+    expect(b.warnings.map((w) => w.reason)).toEqual([
+      expect.stringMatching(/torn frame/),
+      expect.stringMatching(/holds no intact frame: removed/),
+    ]);
+    expect(segments(dir)).toHaveLength(1);
+    const h = b.group(1, CONF);
+    expect(h.lastIndex()).toBe(i - 1);
+    // Rotate properly, compact everything old away: the hard state must survive the deletions.
+    for (let k = i; k < i + 12; k++) {
+      h.append([ent(k, 7, "z".repeat(300))]);
+      await b.flush();
+    }
+    h.createSnapshot(i + 8, CONF, bytes("s"));
+    h.compact(i + 8);
+    h.append([ent(i + 12, 7)]);
+    await b.flush();
+    await b.close();
+    const c = openStore(dir, { segmentBytes: 2048 });
+    expect(c.warnings).toEqual([]);
+    expect(c.group(1, CONF).initialState().hardState).toMatchObject({ term: 7, vote: 1 });
+    expect(c.group(1, CONF).lastIndex()).toBe(i + 12);
+  });
+
+  it("replays a conflict that truncated entries kept only in segments since deleted", async () => {
+    const dir = tempDir();
+    const a = openStore(dir, { segmentBytes: 900 });
+    const g = a.group(1, CONF);
+    const big = (index: number, term: number) => ent(index, term, "q".repeat(200));
+    let last = 0;
+    while (segments(dir).length < 2 || last < 4) {
+      last++;
+      g.append([big(last, 1)]);
+      await a.flush();
+    }
+    g.append([big(last + 1, 1), big(last + 2, 1)]);
+    await a.flush();
+    // A new leader overwrites from `last` with term 2 (entries after the rotation included).
+    g.append([big(last, 2), big(last + 1, 2)]);
+    await a.flush();
+    g.createSnapshot(last - 1, CONF, bytes("s"));
+    g.compact(last - 1);
+    g.append([big(last + 2, 2)]);
+    await a.flush();
+    await a.close();
+    const b = openStore(dir, { segmentBytes: 900 });
+    expect(b.warnings).toEqual([]);
+    const h = b.group(1, CONF);
+    expect([h.firstIndex(), h.lastIndex(), h.term(last), h.term(last + 2)]).toEqual([
+      last,
+      last + 2,
+      2,
+      2,
+    ]);
+  });
+
+  it("removes a newest segment that never got its header, and refuses a missing middle one", async () => {
+    const dir = tempDir();
+    const a = openStore(dir);
+    a.group(1, CONF).append(range(1, 3, 1));
+    await a.close();
+    writeFileSync(join(dir, "wal-0000000000000002.log"), Buffer.alloc(0));
+    const b = openStore(dir);
+    expect(b.warnings.map((w) => w.reason)).toEqual([expect.stringMatching(/cut short/)]);
+    expect(b.group(1, CONF).lastIndex()).toBe(3);
+    await b.close();
+    writeFileSync(join(dir, "wal-0000000000000003.log"), Buffer.alloc(0));
+    expect(() => NodeLogStore.open(dir)).toThrow(/wal-0000000000000002.log is missing/);
+  });
+
   it("refuses to open when a segment before the newest is damaged", async () => {
     const dir = tempDir();
     const a = openStore(dir, { segmentBytes: 1024 });
