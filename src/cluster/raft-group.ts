@@ -249,13 +249,14 @@ export class RaftGroup implements Replicator {
    * so proposals from all clients whose requests arrived together go into one Ready and share
    * one fsync, instead of the first of them paying for a flush of its own.
    */
-  private kick(): void {
+  private kick(now = false): void {
     if (this.running) {
       this.again = true;
       return;
     }
     this.running = true;
-    setImmediate(() => void this.loop());
+    if (now) void this.loop();
+    else setImmediate(() => void this.loop());
   }
 
   private async loop(): Promise<void> {
@@ -325,7 +326,9 @@ export class RaftGroup implements Replicator {
       if (synced !== null) this.o.onPersisted?.(entries.length, countWrites(entries));
       if (last !== null) this.node.persisted(last.index, last.term);
       if (messages.length > 0) this.o.send(messages);
-      this.kick();
+      // Apply (and answer) what this sync made committable now, not after another loop turn:
+      // no client request is being read at this point, so there is nothing to wait for.
+      this.kick(true);
     };
     if (synced === null && this.syncing === 0) {
       done();
