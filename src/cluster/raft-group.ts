@@ -101,6 +101,16 @@ export class RaftGroup implements Replicator {
       proposalTimeoutMs: 10_000,
       ...opts,
     };
+    const applied = opts.machine.appliedIndex;
+    if (applied > opts.log.lastIndex()) {
+      // The state went further than the log: the log was lost or belongs to another data dir.
+      // Starting anyway would reuse indexes the state has already applied.
+      throw new HeroError(
+        "ERR",
+        `raft group ${opts.groupId}: its state is at log index ${applied} but its log ends at ` +
+          `${opts.log.lastIndex()} (was the raft directory removed or replaced?)`,
+      );
+    }
     this.node = new RawNode({
       id: opts.nodeId,
       electionTick: this.o.electionTick,

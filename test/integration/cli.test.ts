@@ -252,6 +252,15 @@ describe.skipIf(skipWithout("redis-cli", "socat"))("lifecycle and persistence", 
     });
   }
 
+  it("a data dir whose raft log was removed is one clear line, not a fresh start", async () => {
+    const copy = tempDir();
+    cpSync(srv.dataDir, copy, { recursive: true });
+    rmSync(join(copy, "herodb.lock"), { force: true });
+    rmSync(join(copy, "raft"), { recursive: true, force: true });
+    const r = await runCli([...(await isolatedArgs(copy)), "--admin-secret", srv.secret]);
+    expectCleanFailure(r, /raft group 0: its state is at log index \d+ but its log ends at 0/);
+  });
+
   it("instances created before a restart are listed after it", async () => {
     await srv.restart();
     const list =
