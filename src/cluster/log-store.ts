@@ -4,9 +4,10 @@
  * directory, plus one file per group snapshot.
  *
  * Why a log file and not a B-tree: every acknowledged write waits for this store's fsync, so its
- * cost is the floor of write latency. Appending a frame and calling fdatasync once costs a
- * fraction of an LMDB commit (which rewrites tree pages and syncs twice), and it costs no CPU on
- * another thread that the server's own thread and its clients need (measured: docs/benchmarks.md).
+ * cost is the floor of write latency. One synced write of a frame costs a fraction of an LMDB
+ * commit (which rewrites tree pages and syncs twice), and it costs no CPU on another thread that
+ * the server's own thread and its clients need (measured: docs/benchmarks.md). The files
+ * themselves (synced writes, zeros written ahead, ordered deletion) are ./log-files.ts.
  *
  * Group commit: GroupLog writes update memory at once and queue records here; `flush()` frames
  * everything queued since the last flush, from all groups, and writes the frame at once with one
@@ -19,24 +20,13 @@
  * opens with a checkpoint frame restating every group's state. A segment older than the active
  * one is deleted once no group has a live entry in it (compaction moved every base past it).
  *
- * Opening replays every segment in order (./log-index.ts). A frame that fails its checksum at the
- * end of the newest segment is the torn tail of a crash: it was never acknowledged, and it is cut
- * off and reported in `warnings`. Damage anywhere else cannot be repaired safely (a lost vote
- * could elect two leaders), so opening then fails with a clear error.
+ * Opening replays every segment in order (./log-replay.ts into ./log-index.ts). A frame that fails
+ * its checksum at the end of the newest segment is the torn tail of a crash: it was never
+ * acknowledged, and it is cut off and reported in `warnings`. Damage anywhere else cannot be
+ * repaired safely (a lost vote could elect two leaders), so opening then fails with a clear error.
  */
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  write,
-  writeSync,
-} from "node:fs";
-import { open, rename, unlink } from "node:fs/promises";
+import { mkdirSync, readdirSync } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { HeroError } from "../errors.ts";
 import type { ConfState, Entry } from "../raft/types.ts";
@@ -63,6 +53,7 @@ import {
   segmentName,
   snapshotName,
 } from "./log-codec.ts";
+import { type Segment, SegmentFiles } from "./log-files.ts";
 import { LogIndex } from "./log-index.ts";
 import { loadedGroup, replaySegments } from "./log-replay.ts";
 
@@ -84,28 +75,7 @@ export interface LogStoreOptions {
   segmentBytes?: number;
 }
 
-/**
- * Zeros written ahead of the frames. Overwriting blocks a file already has costs a sync about a
- * third less than growing the file (no file-size metadata to journal): measured 0.11 ms against
- * 0.16-0.19 ms per 4 KB synced write on the dev box. Replay reads zeros as the end of the log.
- */
-const PREALLOCATE = 2 * 1024 * 1024;
-
-/** Every write to a segment is durable when it returns (see writeJobs). */
-const SEGMENT_FLAGS = constants.O_RDWR | constants.O_DSYNC;
-
 const KINDS = { hard: KIND_HARD_STATE, conf: KIND_CONF, base: KIND_BASE, meta: KIND_SNAP_META };
-
-interface Segment {
-  seq: number;
-  fd: number;
-  /** Bytes assigned so far (written, or framed and waiting for the writer). */
-  size: number;
-  /** Length the file will have once the zeros written ahead of the frames are on disk. */
-  allocating: number;
-  /** Resolves when the file has that length (see PREALLOCATE). */
-  allocated: Promise<void>;
-}
 
 /** Records queued since the last flush. */
 interface Batch {
@@ -137,13 +107,11 @@ export class NodeLogStore implements GroupBackend {
   private readonly limits: CacheLimits;
   private readonly segmentBytes: number;
   private readonly index = new LogIndex();
-  private readonly segments = new Map<number, Segment>();
+  private readonly files: SegmentFiles;
   private active: Segment;
   private readonly groups = new Map<number, GroupLog>();
   private nextSnapSeq = 1;
   private pending = newBatch();
-  /** Deletions of obsolete files, in order. */
-  private deleting: Promise<void> = Promise.resolve();
   /** Flushes whose frames are written or being written but not yet reported durable. */
   private inFlight = 0;
   private lastCommit: Promise<void> = Promise.resolve();
@@ -160,11 +128,10 @@ export class NodeLogStore implements GroupBackend {
     seqs.sort((a, b) => a - b);
     const replay = replaySegments(dir, seqs, this.index);
     this.warnings.push(...replay.warnings);
+    this.files = new SegmentFiles(dir);
+    let newest: Segment | undefined;
     for (const seq of seqs) {
-      const fd = openSync(join(dir, segmentName(seq)), SEGMENT_FLAGS);
-      const size = replay.sizes.get(seq) ?? SEGMENT_HEADER;
-      const length = fstatSync(fd).size;
-      this.segments.set(seq, { seq, fd, size, allocating: length, allocated: Promise.resolve() });
+      newest = this.files.openExisting(seq, replay.sizes.get(seq) ?? SEGMENT_HEADER);
     }
     for (const n of names) {
       const s = parseSnapshotName(n);
@@ -173,8 +140,7 @@ export class NodeLogStore implements GroupBackend {
       // Left by a crash between writing a snapshot and recording it, or superseded.
       if (this.index.groups.get(s.group)?.snapSeq !== s.seq) unlinkQuiet(join(dir, n));
     }
-    const newest = seqs.length > 0 ? this.segments.get(seqs[seqs.length - 1]) : undefined;
-    this.active = newest ?? this.firstSegment();
+    this.active = newest ?? this.files.createFirst();
     this.clampCommits();
   }
 
@@ -231,10 +197,10 @@ export class NodeLogStore implements GroupBackend {
       () => {
         this.inFlight--;
         // A new segment exists after a crash only once its directory is synced.
-        if (job.created) fsyncDir(this.dir);
+        if (job.created) this.files.syncDir();
         for (const r of batch.pending) r.durable = true;
         for (const g of batch.groups) g.committed();
-        for (const name of job.obsolete) this.removeFile(name);
+        for (const name of job.obsolete) this.files.remove(name, this.active);
       },
       (e: unknown) => {
         this.inFlight--;
@@ -254,9 +220,7 @@ export class NodeLogStore implements GroupBackend {
       this.closed = true;
       await this.lastCommit.catch(() => undefined);
       while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 1));
-      await this.deleting;
-      for (const s of this.segments.values()) if (s.fd >= 0) closeSync(s.fd);
-      this.segments.clear();
+      await this.files.close();
     }
   }
 
@@ -293,12 +257,9 @@ export class NodeLogStore implements GroupBackend {
     const g = this.index.groups.get(group);
     for (let i = lo; i < hi; i++) {
       const loc = g?.location(i);
-      const seg = loc && this.segments.get(loc.seg);
-      if (loc === undefined || seg === undefined) throw corrupt(group, i, "missing entry");
-      const data = new Uint8Array(loc.len);
-      if (loc.len > 0 && readSync(seg.fd, data, 0, loc.len, loc.pos) !== loc.len) {
-        throw corrupt(group, i, "entry runs past the end of its segment");
-      }
+      if (loc === undefined) throw corrupt(group, i, "missing entry");
+      const data = this.files.read(loc.seg, loc.pos, loc.len);
+      if (data === null) throw corrupt(group, i, "entry missing from its segment");
       if (!visit({ index: i, term: loc.term, type: loc.conf ? "conf" : "normal", data })) return;
     }
   }
@@ -307,21 +268,9 @@ export class NodeLogStore implements GroupBackend {
     this.usable();
     const seq = this.index.groups.get(group)?.snapSeq ?? 0;
     if (seq === 0) return new Uint8Array(0);
-    const fd = openSync(join(this.dir, snapshotName(group, seq)), "r");
-    try {
-      const chunks: Buffer[] = [];
-      for (;;) {
-        const b = Buffer.allocUnsafe(1 << 20);
-        const n = readSync(fd, b, 0, b.length, null);
-        if (n === 0) break;
-        chunks.push(b.subarray(0, n));
-      }
-      const data = decodeSnapshotFile(Buffer.concat(chunks));
-      if (data === null) throw corrupt(group, 0, "snapshot file checksum mismatch");
-      return data;
-    } finally {
-      closeSync(fd);
-    }
+    const data = decodeSnapshotFile(this.files.readFile(snapshotName(group, seq)));
+    if (data === null) throw corrupt(group, 0, "snapshot file checksum mismatch");
+    return data;
   }
 
   // Writing.
@@ -331,7 +280,7 @@ export class NodeLogStore implements GroupBackend {
     const parts: Buffer[] = [];
     const created = this.active.size >= this.segmentBytes;
     if (created) {
-      this.active = this.createSegment(this.active.seq + 1, this.lastCommit);
+      this.active = this.files.create(this.active.seq + 1, this.lastCommit);
       parts.push(segmentHeader(this.active.seq));
       if (this.index.groups.size > 0) parts.push(this.checkpoint());
     }
@@ -356,7 +305,7 @@ export class NodeLogStore implements GroupBackend {
     const frames = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     seg.size = start + frames.length;
     const oldest = Math.min(this.index.oldestLiveSegment(), this.active.seq);
-    for (const s of this.segments.keys()) if (s < oldest) obsolete.push(segmentName(s));
+    for (const s of this.files.segments.keys()) if (s < oldest) obsolete.push(segmentName(s));
     return { seg, pos: start, frames, created, batch, obsolete };
   }
 
@@ -378,86 +327,16 @@ export class NodeLogStore implements GroupBackend {
   }
 
   /**
-   * Writes one job: its snapshot files, then its frames (on a segment opened O_DSYNC, so the
-   * write is the sync). The first job of a new segment waits for every earlier one, so that no
-   * older segment can end in a torn frame while a newer one holds data (opening would refuse it).
+   * Writes one job: its snapshot files, then its frames (durable when the write returns). The
+   * first job of a new segment waits for every earlier one (see SegmentFiles.create).
    */
   private async writeJob(job: Job, earlier: Promise<void>): Promise<void> {
     for (const snap of job.batch.snapshots) {
-      await writeFileDurably(join(this.dir, snap.name), encodeSnapshotFile(snap.data));
+      await this.files.writeFile(snap.name, encodeSnapshotFile(snap.data));
     }
-    if (job.batch.snapshots.length > 0) fsyncDir(this.dir);
+    if (job.batch.snapshots.length > 0) this.files.syncDir();
     if (job.created) await earlier;
-    await this.allocate(job.seg, job.pos + job.frames.length);
-    await writeAt(job.seg.fd, job.frames, job.pos);
-  }
-
-  /**
-   * Resolves once the segment's file reaches `end` with zeros written ahead (see PREALLOCATE).
-   * Extensions run one after another, and a frame is written only after the zeros under it, never
-   * the other way round.
-   */
-  private allocate(seg: Segment, end: number): Promise<void> {
-    if (end > seg.allocating) {
-      const from = seg.allocating;
-      const upTo = end + PREALLOCATE;
-      seg.allocating = upTo;
-      seg.allocated = seg.allocated.then(() => writeAt(seg.fd, Buffer.alloc(upTo - from), from));
-    }
-    return seg.allocated;
-  }
-
-  /** A new store's first segment, written and synced before anything refers to it. */
-  private firstSegment(): Segment {
-    const seg = this.createSegment(1);
-    writeSync(seg.fd, segmentHeader(1), 0, SEGMENT_HEADER, 0);
-    seg.allocating = SEGMENT_HEADER;
-    fsyncDir(this.dir);
-    return seg;
-  }
-
-  /**
-   * A new segment. Its file is created only once `earlier` (every write before it) is durable:
-   * a crash can then never leave an older segment with a torn frame beside a newer file, which
-   * opening could not tell from damage. Writes to it wait for that (they chain on `allocated`).
-   */
-  private createSegment(seq: number, earlier: Promise<void> = Promise.resolve()): Segment {
-    const seg: Segment = {
-      seq,
-      fd: -1,
-      size: SEGMENT_HEADER,
-      allocating: 0,
-      allocated: Promise.resolve(),
-    };
-    const open = (): void => {
-      const path = join(this.dir, segmentName(seq));
-      seg.fd = openSync(path, SEGMENT_FLAGS | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    };
-    if (seq === 1 && this.segments.size === 0) open();
-    else seg.allocated = earlier.then(open);
-    this.segments.set(seq, seg);
-    return seg;
-  }
-
-  /**
-   * Forgets a file made obsolete and deletes it. Deletions run one at a time in the order asked
-   * (old segments oldest first, so the segments left after a crash are consecutive), each batch
-   * followed by a sync of the directory.
-   */
-  private removeFile(name: string): void {
-    const seq = parseSegmentName(name);
-    if (seq !== null) {
-      const seg = this.segments.get(seq);
-      if (seg === undefined || seg === this.active) return;
-      this.segments.delete(seq);
-      if (seg.fd >= 0) closeSync(seg.fd);
-    }
-    this.deleting = this.deleting
-      .then(() => unlink(join(this.dir, name)))
-      .then(
-        () => fsyncDir(this.dir),
-        () => {}, // already gone
-      );
+    await this.files.write(job.seg, job.frames, job.pos);
   }
 
   /** A commit index beyond the last entry (its entries were torn off) is clamped. */
@@ -475,36 +354,6 @@ export class NodeLogStore implements GroupBackend {
 
   private usable(): void {
     if (this.closed) throw closedError();
-  }
-}
-
-const writeAt = (fd: number, b: Buffer, pos: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    write(fd, b, 0, b.length, pos, (e, n) => {
-      if (e) reject(e);
-      else if (n !== b.length) reject(new Error(`short write: ${n} of ${b.length} bytes`));
-      else resolve();
-    });
-  });
-
-async function writeFileDurably(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const h = await open(tmp, "w");
-  try {
-    await h.write(data, 0, data.length, 0);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, path);
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -20,8 +20,9 @@ import { decodeConfChange, RawNode } from "../raft/index.ts";
 import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { GroupLog } from "./log-store.ts";
-import { decodeProposal, encodeProposal, opSize, proposalId } from "./op-codec.ts";
+import { decodeProposal, proposalId } from "./op-codec.ts";
 import { ProposalBatcher } from "./proposal-batcher.ts";
+import { Proposals, tryAgain, type Waiting } from "./proposals.ts";
 
 export interface GroupOptions {
   groupId: number;
@@ -50,35 +51,15 @@ export interface GroupOptions {
   progress?: (message: string) => void;
 }
 
-interface Waiting {
-  /** The op as proposed: applied from here on this node instead of decoding the entry again. */
-  op: Op;
-  resolve: (reply: Reply | symbol) => void;
-  reject: (e: HeroError) => void;
-  /** When the client is told to retry (ms, performance.now()). */
-  deadline: number;
-}
-
 /** Syncs of one group in flight at once (the disk serves a few synced writes in parallel). */
 const MAX_SYNCS_IN_FLIGHT = 4;
-
-/** Writes proposed together share an entry up to this size. */
-const MAX_ENTRY_BYTES = 1024 * 1024;
-
-const tryAgain = (why: string): HeroError => new HeroError("TRYAGAIN", why);
 
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
   private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
     Pick<GroupOptions, "progress" | "onPersisted">;
-  /** Proposals not yet applied, by request number (insertion order is deadline order). */
-  private readonly waiting = new Map<number, Waiting>();
-  /** Writes submitted since the last Raft round, in request order. */
-  private queue: { request: number; op: Op; size: number }[] = [];
+  private readonly proposals: Proposals;
   private readonly batcher = new ProposalBatcher();
-  private nextRequest = 1;
-  /** Random per process: tells this life's proposals from those of an earlier one. */
-  private readonly incarnation = randomInt(0, 2 ** 32);
   private running = false;
   private again = false;
   private ticker: NodeJS.Timeout | null = null;
@@ -111,6 +92,7 @@ export class RaftGroup implements Replicator {
           `${opts.log.lastIndex()} (was the raft directory removed or replaced?)`,
       );
     }
+    this.proposals = new Proposals(opts.nodeId, this.o.proposalTimeoutMs);
     this.node = new RawNode({
       id: opts.nodeId,
       electionTick: this.o.electionTick,
@@ -173,7 +155,7 @@ export class RaftGroup implements Replicator {
   start(): void {
     this.ticker = setInterval(() => {
       this.node.tick();
-      this.expireProposals();
+      this.proposals.expire(performance.now());
       this.kick();
     }, this.o.tickMs);
     this.ticker.unref();
@@ -191,62 +173,14 @@ export class RaftGroup implements Replicator {
   /**
    * Proposes a write; resolves with the reply its apply returned. The write waits in a queue
    * until the Ready loop runs, and every write queued by then goes into one entry (see
-   * ./op-codec.ts), so a Raft round costs the same for one write as for hundreds.
+   * ./proposals.ts), so a Raft round costs the same for one write as for hundreds.
    */
   submit(op: Op): Promise<Reply | symbol> {
     if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
-    const request = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      const deadline = performance.now() + this.o.proposalTimeoutMs;
-      this.waiting.set(request, { op, resolve, reject, deadline });
-      this.queue.push({ request, op, size: opSize(op) });
-      this.batcher.submitted(this.waiting.size);
-      this.kick();
-    });
-  }
-
-  /** Proposes the queued writes as entries of at most MAX_ENTRY_BYTES (one write may exceed it). */
-  private proposeQueued(): void {
-    const q = this.queue;
-    this.queue = [];
-    const ops = q.map((x) => x.op);
-    for (let i = 0; i < q.length; ) {
-      let j = i + 1;
-      let bytes = q[i].size;
-      while (j < q.length && bytes + q[j].size <= MAX_ENTRY_BYTES) bytes += q[j++].size;
-      const id = {
-        proposer: this.o.nodeId,
-        incarnation: this.incarnation,
-        firstRequest: q[i].request,
-      };
-      try {
-        this.node.propose(encodeProposal(id, ops, i, j, bytes));
-      } catch (e) {
-        for (let k = i; k < j; k++) {
-          const w = this.waiting.get(q[k].request);
-          if (w === undefined) continue;
-          this.waiting.delete(q[k].request);
-          w.reject(tryAgain(`no leader for this instance: ${(e as Error).message}`));
-        }
-      }
-      i = j;
-    }
-  }
-
-  /**
-   * Tells clients whose write has waited too long to retry. One sweep per tick instead of a
-   * timer per write: arming and clearing a timer costs more than the rest of a proposal's
-   * bookkeeping. Deadlines grow with insertion order, so the sweep stops at the first live one.
-   */
-  private expireProposals(): void {
-    const now = performance.now();
-    for (const [request, w] of this.waiting) {
-      if (w.deadline > now) break;
-      this.waiting.delete(request);
-      w.reject(
-        tryAgain("the write was not committed in time; it may or may not have been applied"),
-      );
-    }
+    const reply = this.proposals.add(op);
+    this.batcher.submitted(this.proposals.inFlight);
+    this.kick();
+    return reply;
   }
 
   step(message: Message): void {
@@ -281,9 +215,10 @@ export class RaftGroup implements Replicator {
             await this.handle(this.node.ready());
             continue;
           }
-          if (this.queue.length === 0) break;
-          if (this.batcher.release(this.queue.length, this.waiting.size, performance.now())) {
-            this.proposeQueued();
+          const { queued, inFlight } = this.proposals;
+          if (queued === 0) break;
+          if (this.batcher.release(queued, inFlight, performance.now())) {
+            this.proposals.proposeQueued((data) => this.node.propose(data));
           } else {
             // Let the clients just answered send their next writes: one event-loop turn.
             await new Promise((r) => setImmediate(r));
@@ -378,23 +313,16 @@ export class RaftGroup implements Replicator {
     }
     if (e.data.length === 0) return; // a new leader's no-op
     const id = proposalId(e.data);
-    const mine = id.proposer === this.o.nodeId && id.incarnation === this.incarnation;
     // The proposer applies the ops it encoded (the bytes decode to the same ops), unless one of
-    // them timed out meanwhile; other replicas decode.
-    const waiting: (Waiting | undefined)[] = new Array(id.count);
-    let held = mine;
-    for (let k = 0; k < id.count && mine; k++) {
-      waiting[k] = this.waiting.get(id.firstRequest + k);
-      if (waiting[k] === undefined) held = false;
-    }
-    const ops = held ? waiting.map((w) => (w as Waiting).op) : decodeProposal(e.data).ops;
+    // them was answered meanwhile (timed out); other replicas decode.
+    const holders = this.proposals.holders(id);
+    const held = holders.every((w) => w !== undefined);
+    const ops = held ? holders.map((w) => (w as Waiting).op) : decodeProposal(e.data).ops;
     const results = this.o.machine.applyAll(ops, e.index);
     for (let k = 0; k < results.length; k++) {
       this.o.onApplied(results[k]);
-      const w = waiting[k];
-      if (w === undefined) continue;
-      this.waiting.delete(id.firstRequest + k);
-      w.resolve(results[k].reply);
+      if (holders[k] !== undefined)
+        this.proposals.settle(id.firstRequest + k)?.resolve(results[k].reply);
     }
   }
 
@@ -437,9 +365,7 @@ export class RaftGroup implements Replicator {
   }
 
   private failAll(e: HeroError): void {
-    this.queue = [];
-    for (const w of this.waiting.values()) w.reject(e);
-    this.waiting.clear();
+    this.proposals.failAll(e);
   }
 
   async close(): Promise<void> {
