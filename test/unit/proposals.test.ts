@@ -1,0 +1,86 @@
+/**
+ * Client write bookkeeping of a Raft group: queued writes become entries (split at 1 MiB), the
+ * proposer finds its waiting writes by the entry's identity (and only its own), a refused
+ * proposal and an expired write are answered TRYAGAIN.
+ */
+import { describe, expect, it } from "vitest";
+import type { Op } from "../../src/backends/contract.ts";
+import { decodeProposal, proposalId } from "../../src/cluster/op-codec.ts";
+import { Proposals } from "../../src/cluster/proposals.ts";
+import { HeroError } from "../../src/errors.ts";
+
+const op = (key: string, value = "v"): Op => ({
+  cmd: "SET",
+  args: [Buffer.from(key), Buffer.from(value)],
+  now: 1_700_000_000_000,
+});
+
+describe("Proposals", () => {
+  it("turns the queue into one entry whose ops find their waiting writes", async () => {
+    const p = new Proposals(1, 10_000);
+    const replies = [p.add(op("a")), p.add(op("b")), p.add(op("c"))];
+    expect([p.queued, p.inFlight]).toEqual([3, 3]);
+    const entries: Uint8Array[] = [];
+    p.proposeQueued((data) => entries.push(data));
+    expect(entries).toHaveLength(1);
+    expect(p.queued).toBe(0);
+    const id = proposalId(entries[0]);
+    expect(id.count).toBe(3);
+    expect(decodeProposal(entries[0]).ops.map((o) => String(o.args[0]))).toEqual(["a", "b", "c"]);
+    const holders = p.holders(id);
+    expect(holders.map((w) => String(w?.op.args[0]))).toEqual(["a", "b", "c"]);
+    for (let k = 0; k < holders.length; k++) {
+      p.settle(id.firstRequest + k)?.resolve(`reply-${k}`);
+    }
+    expect(await Promise.all(replies)).toEqual(["reply-0", "reply-1", "reply-2"]);
+    expect(p.inFlight).toBe(0);
+  });
+
+  it("holds nothing for another node's entry or an earlier life's", () => {
+    const mine = new Proposals(1, 10_000);
+    const other = new Proposals(2, 10_000);
+    const restarted = new Proposals(1, 10_000);
+    void mine.add(op("x"));
+    void other.add(op("x"));
+    let data: Uint8Array = new Uint8Array();
+    other.proposeQueued((d) => {
+      data = d;
+    });
+    void restarted.add(op("y"));
+    const foreign = mine.holders(proposalId(data));
+    expect(foreign).toEqual([undefined]);
+    expect(foreign.every((w) => w === undefined)).toBe(true);
+    let own: Uint8Array = new Uint8Array();
+    mine.proposeQueued((d) => {
+      own = d;
+    });
+    expect(restarted.holders(proposalId(own))).toEqual([undefined]); // same node, new life
+  });
+
+  it("splits a large queue at 1 MiB per entry, keeping request order", () => {
+    const p = new Proposals(1, 10_000);
+    const big = "x".repeat(400 * 1024);
+    for (let i = 0; i < 5; i++) void p.add(op(`k${i}`, big));
+    const entries: Uint8Array[] = [];
+    p.proposeQueued((data) => entries.push(data));
+    const ids = entries.map(proposalId);
+    expect(ids.map((id) => id.count)).toEqual([2, 2, 1]);
+    expect(ids.map((id) => id.firstRequest)).toEqual([1, 3, 5]);
+  });
+
+  it("answers TRYAGAIN when there is no leader, and when a write waits too long", async () => {
+    const p = new Proposals(1, 50);
+    const refused = p.add(op("a"));
+    p.proposeQueued(() => {
+      throw new Error("not leader");
+    });
+    await expect(refused).rejects.toMatchObject({ code: "TRYAGAIN" });
+    const slow = p.add(op("b"));
+    p.proposeQueued(() => {});
+    p.expire(performance.now()); // not yet
+    expect(p.inFlight).toBe(1);
+    p.expire(performance.now() + 100);
+    await expect(slow).rejects.toBeInstanceOf(HeroError);
+    expect(p.inFlight).toBe(0);
+  });
+});
