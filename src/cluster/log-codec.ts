@@ -95,10 +95,6 @@ export class FrameBuilder {
   private buf = Buffer.allocUnsafe(4096);
   private at = FRAME_HEADER;
 
-  get size(): number {
-    return this.at - FRAME_HEADER;
-  }
-
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));

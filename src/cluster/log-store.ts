@@ -26,8 +26,6 @@
  * repaired safely (a lost vote could elect two leaders), so opening then fails with a clear error.
  */
 import { mkdirSync, readdirSync } from "node:fs";
-import { unlink } from "node:fs/promises";
-import { join } from "node:path";
 import { HeroError } from "../errors.ts";
 import type { ConfState, Entry } from "../raft/types.ts";
 import { type CacheLimits, type GroupBackend, GroupLog, type PendingRecord } from "./group-log.ts";
@@ -133,14 +131,14 @@ export class NodeLogStore implements GroupBackend {
     for (const seq of seqs) {
       newest = this.files.openExisting(seq, replay.sizes.get(seq) ?? SEGMENT_HEADER);
     }
+    this.active = newest ?? this.files.createFirst();
     for (const n of names) {
       const s = parseSnapshotName(n);
       if (s === null) continue;
       this.nextSnapSeq = Math.max(this.nextSnapSeq, s.seq + 1);
       // Left by a crash between writing a snapshot and recording it, or superseded.
-      if (this.index.groups.get(s.group)?.snapSeq !== s.seq) unlinkQuiet(join(dir, n));
+      if (this.index.groups.get(s.group)?.snapSeq !== s.seq) this.files.remove(n, this.active);
     }
-    this.active = newest ?? this.files.createFirst();
     this.clampCommits();
   }
 
@@ -355,10 +353,6 @@ export class NodeLogStore implements GroupBackend {
   private usable(): void {
     if (this.closed) throw closedError();
   }
-}
-
-function unlinkQuiet(path: string): void {
-  void unlink(path).catch(() => {});
 }
 
 function corrupt(group: number, index: number, why: string): HeroError {

@@ -32,7 +32,6 @@ export interface GroupOptions {
   flushLog: () => Promise<void>;
   /** What committed entries are applied to: the instance's backend, or the catalog. */
   machine: StateMachine;
-  /** Called with the number of entries each flush made durable. */
   /** Called after each flush with the entries it made durable and the client writes in them. */
   onPersisted?: (entries: number, writes: number) => void;
   /** Called after every applied op (wakes WATCHes and blocked clients). */
@@ -297,7 +296,7 @@ export class RaftGroup implements Replicator {
   /** Storage failed: nothing more can be made durable. Fail waiting clients; stop. */
   private storageFailed(e: unknown): void {
     if (this.closed) return;
-    this.failAll(tryAgain(`storage error: ${(e as Error).message}`));
+    this.proposals.failAll(tryAgain(`storage error: ${(e as Error).message}`));
     this.closed = true;
   }
 
@@ -364,17 +363,13 @@ export class RaftGroup implements Replicator {
     });
   }
 
-  private failAll(e: HeroError): void {
-    this.proposals.failAll(e);
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     while (this.running) await new Promise((r) => setTimeout(r, 5));
     await this.synced;
-    this.failAll(tryAgain("the instance is shutting down"));
+    this.proposals.failAll(tryAgain("the instance is shutting down"));
   }
 }
 

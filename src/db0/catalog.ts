@@ -159,14 +159,9 @@ export class Catalog {
     }
     const plain = openWithNonce(keys.dataKey, header.nonce, ciphertext, ad);
     if (plain === null) throw corrupted(dbPath);
-    let data: unknown;
-    try {
-      data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain));
-    } catch {
-      throw corrupted(dbPath);
-    } finally {
-      plain.fill(0);
-    }
+    const data = parseJson(plain);
+    plain.fill(0);
+    if (data === null) throw corrupted(dbPath);
     const applied = takeApplied(data);
     const problem = catalogProblem(data);
     if (problem !== null) {
@@ -257,7 +252,6 @@ export class Catalog {
    * records the applied index, from which a restart replays the log.
    */
   machine(): StateMachine {
-    const skipped = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
     const result = (reply: Reply): ApplyResult => ({ reply, touched: new Set(), flushed: false });
     const self = this;
     return {
@@ -265,7 +259,7 @@ export class Catalog {
         return self.#applied;
       },
       applyAll: (ops, index) => {
-        if (index <= this.#applied) return ops.map(skipped);
+        if (index <= this.#applied) return ops.map(() => result(null));
         const results = ops.map((op) => result(this.#applySealed(op)));
         this.#applied = index;
         this.#schedulePersist();

@@ -68,7 +68,8 @@ export class InstanceRegistry implements InstanceHost {
   private readonly clock: () => number;
   private readonly sessions: () => Session[];
   private db0: Instance | null = null;
-  private catalogGroup: RaftGroup | null = null;
+  /** Group 0 and the catalog's state machine, once attachCatalog ran. */
+  private catalogGroup: { group: RaftGroup; machine: StateMachine } | null = null;
 
   private readonly dataDir: string;
   private readonly logs: NodeLogStore;
@@ -149,10 +150,11 @@ export class InstanceRegistry implements InstanceHost {
    * yet (a crash after a change was acknowledged), so call it before opening instances.
    */
   async attachCatalog(): Promise<void> {
-    const group = this.newGroup(0, this.catalog.machine(), () => {
+    const machine = this.catalog.machine();
+    const group = this.newGroup(0, machine, () => {
       this.db0 = null; // the DB0 view shows the catalog: rebuild it on next use
     });
-    this.catalogGroup = group;
+    this.catalogGroup = { group, machine };
     await this.replay(group, "catalog");
     this.catalog.attach((op) => group.submit(op));
   }
@@ -277,10 +279,7 @@ export class InstanceRegistry implements InstanceHost {
     for (const inst of this.live.values()) await inst.close();
     this.live.clear();
     // Last, so that a change in flight still reaches the log; then save the catalog file.
-    await this.catalogGroup?.close();
-    await this.catalog
-      .machine()
-      .flush()
-      .catch(() => undefined);
+    await this.catalogGroup?.group.close();
+    await this.catalogGroup?.machine.flush().catch(() => undefined);
   }
 }

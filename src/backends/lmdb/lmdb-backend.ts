@@ -60,18 +60,7 @@ export class LmdbBackend implements PersistentBackend {
 
   /** Applies an op at `index`; an already-applied index is ignored (reply null, nothing touched). */
   apply(op: Op, index: number): ApplyResult {
-    if (index <= this.store.appliedIndex) return SKIPPED();
-    let reply: Reply | symbol;
-    try {
-      reply = runOp(this.ks, this.resolve, op);
-    } catch (e) {
-      // An implementation bug threw: still write back what it changed, so disk matches memory.
-      this.store.stage(this.ks.drainTouched().keys, index);
-      throw e;
-    }
-    const { keys, flushed } = this.ks.drainTouched();
-    this.store.stage(keys, index);
-    return { reply, touched: keys, flushed };
+    return this.applyAll([op], index)[0];
   }
 
   applyAll(ops: Op[], index: number): ApplyResult[] {
@@ -86,8 +75,8 @@ export class LmdbBackend implements PersistentBackend {
         results.push({ reply, touched: keys, flushed });
       }
     } finally {
-      // Staged once every op ran, with the entry's index (or when one threw: disk must still
-      // match memory).
+      // Staged once every op ran, with the entry's index, or when one threw (an implementation
+      // bug): what it changed is still written back, so disk matches memory.
       for (const k of this.ks.drainTouched().keys) all.add(k);
       this.store.stage(all, index);
     }
