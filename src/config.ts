@@ -14,11 +14,29 @@ export interface Config {
   maxClients: number;
   idleTimeoutSec: number;
   auditLog: boolean;
+  /** Null for a single server; set by any of --node-id, --bootstrap, --join. */
+  cluster: ClusterConfig | null;
+}
+
+export interface ClusterConfig {
+  nodeId: number;
+  raftPort: number;
+  /** Host that other nodes and clients use to reach this node. */
+  advertise: string;
+  tlsCert: string;
+  tlsKey: string;
+  tlsCa: string;
+  bootstrap: boolean;
+  /** Seed nodes' Raft addresses (host:port) to ask for admission. */
+  join: string[];
+  /** Per-peer dial addresses that override the advertised ones (NAT, proxies). */
+  peerAddresses: Map<number, string>;
 }
 
 export const HELP = `herodb: many typed database instances behind one Redis-protocol port
 
 Usage: herodb --data-dir DIR --admin-secret SECRET [options]
+       herodb certs --out DIR --nodes N [--hosts h1,h2,...]   TLS certificates for a cluster
 
 Required:
   --data-dir DIR          where DB0 and persistent instances live (aliases: --data, --dir)
@@ -32,6 +50,18 @@ Options:
   --max-clients N         RESP connections accepted at once (default 10000)
   --timeout SECONDS       close idle RESP connections after this long (default 0: never)
   --no-audit-log          do not write audit.log in the data dir
+Cluster (docs/clustering.md):
+  --node-id N             this node's id in the cluster (1..65535, stable and unique)
+  --raft-port PORT        node-to-node port (default: RESP port + 1000)
+  --advertise HOST        host other nodes and clients reach this node at (default --host)
+  --tls-cert FILE         this node's certificate (PEM), signed by the cluster CA
+  --tls-key FILE          its private key (PEM)
+  --tls-ca FILE           the cluster CA certificate (PEM); peers must present one it signed
+  --bootstrap             start a new cluster with this node as its first member
+  --join HOST:PORT[,...]  ask these nodes (their Raft ports) to admit this node
+  --peer-address ID=HOST:PORT
+                          dial node ID at this address instead of the one it advertises
+                          (repeatable)
   -h, --help              this text
   -V, --version           print the version
 `;
@@ -57,6 +87,32 @@ function count(name: string, v: string): number {
   return n;
 }
 
+function nodeId(v: string): number {
+  const n = /^[0-9]{1,5}$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new ConfigError(`--node-id must be an integer from 1 to 65535, got '${v}'`);
+  return n;
+}
+
+/** host:port, with the port checked (IPv6 hosts in brackets). */
+function address(name: string, v: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):([0-9]{1,5})$/.exec(v);
+  if (m === null) throw new ConfigError(`${name} needs HOST:PORT, got '${v}'`);
+  port(name, m[2]);
+  return v;
+}
+
+/** Flags with a value that put the server in cluster mode (besides --bootstrap). */
+const CLUSTER_FLAGS = [
+  "--node-id",
+  "--raft-port",
+  "--advertise",
+  "--tls-cert",
+  "--tls-key",
+  "--tls-ca",
+  "--join",
+];
+
 export type Parsed = { kind: "help" } | { kind: "version" } | { kind: "run"; config: Config };
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
@@ -76,13 +132,20 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     "--socket-path",
     "--max-clients",
     "--timeout",
+    ...CLUSTER_FLAGS,
   ]);
+  let bootstrap = false;
+  const peerAddresses = new Map<number, string>();
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     if (arg === "-h" || arg === "--help") return { kind: "help" };
     if (arg === "-V" || arg === "--version") return { kind: "version" };
     if (arg === "--no-audit-log") {
       audit = false;
+      continue;
+    }
+    if (arg === "--bootstrap") {
+      bootstrap = true;
       continue;
     }
     let value: string | undefined;
@@ -92,10 +155,18 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       arg = arg.slice(0, eq);
     }
     arg = aliases[arg] ?? arg;
-    if (!known.has(arg)) throw new ConfigError(`unknown option '${arg}' (see --help)`);
+    if (!known.has(arg) && arg !== "--peer-address") {
+      throw new ConfigError(`unknown option '${arg}' (see --help)`);
+    }
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) throw new ConfigError(`option ${arg} needs a value`);
+    }
+    if (arg === "--peer-address") {
+      const m = /^([0-9]{1,5})=(.+)$/.exec(value);
+      if (m === null) throw new ConfigError(`--peer-address must be ID=HOST:PORT, got '${value}'`);
+      peerAddresses.set(nodeId(m[1]), address("--peer-address", m[2]));
+      continue;
     }
     values.set(arg, value);
   }
@@ -117,18 +188,58 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       "missing admin secret: pass --admin-secret, or set HERODB_ADMIN_SECRET or HERODB_ADMIN_SECRET_FILE",
     );
   }
+  const host = values.get("--host") ?? "127.0.0.1";
+  const respPort = port("--port", values.get("--port") ?? "5555");
+  let cluster: ClusterConfig | null = null;
+  if (bootstrap || CLUSTER_FLAGS.some((f) => values.has(f)) || peerAddresses.size > 0) {
+    const id = values.get("--node-id");
+    if (id === undefined) throw new ConfigError("cluster mode needs --node-id N (see --help)");
+    const tls = (flag: string): string => {
+      const v = values.get(flag);
+      if (v === undefined || v === "") {
+        throw new ConfigError(
+          `cluster mode needs ${flag} FILE: nodes authenticate each other with TLS certificates (herodb certs writes them)`,
+        );
+      }
+      return v;
+    };
+    const join = (values.get("--join") ?? "")
+      .split(",")
+      .filter((a) => a !== "")
+      .map((a) => address("--join", a));
+    if (bootstrap && join.length > 0) {
+      throw new ConfigError("--bootstrap starts a new cluster and --join joins one: give only one");
+    }
+    const raftPort = values.has("--raft-port")
+      ? port("--raft-port", values.get("--raft-port") as string)
+      : respPort + 1000;
+    if (raftPort > 65535)
+      throw new ConfigError(`--raft-port: RESP port + 1000 is not a port; give --raft-port`);
+    cluster = {
+      nodeId: nodeId(id),
+      raftPort,
+      advertise: values.get("--advertise") ?? host,
+      tlsCert: tls("--tls-cert"),
+      tlsKey: tls("--tls-key"),
+      tlsCa: tls("--tls-ca"),
+      bootstrap,
+      join,
+      peerAddresses,
+    };
+  }
   return {
     kind: "run",
     config: {
       dataDir,
       adminSecret,
-      host: values.get("--host") ?? "127.0.0.1",
-      port: port("--port", values.get("--port") ?? "5555"),
+      host,
+      port: respPort,
       apiPort: port("--api-port", values.get("--api-port") ?? "3000"),
       socketPath: values.get("--socket-path") ?? "/tmp/herodb.sock",
       maxClients: count("--max-clients", values.get("--max-clients") ?? "10000"),
       idleTimeoutSec: count("--timeout", values.get("--timeout") ?? "0"),
       auditLog: audit,
+      cluster,
     },
   };
 }

@@ -24,7 +24,9 @@ export type ErrorCode =
   | "LIMIT" // an input limit was exceeded
   | "ENCRYPTION" // missing, wrong or unusable session key
   | "NOPROTO" // HELLO with an unsupported protocol version
-  | "TRYAGAIN" // no leader / write not committed in time: retry
+  | "TRYAGAIN" // the write certainly did not apply (no leader, shutting down): retry
+  | "CLUSTERDOWN" // no leader reachable for the instance's group: retry later
+  | "TIMEOUT" // a write was not confirmed in time: it may or may not have applied
   | "INTERNAL";
 
 export class HeroError extends Error {
@@ -58,6 +60,8 @@ export function respPrefix(code: ErrorCode): string {
     case "EXECABORT":
     case "NOPROTO":
     case "TRYAGAIN":
+    case "CLUSTERDOWN":
+    case "TIMEOUT":
       return code;
     default:
       return "ERR";

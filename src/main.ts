@@ -3,6 +3,7 @@
  * start-up problem (missing or wrong secret, unusable data dir, busy port) is one line on stderr
  * and a non-zero exit, never a stack trace.
  */
+import { runCerts } from "./cli/certs.ts";
 import { ConfigError, HELP, parseArgs } from "./config.ts";
 import { HeroError } from "./errors.ts";
 import { HeroServer } from "./server.ts";
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     if (server === null) return;
     const s = server;
     server = null;
-    process.stderr.write(`herodb: ${signal} received, shutting down\n`);
+    process.stderr.write(`herodb: ${signal}: shutting down\n`);
     s.stop().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   try {
-    server = await HeroServer.start(parsed.config);
+    server = await HeroServer.start(parsed.config, () => stop("removal from the cluster"));
   } catch (e) {
     if (e instanceof HeroError) fail(e.message);
     fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
@@ -56,6 +57,10 @@ async function main(): Promise<void> {
   if (stopRequested !== null) stop(stopRequested);
 }
 
-main().catch((e: unknown) =>
-  fail(`unexpected error: ${e instanceof Error ? e.message : String(e)}`),
-);
+if (process.argv[2] === "certs") {
+  process.exitCode = runCerts(process.argv.slice(3));
+} else {
+  main().catch((e: unknown) =>
+    fail(`unexpected error: ${e instanceof Error ? e.message : String(e)}`),
+  );
+}

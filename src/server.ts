@@ -3,11 +3,15 @@
  * starts the three faces (RESP on TCP, JSON-RPC on HTTP and on a Unix socket). Everything the
  * command handlers may touch is handed to them through the ServerApi built here.
  */
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ControlPlane } from "./api/control-plane.ts";
 import { type HttpServer, startHttp } from "./api/http.ts";
 import { startUds, type UdsServer } from "./api/uds.ts";
+import type { ClusterNode } from "./cluster/cluster-node.ts";
+import { startClusterNode } from "./cluster/cluster-start.ts";
 import { NodeLogStore } from "./cluster/log-store.ts";
+import type { Transport } from "./cluster/transport.ts";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { Catalog } from "./db0/catalog.ts";
@@ -45,6 +49,8 @@ export class HeroServer {
   private audit: AuditLog | null = null;
   private unlock: (() => void) | null = null;
   private logs: NodeLogStore | null = null;
+  private transport: Transport | null = null;
+  private clusterNode: ClusterNode | null = null;
   respPort = 0;
   apiPort = 0;
 
@@ -52,8 +58,9 @@ export class HeroServer {
     this.config = config;
   }
 
-  static async start(config: Config): Promise<HeroServer> {
+  static async start(config: Config, onRemoved?: () => void): Promise<HeroServer> {
     const s = new HeroServer(config);
+    if (onRemoved !== undefined) s.onRemoved = onRemoved;
     try {
       await s.boot();
     } catch (e) {
@@ -63,10 +70,42 @@ export class HeroServer {
     return s;
   }
 
+  /** Set by main: what to do when the cluster removed this node (stop the process). */
+  onRemoved: () => void = () => {};
+
   private async boot(): Promise<void> {
     const c = this.config;
-    const catalog = await Catalog.open(c.dataDir, c.adminSecret);
-    this.unlock = lockDataDir(c.dataDir);
+    let catalog: Catalog;
+    let clusterNode: ClusterNode | null = null;
+    if (c.cluster === null) {
+      catalog = await Catalog.open(c.dataDir, c.adminSecret);
+      this.unlock = lockDataDir(c.dataDir);
+    } else {
+      // Joining writes into the data dir before the catalog exists: lock it first.
+      try {
+        await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+      } catch (e) {
+        throw new HeroError(
+          "ERR",
+          `data dir ${c.dataDir} is not usable: ${(e as NodeJS.ErrnoException).code}`,
+        );
+      }
+      this.unlock = lockDataDir(c.dataDir);
+      const started = await startClusterNode({
+        cluster: c.cluster,
+        dataDir: c.dataDir,
+        adminSecret: c.adminSecret,
+        host: c.host,
+        respPort: c.port,
+        apiPort: c.apiPort,
+        log: { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) },
+        onRemoved: () => this.onRemoved(),
+      });
+      catalog = started.catalog;
+      clusterNode = started.node;
+      this.transport = started.transport;
+      this.clusterNode = clusterNode;
+    }
     this.audit = new AuditLog(c.auditLog ? join(c.dataDir, "audit.log") : null);
     const audit = this.audit;
     const clock = () => Date.now();
@@ -80,16 +119,28 @@ export class HeroServer {
     const sessions = (): Session[] => listener?.sessions() ?? [];
     this.logs = NodeLogStore.open(join(c.dataDir, "raft"));
     for (const w of this.logs.warnings) log.warn(w, "raft log repaired at open");
-    const registry = new InstanceRegistry(catalog, clock, sessions, c.dataDir, this.logs, (m) =>
-      log.info(m),
+    const registry = new InstanceRegistry(
+      catalog,
+      clock,
+      sessions,
+      c.dataDir,
+      this.logs,
+      (m) => log.info(m),
+      clusterNode,
     );
     this.registry = registry;
     await registry.attachCatalog();
+    if (clusterNode !== null) {
+      clusterNode.attach(catalog, registry);
+      await clusterNode.bootstrap();
+    }
     const plane = new ControlPlane({
       catalog,
       host: registry,
       audit,
       availableBackends: ["InMemory", "Redb", "Sled"],
+      catalogBarrier: () => registry.catalogRaft()?.readBarrier() ?? null,
+      cluster: clusterNode ?? undefined,
     });
     for (const f of await plane.openAll()) {
       log.warn({ index: f.index, name: f.name, error: f.error }, "instance could not be opened");
@@ -167,6 +218,9 @@ export class HeroServer {
         http: `${c.host}:${this.apiPort}`,
         socket: c.socketPath,
         version: VERSION,
+        ...(c.cluster === null
+          ? {}
+          : { node: c.cluster.nodeId, raft: `${c.host}:${c.cluster.raftPort}` }),
       },
       "herodb ready",
     );
@@ -177,7 +231,10 @@ export class HeroServer {
     await this.resp?.close().catch(() => {});
     await this.http?.close().catch(() => {});
     await this.uds?.close().catch(() => {});
+    this.clusterNode?.close();
     await this.registry?.closeAll().catch(() => {});
+    await this.transport?.close().catch(() => {});
+    this.transport = null;
     await this.logs?.close().catch(() => {});
     this.logs = null;
     this.audit?.close();

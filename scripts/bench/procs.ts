@@ -8,18 +8,19 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { hasTool } from "../../test/helpers/clients.ts";
 import { pingOnce, waitExit } from "../../test/helpers/server.ts";
 
-/** Installs redis-server (and with it redis-benchmark, from redis-tools) when missing. */
-export function ensureRedisTools(log: (line: string) => void): void {
-  if (hasTool("redis-server") && hasTool("redis-benchmark")) return;
-  const root = process.getuid?.() === 0;
-  const prefix = root ? [] : ["sudo", "-n"];
+/**
+ * Installs Debian packages with apt-get (as root, or through `sudo -n`), bounded in time; throws
+ * with apt's last words when it fails.
+ */
+export function aptInstall(packages: string[], log: (line: string) => void): void {
+  const prefix = process.getuid?.() === 0 ? [] : ["sudo", "-n"];
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   for (const args of [
     ["apt-get", "-qq", "update"],
-    ["apt-get", "-qq", "install", "-y", "--no-install-recommends", "redis-server", "redis-tools"],
+    ["apt-get", "-qq", "install", "-y", "--no-install-recommends", ...packages],
   ]) {
-    log(`installing: ${[...prefix, ...args].join(" ")}`);
     const cmd = [...prefix, ...args];
+    log(`installing: ${cmd.join(" ")}`);
     const r = spawnSync(cmd[0], cmd.slice(1), {
       env,
       stdio: ["ignore", "ignore", "pipe"],
@@ -30,6 +31,12 @@ export function ensureRedisTools(log: (line: string) => void): void {
       throw new Error(`${cmd.join(" ")} failed: ${why || `exit ${r.status}`}`);
     }
   }
+}
+
+/** Installs redis-server (and with it redis-benchmark, from redis-tools) when missing. */
+export function ensureRedisTools(log: (line: string) => void): void {
+  if (hasTool("redis-server") && hasTool("redis-benchmark")) return;
+  aptInstall(["redis-server", "redis-tools"], log);
   if (!hasTool("redis-server") || !hasTool("redis-benchmark")) {
     throw new Error("redis-server/redis-benchmark still missing after apt-get install");
   }

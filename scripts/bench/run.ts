@@ -10,6 +10,9 @@
  *
  *   npm run --silent bench -- [--rounds 3] [--requests 200000] [--clients 50] [--size 100]
  *                             [--pipelines 1,16]
+ *
+ * `npm run bench -- cluster [options]` is a separate mode (a HeroDB cluster against an etcd
+ * cluster, with its own load generator): see cluster.ts, loaded only when asked for.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -46,7 +49,8 @@ interface Options {
 
 const USAGE =
   "usage: node scripts/bench/run.ts [--mode memory|durable|all] [--rounds N] [--requests N] " +
-  "[--clients N] [--size BYTES] [--pipelines 1,16]";
+  "[--clients N] [--size BYTES] [--pipelines 1,16]\n" +
+  "       node scripts/bench/run.ts cluster --help";
 
 function parseOptions(argv: string[]): Options {
   const o: Options = {
@@ -198,8 +202,8 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
   );
 }
 
-async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
+async function main(argv: string[]): Promise<void> {
+  const opts = parseOptions(argv);
   ensureRedisTools(log);
   const cleanups: (() => Promise<unknown>)[] = [];
   let cleaning: Promise<unknown> | undefined;
@@ -224,7 +228,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+const argv = process.argv.slice(2);
+const job =
+  argv[0] === "cluster"
+    ? import("./cluster.ts").then((cluster) => cluster.main(argv.slice(1)))
+    : main(argv);
+job.catch((e: unknown) => {
   log(`bench: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
 });

@@ -17,6 +17,8 @@ import type { AuditEvent, AuditLog } from "../security/audit.ts";
 export interface InstanceHost {
   /** Start serving the instance (create its storage on first open). */
   open(record: InstanceRecord): Promise<void>;
+  /** Resolves once a newly opened instance takes writes (a cluster elects its group first). */
+  serving?(index: number): Promise<void>;
   /** Stop serving the instance; called before its record is deleted. */
   close(index: number): Promise<void>;
   /** The instance was renamed in the catalog. */
@@ -32,6 +34,21 @@ export interface ControlPlaneOptions {
   audit?: AuditLog | null;
   /** Backend kinds this build can serve; others answer "backend X is not available yet". */
   availableBackends?: readonly BackendKind[];
+  /**
+   * In a cluster: resolves once this node's catalog holds every change acknowledged before the
+   * call (a read index of group 0), so reads here are never staler than a write just made
+   * through another node. Null: read at once.
+   */
+  catalogBarrier?: () => Promise<void> | null;
+  /** The cluster this node belongs to; absent on a single server. */
+  cluster?: ClusterControl;
+}
+
+/** What the cluster_* methods drive (src/cluster/cluster-node.ts). */
+export interface ClusterControl {
+  status(): unknown;
+  removeNode(id: number): Promise<void>;
+  transferLeader(group: number, to: number): Promise<{ leader: number }>;
 }
 
 export interface CreateInstanceParams {
@@ -52,8 +69,12 @@ export class ControlPlane {
   readonly host: InstanceHost;
   readonly auditLog: AuditLog | null;
   readonly availableBackends: ReadonlySet<BackendKind>;
+  readonly cluster: ClusterControl | null;
+  private readonly catalogBarrier: () => Promise<void> | null;
 
   constructor(opts: ControlPlaneOptions) {
+    this.cluster = opts.cluster ?? null;
+    this.catalogBarrier = opts.catalogBarrier ?? (() => null);
     this.catalog = opts.catalog;
     this.host = opts.host;
     this.auditLog = opts.audit ?? null;
@@ -108,21 +129,24 @@ export class ControlPlane {
       if (e instanceof HeroError) throw e;
       throw new HeroError("INTERNAL", `cannot open instance '${record.name}': ${describe(e)}`);
     }
+    await this.host.serving?.(record.index);
     return record;
   }
 
-  listInstances(): InstanceRecord[] {
+  async listInstances(): Promise<InstanceRecord[]> {
+    await this.catalogBarrier();
     return this.catalog.list();
   }
 
-  getInstance(index: number): InstanceRecord {
+  async getInstance(index: number): Promise<InstanceRecord> {
+    await this.catalogBarrier();
     const record = this.catalog.get(index);
     if (record === undefined) throw new HeroError("NOINSTANCE", `no instance with index ${index}`);
     return record;
   }
 
   async deleteInstance(index: number): Promise<void> {
-    const record = this.getInstance(index);
+    const record = await this.getInstance(index);
     try {
       await this.host.close(index);
     } catch (e) {

@@ -10,6 +10,7 @@
 
 import type { InstanceRecord, Permission, Visibility } from "../db0/types.ts";
 import { backendToJson, parseBackendJson } from "./backend-json.ts";
+import { CLUSTER_METHODS } from "./cluster-methods.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import {
   CONFLICT,
@@ -193,7 +194,7 @@ export const METHODS: readonly MethodSpec[] = [
     admin: true,
     audited: true,
     errors: ADMIN_ERRORS,
-    handler: (_a, { plane }) => plane.listInstances().map(instanceJson),
+    handler: async (_a, { plane }) => (await plane.listInstances()).map(instanceJson),
   },
   {
     name: "db_getInstance",
@@ -203,8 +204,8 @@ export const METHODS: readonly MethodSpec[] = [
     admin: true,
     audited: true,
     errors: [NO_SUCH_INSTANCE, ...ADMIN_ERRORS],
-    handler: (a, { plane }) => {
-      const r = plane.getInstance(a.instance_index as number);
+    handler: async (a, { plane }) => {
+      const r = await plane.getInstance(a.instance_index as number);
       return { ...instanceJson(r), keys: r.keys };
     },
   },
@@ -289,6 +290,7 @@ export const METHODS: readonly MethodSpec[] = [
       return true;
     },
   },
+  ...CLUSTER_METHODS,
   {
     name: "rpc.discover",
     summary: "This API's OpenRPC document; needs no secret.",

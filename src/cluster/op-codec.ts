@@ -5,6 +5,12 @@
  * them, as one fsync already is. Each write keeps its own reply: apply runs the ops in order and
  * the proposer answers each client with its op's result.
  *
+ * `term` is the term the proposer believed current. An entry whose log term differs (a proposal
+ * forwarded to a node that became leader of a later term only after it was sent) is skipped by
+ * every replica, so a proposal is applied only in the term it was made for: once a node has
+ * applied an entry of a later term, it knows for certain that its older proposals still waiting
+ * will never apply, and may propose them again without risk of applying a write twice.
+ *
  * `proposer`, `incarnation` and the request numbers (consecutive from `firstRequest`) let the
  * node that proposed an entry find the clients waiting for it when the entry is applied; every
  * other replica just applies it. The incarnation (random per process start) keeps a restarted
@@ -15,11 +21,12 @@
  * every replica, and on this path a generic encoder's object walk costs more than the fsync share
  * of the write. Layout (big-endian):
  *
- *   [version u8 = 2][proposer u32][incarnation u32][first request f64][op count u32]
+ *   [version u8 = 3][proposer u32][incarnation u32][first request f64][op count u32][term f64]
  *   per op: [now f64] call [batch count u32] then that many calls (EXEC's queued commands)
  *   call: [cmd length u8][cmd latin1][argc u32] then per arg [length u32][bytes]
  *
- * Numbers are JS numbers below 2^53, so f64 holds them exactly without BigInt.
+ * Numbers are JS numbers below 2^53, so f64 holds them exactly without BigInt. Version 2 (no term,
+ * written before clustering) is still read; its entries apply whatever their log term.
  */
 import type { Op, OpCall } from "../backends/contract.ts";
 import { HeroError } from "../errors.ts";
@@ -30,14 +37,17 @@ export interface ProposalId {
   /** Request number of the first op; op i has firstRequest + i. */
   firstRequest: number;
   count: number;
+  /** The term the proposer made the proposal in (0: any, for version-2 entries). */
+  term: number;
 }
 
 export interface Proposal extends ProposalId {
   ops: Op[];
 }
 
-const VERSION = 2;
-const HEADER = 1 + 4 + 4 + 8 + 4;
+const VERSION = 3;
+const HEADER_V2 = 1 + 4 + 4 + 8 + 4;
+const HEADER = HEADER_V2 + 8;
 
 function callSize(c: OpCall): number {
   let n = 1 + c.cmd.length + 4;
@@ -85,6 +95,7 @@ export function encodeProposal(
   b.writeUInt32BE(id.incarnation, 5);
   b.writeDoubleBE(id.firstRequest, 9);
   b.writeUInt32BE(to - from, 17);
+  b.writeDoubleBE(id.term, 21);
   let at = HEADER;
   for (let i = from; i < to; i++) {
     const op = ops[i];
@@ -101,12 +112,14 @@ export function encodeProposal(
 /** The entry's identity without decoding its ops (the proposer already holds them). */
 export function proposalId(data: Uint8Array): ProposalId {
   const b = asBuffer(data);
-  checkVersion(b);
+  const v2 = b.length >= HEADER_V2 && b[0] === 2;
+  if (!v2 && (b.length < HEADER || b[0] !== VERSION)) throw malformed();
   return {
     proposer: b.readUInt32BE(1),
     incarnation: b.readUInt32BE(5),
     firstRequest: b.readDoubleBE(9),
     count: b.readUInt32BE(17),
+    term: v2 ? 0 : b.readDoubleBE(21),
   };
 }
 
@@ -114,7 +127,7 @@ export function decodeProposal(data: Uint8Array): Proposal {
   const b = asBuffer(data);
   const id = proposalId(b);
   const ops: Op[] = [];
-  let at = HEADER;
+  let at = b[0] === 2 ? HEADER_V2 : HEADER;
   for (let i = 0; i < id.count; i++) {
     if (at + 8 > b.length) throw malformed();
     const now = b.readDoubleBE(at);
@@ -159,10 +172,6 @@ function readCall(b: Buffer, at: number): [OpCall, number] {
 function readU32(b: Buffer, at: number): number {
   if (at + 4 > b.length) throw malformed();
   return b.readUInt32BE(at);
-}
-
-function checkVersion(b: Buffer): void {
-  if (b.length < HEADER || b[0] !== VERSION) throw malformed();
 }
 
 const asBuffer = (u: Uint8Array): Buffer =>

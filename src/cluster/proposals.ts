@@ -7,6 +7,12 @@
  * numbers (consecutive from the entry's first) find the waiting clients, whose ops are applied
  * as they are instead of being decoded again. A write that waits too long is answered TRYAGAIN by
  * a sweep (one per tick rather than a timer per write); its entry may still be applied later.
+ *
+ * Entries carry the term they were proposed in, and replicas skip an entry whose log term differs
+ * (./op-codec.ts). So once this node applies an entry of a later term, a write it proposed in an
+ * earlier term and not yet applied can never apply: `requeueBefore` puts it back in the queue, and
+ * the next round proposes it again. A write lost in a leader change is thus retried here, by the
+ * node, and applied exactly once; the client only waits a little longer.
  */
 import { randomInt } from "node:crypto";
 import type { Op } from "../backends/contract.ts";
@@ -26,9 +32,17 @@ export interface Waiting {
   reject: (e: HeroError) => void;
   /** When the client is told to retry (ms, performance.now()). */
   deadline: number;
+  /** The term its entry was proposed in (0 while queued). */
+  term: number;
 }
 
 export const tryAgain = (why: string): HeroError => new HeroError("TRYAGAIN", why);
+
+const undetermined = (): HeroError =>
+  new HeroError(
+    "TIMEOUT",
+    "the write was not confirmed in time; it may or may not have been applied",
+  );
 
 export class Proposals {
   private readonly nodeId: number;
@@ -40,6 +54,8 @@ export class Proposals {
   /** Writes not yet handed to Raft, in request order. */
   private queue: Waiting[] = [];
   private nextRequest = 1;
+  /** The lowest term of a proposed, unanswered write (Infinity when none may be). */
+  private oldestTerm = Number.POSITIVE_INFINITY;
 
   constructor(nodeId: number, timeoutMs: number) {
     this.nodeId = nodeId;
@@ -66,6 +82,7 @@ export class Proposals {
         resolve,
         reject,
         deadline: performance.now() + this.timeoutMs,
+        term: 0,
       };
       this.waiting.set(w.request, w);
       this.queue.push(w);
@@ -73,30 +90,66 @@ export class Proposals {
   }
 
   /**
-   * Hands the queue to `propose` as encoded entries. When `propose` throws (no leader), the
-   * entry's writes fail with TRYAGAIN.
+   * Hands the queue to `propose` as encoded entries made in `term` (the node's current term).
+   * When `propose` throws (no leader), the entry's writes fail with TRYAGAIN: they were never
+   * handed to Raft, so they certainly did not apply.
    */
-  proposeQueued(propose: (data: Uint8Array) => void): void {
-    const q = this.queue;
+  proposeQueued(propose: (data: Uint8Array) => void, term: number): void {
+    // A write answered while queued (its deadline passed) is not proposed any more.
+    const q = this.queue.filter((w) => this.waiting.has(w.request));
     this.queue = [];
     const ops = q.map((w) => w.op);
     for (let i = 0; i < q.length; ) {
+      // An entry holds consecutive request numbers (a requeued write may leave a gap).
       let j = i + 1;
       let bytes = q[i].size;
-      while (j < q.length && bytes + q[j].size <= MAX_ENTRY_BYTES) bytes += q[j++].size;
+      while (
+        j < q.length &&
+        q[j].request === q[j - 1].request + 1 &&
+        bytes + q[j].size <= MAX_ENTRY_BYTES
+      ) {
+        bytes += q[j++].size;
+      }
       const id = {
         proposer: this.nodeId,
         incarnation: this.incarnation,
         firstRequest: q[i].request,
+        term,
       };
       try {
         propose(encodeProposal(id, ops, i, j, bytes));
+        for (let k = i; k < j; k++) q[k].term = term;
+        if (term < this.oldestTerm) this.oldestTerm = term;
       } catch (e) {
         const why = tryAgain(`no leader for this instance: ${(e as Error).message}`);
         for (let k = i; k < j; k++) this.settle(q[k].request)?.reject(why);
       }
       i = j;
     }
+  }
+
+  /**
+   * An entry of `term` was applied: every write proposed in an earlier term and still waiting
+   * was lost with its entry (see the module comment) and goes back to the queue. Returns how
+   * many did.
+   */
+  requeueBefore(term: number): number {
+    if (term <= this.oldestTerm) return 0;
+    const back: Waiting[] = [];
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const w of this.waiting.values()) {
+      if (w.term === 0) continue;
+      if (w.term < term) {
+        w.term = 0;
+        back.push(w);
+      } else if (w.term < oldest) oldest = w.term;
+    }
+    this.oldestTerm = oldest;
+    if (back.length === 0) return 0;
+    // Queued writes have later request numbers than any proposed one; keep request order.
+    back.sort((a, b) => a.request - b.request);
+    this.queue = back.concat(this.queue);
+    return back.length;
   }
 
   /**
@@ -123,14 +176,30 @@ export class Proposals {
       if (w.deadline > now) break;
       this.waiting.delete(request);
       w.reject(
-        tryAgain("the write was not committed in time; it may or may not have been applied"),
+        w.term === 0
+          ? tryAgain("the write could not be proposed in time (no leader?)")
+          : undetermined(),
       );
     }
+  }
+
+  /**
+   * The group installed a snapshot: writes already proposed may be inside it or lost, and no
+   * entry will tell which. Answer them as undetermined (queued ones stay queued).
+   */
+  abandonProposed(): void {
+    for (const [request, w] of this.waiting) {
+      if (w.term === 0) continue;
+      this.waiting.delete(request);
+      w.reject(undetermined());
+    }
+    this.oldestTerm = Number.POSITIVE_INFINITY;
   }
 
   /** Fails every write not yet answered. */
   failAll(e: HeroError): void {
     this.queue = [];
+    this.oldestTerm = Number.POSITIVE_INFINITY;
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
   }

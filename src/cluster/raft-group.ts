@@ -17,12 +17,22 @@ import type { ApplyResult, Op, StateMachine } from "../backends/contract.ts";
 import { HeroError } from "../errors.ts";
 import type { Replicator } from "../instances/instance.ts";
 import { decodeConfChange, RawNode } from "../raft/index.ts";
-import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from "../raft/types.ts";
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  Message,
+  NodeId,
+  Ready,
+  Snapshot,
+} from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { GroupLog } from "./log-store.ts";
+import { preferredLeader } from "./membership.ts";
 import { decodeProposal, proposalId } from "./op-codec.ts";
 import { ProposalBatcher } from "./proposal-batcher.ts";
 import { Proposals, tryAgain, type Waiting } from "./proposals.ts";
+import { ReadGate } from "./read-gate.ts";
 
 export interface GroupOptions {
   groupId: number;
@@ -36,6 +46,8 @@ export interface GroupOptions {
   onPersisted?: (entries: number, writes: number) => void;
   /** Called after every applied op (wakes WATCHes and blocked clients). */
   onApplied: (result: ApplyResult) => void;
+  /** Called when the group's membership changes (a conf entry applied, a snapshot installed). */
+  onConfChange?: (conf: ConfState) => void;
   send: (messages: Message[]) => void;
   tickMs?: number;
   electionTick?: number;
@@ -46,6 +58,8 @@ export interface GroupOptions {
   snapshotBytes?: number;
   /** How long a proposal may wait before the client is told to retry. */
   proposalTimeoutMs?: number;
+  /** How long a linearizable read may wait for its read index. */
+  readTimeoutMs?: number;
   /** Reports progress of long operations (snapshot install). */
   progress?: (message: string) => void;
 }
@@ -55,10 +69,14 @@ const MAX_SYNCS_IN_FLIGHT = 4;
 
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
-  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
-    Pick<GroupOptions, "progress" | "onPersisted">;
+  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted" | "onConfChange">> &
+    Pick<GroupOptions, "progress" | "onPersisted" | "onConfChange">;
+  readonly groupId: number;
   private readonly proposals: Proposals;
+  private readonly reads: ReadGate;
   private readonly batcher = new ProposalBatcher();
+  /** Voters in the membership in force (a lone voter that leads reads locally at once). */
+  private voters: number;
   private running = false;
   private again = false;
   private ticker: NodeJS.Timeout | null = null;
@@ -79,8 +97,10 @@ export class RaftGroup implements Replicator {
       snapshotEntries: 20_000,
       snapshotBytes: 64 * 1024 * 1024,
       proposalTimeoutMs: 10_000,
+      readTimeoutMs: 5_000,
       ...opts,
     };
+    this.groupId = opts.groupId;
     const applied = opts.machine.appliedIndex;
     if (applied > opts.log.lastIndex()) {
       // The state went further than the log: the log was lost or belongs to another data dir.
@@ -92,6 +112,8 @@ export class RaftGroup implements Replicator {
       );
     }
     this.proposals = new Proposals(opts.nodeId, this.o.proposalTimeoutMs);
+    this.reads = new ReadGate(this.o.readTimeoutMs);
+    this.voters = opts.log.initialState().conf.voters.length;
     this.node = new RawNode({
       id: opts.nodeId,
       electionTick: this.o.electionTick,
@@ -111,6 +133,7 @@ export class RaftGroup implements Replicator {
   private catchUpWaiters: { index: number; resolve: () => void }[] = [];
 
   private onAppliedThrough(): void {
+    this.reads.applied(this.appliedThrough);
     if (this.catchUpWaiters.length === 0) return;
     this.catchUpWaiters = this.catchUpWaiters.filter((w) => {
       if (this.appliedThrough < w.index) return true;
@@ -154,15 +177,21 @@ export class RaftGroup implements Replicator {
   start(): void {
     this.ticker = setInterval(() => {
       this.node.tick();
-      this.proposals.expire(performance.now());
+      const now = performance.now();
+      this.proposals.expire(now);
+      this.reads.expire(now);
       this.kick();
     }, this.o.tickMs);
     this.ticker.unref();
     const st = this.node.status();
+    const voters = st.conf.voters;
+    const lone = voters.length === 1 && voters[0] === this.o.nodeId;
+    // A brand-new group's preferred leader stands at once instead of waiting out an election
+    // timeout, so a just-created instance is writable almost immediately.
+    const fresh = st.term === 0 && st.lastIndex === 0 && voters.includes(this.o.nodeId);
     if (
-      st.conf.voters.length === 1 &&
-      st.conf.voters[0] === this.o.nodeId &&
-      st.role !== "leader"
+      st.role !== "leader" &&
+      (lone || (fresh && preferredLeader(voters, this.groupId) === this.o.nodeId))
     ) {
       this.node.campaign();
     }
@@ -180,6 +209,45 @@ export class RaftGroup implements Replicator {
     this.batcher.submitted(this.proposals.inFlight);
     this.kick();
     return reply;
+  }
+
+  /**
+   * Null when a read may be served from local state now (this node is the group's only voter
+   * and leads it: single-node servers); otherwise a promise that resolves once the local state
+   * holds every write acknowledged before this call (ReadIndex, see ./read-gate.ts).
+   */
+  readBarrier(): Promise<void> | null {
+    if (this.voters === 1 && this.node.isLeader) return null;
+    if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
+    const p = this.reads.wait(performance.now());
+    this.kick();
+    return p;
+  }
+
+  /** Proposes a membership change (leader only; throws the core's RaftError otherwise). */
+  proposeConfChange(cc: ConfChange): void {
+    this.node.proposeConfChange(cc);
+    this.kick();
+  }
+
+  /** Hands leadership to `to` (leader only; throws the core's RaftError otherwise). */
+  transferLeader(to: NodeId): void {
+    this.node.transferLeader(to);
+    this.kick();
+  }
+
+  /** Resolves once the group knows a leader (false after `timeoutMs` without one). */
+  async hasLeader(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.node.leader === 0 && !this.closed && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.node.leader !== 0;
+  }
+
+  /** Whether this node leads the group now (it runs active expiry and membership changes). */
+  get leads(): boolean {
+    return this.node.isLeader;
   }
 
   step(message: Message): void {
@@ -208,6 +276,7 @@ export class RaftGroup implements Replicator {
         this.again = false;
         for (;;) {
           if (this.closed) break;
+          if (this.reads.hasQueued) this.reads.issue((ctx) => this.node.readIndex(ctx));
           if (this.node.hasReady()) {
             // Bound the syncs in flight (each holds a Ready's writes and messages).
             if (this.syncing >= MAX_SYNCS_IN_FLIGHT) await this.synced;
@@ -217,7 +286,7 @@ export class RaftGroup implements Replicator {
           const { queued, inFlight } = this.proposals;
           if (queued === 0) break;
           if (this.batcher.release(queued, inFlight, performance.now())) {
-            this.proposals.proposeQueued((data) => this.node.propose(data));
+            this.proposals.proposeQueued((data) => this.node.propose(data), this.node.term);
           } else {
             // Let the clients just answered send their next writes: one event-loop turn.
             await new Promise((r) => setImmediate(r));
@@ -242,6 +311,7 @@ export class RaftGroup implements Replicator {
     const { log, machine } = this.o;
     if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
     for (const e of rd.committed) this.applyEntry(e);
+    for (const rs of rd.readStates) this.reads.confirmed(rs, this.appliedThrough);
     if (rd.entries.length > 0) log.append(rd.entries);
     if (rd.hardState !== null) log.setHardState(rd.hardState);
     const started = performance.now();
@@ -297,21 +367,32 @@ export class RaftGroup implements Replicator {
   private storageFailed(e: unknown): void {
     if (this.closed) return;
     this.proposals.failAll(tryAgain(`storage error: ${(e as Error).message}`));
+    this.reads.failAll(tryAgain(`storage error: ${(e as Error).message}`));
     this.closed = true;
   }
 
   private applyEntry(e: Entry): void {
     this.appliedThrough = e.index;
     this.appliedBytes += e.data.byteLength;
+    // Writes this node proposed in an earlier term that have not applied by now never will.
+    if (this.proposals.requeueBefore(e.term) > 0) this.again = true;
+    if (e.index > this.o.machine.appliedIndex) this.applyNew(e);
     this.onAppliedThrough();
-    if (e.index <= this.o.machine.appliedIndex) return;
+  }
+
+  private applyNew(e: Entry): void {
     if (e.type === "conf") {
       const conf: ConfState = this.node.applyConfChange(decodeConfChange(e.data));
+      this.voters = conf.voters.length;
       this.o.log.setConf(conf);
+      this.o.onConfChange?.(conf);
       return;
     }
     if (e.data.length === 0) return; // a new leader's no-op
     const id = proposalId(e.data);
+    // Made for another term: skipped by every replica (see ./op-codec.ts); its writes, if they
+    // are this node's, were requeued above.
+    if (id.term !== 0 && id.term !== e.term) return;
     // The proposer applies the ops it encoded (the bytes decode to the same ops), unless one of
     // them was answered meanwhile (timed out); other replicas decode.
     const holders = this.proposals.holders(id);
@@ -326,9 +407,13 @@ export class RaftGroup implements Replicator {
   }
 
   private async installSnapshot(s: Snapshot): Promise<void> {
+    // Writes this node proposed may be inside the snapshot, or lost: nothing tells which.
+    this.proposals.abandonProposed();
     this.o.progress?.(`installing snapshot at index ${s.meta.index} (${s.data.length} bytes)`);
     await this.o.machine.restore({ index: s.meta.index, data: s.data });
     this.o.log.applySnapshot(s);
+    this.voters = s.meta.conf.voters.length;
+    this.o.onConfChange?.(s.meta.conf);
     this.o.progress?.(`snapshot at index ${s.meta.index} installed`);
   }
 
@@ -370,6 +455,7 @@ export class RaftGroup implements Replicator {
     while (this.running) await new Promise((r) => setTimeout(r, 5));
     await this.synced;
     this.proposals.failAll(tryAgain("the instance is shutting down"));
+    this.reads.failAll(tryAgain("the instance is shutting down"));
   }
 }
 

@@ -14,6 +14,7 @@ import { MAX_KEYS_PER_INSTANCE } from "./catalog-data.ts";
 import type {
   BackendType,
   CatalogData,
+  ClusterNode,
   InstanceRecord,
   Permission,
   SecurityChanges,
@@ -37,7 +38,15 @@ export type CatalogChange =
       /** Per key to remove, the hashes it may match (its own hash, and itself if it is one). */
       remove: string[][];
       add: { hash: string; permission: Permission }[];
-    };
+    }
+  /** --bootstrap: this catalog now describes a cluster whose first node is `node`. */
+  | { kind: "initCluster"; id: string; node: Omit<ClusterNode, "added_at"> }
+  /** A node joined (or a member came back at new addresses). */
+  | { kind: "addNode"; node: Omit<ClusterNode, "added_at"> }
+  | { kind: "removeNode"; id: number };
+
+/** What a membership change returns: the cluster's nodes after it. */
+export type MembershipResult = { nodes: ClusterNode[] };
 
 /** The change for a db_updateSecurity call: keys hashed here, on the receiving node. */
 export function securityChange(index: number, changes: SecurityChanges): CatalogChange {
@@ -76,6 +85,7 @@ export function applyChange(
         visibility: change.visibility,
         keys: [],
       };
+      if (d.cluster !== undefined) record.members = d.cluster.nodes.map((n) => n.id);
       d.next_index += 1;
       d.instances.push(record);
       return structuredClone(record);
@@ -108,7 +118,53 @@ export function applyChange(
       }
       return structuredClone(r);
     }
+    case "initCluster": {
+      if (d.cluster !== undefined) throw new HeroError("CONFLICT", "the cluster already exists");
+      d.cluster = { id: change.id, nodes: [{ ...change.node, added_at: nowSec }], removed: [] };
+      return null;
+    }
+    case "addNode": {
+      const c = clusterOf(d);
+      const n = change.node;
+      if (c.removed.includes(n.id)) {
+        throw new HeroError(
+          "CONFLICT",
+          `node ${n.id} was removed from the cluster; a node that comes back needs a new id and an empty data dir`,
+        );
+      }
+      const existing = c.nodes.find((x) => x.id === n.id);
+      if (existing !== undefined)
+        Object.assign(existing, { raft: n.raft, resp: n.resp, api: n.api });
+      else if (c.nodes.length >= MAX_CLUSTER_NODES) {
+        throw new HeroError("CONFLICT", `a cluster has at most ${MAX_CLUSTER_NODES} nodes`);
+      } else c.nodes.push({ ...n, added_at: nowSec });
+      return null;
+    }
+    case "removeNode": {
+      const c = clusterOf(d);
+      const at = c.nodes.findIndex((x) => x.id === change.id);
+      if (at < 0) throw new HeroError("INVALID_PARAMS", `node ${change.id} is not a member`);
+      if (c.nodes.length === 1) {
+        throw new HeroError("CONFLICT", "the last node of a cluster cannot be removed");
+      }
+      c.nodes.splice(at, 1);
+      c.removed.push(change.id);
+      return null;
+    }
   }
+}
+
+/** Clusters of 1–7 nodes: more voters only slow every commit down. */
+export const MAX_CLUSTER_NODES = 7;
+
+function clusterOf(d: CatalogData): NonNullable<CatalogData["cluster"]> {
+  if (d.cluster === undefined) {
+    throw new HeroError(
+      "CONFLICT",
+      "this server is not part of a cluster (start it with --bootstrap)",
+    );
+  }
+  return d.cluster;
 }
 
 export function noInstance(index: number): HeroError {

@@ -57,6 +57,25 @@ export function catalogProblem(v: unknown): string | null {
       }
       if (!isUint(k.created_at)) return `instance ${r.index}: bad key created_at`;
     }
+    if (r.members !== undefined && !(Array.isArray(r.members) && r.members.every(isNodeId))) {
+      return `instance ${r.index}: bad members`;
+    }
+  }
+  return v.cluster === undefined ? null : clusterProblem(v.cluster);
+}
+
+const isNodeId = (v: unknown): v is number => isUint(v) && v >= 1;
+
+function clusterProblem(c: unknown): string | null {
+  if (!isObject(c) || typeof c.id !== "string") return "bad cluster";
+  if (!Array.isArray(c.nodes) || !Array.isArray(c.removed)) return "bad cluster lists";
+  if (!c.removed.every(isNodeId)) return "bad removed node id";
+  for (const n of c.nodes as unknown[]) {
+    if (!isObject(n) || !isNodeId(n.id)) return "bad cluster node";
+    if (typeof n.raft !== "string" || typeof n.resp !== "string" || typeof n.api !== "string") {
+      return `cluster node ${n.id}: bad address`;
+    }
+    if (!isUint(n.added_at)) return `cluster node ${n.id}: bad added_at`;
   }
   return null;
 }

@@ -41,6 +41,8 @@ import {
 } from "./format.ts";
 import type {
   CatalogData,
+  ClusterData,
+  ClusterNode,
   CreateInstanceInput,
   InstanceRecord,
   Permission,
@@ -105,6 +107,7 @@ export class Catalog {
   #persistQueued = false;
   #persistFailure: unknown = null;
   #replicate: ((op: Op) => Promise<Reply | symbol>) | null = null;
+  #listeners: ((change: CatalogChange | null) => void)[] = [];
 
   private constructor(dataDir: string, data: CatalogData, keys: Keys, secret: string) {
     this.dataDir = dataDir;
@@ -203,6 +206,59 @@ export class Catalog {
     return at < 0 ? null : r.keys[at].permission;
   }
 
+  /** The cluster this catalog describes (a copy), or undefined on a single server. */
+  cluster(): ClusterData | undefined {
+    return this.#data.cluster === undefined ? undefined : structuredClone(this.#data.cluster);
+  }
+
+  /** --bootstrap: records the cluster and its first node. */
+  async initCluster(id: string, node: Omit<ClusterNode, "added_at">): Promise<void> {
+    await this.#change({ kind: "initCluster", id, node });
+  }
+
+  async addNode(node: Omit<ClusterNode, "added_at">): Promise<void> {
+    await this.#change({ kind: "addNode", node });
+  }
+
+  async removeNode(id: number): Promise<void> {
+    await this.#change({ kind: "removeNode", id });
+  }
+
+  /**
+   * What a node joining the cluster needs to derive the same DB0 keys (group 0's entries are
+   * sealed with them): the salt and the KDF parameters. Neither is secret; the admin secret is.
+   */
+  async keyDerivation(): Promise<{ salt: Uint8Array; kdf: KdfParams }> {
+    const salt = await readIfExists(join(this.dataDir, SALT_FILE));
+    if (salt === null) throw new HeroError("INTERNAL", "the DB0 salt file is missing");
+    return { salt, kdf: { ...this.#keys.kdf } };
+  }
+
+  /**
+   * Proof that this node knows the admin secret, bound to `context` (cluster id and node id):
+   * a joining node sends it and the seed checks it against its own, so a node started with
+   * another secret cannot join and then fail to open every catalog change.
+   */
+  joinProof(context: string): Uint8Array {
+    return hmac(
+      sha256,
+      this.#keys.verifier,
+      new TextEncoder().encode(`herodb-ts join v1|${context}`),
+    );
+  }
+
+  checkJoinProof(context: string, proof: Uint8Array): boolean {
+    return constantTimeEqual(this.joinProof(context), proof);
+  }
+
+  /**
+   * Calls `listener` after every change is applied (on every node, in log order), and with null
+   * after a snapshot replaced the whole catalog.
+   */
+  onChange(listener: (change: CatalogChange | null) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Add an instance record under the next index. Names are unique (CONFLICT otherwise). */
   async create(input: CreateInstanceInput): Promise<InstanceRecord> {
     checkInstanceName(input.name);
@@ -285,6 +341,7 @@ export class Catalog {
           throw new HeroError("INTERNAL", `catalog snapshot refused: ${problem}`);
         this.#data = data as CatalogData;
         this.#applied = snap.index;
+        for (const l of this.#listeners) l(null);
         this.#schedulePersist();
         await this.#persisting;
         if (this.#durable < snap.index) throw this.#persistFailure;
@@ -295,7 +352,9 @@ export class Catalog {
   /** Runs a change through the log when attached, else applies and saves it here. */
   async #change(change: CatalogChange): Promise<InstanceRecord | null> {
     if (this.#replicate === null) {
-      return this.#mutate((d) => applyChange(d, change, nowSeconds()));
+      const r = await this.#mutate((d) => applyChange(d, change, nowSeconds()));
+      for (const l of this.#listeners) l(change);
+      return r;
     }
     const sealed = seal(this.#keys.dataKey, utf8(JSON.stringify(change)), CHANGE_AD);
     const reply = await this.#replicate({
@@ -323,6 +382,7 @@ export class Catalog {
     try {
       const r = applyChange(draft, change, Math.floor(op.now / 1000));
       this.#data = draft;
+      for (const l of this.#listeners) l(change);
       return Buffer.from(JSON.stringify(r));
     } catch (e) {
       if (e instanceof HeroError) return e;

@@ -49,6 +49,31 @@ export interface InstanceRecord {
   encrypted: boolean;
   visibility: Visibility;
   keys: AccessKeyRecord[];
+  /**
+   * The cluster's nodes when the instance was created: its Raft group's first membership, the
+   * same on every node (absent on a single server, whose groups start with node 1 alone).
+   */
+  members?: number[];
+}
+
+/** A node of the cluster, as every node's catalog records it. */
+export interface ClusterNode {
+  id: number;
+  /** host:port the node's Raft transport listens on (what peers dial). */
+  raft: string;
+  /** host:port of its RESP and HTTP listeners (what cluster_status shows clients). */
+  resp: string;
+  api: string;
+  /** Unix seconds. */
+  added_at: number;
+}
+
+export interface ClusterData {
+  /** Random, set at bootstrap: tells clusters apart. */
+  id: string;
+  nodes: ClusterNode[];
+  /** Ids of removed nodes: never admitted again. */
+  removed: number[];
 }
 
 export interface CatalogData {
@@ -56,6 +81,8 @@ export interface CatalogData {
   /** The index the next created instance receives. */
   next_index: number;
   instances: InstanceRecord[];
+  /** Present once the server runs as a cluster (bootstrapped with --bootstrap). */
+  cluster?: ClusterData;
 }
 
 export interface CreateInstanceInput {

@@ -15,6 +15,14 @@ import type { Reply } from "../resp/reply.ts";
 /** Proposes ops through consensus; resolves with apply's reply. */
 export interface Replicator {
   submit(op: Op): Promise<Reply | symbol>;
+  /**
+   * Null when a read may run on local state now; otherwise resolves once local state holds every
+   * write acknowledged before the call (a linearizable read), or rejects when that cannot be
+   * confirmed (no leader).
+   */
+  readBarrier(): Promise<void> | null;
+  /** Whether this node leads the instance's group (only the leader proposes expiries). */
+  readonly leads: boolean;
   close(): Promise<void>;
 }
 
@@ -175,6 +183,9 @@ export class Instance {
   startExpiry(clock: () => number): void {
     if (this.expiryTimer !== null) return;
     this.expiryTimer = setInterval(() => {
+      // Replicas delete expired keys when the leader's deletion reaches them; they all see the
+      // same expiry times, so one proposer is enough.
+      if (this.replicator !== null && !this.replicator.leads) return;
       const now = clock();
       const keys = this.backend.expiredKeys(now, 200);
       if (keys.length > 0 && !this.expiring) {

@@ -11,11 +11,14 @@ import type { InstanceHost } from "../api/control-plane.ts";
 import type { ApplyResult, StateMachine } from "../backends/contract.ts";
 import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
 import { type ExecResolver, MemoryBackend } from "../backends/memory/backend.ts";
-import type { NodeLogStore } from "../cluster/log-store.ts";
+import type { GroupLog, NodeLogStore } from "../cluster/log-store.ts";
+import { memoryGroupLog } from "../cluster/memory-group-log.ts";
 import { RaftGroup } from "../cluster/raft-group.ts";
 import type { Catalog } from "../db0/catalog.ts";
+import type { CatalogChange } from "../db0/catalog-changes.ts";
 import type { InstanceRecord } from "../db0/types.ts";
 import { HeroError } from "../errors.ts";
+import type { Message } from "../raft/types.ts";
 import { NULL_ARRAY } from "../resp/reply.ts";
 import type { Session } from "../resp/session.ts";
 import { permissionOf } from "../resp/session.ts";
@@ -62,6 +65,14 @@ const DB0_RECORD: InstanceRecord = {
   keys: [],
 };
 
+/** How this node's groups reach the other nodes of a cluster. */
+export interface GroupNetwork {
+  nodeId: number;
+  /** The node that bootstrapped the cluster: group 0 (and older instances) start with it. */
+  bootstrapId: number;
+  send(groupId: number, messages: Message[]): void;
+}
+
 export class InstanceRegistry implements InstanceHost {
   private readonly live = new Map<number, Instance>();
   private readonly catalog: Catalog;
@@ -80,8 +91,13 @@ export class InstanceRegistry implements InstanceHost {
    */
   readonly durability = { fsyncs: 0, entries: 0, writes: 0 };
   private lastFlush: Promise<void> | null = null;
-  /** This node's id in every Raft group (1 until clustering assigns ids). */
-  private readonly nodeId = 1;
+  /** This node's id in every Raft group (1 on a single server). */
+  private readonly nodeId: number;
+  private readonly network: GroupNetwork | null;
+  /** Every Raft group on this node by group id (0: the catalog), for the transport. */
+  private readonly groups = new Map<number, RaftGroup>();
+  /** Opens in progress, so that the catalog's apply and the control plane open once. */
+  private readonly opening = new Map<number, Promise<void>>();
 
   constructor(
     catalog: Catalog,
@@ -90,7 +106,10 @@ export class InstanceRegistry implements InstanceHost {
     dataDir: string,
     logs: NodeLogStore,
     progress: (message: string) => void = () => {},
+    network: GroupNetwork | null = null,
   ) {
+    this.network = network;
+    this.nodeId = network?.nodeId ?? 1;
     this.progress = progress;
     this.catalog = catalog;
     this.clock = clock;
@@ -99,10 +118,22 @@ export class InstanceRegistry implements InstanceHost {
     this.logs = logs;
   }
 
-  async open(record: InstanceRecord): Promise<void> {
+  /** Opens the instance unless it is open (or opening) already. */
+  open(record: InstanceRecord): Promise<void> {
+    if (this.live.has(record.index)) return Promise.resolve();
+    const pending = this.opening.get(record.index);
+    if (pending !== undefined) return pending;
+    const p = this.openNew(record).finally(() => this.opening.delete(record.index));
+    this.opening.set(record.index, p);
+    return p;
+  }
+
+  private async openNew(record: InstanceRecord): Promise<void> {
     const b = record.backend;
     let inst: Instance;
-    if (b.kind === "InMemory") {
+    if (b.kind === "InMemory" && this.network !== null) {
+      inst = this.openReplicatedMemory(record);
+    } else if (b.kind === "InMemory") {
       inst = new Instance(record, new MemoryBackend(resolveExec));
     } else if (b.kind === "Redb" || b.kind === "Sled") {
       inst = await this.openPersistent(record, b.path);
@@ -137,11 +168,38 @@ export class InstanceRegistry implements InstanceHost {
     const backend = new LmdbBackend(dir, resolveExec, { writeBackMs: 50 });
     const inst = new Instance(record, backend);
     inst.dataPath = dir;
-    const group = this.newGroup(record.index, backend, (r) => inst.afterApply(r));
+    const log = this.logs.group(record.index, this.firstConf(record));
+    const group = this.newGroup(record.index, backend, (r) => inst.afterApply(r), log);
     inst.replicator = group;
     // Serve nothing until the log written before a restart has been applied.
     await this.replay(group, `instance ${record.index}`);
     return inst;
+  }
+
+  /**
+   * An in-memory instance in a cluster: replicated through its own group, whose log is kept in
+   * memory only (./memory-group-log.ts), so it survives the loss of a minority of nodes.
+   */
+  private openReplicatedMemory(record: InstanceRecord): Instance {
+    const backend = new MemoryBackend(resolveExec);
+    const inst = new Instance(record, backend);
+    const log = memoryGroupLog(record.index, this.firstConf(record));
+    const group = this.newGroup(
+      record.index,
+      backend,
+      (r) => inst.afterApply(r),
+      log,
+      () => Promise.resolve(),
+    );
+    inst.replicator = group;
+    group.start();
+    return inst;
+  }
+
+  /** A group's first membership: the nodes when its instance was created (same everywhere). */
+  private firstConf(record: InstanceRecord): { voters: number[]; learners: number[] } {
+    const voters = record.members ?? [this.network?.bootstrapId ?? this.nodeId];
+    return { voters: [...voters], learners: [] };
   }
 
   /**
@@ -151,53 +209,128 @@ export class InstanceRegistry implements InstanceHost {
    */
   async attachCatalog(): Promise<void> {
     const machine = this.catalog.machine();
-    const group = this.newGroup(0, machine, () => {
-      this.db0 = null; // the DB0 view shows the catalog: rebuild it on next use
-    });
+    const first = this.network?.bootstrapId ?? this.nodeId;
+    const log = this.logs.group(0, { voters: [first], learners: [] });
+    const group = this.newGroup(
+      0,
+      machine,
+      () => {
+        this.db0 = null; // the DB0 view shows the catalog: rebuild it on next use
+      },
+      log,
+    );
     this.catalogGroup = { group, machine };
+    // Every node opens and closes instances as catalog changes apply to it, in log order.
+    this.catalog.onChange((change) => this.followCatalog(change));
     await this.replay(group, "catalog");
     this.catalog.attach((op) => group.submit(op));
   }
 
-  /** A single-voter Raft group for `groupId` whose log lives in the node's log store. */
+  /** Waits (bounded) until a replicated instance's group has a leader, so it takes writes. */
+  async serving(index: number): Promise<void> {
+    await this.groups.get(index)?.hasLeader(5_000);
+  }
+
+  /** The catalog's group (group 0). */
+  catalogRaft(): RaftGroup | null {
+    return this.catalogGroup?.group ?? null;
+  }
+
+  /** A Raft group on this node, by group id (0 is the catalog's). */
+  group(groupId: number): RaftGroup | undefined {
+    return this.groups.get(groupId);
+  }
+
+  allGroups(): RaftGroup[] {
+    return [...this.groups.values()].sort((a, b) => a.groupId - b.groupId);
+  }
+
+  /**
+   * A catalog change was applied here: open what was created, close what was deleted, refresh
+   * what changed. The node that served the admin call does the same through the control plane;
+   * opening and closing are idempotent, so whichever comes first does the work.
+   */
+  private followCatalog(change: CatalogChange | null): void {
+    const warn = (index: number) => (e: unknown) =>
+      this.progress(`instance ${index} could not be opened: ${(e as Error).message}`);
+    if (change === null) {
+      // A snapshot replaced the catalog: converge on its instance list.
+      const wanted = new Set(this.catalog.list().map((r) => r.index));
+      for (const index of [...this.live.keys()]) if (!wanted.has(index)) void this.close(index);
+      for (const r of this.catalog.list()) void this.open(r).catch(warn(r.index));
+      return;
+    }
+    switch (change.kind) {
+      case "create": {
+        const r = this.catalog.list().find((x) => x.name === change.name);
+        if (r !== undefined) void this.open(r).catch(warn(r.index));
+        return;
+      }
+      case "delete":
+        void this.close(change.index);
+        return;
+      case "rename":
+        this.refresh(change.index);
+        return;
+      case "security":
+        this.securityChanged(change.index);
+        return;
+      default:
+        this.db0 = null;
+    }
+  }
+
+  /** A Raft group for `groupId` whose log is `log` (in the node's log store unless in memory). */
   private newGroup(
     groupId: number,
     machine: StateMachine,
     onApplied: (r: ApplyResult) => void,
+    log: GroupLog,
+    flushLog: () => Promise<void> = () => this.flushLog(),
   ): RaftGroup {
-    return new RaftGroup({
+    const network = this.network;
+    const group = new RaftGroup({
       groupId,
       nodeId: this.nodeId,
-      log: this.logs.group(groupId, { voters: [this.nodeId], learners: [] }),
-      flushLog: () => this.flushLog(),
+      log,
+      flushLog,
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;
         this.durability.writes += writes;
       },
       machine,
       onApplied,
-      send: () => {},
+      send: network === null ? () => {} : (messages) => network.send(groupId, messages),
       progress: (m) => this.progress(`group ${groupId}: ${m}`),
+      // A cluster answers a client whose write or read cannot complete within a few seconds
+      // (the time to elect a new leader) rather than keep it waiting.
+      ...(network === null ? {} : { proposalTimeoutMs: 5_000, readTimeoutMs: 3_000 }),
     });
+    this.groups.set(groupId, group);
+    return group;
   }
 
   private async replay(group: RaftGroup, what: string): Promise<void> {
     const backlog = group.backlog();
     group.start();
     if (backlog > 0) this.progress(`${what}: replaying ${backlog} log entries`);
-    await group.caughtUp();
+    // A lone voter commits its whole log at once; in a cluster the log commits when a leader
+    // says so, which may take a while (or wait for other nodes): linearizable reads cover that.
+    if (this.network === null) await group.caughtUp();
   }
 
   async close(index: number): Promise<void> {
+    await this.opening.get(index)?.catch(() => undefined);
     const inst = this.live.get(index);
     if (inst === undefined) return;
     this.live.delete(index);
     for (const s of this.sessions()) if (s.instance === inst) s.deselect();
     await inst.close();
+    this.groups.delete(index);
     this.db0 = null;
     // close() is the control plane's delete: the instance's Raft log and data go with it, so
     // the path can be given to a new instance.
-    if (inst.replicator !== null) this.logs.dropGroup(index);
+    if (inst.dataPath !== null) this.logs.dropGroup(index);
     if (inst.dataPath !== null) await removeLmdbFiles(inst.dataPath);
   }
 

@@ -156,6 +156,19 @@ export class RawNode {
     if (r.log.durableTo(index, term)) r.persistedTo(index);
   }
 
+  /** The current term, and the leader this node knows of (NONE when none): cheap, for hot paths. */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  get leader(): NodeId {
+    return this.raft.lead;
+  }
+
+  get isLeader(): boolean {
+    return this.raft.role === "leader";
+  }
+
   status(): Status {
     const r = this.raft;
     const progress: Status["progress"] = {};

@@ -37,6 +37,7 @@ export type Flag =
 
 export type Group =
   | "connection"
+  | "cluster"
   | "server"
   | "generic"
   | "string"

@@ -54,6 +54,11 @@ export class Session {
   selectKey: string | null = null;
   /** The session encryption key (USEKEY), 32 bytes. */
   encKey: Uint8Array | null = null;
+  /**
+   * READONLY (as in Redis Cluster): reads on this connection are served from the node's local
+   * state, which may lag the leader, instead of waiting for a read index.
+   */
+  readOnlyReplica = false;
   multi: QueuedCommand[] | null = null;
   multiFailed = false;
   watched: { instance: Instance; key: string }[] = [];

@@ -19,6 +19,9 @@ const METHOD_NAMES = [
   "db_deleteInstance",
   "db_renameInstance",
   "db_updateSecurity",
+  "cluster_status",
+  "cluster_removeNode",
+  "cluster_transferLeader",
   "rpc.discover",
 ];
 

@@ -44,6 +44,7 @@ describe("parseArgs", () => {
       maxClients: 10000,
       idleTimeoutSec: 0,
       auditLog: true,
+      cluster: null,
     });
   });
 
@@ -72,6 +73,7 @@ describe("parseArgs", () => {
       maxClients: 5,
       idleTimeoutSec: 30,
       auditLog: false,
+      cluster: null,
     });
   });
 
@@ -191,5 +193,81 @@ describe("errors", () => {
     expect(problem([...BASE, "--max-clients="])).toBe(
       "--max-clients must be a non-negative integer, got ''",
     );
+  });
+
+  describe("cluster flags", () => {
+    const TLS = ["--tls-cert", "n.crt", "--tls-key", "n.key", "--tls-ca", "ca.crt"];
+    const cluster = (args: string[]) => {
+      const r = parseArgs([...BASE, ...args], {});
+      if (r.kind !== "run") throw new Error("expected a run config");
+      return r.config.cluster;
+    };
+
+    it("reads every cluster flag, with the Raft port defaulting to the RESP port + 1000", () => {
+      expect(
+        cluster([
+          "--port",
+          "6000",
+          "--node-id",
+          "3",
+          ...TLS,
+          "--join",
+          "10.0.0.1:7000,h2:7000",
+          "--peer-address",
+          "1=127.0.0.1:9001",
+          "--peer-address=2=127.0.0.1:9002",
+        ]),
+      ).toEqual({
+        nodeId: 3,
+        raftPort: 7000,
+        advertise: "127.0.0.1",
+        tlsCert: "n.crt",
+        tlsKey: "n.key",
+        tlsCa: "ca.crt",
+        bootstrap: false,
+        join: ["10.0.0.1:7000", "h2:7000"],
+        peerAddresses: new Map([
+          [1, "127.0.0.1:9001"],
+          [2, "127.0.0.1:9002"],
+        ]),
+      });
+      expect(
+        cluster([
+          "--node-id",
+          "1",
+          "--bootstrap",
+          ...TLS,
+          "--raft-port",
+          "7001",
+          "--advertise",
+          "h1",
+        ]),
+      ).toMatchObject({ bootstrap: true, raftPort: 7001, advertise: "h1", join: [] });
+    });
+
+    it("stays a single server without cluster flags", () => {
+      expect(cluster([])).toBeNull();
+    });
+
+    it("refuses incomplete or contradictory cluster flags with one line each", () => {
+      expect(problem([...BASE, "--bootstrap", ...TLS])).toBe(
+        "cluster mode needs --node-id N (see --help)",
+      );
+      expect(
+        problem([...BASE, "--node-id", "1", "--bootstrap", "--tls-cert", "a", "--tls-key", "b"]),
+      ).toMatch(/^cluster mode needs --tls-ca FILE/);
+      expect(problem([...BASE, "--node-id", "0", ...TLS, "--bootstrap"])).toBe(
+        "--node-id must be an integer from 1 to 65535, got '0'",
+      );
+      expect(problem([...BASE, "--node-id", "2", ...TLS, "--bootstrap", "--join", "h:1"])).toBe(
+        "--bootstrap starts a new cluster and --join joins one: give only one",
+      );
+      expect(problem([...BASE, "--node-id", "2", ...TLS, "--join", "nohost"])).toBe(
+        "--join needs HOST:PORT, got 'nohost'",
+      );
+      expect(problem([...BASE, "--node-id", "2", ...TLS, "--peer-address", "x"])).toBe(
+        "--peer-address must be ID=HOST:PORT, got 'x'",
+      );
+    });
   });
 });

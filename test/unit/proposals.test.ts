@@ -21,7 +21,7 @@ describe("Proposals", () => {
     const replies = [p.add(op("a")), p.add(op("b")), p.add(op("c"))];
     expect([p.queued, p.inFlight]).toEqual([3, 3]);
     const entries: Uint8Array[] = [];
-    p.proposeQueued((data) => entries.push(data));
+    p.proposeQueued((data) => entries.push(data), 1);
     expect(entries).toHaveLength(1);
     expect(p.queued).toBe(0);
     const id = proposalId(entries[0]);
@@ -45,7 +45,7 @@ describe("Proposals", () => {
     let data: Uint8Array = new Uint8Array();
     other.proposeQueued((d) => {
       data = d;
-    });
+    }, 1);
     void restarted.add(op("y"));
     const foreign = mine.holders(proposalId(data));
     expect(foreign).toEqual([undefined]);
@@ -53,7 +53,7 @@ describe("Proposals", () => {
     let own: Uint8Array = new Uint8Array();
     mine.proposeQueued((d) => {
       own = d;
-    });
+    }, 1);
     expect(restarted.holders(proposalId(own))).toEqual([undefined]); // same node, new life
   });
 
@@ -62,7 +62,7 @@ describe("Proposals", () => {
     const big = "x".repeat(400 * 1024);
     for (let i = 0; i < 5; i++) void p.add(op(`k${i}`, big));
     const entries: Uint8Array[] = [];
-    p.proposeQueued((data) => entries.push(data));
+    p.proposeQueued((data) => entries.push(data), 1);
     const ids = entries.map(proposalId);
     expect(ids.map((id) => id.count)).toEqual([2, 2, 1]);
     expect(ids.map((id) => id.firstRequest)).toEqual([1, 3, 5]);
@@ -73,14 +73,51 @@ describe("Proposals", () => {
     const refused = p.add(op("a"));
     p.proposeQueued(() => {
       throw new Error("not leader");
-    });
+    }, 1);
     await expect(refused).rejects.toMatchObject({ code: "TRYAGAIN" });
     const slow = p.add(op("b"));
-    p.proposeQueued(() => {});
+    p.proposeQueued(() => {}, 1);
     p.expire(performance.now()); // not yet
     expect(p.inFlight).toBe(1);
     p.expire(performance.now() + 100);
     await expect(slow).rejects.toBeInstanceOf(HeroError);
     expect(p.inFlight).toBe(0);
+  });
+
+  it("proposes again, in request order, the writes of an earlier term once a later term applies", async () => {
+    const p = new Proposals(1, 10_000);
+    const a = p.add(op("a"));
+    const b = p.add(op("b"));
+    const first: Uint8Array[] = [];
+    p.proposeQueued((d) => first.push(d), 3);
+    expect(proposalId(first[0]).term).toBe(3);
+    const c = p.add(op("c"));
+    expect(p.requeueBefore(3)).toBe(0); // same term: nothing is known to be lost
+    // Write a settles from its entry; b's entry was lost with the leader of term 3.
+    p.settle(1)?.resolve("done-a");
+    expect(p.requeueBefore(4)).toBe(1);
+    expect(p.queued).toBe(2);
+    const again: Uint8Array[] = [];
+    p.proposeQueued((d) => again.push(d), 4);
+    // b (request 2) and c (request 3) are consecutive: one entry of term 4.
+    expect(again.map(proposalId)).toMatchObject([{ firstRequest: 2, count: 2, term: 4 }]);
+    expect(decodeProposal(again[0]).ops.map((o) => o.args[0].toString())).toEqual(["b", "c"]);
+    p.settle(2)?.resolve("done-b");
+    p.settle(3)?.resolve("done-c");
+    await expect(Promise.all([a, b, c])).resolves.toEqual(["done-a", "done-b", "done-c"]);
+  });
+
+  it("splits an entry where a requeued write leaves a gap in request numbers", () => {
+    const p = new Proposals(1, 10_000);
+    for (const k of ["a", "b", "c"]) void p.add(op(k));
+    p.proposeQueued(() => {}, 1);
+    p.settle(2)?.resolve("b");
+    p.requeueBefore(2);
+    const out: Uint8Array[] = [];
+    p.proposeQueued((d) => out.push(d), 2);
+    expect(out.map(proposalId).map((id) => [id.firstRequest, id.count])).toEqual([
+      [1, 1],
+      [3, 1],
+    ]);
   });
 });

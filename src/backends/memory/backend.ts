@@ -2,18 +2,37 @@
  * The in-memory KV backend: a Keyspace over a MapStore. Ops are applied synchronously and
  * `apply` looks each command's implementation up through the resolver it was built with (the
  * command table), so the Redis semantics live in one place for every KV backend.
+ *
+ * It is also a Raft state machine: in a cluster an in-memory instance replicates through its own
+ * group (with a log kept in memory), so it needs `applyAll`, and `snapshot`/`restore` in the
+ * same KV snapshot format the persistent backend ships (../lmdb/snapshot.ts). Nothing of it is
+ * ever durable: `flush` reports the applied index, which only bounds log compaction.
  */
+import { HeroError } from "../../errors.ts";
 import type { Reply } from "../../resp/reply.ts";
-import type { ApplyResult, Backend, Op, OpCall } from "../contract.ts";
+import type {
+  ApplyResult,
+  Backend,
+  BackendSnapshot,
+  Op,
+  OpCall,
+  StateMachine,
+} from "../contract.ts";
+import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
 import { Keyspace } from "../kv/keyspace.ts";
 import { type ExecResolver, runCall, runOp } from "../kv/run-call.ts";
+import { bufOf, keyOf } from "../kv/types.ts";
+import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "../lmdb/snapshot.ts";
 import { MapStore } from "./map-store.ts";
 
 // Kept exported from here for existing importers; the shared home is ../kv/run-call.ts.
 export { type ExecResolver, runCall } from "../kv/run-call.ts";
 
-export class MemoryBackend implements Backend {
-  readonly ks = new Keyspace(new MapStore());
+const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
+
+export class MemoryBackend implements Backend, StateMachine {
+  private readonly store = new MapStore();
+  readonly ks = new Keyspace(this.store);
   private readonly resolve: ExecResolver;
   appliedIndex = 0;
 
@@ -26,6 +45,46 @@ export class MemoryBackend implements Backend {
     this.appliedIndex = index;
     const { keys, flushed } = this.ks.drainTouched();
     return { reply, touched: keys, flushed };
+  }
+
+  applyAll(ops: Op[], index: number): ApplyResult[] {
+    if (index <= this.appliedIndex) return ops.map(SKIPPED);
+    return ops.map((op) => this.apply(op, index));
+  }
+
+  flush(): Promise<number> {
+    return Promise.resolve(this.appliedIndex);
+  }
+
+  snapshot(): BackendSnapshot {
+    const store = this.store;
+    function* records(): Generator<SnapshotRecord> {
+      for (const key of store.keys()) {
+        const entry = store.get(key);
+        if (entry !== undefined) yield [bufOf(key), encodeEntry(entry)];
+      }
+    }
+    return { index: this.appliedIndex, data: encodeSnapshot(this.appliedIndex, records()) };
+  }
+
+  restore(snapshot: BackendSnapshot): Promise<void> {
+    try {
+      const decoded = decodeSnapshot(snapshot.data);
+      if (decoded.index !== snapshot.index) {
+        throw new HeroError("INTERNAL", `snapshot index ${snapshot.index} != ${decoded.index}`);
+      }
+      const entries = decoded.records.map(([k, v]) => [keyOf(k), decodeEntry(v)] as const);
+      this.ks.flush();
+      for (const [k, e] of entries) this.store.set(k, e);
+      this.ks.drainTouched();
+      this.appliedIndex = decoded.index;
+      return Promise.resolve();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return Promise.reject(
+        e instanceof HeroError ? e : new HeroError("INTERNAL", `invalid snapshot: ${why}`),
+      );
+    }
   }
 
   read(call: OpCall, now: number): Reply | symbol {

@@ -1,5 +1,6 @@
 /**
- * Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and CLIENT.
+ * Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, READONLY, READWRITE and
+ * CLIENT.
  *
  * SELECT and AUTH are where access control happens: a public instance grants ReadWrite, a
  * private one the permission of the presented access key (compared by SHA-256 hash), and DB0
@@ -185,6 +186,7 @@ function reset(ctx: CommandContext): Reply {
   s.name = null;
   s.encKey = null;
   s.presentedKey = null;
+  s.readOnlyReplica = false;
   return new Simple("RESET");
 }
 
@@ -392,6 +394,33 @@ export const connectionCommands: CommandSpec[] = [
     flags: ["fast", "immediate"],
     scope: universal,
     run: reset,
+  },
+  {
+    name: "READONLY",
+    group: "cluster",
+    summary:
+      "Serves this connection's reads from the node it is connected to, possibly stale, without asking the leader.",
+    syntax: "",
+    arity: 1,
+    flags: ["fast"],
+    scope: universal,
+    run: (ctx) => {
+      ctx.session.readOnlyReplica = true;
+      return OK;
+    },
+  },
+  {
+    name: "READWRITE",
+    group: "cluster",
+    summary: "Makes this connection's reads linearizable again (the default).",
+    syntax: "",
+    arity: 1,
+    flags: ["fast"],
+    scope: universal,
+    run: (ctx) => {
+      ctx.session.readOnlyReplica = false;
+      return OK;
+    },
   },
   {
     name: "CLIENT",

@@ -11,7 +11,7 @@ import { addDecimal, formatDecimal, nanOrInf, parseDecimal } from "../../backend
 import type { Keyspace } from "../../backends/kv/keyspace.ts";
 import { word } from "../../backends/kv/parse.ts";
 import { keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError, wrongArity } from "../../errors.ts";
+import { err, HeroError, syntaxError, wrongArity } from "../../errors.ts";
 import { keyValuePairs, valuesFrom } from "../../security/sealing.ts";
 import type { CommandSpec, KeySpec } from "../command.ts";
 import { OK, type Reply } from "../reply.ts";
@@ -51,11 +51,16 @@ function set(ks: Keyspace, args: Buffer[], now: number): Reply {
   let keepTtl = false;
   let unit = "";
   let raw: Buffer | undefined;
+  /** IFEQ / IFNE (Redis 8.4, Valkey 8.1): compare-and-set against the current value. */
+  let cond: { equal: boolean; value: Buffer } | null = null;
   for (let i = 2; i < args.length; i++) {
     const w = word(args[i]);
-    if (w === "NX" && !xx) nx = true;
-    else if (w === "XX" && !nx) xx = true;
-    else if (w === "GET") get = true;
+    const free = !nx && !xx && cond === null;
+    if (w === "NX" && free) nx = true;
+    else if (w === "XX" && free) xx = true;
+    else if ((w === "IFEQ" || w === "IFNE") && free && i + 1 < args.length) {
+      cond = { equal: w === "IFEQ", value: args[++i] };
+    } else if (w === "GET") get = true;
     else if (w === "KEEPTTL" && unit === "") keepTtl = true;
     else if (
       EXPIRY_UNITS.has(w) &&
@@ -72,6 +77,12 @@ function set(ks: Keyspace, args: Buffer[], now: number): Reply {
   const e = get ? stringEntry(ks, key, now) : ks.lookup(key, now);
   const old: Reply = get ? (e === undefined ? null : share(e.value as Buffer)) : OK;
   if ((nx && e !== undefined) || (xx && e === undefined)) return get ? old : null;
+  if (cond !== null) {
+    const current = get ? e : stringEntry(ks, key, now);
+    const same = current !== undefined && (current.value as Buffer).equals(cond.value);
+    // IFEQ needs the key to hold exactly that value; IFNE sets unless it does.
+    if (same !== cond.equal) return get ? old : null;
+  }
   if (expireAt !== 0 && expireAt <= now) ks.delete(key, now);
   else putString(ks, key, args[1], keepTtl ? (e?.expireAt ?? 0) : expireAt);
   return old;
@@ -175,10 +186,23 @@ const str = (spec: Omit<CommandSpec, "group" | "scope">): CommandSpec => ({
 export const stringCommands: CommandSpec[] = [
   str({
     name: "SET",
-    sealing: { values: valuesFrom(1, 99), reply: "value" },
-    summary: "Stores a string value, optionally with a TTL, conditions and the old value back",
+    sealing: {
+      values: (args) => {
+        // Sealed values carry random nonces: a comparison with a stored value cannot match.
+        if (args.some((a) => /^if(eq|ne)$/i.test(a.toString("latin1")))) {
+          throw new HeroError(
+            "ENCRYPTION",
+            "SET IFEQ/IFNE compare the stored plaintext: not available on encrypted instances",
+          );
+        }
+        return [[1, 0]];
+      },
+      reply: "value",
+    },
+    summary:
+      "Stores a string value, optionally with a TTL, conditions (NX, XX, or compare-and-set with IFEQ/IFNE) and the old value back",
     syntax:
-      "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
+      "key value [NX | XX | IFEQ comparison-value | IFNE comparison-value] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
     arity: -3,
     flags: ["write"],
     kv: set,

@@ -1,0 +1,80 @@
+/**
+ * The cluster_* methods of the control plane: the status of this node's view of the cluster,
+ * removing a node, and moving a group's leadership. They live beside the instance methods in the
+ * one method table (./methods.ts) and are answered by the ClusterControl the composition root
+ * hands the control plane; on a single server they say so.
+ */
+import { HeroError } from "../errors.ts";
+import type { ClusterControl, ControlPlane } from "./control-plane.ts";
+import { INTERNAL, REQUEST_FAILED, UNAUTHORIZED } from "./errors.ts";
+import type { MethodSpec } from "./methods.ts";
+
+const ERRORS = [UNAUTHORIZED, REQUEST_FAILED, INTERNAL];
+
+function clusterOf(plane: ControlPlane): ClusterControl {
+  if (plane.cluster === null) {
+    throw new HeroError(
+      "UNSUPPORTED",
+      "this server runs alone: start it with --bootstrap (or --join) to form a cluster",
+    );
+  }
+  return plane.cluster;
+}
+
+const nodeId = {
+  name: "node_id",
+  required: true,
+  description: "A node's id (--node-id).",
+  schema: { type: "integer", minimum: 1, maximum: 65535 },
+} as const;
+
+export const CLUSTER_METHODS: readonly MethodSpec[] = [
+  {
+    name: "cluster_status",
+    summary:
+      "This node's view of the cluster: its nodes and, per Raft group, role, term, leader, commit and applied indices, members and (where this node leads) each follower's lag.",
+    params: [],
+    result: { name: "status", description: "Cluster status.", schema: { type: "object" } },
+    admin: true,
+    audited: false,
+    errors: ERRORS,
+    handler: (_a, { plane }) => clusterOf(plane).status(),
+  },
+  {
+    name: "cluster_removeNode",
+    summary:
+      "Removes a node from the cluster: every group drops it, and it is never admitted again under that id.",
+    params: [nodeId],
+    result: { name: "removed", description: "true", schema: { type: "boolean" } },
+    admin: true,
+    audited: true,
+    errors: ERRORS,
+    handler: async (a, { plane }) => {
+      await clusterOf(plane).removeNode(a.node_id as number);
+      return true;
+    },
+  },
+  {
+    name: "cluster_transferLeader",
+    summary: "Hands leadership of a Raft group (0: the catalog, n: instance n) to a node.",
+    params: [
+      nodeId,
+      {
+        name: "group",
+        required: false,
+        description: "The group: 0 (default) for the catalog, or an instance index.",
+        schema: { type: "integer", minimum: 0 },
+      },
+    ],
+    result: {
+      name: "leader",
+      description: "The group's leader afterwards.",
+      schema: { type: "object", properties: { leader: { type: "integer" } } },
+    },
+    admin: true,
+    audited: true,
+    errors: ERRORS,
+    handler: (a, { plane }) =>
+      clusterOf(plane).transferLeader((a.group as number | undefined) ?? 0, a.node_id as number),
+  },
+];

@@ -1,0 +1,251 @@
+/**
+ * A real 3-node cluster on 127.0.0.1, driven the way an operator and a client would: bootstrap
+ * with certificates from `herodb certs`, create persistent and in-memory instances, write and
+ * read through every node, kill -9 a leader and keep writing, restart it and see it catch up,
+ * join a 4th and 5th node at runtime, remove one, and move leadership. A node with a certificate
+ * from another CA is refused and never becomes a member.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ioredisClient } from "../helpers/clients.ts";
+import {
+  type ClusterNode,
+  startCluster,
+  type TestCluster,
+  waitFor,
+  writeCerts,
+} from "../helpers/cluster.ts";
+import { freePorts } from "../helpers/ports.ts";
+import { startServer } from "../helpers/server.ts";
+
+interface GroupView {
+  group: number;
+  role: string;
+  leader: number;
+  term: number;
+  commit: number;
+  applied: number;
+  voters: number[];
+  learners: number[];
+}
+interface StatusView {
+  node_id: number;
+  nodes: { id: number; connected: boolean }[];
+  groups: GroupView[];
+}
+
+const status = (n: ClusterNode) => n.server.call<StatusView>("cluster_status");
+
+async function groupOf(n: ClusterNode, group: number): Promise<GroupView | undefined> {
+  return (await status(n)).groups.find((g) => g.group === group);
+}
+
+/** The leader of `group` as every live node in `nodes` reports it (once they agree). */
+async function leaderOf(nodes: ClusterNode[], group: number): Promise<number> {
+  return waitFor(`a leader of group ${group}`, async () => {
+    const seen = await Promise.all(nodes.map((n) => groupOf(n, group)));
+    const leaders = new Set(seen.map((g) => g?.leader ?? 0));
+    const [only] = leaders;
+    return leaders.size === 1 && only !== 0 ? only : undefined;
+  });
+}
+
+const clients: Redis[] = [];
+function client(n: ClusterNode, db: number): Redis {
+  const c = ioredisClient(n.respPort, db);
+  c.on("error", () => {}); // reconnect attempts while a node is down are expected
+  clients.push(c);
+  return c;
+}
+
+/** Retries a write that was refused while the cluster elected a leader (TRYAGAIN/CLUSTERDOWN). */
+async function writeWithRetry(c: Redis, key: string, value: string): Promise<void> {
+  await waitFor(`SET ${key}`, async () => (await c.set(key, value)) === "OK", 15_000);
+}
+
+describe("a 3-node cluster", () => {
+  let cluster: TestCluster;
+  let persistent: number;
+  let memory: number;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 3 });
+    persistent = await cluster.createInstance({
+      name: "orders",
+      backend_type: { Redb: "orders.redb" },
+    });
+    memory = await cluster.createInstance({ name: "cache", backend_type: "InMemory" }, 2);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  it("lists every node as a connected voter of the catalog group", async () => {
+    await waitFor("3 voters in group 0 on every node", async () => {
+      for (const n of cluster.nodes) {
+        const g = await groupOf(n, 0);
+        if (g === undefined || g.voters.length !== 3) return false;
+      }
+      return true;
+    });
+    const s = await status(cluster.node(3));
+    expect(s.nodes.map((n) => n.id)).toEqual([1, 2, 3]);
+    expect(s.nodes.every((n) => n.connected)).toBe(true);
+  });
+
+  it("shows the instances created through node 1 and node 2 on every node", async () => {
+    for (const n of cluster.nodes) {
+      const list = await n.server.call<{ index: number; name: string }[]>("db_listInstances");
+      expect(list.map((r) => r.name)).toEqual(["orders", "cache"]);
+    }
+    expect([persistent, memory]).toEqual([1, 2]);
+  });
+
+  it("takes writes through every node and reads them back through every node", async () => {
+    for (const db of [persistent, memory]) {
+      for (const n of cluster.nodes) await writeWithRetry(client(n, db), `k${n.id}`, `v${n.id}`);
+      for (const n of cluster.nodes) {
+        const c = client(n, db);
+        expect(await c.mget("k1", "k2", "k3")).toEqual(["v1", "v2", "v3"]);
+      }
+    }
+  });
+
+  it("spreads group leaders over the nodes", async () => {
+    // Group g prefers the node at (g mod 3) of the sorted ids, so groups 0, 1 and 2 settle on
+    // three different leaders.
+    const leaders = await waitFor("three groups led by three different nodes", async () => {
+      const now = await Promise.all([0, persistent, memory].map((g) => leaderOf(cluster.nodes, g)));
+      return new Set(now).size === 3 ? now : undefined;
+    });
+    expect([...leaders].sort()).toEqual([1, 2, 3]);
+  });
+
+  it("keeps taking writes after kill -9 of the persistent group's leader, and the node catches up", async () => {
+    const leaderId = await leaderOf(cluster.nodes, persistent);
+    const victim = cluster.node(leaderId);
+    const survivors = cluster.nodes.filter((n) => n.id !== leaderId);
+    await victim.server.kill();
+    const started = Date.now();
+    const c = client(survivors[0], persistent);
+    await writeWithRetry(c, "after-failover", "yes");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    for (let i = 0; i < 50; i++) await writeWithRetry(c, `batch:${i}`, String(i));
+    await victim.server.restart({ startTimeoutMs: 60_000 });
+    const back = client(victim, persistent);
+    // Linearizable read through the restarted node: it must see every write made without it.
+    await waitFor(
+      "the restarted node to serve the writes made while it was down",
+      async () => (await back.get("batch:49")) === "49",
+      30_000,
+    );
+    expect(await back.get("after-failover")).toBe("yes");
+    await back.call("READONLY");
+    await waitFor(
+      "the restarted node's own copy to hold them",
+      async () => (await back.get("batch:49")) === "49",
+    );
+  }, 120_000);
+
+  it("admits a 4th and 5th node at runtime, which catch up and become voters everywhere", async () => {
+    const n4 = await cluster.addNode(4);
+    const n5 = await cluster.addNode(5);
+    for (const g of [0, persistent, memory]) {
+      await waitFor(
+        `nodes 4 and 5 as voters of group ${g}`,
+        async () => {
+          const v = await groupOf(n4, g);
+          return v !== undefined && v.voters.length === 5 && v.learners.length === 0;
+        },
+        60_000,
+      );
+    }
+    for (const n of [n4, n5]) {
+      const c = client(n, persistent);
+      expect(await c.get("k1")).toBe("v1");
+      const m = client(n, memory);
+      expect(await m.mget("k1", "k2", "k3")).toEqual(["v1", "v2", "v3"]);
+    }
+    await writeWithRetry(client(n5, persistent), "from5", "hello");
+    expect(await client(cluster.node(1), persistent).get("from5")).toBe("hello");
+  }, 180_000);
+
+  it("removes a node: every group drops it and the removed process stops", async () => {
+    const n5 = cluster.node(5);
+    await cluster.node(1).server.call("cluster_removeNode", { node_id: 5 });
+    for (const g of [0, persistent, memory]) {
+      await waitFor(
+        `node 5 out of group ${g}`,
+        async () => {
+          const v = await groupOf(cluster.node(2), g);
+          return v !== undefined && !v.voters.includes(5) && !v.learners.includes(5);
+        },
+        30_000,
+      );
+    }
+    await waitFor("the removed node to exit", () => n5.server.proc.exitCode !== null, 30_000);
+    const s = await status(cluster.node(3));
+    expect(s.nodes.map((n) => n.id)).toEqual([1, 2, 3, 4]);
+    // The cluster keeps working with 4 nodes.
+    await writeWithRetry(client(cluster.node(4), persistent), "after-remove", "ok");
+  }, 120_000);
+
+  it("moves a group's leadership on request, from any node", async () => {
+    const before = await leaderOf(cluster.nodes.slice(0, 4), persistent);
+    const target = before === 2 ? 3 : 2;
+    const r = await cluster.node(4).server.call<{ leader: number }>("cluster_transferLeader", {
+      node_id: target,
+      group: persistent,
+    });
+    expect(r.leader).toBe(target);
+    expect(await groupOf(cluster.node(target), persistent)).toMatchObject({ role: "leader" });
+  }, 60_000);
+});
+
+describe("cluster admission", () => {
+  it("refuses a node whose certificate comes from another CA; it never becomes a member", async () => {
+    const cluster = await startCluster({ nodes: 1 });
+    const otherCa = mkdtempSync(join(tmpdir(), "herodb-foreign-ca-"));
+    try {
+      writeCerts(otherCa, 2);
+      const [port, apiPort, raftPort] = await freePorts(3);
+      const intruder = startServer({
+        port,
+        apiPort,
+        secret: cluster.adminSecret,
+        startTimeoutMs: 8_000,
+        args: [
+          "--node-id",
+          "2",
+          "--raft-port",
+          String(raftPort),
+          "--tls-cert",
+          join(otherCa, "node2.crt"),
+          "--tls-key",
+          join(otherCa, "node2.key"),
+          "--tls-ca",
+          join(otherCa, "ca.crt"),
+          "--join",
+          `127.0.0.1:${cluster.node(1).raftPort}`,
+        ],
+      });
+      // It cannot be admitted, so it never finishes starting (and is killed by the helper).
+      await expect(intruder).rejects.toThrow();
+      await waitFor("the refusal in node 1's log", () =>
+        /refused/i.test(cluster.node(1).server.stdout() + cluster.node(1).server.stderr()),
+      );
+      const s = await cluster.node(1).server.call<StatusView>("cluster_status");
+      expect(s.nodes.map((n) => n.id)).toEqual([1]);
+      expect(s.groups.find((g) => g.group === 0)?.voters).toEqual([1]);
+    } finally {
+      await cluster.stop();
+      rmSync(otherCa, { recursive: true, force: true });
+    }
+    expect(existsSync(cluster.dir)).toBe(false);
+  }, 120_000);
+});
