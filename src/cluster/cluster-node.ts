@@ -313,7 +313,8 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   status(): { cluster_id: string; node_id: number; nodes: object[]; groups: GroupStatus[] } {
     const cluster = this.catalog?.cluster();
     const peers = new Map((this.transport?.peers() ?? []).map((p) => [p.id, p]));
-    const nodes = (cluster?.nodes ?? []).map((n) => ({
+    const sorted = [...(cluster?.nodes ?? [])].sort((a, b) => a.id - b.id);
+    const nodes = sorted.map((n) => ({
       id: n.id,
       raft: n.raft,
       resp: n.resp,

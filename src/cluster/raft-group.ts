@@ -112,7 +112,7 @@ export class RaftGroup implements Replicator {
       );
     }
     this.proposals = new Proposals(opts.nodeId, this.o.proposalTimeoutMs);
-    this.reads = new ReadGate(this.o.readTimeoutMs);
+    this.reads = new ReadGate(opts.nodeId, this.o.readTimeoutMs);
     this.voters = opts.log.initialState().conf.voters.length;
     this.node = new RawNode({
       id: opts.nodeId,

@@ -15,6 +15,9 @@
 import { HeroError } from "../errors.ts";
 import type { ReadState } from "../raft/types.ts";
 
+/** A read request's context: [node id u32][request number f64]. */
+const CONTEXT_BYTES = 12;
+
 interface Pending {
   resolve: () => void;
   reject: (e: HeroError) => void;
@@ -24,6 +27,8 @@ interface Pending {
 
 export class ReadGate {
   private readonly timeoutMs: number;
+  /** Contexts are unique per group only if they carry the node: the leader keys reads by them. */
+  private readonly nodeId: number;
   private queued: Pending[] = [];
   /** Read-index requests sent and not yet answered, by request number. */
   private readonly asked = new Map<number, Pending[]>();
@@ -31,7 +36,8 @@ export class ReadGate {
   private confirmedReads: { index: number; reads: Pending[] }[] = [];
   private nextRequest = 1;
 
-  constructor(timeoutMs: number) {
+  constructor(nodeId: number, timeoutMs: number) {
+    this.nodeId = nodeId;
     this.timeoutMs = timeoutMs;
   }
 
@@ -51,8 +57,9 @@ export class ReadGate {
     const reads = this.queued;
     this.queued = [];
     const request = this.nextRequest++;
-    const context = Buffer.alloc(8);
-    context.writeDoubleBE(request);
+    const context = Buffer.alloc(CONTEXT_BYTES);
+    context.writeUInt32BE(this.nodeId, 0);
+    context.writeDoubleBE(request, 4);
     try {
       ask(context);
     } catch (e) {
@@ -65,8 +72,10 @@ export class ReadGate {
 
   /** A read index arrived; `applied` is the index the local state has reached. */
   confirmed(rs: ReadState, applied: number): void {
-    if (rs.context.byteLength !== 8) return;
-    const request = Buffer.from(rs.context.buffer, rs.context.byteOffset, 8).readDoubleBE(0);
+    if (rs.context.byteLength !== CONTEXT_BYTES) return;
+    const ctx = Buffer.from(rs.context.buffer, rs.context.byteOffset, CONTEXT_BYTES);
+    if (ctx.readUInt32BE(0) !== this.nodeId) return;
+    const request = ctx.readDoubleBE(4);
     const reads = this.asked.get(request);
     if (reads === undefined) return;
     this.asked.delete(request);
