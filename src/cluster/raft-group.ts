@@ -27,6 +27,7 @@ import type {
   Snapshot,
 } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
+import { Compactor } from "./compactor.ts";
 import type { GroupLog } from "./log-store.ts";
 import { preferredLeader } from "./membership.ts";
 import { decodeProposal, proposalId } from "./op-codec.ts";
@@ -81,13 +82,10 @@ export class RaftGroup implements Replicator {
   private again = false;
   private ticker: NodeJS.Timeout | null = null;
   private closed = false;
-  private snapshotting = false;
   /** Syncs started and not yet completed, and the chain that completes them in order. */
   private syncing = 0;
   private synced: Promise<void> = Promise.resolve();
-  /** Bytes of entries applied since start, and that count when the last snapshot was taken. */
-  private appliedBytes = 0;
-  private snapshotAtBytes = 0;
+  private readonly compactor: Compactor;
 
   constructor(opts: GroupOptions) {
     this.o = {
@@ -113,6 +111,16 @@ export class RaftGroup implements Replicator {
     }
     this.proposals = new Proposals(opts.nodeId, this.o.proposalTimeoutMs);
     this.reads = new ReadGate(opts.nodeId, this.o.readTimeoutMs);
+    this.compactor = new Compactor({
+      machine: opts.machine,
+      log: opts.log,
+      flushLog: opts.flushLog,
+      conf: () => this.node.status().conf,
+      everyEntries: this.o.snapshotEntries,
+      everyBytes: this.o.snapshotBytes,
+      progress: opts.progress,
+      failed: (e) => this.storageFailed(e),
+    });
     this.voters = opts.log.initialState().conf.voters.length;
     this.node = new RawNode({
       id: opts.nodeId,
@@ -308,7 +316,7 @@ export class RaftGroup implements Replicator {
    * applying only committed entries that are durable here, so they are applied first, at once.
    */
   private async handle(rd: Ready): Promise<void> {
-    const { log, machine } = this.o;
+    const { log } = this.o;
     if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
     for (const e of rd.committed) this.applyEntry(e);
     for (const rs of rd.readStates) this.reads.confirmed(rs, this.appliedThrough);
@@ -324,12 +332,7 @@ export class RaftGroup implements Replicator {
     if (rd.snapshot !== null) await synced;
     this.node.advance(rd);
     this.afterSync(synced, rd.entries, rd.messages);
-    if (
-      machine.appliedIndex - log.firstIndex() > this.o.snapshotEntries ||
-      this.appliedBytes - this.snapshotAtBytes > this.o.snapshotBytes
-    ) {
-      this.scheduleSnapshot();
-    }
+    this.compactor.maybeCompact();
   }
 
   /** Runs once `synced` (and every earlier sync) completed: report durability, send messages. */
@@ -373,7 +376,7 @@ export class RaftGroup implements Replicator {
 
   private applyEntry(e: Entry): void {
     this.appliedThrough = e.index;
-    this.appliedBytes += e.data.byteLength;
+    this.compactor.applied(e.data.byteLength);
     // Writes this node proposed in an earlier term that have not applied by now never will.
     if (this.proposals.requeueBefore(e.term) > 0) this.again = true;
     if (e.index > this.o.machine.appliedIndex) this.applyNew(e);
@@ -415,37 +418,6 @@ export class RaftGroup implements Replicator {
     this.voters = s.meta.conf.voters.length;
     this.o.onConfChange?.(s.meta.conf);
     this.o.progress?.(`snapshot at index ${s.meta.index} installed`);
-  }
-
-  /**
-   * Compaction: once the applied state is durable, record a snapshot at the applied index and
-   * drop the log before it. Runs between Ready rounds, never inside one.
-   */
-  private scheduleSnapshot(): void {
-    if (this.snapshotting) return;
-    this.snapshotting = true;
-    setImmediate(async () => {
-      try {
-        const { machine, log } = this.o;
-        // Only state that is durable may replace the log below it.
-        const snap = machine.snapshot();
-        const bytesCovered = this.appliedBytes;
-        const durable = await machine.flush();
-        if (durable < snap.index || snap.index <= log.firstIndex()) return;
-        log.createSnapshot(snap.index, this.node.status().conf, snap.data);
-        log.compact(snap.index);
-        this.snapshotAtBytes = bytesCovered;
-        await this.o.flushLog();
-        this.o.progress?.(
-          `snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`,
-        );
-      } catch (e) {
-        // The state machine could not be made durable, or the log store failed.
-        this.storageFailed(e);
-      } finally {
-        this.snapshotting = false;
-      }
-    });
   }
 
   async close(): Promise<void> {

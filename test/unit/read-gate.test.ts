@@ -45,8 +45,8 @@ describe("ReadGate", () => {
     const other = new ReadGate(2, 1000);
     const r = settled(mine.wait(0));
     void other.wait(0).catch(() => {});
-    let ctxMine = new Uint8Array();
-    let ctxOther = new Uint8Array();
+    let ctxMine: Uint8Array = new Uint8Array();
+    let ctxOther: Uint8Array = new Uint8Array();
     mine.issue((c) => {
       ctxMine = c;
     });

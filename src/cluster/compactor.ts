@@ -1,0 +1,79 @@
+/**
+ * Log compaction for one Raft group: when enough has been applied since the last snapshot
+ * (entries or bytes), record a snapshot of the state machine at its applied index and drop the
+ * log below it.
+ *
+ * Only state that is durable may replace the log below it, so the snapshot is taken first (a
+ * consistent copy at the applied index), then the state machine is flushed, and the log is cut
+ * only if the flush covered the snapshot's index. It runs between Ready rounds (setImmediate),
+ * never inside one, and one at a time.
+ */
+import type { StateMachine } from "../backends/contract.ts";
+import type { ConfState } from "../raft/types.ts";
+import type { GroupLog } from "./log-store.ts";
+
+export interface CompactorOptions {
+  machine: StateMachine;
+  log: GroupLog;
+  flushLog: () => Promise<void>;
+  /** Membership to record with the snapshot. */
+  conf: () => ConfState;
+  everyEntries: number;
+  everyBytes: number;
+  progress?: (message: string) => void;
+  /** The state machine or the log store failed: the group must stop. */
+  failed: (e: unknown) => void;
+}
+
+export class Compactor {
+  private readonly o: CompactorOptions;
+  private running = false;
+  /** Bytes of entries applied since start, and that count when the last snapshot was taken. */
+  private appliedBytes = 0;
+  private snapshotAtBytes = 0;
+
+  constructor(o: CompactorOptions) {
+    this.o = o;
+  }
+
+  /** An entry of `bytes` was applied. */
+  applied(bytes: number): void {
+    this.appliedBytes += bytes;
+  }
+
+  /** Starts a compaction when the thresholds are passed (and none is running). */
+  maybeCompact(): void {
+    const { machine, log } = this.o;
+    if (
+      machine.appliedIndex - log.firstIndex() > this.o.everyEntries ||
+      this.appliedBytes - this.snapshotAtBytes > this.o.everyBytes
+    ) {
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    this.running = true;
+    setImmediate(async () => {
+      try {
+        const { machine, log } = this.o;
+        const snap = machine.snapshot();
+        const bytesCovered = this.appliedBytes;
+        const durable = await machine.flush();
+        if (durable < snap.index || snap.index <= log.firstIndex()) return;
+        log.createSnapshot(snap.index, this.o.conf(), snap.data);
+        log.compact(snap.index);
+        this.snapshotAtBytes = bytesCovered;
+        await this.o.flushLog();
+        this.o.progress?.(
+          `snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`,
+        );
+      } catch (e) {
+        this.o.failed(e);
+      } finally {
+        this.running = false;
+      }
+    });
+  }
+}
