@@ -6,7 +6,9 @@
  * certificate is both a server and a client certificate (`serverAuth` + `clientAuth`), because
  * every node both accepts connections from its peers and opens connections to them. Nodes hold
  * the same SANs (localhost, 127.0.0.1, ::1 and every --hosts entry) so any node can serve at any
- * of the cluster's addresses; identity between nodes comes from the shared CA, not the name.
+ * of the cluster's addresses. Which node a certificate belongs to is its subject CN,
+ * `herodb node <i>`: the transport lets a certificate speak only for the node it names
+ * (src/cluster/transport-tls.ts), so node<i>.crt is for the node started with --node-id <i>.
  *
  * Keys are RSA 2048 from node:crypto (native and fast; node-forge's pure-JS key generation takes
  * seconds), converted to forge objects only to build and sign (SHA-256) the X.509 structures,

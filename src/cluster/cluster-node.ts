@@ -146,8 +146,11 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
     }
   }
 
-  /** A request from a peer (or a node asking to join). */
-  async onRequest(body: unknown): Promise<unknown> {
+  /**
+   * A request from a peer (or a node asking to join); `peerId` is the node its certificate
+   * names (null when it names none).
+   */
+  async onRequest(body: unknown, peerId: number | null): Promise<unknown> {
     const req = body as PeerRequest | null;
     const catalog = this.catalog;
     if (req === null || typeof req !== "object" || catalog === null) {
@@ -174,6 +177,12 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
         ) {
           throw new HeroError("ERR", "malformed join request");
         }
+        if (peerId !== n.id) {
+          throw new HeroError(
+            "NOPERM",
+            `join refused: node ${n.id} must present its own certificate (this one names ${peerId === null ? "no node" : `node ${peerId}`})`,
+          );
+        }
         if (!catalog.checkJoinProof(`${this.clusterId}|${n.id}`, req.proof)) {
           this.o.log.warn({ node: n.id }, "join refused: the node does not know the admin secret");
           throw new HeroError(
@@ -188,8 +197,8 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
       case "transferLeader":
         return this.transferHere(req.group, req.to);
       case "removed":
-        // Only cluster members hold a certificate the transport accepts.
-        if (req.id === this.nodeId) this.markRemoved();
+        // Only holders of a certificate from the cluster CA reach this point.
+        if (req.id === this.nodeId && peerId !== null) this.markRemoved();
         return { ok: true };
       default:
         throw new HeroError("ERR", "unknown request");

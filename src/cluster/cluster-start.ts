@@ -85,10 +85,10 @@ export async function startClusterNode(
       addressOf: (id) => node?.addressOf(id) ?? c.peerAddresses.get(id),
       admit: (id) => node?.admit(id) ?? true,
       onMessage: (from, body) => node?.onMessage(from, body),
-      onRequest: (body) =>
+      onRequest: (body, _remote, peerId) =>
         node === null
           ? Promise.reject(new HeroError("ERR", "this node is still starting"))
-          : node.onRequest(body),
+          : node.onRequest(body, peerId),
       log: o.log,
     });
   } catch (e) {

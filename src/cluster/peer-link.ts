@@ -15,11 +15,12 @@
  * socket reports its buffer full; the socket's 'drain' resumes it. Bytes beyond that point stay
  * here, where they count toward the bound.
  *
- * Dialing: each attempt asks for the peer's current address, connects, sends a hello naming
- * both nodes and waits for the peer's hello before anything queued is written (a refused
- * connection must not swallow messages). A failed attempt or a lost connection schedules the
- * next one with exponential back-off (50 ms doubling to 2 s, back to 50 ms after a successful
- * hello); the timers are unref'd, so a link never keeps the process alive.
+ * Dialing: each attempt asks for the peer's current address, connects (refusing a server whose
+ * certificate names another node: the address is stale), sends a hello naming both nodes and
+ * waits for the peer's hello before anything queued is written (a refused connection must not
+ * swallow messages). A failed attempt or a lost connection schedules the next one with
+ * exponential back-off (50 ms doubling to 2 s, back to 50 ms after a successful hello); the
+ * timers are unref'd, so a link never keeps the process alive.
  */
 import type { TLSSocket } from "node:tls";
 import { encodeFrame, isFrame } from "./frames.ts";
@@ -41,8 +42,11 @@ export interface LinkHost {
   isCurrent(link: PeerLink): boolean;
   /** "host:port" of peer `id`, or undefined while unknown. */
   addressOf(id: number): string | undefined;
-  /** A tracked mTLS connection to `address` (throws for a malformed address). */
-  dial(address: string): TLSSocket;
+  /**
+   * A tracked mTLS connection to `address` (throws for a malformed address); when `node` is
+   * given, the server's certificate must name that node, or the socket fails with an error.
+   */
+  dial(address: string, node?: number): TLSSocket;
   /** Starts reading frames from `sock`; a bad frame closes it (logged with `who`). */
   readFrames(sock: TLSSocket, who: object, onFrame: (body: unknown) => void): void;
   /** Hands a message that arrived on `sock` from the link's peer to the application. */
@@ -185,7 +189,7 @@ export class PeerLink {
     let sock: TLSSocket | null;
     try {
       address = host.addressOf(this.id);
-      sock = address === undefined ? null : host.dial(address);
+      sock = address === undefined ? null : host.dial(address, this.id);
     } catch (e) {
       this.problem(address, e instanceof Error ? e.message : String(e));
       sock = null;

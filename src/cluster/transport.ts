@@ -13,28 +13,27 @@
  * peer replaces its old one: a restarted peer reconnects before the old socket times out.
  *
  * Both sides present certificates signed by the cluster CA, and TLS refuses anything else before
- * any frame is read. The CA is the trust boundary: certificates do not name node ids, so any
- * holder of one may claim any id. After TLS the dialer says who it is and whom it expects: a
- * hello to the wrong node (a stale address) or from a node that is not admitted (removed) is
- * refused with a reason, and refusals and TLS failures are logged at most once a minute per
- * remote address, so a peer stuck in a reconnect loop cannot flood the log. A connection whose
- * first frame is a request is answered once and closed.
+ * any frame is read. The CA decides who belongs to the cluster; a certificate's subject CN,
+ * `herodb node <id>`, decides which node its holder is (./transport-tls.ts). The dialer checks
+ * that the server's certificate names the node it dialed, so a stale address where another node
+ * now listens is refused. After TLS the dialer says who it is and whom it expects; the accepting
+ * side (./transport-accept.ts) refuses, with a reason, a hello whose certificate names another
+ * node, one meant for another node, or one from a node that is not admitted (removed). Refusals
+ * and TLS failures are logged at most once a minute per remote address, so a peer stuck in a
+ * reconnect loop cannot flood the log. A connection whose first frame is a request is answered
+ * once and closed (./transport-requests.ts); the handler learns which node the client's
+ * certificate names, so a joining node can be held to its own id.
  *
  * Writing is batched per event-loop turn: `send` encodes and queues at once, and one setImmediate
  * flushes every peer that got messages in that turn, each as one corked write.
  */
-import { isIP, type Socket } from "node:net";
-import { connect, createServer, type Server, type TLSSocket } from "node:tls";
-import { type ErrorCode, HeroError } from "../errors.ts";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  FrameError,
-  frameBodyBytes,
-  isFrame,
-} from "./frames.ts";
-import { HANDSHAKE_TIMEOUT_MS, type LinkHost, PeerLink } from "./peer-link.ts";
+import type { Server, TLSSocket } from "node:tls";
+import { HeroError } from "../errors.ts";
+import { encodeFrame, FrameDecoder, FrameError, frameBodyBytes } from "./frames.ts";
+import { type LinkHost, PeerLink } from "./peer-link.ts";
+import { type AcceptHost, accept } from "./transport-accept.ts";
+import { messageOf, type RequestHost, sendRequest } from "./transport-requests.ts";
+import { createPeerServer, dialPeer, tlsFailure } from "./transport-tls.ts";
 
 export interface PeerTls {
   cert: Buffer | string;
@@ -62,9 +61,11 @@ export interface TransportOptions {
   onMessage(from: number, body: unknown): void;
   /**
    * One-shot requests from nodes that are not (yet) peers, e.g. a join: the reply is sent back.
-   * A thrown HeroError/Error becomes an error reply.
+   * `remote` is the client's "ip:port"; `peerId` the node its certificate names (CN
+   * `herodb node <id>`), or null when its CN has another form. A thrown HeroError/Error becomes
+   * an error reply.
    */
-  onRequest?(body: unknown, remote: string): Promise<unknown>;
+  onRequest?(body: unknown, remote: string, peerId: number | null): Promise<unknown>;
   log: TransportLog;
   /** Bytes queued per peer while it is unreachable or slow; beyond it new messages are dropped. Default 64 MiB. */
   maxQueueBytes?: number;
@@ -82,61 +83,10 @@ export interface PeerStats {
 }
 
 const MiB = 1024 * 1024;
-/** Idle time before TCP keepalive probes start (a silently dead peer is noticed). */
-const KEEPALIVE_DELAY_MS = 10_000;
 /** The same refusal or connection problem is logged at most once per this interval. */
 const LOG_INTERVAL_MS = 60_000;
-/** TLS verification results that mean "not signed by the CA we trust". */
-const UNTRUSTED = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "CERT_SIGNATURE_FAILURE",
-]);
-
-function isNodeId(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v > 0;
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function errorReply(e: unknown): Frame {
-  return { t: "error", message: messageOf(e), code: e instanceof HeroError ? e.code : undefined };
-}
-
-/** "host:port" or "[v6]:port". */
-function parseAddress(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  const port = m === null ? 0 : Number(m[2]);
-  if (m === null || port < 1 || port > 65_535) {
-    throw new HeroError("ERR", `not a host:port address: ${address}`);
-  }
-  return { host: m[1], port };
-}
-
-/**
- * Remote address of a socket whose TLS handshake failed. Node destroys a socket whose client
- * certificate fails verification before reporting it, so its own address is gone by then; the
- * raw TCP socket underneath still has it when it was read at accept ('connection' below).
- */
-function failedRemote(sock: TLSSocket): string {
-  const parent = (sock as unknown as { _parent?: Socket })._parent;
-  return sock.remoteAddress ?? parent?.remoteAddress ?? "unknown";
-}
-
-/** Why a TLS handshake with a client failed, in words fit for a log line. */
-function tlsFailure(err: Error & { reason?: string }, sock: TLSSocket): string {
-  const auth: unknown = sock.authorizationError;
-  const code = typeof auth === "string" ? auth : (auth as { code?: string } | null)?.code;
-  if (code !== undefined && UNTRUSTED.has(code)) return "certificate not signed by the cluster CA";
-  if (code !== undefined) return `certificate rejected (${code})`;
-  // OpenSSL messages carry a source location after the reason; the reason alone says it.
-  return err.reason ?? err.message.split("\n")[0];
-}
+/** Keys the log limiter remembers at most; beyond it, expired ones go (or, if none has, all). */
+const MAX_LOG_KEYS = 10_000;
 
 export class Transport {
   private readonly o: TransportOptions;
@@ -152,8 +102,8 @@ export class Transport {
   /** When each rate-limited log line was last written, by key. */
   private readonly logged = new Map<string, number>();
   private closing: Promise<void> | null = null;
-  /** What peer links see of the transport. */
-  private readonly host: LinkHost;
+  /** What peer links, the accepting side and requests see of the transport. */
+  private readonly host: LinkHost & AcceptHost & RequestHost;
 
   private constructor(o: TransportOptions) {
     this.o = o;
@@ -162,32 +112,22 @@ export class Transport {
       log: o.log,
       isCurrent: (link) => this.closing === null && this.links.get(link.id) === link,
       addressOf: (id) => o.addressOf(id),
-      dial: (address) => this.dial(address),
+      dial: (address, node?: number) => this.dial(address, node),
       readFrames: (sock, who, onFrame) => this.readFrames(sock, who, onFrame),
       deliver: (link, sock, body) => this.deliver(link, sock, body),
       shouldLog: (key) => this.shouldLog(key),
+      options: o,
+      adopt: (sock) => this.adopt(sock),
+      link: (id) => this.link(id),
     };
     this.maxQueueBytes = o.maxQueueBytes ?? 64 * MiB;
     this.maxFrameBytes = o.maxFrameBytes ?? 256 * MiB;
-    this.server = createServer({
-      cert: o.tls.cert,
-      key: o.tls.key,
-      ca: o.tls.ca,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: "TLSv1.3",
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
-    });
-    // Reading the address caches it on the raw socket, for failedRemote().
-    this.server.prependListener("connection", (raw: Socket) => void raw.remoteAddress);
-    this.server.on("secureConnection", (sock: TLSSocket) => this.accept(sock));
+    this.server = createPeerServer(o.tls);
+    this.server.on("secureConnection", (sock: TLSSocket) => accept(this.host, sock));
     this.server.on("tlsClientError", (err: Error, sock: TLSSocket) => {
-      const remote = failedRemote(sock);
+      const { remote, reason } = tlsFailure(err, sock);
       if (this.shouldLog(`tls ${remote}`)) {
-        this.o.log.warn({ remote }, `peer connection refused: ${tlsFailure(err, sock)}`);
+        this.o.log.warn({ remote }, `peer connection refused: ${reason}`);
       }
     });
     this.server.on("error", (err) =>
@@ -281,44 +221,8 @@ export class Transport {
    * timeout, refusal, or an error reply (a HeroError with the reply's message and code).
    */
   request(address: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (this.closing !== null) {
-        reject(new HeroError("ERR", "transport is closed"));
-        return;
-      }
-      let frame: Buffer;
-      let sock: TLSSocket;
-      try {
-        frame = encodeFrame({ t: "request", body });
-        sock = this.dial(address);
-      } catch (e) {
-        reject(e instanceof HeroError ? e : new HeroError("ERR", messageOf(e)));
-        return;
-      }
-      let done = false;
-      const finish = (error: Error | null, value?: unknown): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        sock.destroy();
-        if (error === null) resolve(value);
-        else reject(error);
-      };
-      const fail = (why: string) => finish(new HeroError("ERR", `request to ${address}: ${why}`));
-      const timer = setTimeout(() => fail(`no reply within ${timeoutMs} ms`), timeoutMs);
-      sock.once("secureConnect", () => sock.write(frame));
-      this.readFrames(sock, { address }, (reply) => {
-        if (!isFrame(reply)) fail("malformed reply");
-        else if (reply.t === "response") finish(null, reply.body);
-        else if (reply.t === "error") {
-          const code = typeof reply.code === "string" ? (reply.code as ErrorCode) : "ERR";
-          finish(new HeroError(code, String(reply.message)));
-        } else if (reply.t === "refused") fail(`refused: ${String(reply.reason)}`);
-        else fail("malformed reply");
-      });
-      sock.on("error", (e) => fail(e.message));
-      sock.on("close", () => fail("connection closed without a reply"));
-    });
+    if (this.closing !== null) return Promise.reject(new HeroError("ERR", "transport is closed"));
+    return sendRequest(this.host, address, body, timeoutMs);
   }
 
   /** Closes the listener and every connection, stops all timers; resolves when all is closed. */
@@ -354,23 +258,12 @@ export class Transport {
   }
 
   /**
-   * An mTLS connection to `address`, tracked until it closes. The server's certificate must be
-   * signed by the CA and name the host dialed (the default identity check).
+   * An mTLS connection to `address`, tracked until it closes; the server's certificate must name
+   * node `node` when given (./transport-tls.ts).
    */
-  private dial(address: string): TLSSocket {
-    const { host, port } = parseAddress(address);
-    const sock = connect({
-      host,
-      port,
-      // SNI takes names only; an IP address is still checked against the certificate's IP SANs.
-      servername: isIP(host) === 0 ? host : undefined,
-      cert: this.o.tls.cert,
-      key: this.o.tls.key,
-      ca: this.o.tls.ca,
-      minVersion: "TLSv1.3",
-    });
+  private dial(address: string, node?: number): TLSSocket {
+    const sock = dialPeer(address, this.o.tls, node);
     this.adopt(sock);
-    sock.once("secureConnect", () => this.tune(sock));
     return sock;
   }
 
@@ -379,11 +272,6 @@ export class Transport {
     this.sockets.add(sock);
     sock.on("close", () => this.sockets.delete(sock));
     sock.on("error", () => {}); // each role's own handlers report what matters
-  }
-
-  private tune(sock: TLSSocket): void {
-    sock.setNoDelay(true);
-    sock.setKeepAlive(true, KEEPALIVE_DELAY_MS);
   }
 
   /** Feeds a socket's bytes through a frame decoder; a bad frame closes the connection. */
@@ -418,90 +306,11 @@ export class Transport {
     const now = Date.now();
     const last = this.logged.get(key);
     if (last !== undefined && now - last < LOG_INTERVAL_MS) return false;
-    if (this.logged.size >= 10_000) {
+    if (this.logged.size >= MAX_LOG_KEYS) {
       for (const [k, at] of this.logged) if (now - at >= LOG_INTERVAL_MS) this.logged.delete(k);
-      if (this.logged.size >= 10_000) this.logged.clear();
+      if (this.logged.size >= MAX_LOG_KEYS) this.logged.clear();
     }
     this.logged.set(key, now);
     return true;
-  }
-
-  /** A connection that passed TLS: a peer's hello, or a one-shot request. */
-  private accept(sock: TLSSocket): void {
-    const ip = sock.remoteAddress ?? "unknown";
-    const remote = `${ip}:${sock.remotePort}`;
-    this.adopt(sock);
-    this.tune(sock);
-    const timer = setTimeout(() => sock.destroy(), HANDSHAKE_TIMEOUT_MS).unref();
-    let state: "new" | "request" | "refused" | "peer" = "new";
-    let link: PeerLink | null = null;
-    this.readFrames(sock, { remote }, (body) => {
-      if (link !== null) {
-        this.deliver(link, sock, body);
-        return;
-      }
-      if (state !== "new") return; // nothing counts after a request or a refusal
-      clearTimeout(timer);
-      if (isFrame(body) && body.t === "request") {
-        state = "request";
-        void this.answer(sock, remote, body.body);
-        return;
-      }
-      const from = isFrame(body) && body.t === "hello" ? body.from : undefined;
-      const reason = this.refusal(body);
-      if (reason !== null) {
-        state = "refused";
-        if (this.shouldLog(`refused ${ip} ${reason}`)) {
-          this.o.log.warn({ remote, peer: from, reason }, `peer connection refused: ${reason}`);
-        }
-        sock.end(encodeFrame({ t: "refused", reason }));
-        setTimeout(() => sock.destroy(), 1_000).unref();
-        return;
-      }
-      state = "peer";
-      link = this.link(from as number);
-      link.accepted(sock, remote);
-    });
-    sock.on("close", () => {
-      clearTimeout(timer);
-      if (link?.detach(sock)) this.o.log.info({ peer: link.id, remote }, "peer connection lost");
-    });
-  }
-
-  /** Why a first frame is refused, or null for a hello that may connect. */
-  private refusal(body: unknown): string | null {
-    const me = this.o.nodeId;
-    if (!isFrame(body) || body.t !== "hello" || !isNodeId(body.from)) {
-      return "expected a hello or a request";
-    }
-    const from = body.from;
-    if (body.to !== me) return `this is node ${me}, not node ${String(body.to)}`;
-    if (from >= me) return `node ${me} dials node ${from}, not the other way round`;
-    let admitted: boolean;
-    try {
-      admitted = this.o.admit?.(from) ?? true;
-    } catch {
-      admitted = false;
-    }
-    return admitted ? null : `node ${from} is not a member of this cluster`;
-  }
-
-  /** Answers a one-shot request, then closes its connection. */
-  private async answer(sock: TLSSocket, remote: string, body: unknown): Promise<void> {
-    let reply: Frame;
-    try {
-      if (this.o.onRequest === undefined) throw new HeroError("ERR", "this node takes no requests");
-      reply = { t: "response", body: await this.o.onRequest(body, remote) };
-    } catch (e) {
-      reply = errorReply(e);
-    }
-    if (sock.destroyed) return;
-    let frame: Buffer;
-    try {
-      frame = encodeFrame(reply);
-    } catch (e) {
-      frame = encodeFrame(errorReply(new Error(`reply could not be encoded: ${messageOf(e)}`)));
-    }
-    sock.end(frame);
   }
 }

@@ -3,9 +3,11 @@
  *
  * Generated with the `openssl` command line (present on the test machines), so the tests depend
  * neither on `herodb certs` nor on an extra npm package. `testCa()` makes a self-signed CA (EC
- * P-256, valid for a day); `ca.issue(name)` signs a node certificate for it whose SANs cover
- * 127.0.0.1 and localhost and whose extended key usage allows both TLS server and client auth,
- * as every node both accepts and dials. Everything is written to one temp directory that
+ * P-256, valid for a day); `ca.issueNode(id)` signs a certificate for node `id` whose subject
+ * CN is `herodb node <id>`, the name the transport holds a node to (as `herodb certs` writes
+ * it), and `ca.issue(cn)` one with any other CN (for certificates that name no node). Their SANs
+ * cover 127.0.0.1 and localhost and their extended key usage allows both TLS server and client
+ * auth, as every node both accepts and dials. Everything is written to one temp directory that
  * `ca.cleanup()` removes; callers read the PEM strings and never touch the files.
  */
 import { execFileSync } from "node:child_process";
@@ -23,8 +25,10 @@ export interface TestCert {
 export interface TestCa {
   /** The CA certificate (PEM). */
   cert: string;
-  /** A node certificate signed by this CA, for 127.0.0.1 and localhost. */
-  issue(name: string): TestCert;
+  /** Node `id`'s certificate (CN `herodb node <id>`), signed by this CA. */
+  issueNode(id: number): TestCert;
+  /** A certificate with subject CN `cn`, signed by this CA. */
+  issue(cn: string): TestCert;
   cleanup(): void;
 }
 
@@ -67,51 +71,43 @@ export function testCa(name = "herodb-test-ca"): TestCa {
   writeFileSync(join(dir, "node.ext"), NODE_EXTENSIONS);
   const caCert = readFileSync(join(dir, "ca.crt"), "utf8");
   let serial = 1;
+  const issue = (cn: string): TestCert => {
+    const base = `node-${serial}`;
+    openssl(
+      ["req", "-new", ...ec, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${cn}`],
+      dir,
+    );
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${base}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        String(serial++),
+        "-days",
+        "1",
+        "-extfile",
+        "node.ext",
+        "-out",
+        `${base}.crt`,
+      ],
+      dir,
+    );
+    return {
+      cert: readFileSync(join(dir, `${base}.crt`), "utf8"),
+      key: readFileSync(join(dir, `${base}.key`), "utf8"),
+      ca: caCert,
+    };
+  };
   return {
     cert: caCert,
-    issue(nodeName: string): TestCert {
-      const base = `node-${serial}`;
-      openssl(
-        [
-          "req",
-          "-new",
-          ...ec,
-          "-keyout",
-          `${base}.key`,
-          "-out",
-          `${base}.csr`,
-          "-subj",
-          `/CN=${nodeName}`,
-        ],
-        dir,
-      );
-      openssl(
-        [
-          "x509",
-          "-req",
-          "-in",
-          `${base}.csr`,
-          "-CA",
-          "ca.crt",
-          "-CAkey",
-          "ca.key",
-          "-set_serial",
-          String(serial++),
-          "-days",
-          "1",
-          "-extfile",
-          "node.ext",
-          "-out",
-          `${base}.crt`,
-        ],
-        dir,
-      );
-      return {
-        cert: readFileSync(join(dir, `${base}.crt`), "utf8"),
-        key: readFileSync(join(dir, `${base}.key`), "utf8"),
-        ca: caCert,
-      };
-    },
+    issueNode: (id) => issue(`herodb node ${id}`),
+    issue,
     cleanup(): void {
       rmSync(dir, { recursive: true, force: true });
     },

@@ -4,13 +4,17 @@
  *
  * Covers: three nodes exchanging ordered messages both ways over one connection per pair (the
  * lower id dials), messages queued before a peer's address is known, reconnecting to a peer
- * that restarted on the same port, refusal of a certificate from another CA and of a node that
- * admit() rejects, one-shot requests (reply, error reply, timeout), the queue bound, and frame
- * size limits on both sides. Every transport opened is closed after each test, and every wait
- * is bounded.
+ * that restarted on the same port, refusal of a certificate from another CA, of a certificate
+ * that names another node than the one claimed (either side) and of a node that admit()
+ * rejects, one-shot requests (reply, error reply, timeout, the id the client's certificate
+ * names), the queue bound, and frame size limits on both sides. Node certificates carry the CN
+ * `herodb node <id>`, as `herodb certs` writes them. Every transport opened is closed after each
+ * test, and every wait is bounded.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { connect } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { encodeFrame, FrameDecoder } from "../../src/cluster/frames.ts";
 import { type PeerTls, Transport, type TransportOptions } from "../../src/cluster/transport.ts";
 import { HeroError } from "../../src/errors.ts";
 import { type TestCa, testCa } from "../helpers/test-certs.ts";
@@ -46,14 +50,16 @@ afterAll(() => {
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
-  // Whatever was logged, no key material was.
-  for (const line of allLogs.splice(0)) expect(JSON.stringify(line)).not.toMatch(/PRIVATE KEY/);
+  // Whatever was logged, no key or certificate was.
+  for (const line of allLogs.splice(0)) {
+    expect(JSON.stringify(line)).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|MII[A-Za-z0-9+/]{20}/);
+  }
 });
 
 function certFor(id: number): PeerTls {
   let c = certs.get(id);
   if (c === undefined) {
-    c = ca.issue(`node-${id}`);
+    c = ca.issueNode(id);
     certs.set(id, c);
   }
   return c;
@@ -102,6 +108,22 @@ const from = (n: TestNode, peer: number) => n.got.filter((m) => m.from === peer)
 const stats = (n: TestNode, peer: number) => n.t.peers().find((p) => p.id === peer);
 const warned = (n: TestNode, pattern: RegExp) =>
   n.logs.some((l) => l.level === "warn" && pattern.test(`${l.msg} ${JSON.stringify(l.obj)}`));
+
+/** Connects to `port` as the holder of `tls`, sends `body` as a frame, returns the first reply. */
+async function firstReply(port: number, tls: PeerTls, body: unknown): Promise<unknown> {
+  const sock = connect({ host: "127.0.0.1", port, ...tls, minVersion: "TLSv1.3" });
+  try {
+    return await new Promise((resolve, reject) => {
+      const decoder = new FrameDecoder(1 << 20);
+      sock.once("secureConnect", () => sock.write(encodeFrame(body)));
+      sock.on("data", (chunk: Buffer) => decoder.push(chunk, resolve));
+      sock.on("error", reject);
+      sock.on("close", () => reject(new Error("closed without a reply")));
+    });
+  } finally {
+    sock.destroy();
+  }
+}
 
 describe("transport", () => {
   it("carries ordered messages both ways between three nodes, one connection per pair", async () => {
@@ -183,7 +205,7 @@ describe("transport", () => {
     const good = await node(2, addresses);
     // Trusts the cluster CA (so it would accept the server), but its own certificate is foreign.
     const evil = await node(1, addresses, {
-      tls: { ...otherCa.issue("intruder"), ca: ca.cert },
+      tls: { ...otherCa.issueNode(1), ca: ca.cert },
     });
     evil.t.send(2, "let me in");
     await until("the refusal to be logged", () =>
@@ -202,7 +224,7 @@ describe("transport", () => {
     const addresses = new Map<number, string>();
     const client = await node(1, addresses);
     const impostor = await node(2, addresses, {
-      tls: { ...otherCa.issue("impostor"), ca: ca.cert },
+      tls: { ...otherCa.issueNode(2), ca: ca.cert },
     });
     client.t.send(2, "secret");
     await until("the failure to be logged", () => warned(client, /cannot connect to peer/));
@@ -226,13 +248,69 @@ describe("transport", () => {
     expect(stats(a, 2)?.queuedBytes).toBeGreaterThan(0);
   });
 
-  it("refuses a hello meant for another node (stale address)", async () => {
+  it("refuses a node whose certificate names another node than the id it claims", async () => {
+    const addresses = new Map<number, string>();
+    const server = await node(5, addresses);
+    // A valid certificate from the cluster CA, but node 3's, used to claim id 2.
+    const liar = await node(2, addresses, { tls: certFor(3), publish: false });
+    liar.t.send(5, "as node 2");
+    const refusal = /peer connection refused: node \d must present its own certificate/;
+    await until("the refusal", () => warned(server, refusal));
+    const line = server.logs.find((l) => refusal.test(l.msg));
+    expect(line?.obj).toMatchObject({ peer: 2, cn: "herodb node 3" });
+    expect(line?.msg).toContain('CN is "herodb node 3", expected "herodb node 2"');
+    await until("the dialer to see it", () => warned(liar, /refused: node 2 must present/));
+    // A certificate that names no node at all is refused the same way.
+    const nameless = await node(1, addresses, { tls: ca.issue("ops console"), publish: false });
+    nameless.t.send(5, "as node 1");
+    await until("the second refusal", () => warned(server, /CN is "ops console"/));
+    await sleep(300); // several reconnect attempts: nothing delivered, each refusal logged once
+    expect(server.got).toEqual([]);
+    expect(server.t.peers()).toEqual([]);
+    expect(stats(liar, 5)).toMatchObject({ connected: false, sent: 0 });
+    expect(stats(nameless, 5)).toMatchObject({ connected: false, sent: 0 });
+    expect(server.logs.filter((l) => refusal.test(l.msg)).length).toBe(2);
+  });
+
+  it("does not connect where another node listens (stale address), and recovers", async () => {
     const addresses = new Map<number, string>();
     const a = await node(1, addresses);
     const c = await node(3, addresses);
     addresses.set(2, `127.0.0.1:${c.t.port}`); // node 2's address now belongs to node 3
     a.t.send(2, "for two");
-    await until("the refusal", () => warned(c, /this is node 3, not node 2/));
+    await until("the dialer to refuse", () => warned(a, /cannot connect to peer/));
+    const line = a.logs.find((l) => l.msg === "cannot connect to peer");
+    expect(line?.obj).toMatchObject({
+      peer: 2,
+      address: addresses.get(2),
+      error:
+        'another node answered: the certificate\'s CN is "herodb node 3", expected "herodb node 2"',
+    });
+    // Node 3 sees a client leave during the handshake, and says why that may be.
+    await until("node 3 to log it", () => warned(c, /left during the handshake/));
+    await sleep(300); // retries meet node 3 again: still refused, logged once
+    expect(c.got).toEqual([]);
+    expect(c.t.peers()).toEqual([]);
+    expect(stats(a, 2)).toMatchObject({ connected: false, sent: 0 });
+    expect(a.logs.filter((l) => l.msg === "cannot connect to peer").length).toBe(1);
+    // Node 2 shows up at its right address: what waited is delivered to it.
+    const b = await node(2, addresses);
+    await until("the queued message", () => b.got.length === 1);
+    expect(from(b, 1)).toEqual(["for two"]);
+    expect(c.got).toEqual([]);
+  });
+
+  it("refuses a hello meant for another node, or from the higher node of the pair", async () => {
+    const addresses = new Map<number, string>();
+    const c = await node(3, addresses);
+    // A transport would not get this far (it checks the server's certificate); a client can.
+    await expect(firstReply(c.t.port, certFor(1), { t: "hello", from: 1, to: 2 })).resolves.toEqual(
+      { t: "refused", reason: "this is node 3, not node 2" },
+    );
+    await expect(firstReply(c.t.port, certFor(4), { t: "hello", from: 4, to: 3 })).resolves.toEqual(
+      { t: "refused", reason: "node 3 dials node 4, not the other way round" },
+    );
+    expect(warned(c, /this is node 3, not node 2/)).toBe(true);
     expect(c.got).toEqual([]);
   });
 
@@ -267,11 +345,37 @@ describe("transport", () => {
     await expect(joiner.t.request("nonsense", {}, 1_000)).rejects.toThrow(/host:port/);
     // Requests need a certificate from the cluster CA too.
     const outsider = await node(7, addresses, {
-      tls: { ...otherCa.issue("outsider"), ca: ca.cert },
+      tls: { ...otherCa.issueNode(7), ca: ca.cert },
       publish: false,
     });
     await expect(outsider.t.request(at, { op: "join" }, 3_000)).rejects.toThrow(/request to/);
     // A request is not a peer: nothing was delivered as a message.
+    expect(server.got).toEqual([]);
+  });
+
+  it("tells onRequest which node the client's certificate names", async () => {
+    const addresses = new Map<number, string>();
+    const asked: { body: unknown; peerId: number | null }[] = [];
+    const server = await node(5, addresses, {
+      onRequest: async (body, _remote, peerId) => {
+        asked.push({ body, peerId });
+        const claimed = (body as { id: number }).id;
+        if (peerId !== claimed) throw new HeroError("ERR", `certificate is node ${peerId}'s`);
+        return { ok: true };
+      },
+    });
+    const at = `127.0.0.1:${server.t.port}`;
+    const joiner = await node(9, addresses, { publish: false });
+    await expect(joiner.t.request(at, { id: 9 }, 3_000)).resolves.toEqual({ ok: true });
+    // Node 4's certificate asking to join as node 9: the handler sees 4 and refuses.
+    const other = await node(4, addresses, { publish: false });
+    await expect(other.t.request(at, { id: 9 }, 3_000)).rejects.toThrow("node 4's");
+    // CNs not exactly "herodb node <id>" name no node.
+    for (const cn of ["ops console", "herodb node 09", "herodb node 0", "herodb  node 9"]) {
+      const client = await node(8, addresses, { tls: ca.issue(cn), publish: false });
+      await expect(client.t.request(at, { id: 9 }, 3_000)).rejects.toThrow("node null's");
+    }
+    expect(asked.map((a) => a.peerId)).toEqual([9, 4, null, null, null, null]);
     expect(server.got).toEqual([]);
   });
 

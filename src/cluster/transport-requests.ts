@@ -1,0 +1,114 @@
+/**
+ * One-shot requests over the node-to-node transport (./transport.ts): a connection that carries
+ * one `request` frame and, back, one `response`, `error` or `refused` frame, and then closes.
+ *
+ * Why not over the peer connections: a node asking to join has none yet (it is not a member, and
+ * peer connections are only kept between members), and a few questions between members (a
+ * removed node told so, a leadership transfer) are answered once and need no ordering with the
+ * Raft traffic. The connection is authenticated like any other (./transport-tls.ts), so only a
+ * holder of a cluster certificate can ask at all.
+ *
+ * Asking (`sendRequest`): dial, write the request once TLS is up, settle on the first reply
+ * frame, a timeout, or the connection closing, whichever comes first; then close the socket.
+ * An error reply becomes a HeroError with the reply's message and code.
+ *
+ * Answering (`answerRequest`): the application's handler gets the body, the remote address and
+ * the node id the client's certificate names (null when its CN is not `herodb node <id>`), so a
+ * handler can hold a node to the id it asks about (a join for node 4 must come from node 4's
+ * certificate). Whatever the handler throws becomes an error reply.
+ */
+import type { TLSSocket } from "node:tls";
+import { type ErrorCode, HeroError } from "../errors.ts";
+import { encodeFrame, type Frame, isFrame } from "./frames.ts";
+import type { TransportOptions } from "./transport.ts";
+
+/** What the asking side needs from its transport. */
+export interface RequestHost {
+  /** A tracked mTLS connection to `address` (throws for a malformed address). */
+  dial(address: string): TLSSocket;
+  /** Starts reading frames from `sock`; a bad frame closes it (logged with `who`). */
+  readFrames(sock: TLSSocket, who: object, onFrame: (body: unknown) => void): void;
+}
+
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function errorReply(e: unknown): Frame {
+  return { t: "error", message: messageOf(e), code: e instanceof HeroError ? e.code : undefined };
+}
+
+/**
+ * Sends `body` to `address` as a one-shot request and resolves with the reply's body. Rejects on
+ * timeout, refusal, a lost connection, or an error reply (a HeroError with its message and code).
+ */
+export function sendRequest(
+  host: RequestHost,
+  address: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let frame: Buffer;
+    let sock: TLSSocket;
+    try {
+      frame = encodeFrame({ t: "request", body });
+      sock = host.dial(address);
+    } catch (e) {
+      reject(e instanceof HeroError ? e : new HeroError("ERR", messageOf(e)));
+      return;
+    }
+    let done = false;
+    const finish = (error: Error | null, value?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (error === null) resolve(value);
+      else reject(error);
+    };
+    const fail = (why: string) => finish(new HeroError("ERR", `request to ${address}: ${why}`));
+    const timer = setTimeout(() => fail(`no reply within ${timeoutMs} ms`), timeoutMs);
+    sock.once("secureConnect", () => sock.write(frame));
+    host.readFrames(sock, { address }, (reply) => {
+      if (!isFrame(reply)) fail("malformed reply");
+      else if (reply.t === "response") finish(null, reply.body);
+      else if (reply.t === "error") {
+        const code = typeof reply.code === "string" ? (reply.code as ErrorCode) : "ERR";
+        finish(new HeroError(code, String(reply.message)));
+      } else if (reply.t === "refused") fail(`refused: ${String(reply.reason)}`);
+      else fail("malformed reply");
+    });
+    sock.on("error", (e) => fail(e.message));
+    sock.on("close", () => fail("connection closed without a reply"));
+  });
+}
+
+/**
+ * Answers the request `body` that arrived on `sock` from `remote`, whose certificate names node
+ * `peerId` (or no node), with what the transport's `onRequest` returns; then closes the
+ * connection.
+ */
+export async function answerRequest(
+  sock: TLSSocket,
+  o: Pick<TransportOptions, "onRequest">,
+  body: unknown,
+  remote: string,
+  peerId: number | null,
+): Promise<void> {
+  let reply: Frame;
+  try {
+    if (o.onRequest === undefined) throw new HeroError("ERR", "this node takes no requests");
+    reply = { t: "response", body: await o.onRequest(body, remote, peerId) };
+  } catch (e) {
+    reply = errorReply(e);
+  }
+  if (sock.destroyed) return;
+  let frame: Buffer;
+  try {
+    frame = encodeFrame(reply);
+  } catch (e) {
+    frame = encodeFrame(errorReply(new Error(`reply could not be encoded: ${messageOf(e)}`)));
+  }
+  sock.end(frame);
+}
