@@ -183,13 +183,14 @@ export class InstanceRegistry implements InstanceHost {
   private openReplicatedMemory(record: InstanceRecord): Instance {
     const backend = new MemoryBackend(resolveExec);
     const inst = new Instance(record, backend);
-    const log = memoryGroupLog(record.index, this.firstConf(record));
+    const m = memoryGroupLog(record.index, this.firstConf(record), this.logs);
     const group = this.newGroup(
       record.index,
       backend,
       (r) => inst.afterApply(r),
-      log,
-      () => Promise.resolve(),
+      m.log,
+      m.flush,
+      m.logLost,
     );
     inst.replicator = group;
     group.start();
@@ -287,6 +288,7 @@ export class InstanceRegistry implements InstanceHost {
     onApplied: (r: ApplyResult) => void,
     log: GroupLog,
     flushLog: () => Promise<void> = () => this.flushLog(),
+    logLost = false,
   ): RaftGroup {
     const network = this.network;
     const group = new RaftGroup({
@@ -294,6 +296,7 @@ export class InstanceRegistry implements InstanceHost {
       nodeId: this.nodeId,
       log,
       flushLog,
+      logLost,
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;
         this.durability.writes += writes;
@@ -330,7 +333,7 @@ export class InstanceRegistry implements InstanceHost {
     this.db0 = null;
     // close() is the control plane's delete: the instance's Raft log and data go with it, so
     // the path can be given to a new instance.
-    if (inst.dataPath !== null) this.logs.dropGroup(index);
+    if (inst.replicator !== null) this.logs.dropGroup(index);
     if (inst.dataPath !== null) await removeLmdbFiles(inst.dataPath);
   }
 

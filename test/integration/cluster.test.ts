@@ -152,6 +152,19 @@ describe("a 3-node cluster", () => {
     );
   }, 120_000);
 
+  it("refills a restarted node's in-memory instance from the others", async () => {
+    // The node killed above lost its copy of the in-memory instance; the group's leader resends
+    // it, and until then the node does not vote as if it still had it.
+    for (const n of cluster.nodes) {
+      const c = client(n, memory);
+      await c.call("READONLY");
+      await waitFor(
+        `node ${n.id}'s own copy of the in-memory instance`,
+        async () => JSON.stringify(await c.mget("k1", "k2", "k3")) === '["v1","v2","v3"]',
+      );
+    }
+  });
+
   it("admits a 4th and 5th node at runtime, which catch up and become voters everywhere", async () => {
     const n4 = await cluster.addNode(4);
     const n5 = await cluster.addNode(5);

@@ -33,7 +33,7 @@ function cluster(ids: number[]) {
     const group = new RaftGroup({
       groupId: 5,
       nodeId: id,
-      log: memoryGroupLog(5, { voters: ids, learners: [] }),
+      log: memoryGroupLog(5, { voters: ids, learners: [] }).log,
       flushLog: () => Promise.resolve(),
       machine: backend,
       onApplied: () => {},
