@@ -14,6 +14,8 @@ export interface Config {
   maxClients: number;
   idleTimeoutSec: number;
   auditLog: boolean;
+  /** Applied entries after which a Raft group snapshots its state and compacts its log. */
+  snapshotCount: number;
   /** Null for a single server; set by any of --node-id, --bootstrap, --join. */
   cluster: ClusterConfig | null;
 }
@@ -50,6 +52,8 @@ Options:
   --max-clients N         RESP connections accepted at once (default 10000)
   --timeout SECONDS       close idle RESP connections after this long (default 0: never)
   --no-audit-log          do not write audit.log in the data dir
+  --snapshot-count N      applied log entries after which an instance's Raft log is compacted
+                          into a snapshot (default 20000)
 Cluster (docs/clustering.md):
   --node-id N             this node's id in the cluster (1..65535, stable and unique)
   --raft-port PORT        node-to-node port (default: RESP port + 1000)
@@ -132,6 +136,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     "--socket-path",
     "--max-clients",
     "--timeout",
+    "--snapshot-count",
     ...CLUSTER_FLAGS,
   ]);
   let bootstrap = false;
@@ -238,6 +243,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       socketPath: values.get("--socket-path") ?? "/tmp/herodb.sock",
       maxClients: count("--max-clients", values.get("--max-clients") ?? "10000"),
       idleTimeoutSec: count("--timeout", values.get("--timeout") ?? "0"),
+      snapshotCount: Math.max(1, count("--snapshot-count", values.get("--snapshot-count") ?? "20000")),
       auditLog: audit,
       cluster,
     },

@@ -127,6 +127,7 @@ export class HeroServer {
       this.logs,
       (m) => log.info(m),
       clusterNode,
+      c.snapshotCount,
     );
     this.registry = registry;
     await registry.attachCatalog();

@@ -94,6 +94,8 @@ export class InstanceRegistry implements InstanceHost {
   /** This node's id in every Raft group (1 on a single server). */
   private readonly nodeId: number;
   private readonly network: GroupNetwork | null;
+  /** Applied entries after which a group snapshots and compacts its log (--snapshot-count). */
+  private readonly snapshotEntries: number;
   /** Every Raft group on this node by group id (0: the catalog), for the transport. */
   private readonly groups = new Map<number, RaftGroup>();
   /** Opens in progress, so that the catalog's apply and the control plane open once. */
@@ -107,7 +109,9 @@ export class InstanceRegistry implements InstanceHost {
     logs: NodeLogStore,
     progress: (message: string) => void = () => {},
     network: GroupNetwork | null = null,
+    snapshotEntries = 20_000,
   ) {
+    this.snapshotEntries = snapshotEntries;
     this.network = network;
     this.nodeId = network?.nodeId ?? 1;
     this.progress = progress;
@@ -297,6 +301,7 @@ export class InstanceRegistry implements InstanceHost {
       log,
       flushLog,
       logLost,
+      snapshotEntries: this.snapshotEntries,
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;
         this.durability.writes += writes;

@@ -29,6 +29,8 @@ export interface ClusterOptions {
   secret?: string;
   /** Dial overrides per node: peerAddresses(id) → ["2=127.0.0.1:7001", …]. */
   peerAddresses?: (id: number) => string[];
+  /** Extra arguments for every node. */
+  args?: string[];
   /** Raft ports chosen in advance (when proxies must know them before the nodes start). */
   raftPorts?: Map<number, number>;
 }
@@ -102,6 +104,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
       "--tls-ca",
       join(certsDir, "ca.crt"),
       "--no-audit-log",
+      ...(opts.args ?? []),
     ];
     if (first) args.push("--bootstrap");
     else args.push("--join", nodes.map((n) => `127.0.0.1:${n.raftPort}`).join(","));

@@ -220,6 +220,39 @@ describe("a 3-node cluster", () => {
   }, 60_000);
 });
 
+describe("a node joining after the logs were compacted", () => {
+  it("receives snapshots of the persistent and in-memory instances and serves their data", async () => {
+    const cluster = await startCluster({ nodes: 3, args: ["--snapshot-count", "50"] });
+    try {
+      const dbs = [
+        await cluster.createInstance({ name: "p", backend_type: { Redb: "p.redb" } }),
+        await cluster.createInstance({ name: "m", backend_type: "InMemory" }),
+      ];
+      for (const db of dbs) {
+        const c = client(cluster.node(1), db);
+        // One write per round trip: each is its own log entry, so the logs pass 50 entries.
+        for (let i = 0; i < 200; i++) await writeWithRetry(c, `key:${i}`, `value:${i}`);
+      }
+      const n4 = await cluster.addNode(4);
+      for (const db of dbs) {
+        await waitFor(
+          `node 4 as a voter of group ${db}`,
+          async () => (await groupOf(n4, db))?.voters.includes(4) === true,
+          60_000,
+        );
+        const c = client(n4, db);
+        await c.call("READONLY");
+        await waitFor(`node 4's copy of instance ${db}`, async () => (await c.dbsize()) === 200);
+        expect(await c.get("key:0")).toBe("value:0");
+        expect(await c.get("key:199")).toBe("value:199");
+      }
+      expect(n4.server.stdout() + n4.server.stderr()).toMatch(/installing snapshot/);
+    } finally {
+      await cluster.stop();
+    }
+  }, 180_000);
+});
+
 describe("cluster admission", () => {
   it("refuses a node whose certificate comes from another CA; it never becomes a member", async () => {
     const cluster = await startCluster({ nodes: 1 });

@@ -44,6 +44,7 @@ describe("parseArgs", () => {
       maxClients: 10000,
       idleTimeoutSec: 0,
       auditLog: true,
+      snapshotCount: 20000,
       cluster: null,
     });
   });
@@ -73,6 +74,7 @@ describe("parseArgs", () => {
       maxClients: 5,
       idleTimeoutSec: 30,
       auditLog: false,
+      snapshotCount: 20000,
       cluster: null,
     });
   });
