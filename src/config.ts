@@ -243,7 +243,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       socketPath: values.get("--socket-path") ?? "/tmp/herodb.sock",
       maxClients: count("--max-clients", values.get("--max-clients") ?? "10000"),
       idleTimeoutSec: count("--timeout", values.get("--timeout") ?? "0"),
-      snapshotCount: Math.max(1, count("--snapshot-count", values.get("--snapshot-count") ?? "20000")),
+      snapshotCount: Math.max(
+        1,
+        count("--snapshot-count", values.get("--snapshot-count") ?? "20000"),
+      ),
       auditLog: audit,
       cluster,
     },

@@ -27,7 +27,7 @@
  */
 import { mkdirSync, readdirSync } from "node:fs";
 import { HeroError } from "../errors.ts";
-import type { ConfState, Entry, HardState } from "../raft/types.ts";
+import type { ConfState, Entry } from "../raft/types.ts";
 import { type CacheLimits, type GroupBackend, GroupLog, type PendingRecord } from "./group-log.ts";
 import {
   decodeSnapshotFile,
@@ -164,12 +164,6 @@ export class NodeLogStore implements GroupBackend {
       this.groups.set(id, g);
     }
     return g;
-  }
-
-  /** The hard state and membership stored for a group (in-memory groups store only those). */
-  storedState(id: number): { hard: HardState; conf: ConfState | null } | undefined {
-    const g = this.index.groups.get(id);
-    return g === undefined ? undefined : { hard: { ...g.hard }, conf: g.conf };
   }
 
   /** Deletes everything stored for a group (its instance was removed); durable at next flush. */

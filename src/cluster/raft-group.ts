@@ -59,8 +59,6 @@ export interface GroupOptions {
   snapshotBytes?: number;
   /** How long a proposal may wait before the client is told to retry. */
   proposalTimeoutMs?: number;
-  /** The log was lost in a restart (an in-memory group): see RaftConfig.logLost. */
-  logLost?: boolean;
   /** How long a linearizable read may wait for its read index. */
   readTimeoutMs?: number;
   /** Reports progress of long operations (snapshot install). */
@@ -72,9 +70,7 @@ const MAX_SYNCS_IN_FLIGHT = 4;
 
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
-  private readonly o: Required<
-    Omit<GroupOptions, "progress" | "onPersisted" | "onConfChange" | "logLost">
-  > &
+  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted" | "onConfChange">> &
     Pick<GroupOptions, "progress" | "onPersisted" | "onConfChange">;
   readonly groupId: number;
   private readonly proposals: Proposals;
@@ -137,7 +133,6 @@ export class RaftGroup implements Replicator {
       preVote: true,
       checkQuorum: true,
       asyncStorage: true,
-      logLost: opts.logLost ?? false,
     });
   }
 

@@ -12,7 +12,6 @@ import type { ApplyResult, StateMachine } from "../backends/contract.ts";
 import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
 import { type ExecResolver, MemoryBackend } from "../backends/memory/backend.ts";
 import type { GroupLog, NodeLogStore } from "../cluster/log-store.ts";
-import { memoryGroupLog } from "../cluster/memory-group-log.ts";
 import { RaftGroup } from "../cluster/raft-group.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { CatalogChange } from "../db0/catalog-changes.ts";
@@ -136,7 +135,7 @@ export class InstanceRegistry implements InstanceHost {
     const b = record.backend;
     let inst: Instance;
     if (b.kind === "InMemory" && this.network !== null) {
-      inst = this.openReplicatedMemory(record);
+      inst = await this.openReplicatedMemory(record);
     } else if (b.kind === "InMemory") {
       inst = new Instance(record, new MemoryBackend(resolveExec));
     } else if (b.kind === "Redb" || b.kind === "Sled") {
@@ -181,23 +180,20 @@ export class InstanceRegistry implements InstanceHost {
   }
 
   /**
-   * An in-memory instance in a cluster: replicated through its own group, whose log is kept in
-   * memory only (./memory-group-log.ts), so it survives the loss of a minority of nodes.
+   * An in-memory instance in a cluster: its state lives in memory, but it replicates through a
+   * Raft group whose log is kept in the node's log store like a persistent instance's. A Raft
+   * member must not forget its log: one that came back empty would vote for candidates missing
+   * writes it had acknowledged, and a cluster could lose or fork acknowledged data after a single
+   * restart (the fault runs showed both). So a restart replays the log (from the last snapshot)
+   * into a fresh memory backend, and the instance comes back with its data.
    */
-  private openReplicatedMemory(record: InstanceRecord): Instance {
+  private async openReplicatedMemory(record: InstanceRecord): Promise<Instance> {
     const backend = new MemoryBackend(resolveExec);
     const inst = new Instance(record, backend);
-    const m = memoryGroupLog(record.index, this.firstConf(record), this.logs);
-    const group = this.newGroup(
-      record.index,
-      backend,
-      (r) => inst.afterApply(r),
-      m.log,
-      m.flush,
-      m.logLost,
-    );
+    const log = this.logs.group(record.index, this.firstConf(record));
+    const group = this.newGroup(record.index, backend, (r) => inst.afterApply(r), log);
     inst.replicator = group;
-    group.start();
+    await this.replay(group, `instance ${record.index}`);
     return inst;
   }
 
@@ -291,16 +287,13 @@ export class InstanceRegistry implements InstanceHost {
     machine: StateMachine,
     onApplied: (r: ApplyResult) => void,
     log: GroupLog,
-    flushLog: () => Promise<void> = () => this.flushLog(),
-    logLost = false,
   ): RaftGroup {
     const network = this.network;
     const group = new RaftGroup({
       groupId,
       nodeId: this.nodeId,
       log,
-      flushLog,
-      logLost,
+      flushLog: () => this.flushLog(),
       snapshotEntries: this.snapshotEntries,
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;
@@ -338,7 +331,7 @@ export class InstanceRegistry implements InstanceHost {
     this.db0 = null;
     // close() is the control plane's delete: the instance's Raft log and data go with it, so
     // the path can be given to a new instance.
-    if (inst.replicator !== null) this.logs.dropGroup(index);
+    if (inst.dataPath !== null) this.logs.dropGroup(index);
     if (inst.dataPath !== null) await removeLmdbFiles(inst.dataPath);
   }
 

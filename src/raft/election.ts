@@ -84,9 +84,7 @@ export function handleVoteRequest(r: Raft, m: Message): void {
     r.vote === m.from ||
     (r.vote === NONE && r.lead === NONE) ||
     (m.type === "preVote" && m.term > r.term);
-  // A node that lost its log cannot judge whether the candidate holds what it acknowledged.
-  const judged = !r.recovering || (m.index ?? 0) === 0;
-  if (canVote && judged && r.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)) {
+  if (canVote && r.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)) {
     // A granted response carries the requested term (for pre-votes, the future term).
     r.send({ type: resp, to: m.from, term: m.term });
     if (m.type === "vote") {

@@ -29,8 +29,6 @@ export function handleAppend(r: Raft, m: Message): void {
   const logTerm = m.logTerm ?? 0;
   const lastNew = r.log.maybeAppend(index, logTerm, m.commit ?? 0, m.entries ?? []);
   if (lastNew !== undefined) {
-    // Holding everything the leader has committed, a node that lost its log is whole again.
-    if (r.recovering && lastNew >= (m.commit ?? 0)) r.recovering = false;
     r.send({ type: "appendResp", to: m.from, index: lastNew });
     return;
   }
@@ -42,21 +40,13 @@ export function handleAppend(r: Raft, m: Message): void {
     reject: true,
     rejectHint: hint.index,
     hintTerm: hint.term,
-    ...(r.recovering ? { logLost: true } : {}),
   });
 }
 
 export function handleHeartbeat(r: Raft, m: Message): void {
-  // The leader sends min(our match, its commit), so this never exceeds our log, except when the
-  // log was lost in a restart and the leader still counts what we held before.
-  const commit = m.commit ?? 0;
-  r.log.commitTo(r.recovering ? Math.min(commit, r.log.lastIndex()) : commit);
-  r.send({
-    type: "heartbeatResp",
-    to: m.from,
-    context: m.context,
-    ...(r.recovering ? { logLost: true } : {}),
-  });
+  // The leader sends min(our match, its commit), so this never exceeds our log.
+  r.log.commitTo(m.commit ?? 0);
+  r.send({ type: "heartbeatResp", to: m.from, context: m.context });
 }
 
 export function handleSnapshot(r: Raft, m: Message): void {

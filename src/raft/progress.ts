@@ -71,16 +71,6 @@ export class Progress {
     return true;
   }
 
-  /** The follower lost its log in a restart: nothing is known to be there any more. */
-  forget(): void {
-    this.match = 0;
-    this.pendingSnapshot = 0;
-    this.state = "probe";
-    this.next = 1;
-    this.probeSent = false;
-    this.inflights.reset();
-  }
-
   becomeProbe(): void {
     // After a snapshot, the follower's log starts right after it (if it installed it).
     const from =

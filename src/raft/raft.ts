@@ -56,8 +56,6 @@ export class Raft {
   readonly heartbeatTick: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
-  /** Lost its log in a restart and not yet caught up with a leader (RaftConfig.logLost). */
-  recovering: boolean;
   readonly maxSizePerMsg: number;
   readonly maxInflight: number;
   private readonly random: () => number;
@@ -101,8 +99,6 @@ export class Raft {
     this.tracker = new ProgressTracker(conf, this.maxInflight);
     this.term = hardState.term;
     this.vote = hardState.vote;
-    // Term 0: the node never heard of any entry, so it had nothing to lose.
-    this.recovering = (cfg.logLost ?? false) && hardState.term > 0;
     this.becomeFollower(this.term, NONE);
   }
 

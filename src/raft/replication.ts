@@ -96,11 +96,6 @@ export function handleAppendResponse(r: Raft, m: Message): void {
   const pr = r.tracker.progress.get(m.from);
   if (!pr) return;
   pr.recentActive = true;
-  if (m.logLost && pr.match > (m.rejectHint ?? 0)) {
-    pr.forget();
-    sendAppend(r, m.from);
-    return;
-  }
   if (m.reject) {
     let hint = m.rejectHint ?? 0;
     if ((m.hintTerm ?? 0) > 0) hint = r.log.findConflictByTerm(hint, m.hintTerm ?? 0).index;
@@ -125,7 +120,6 @@ export function handleHeartbeatResponse(r: Raft, m: Message): void {
   if (!pr) return;
   pr.recentActive = true;
   pr.probeSent = false;
-  if (m.logLost && pr.match > 0) pr.forget();
   if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
   if (pr.state === "snapshot") pr.becomeProbe();
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from);

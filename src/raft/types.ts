@@ -85,11 +85,6 @@ export interface Message {
   commit?: number;
   /** appendResp: refused, with `rejectHint`/`hintTerm` for fast back-off; (pre)voteResp: denied. */
   reject?: boolean;
-  /**
-   * appendResp / heartbeatResp from a node whose log was lost in a restart (RaftConfig.logLost)
-   * and has not caught up yet: the leader forgets what it knew the node to hold and resends.
-   */
-  logLost?: boolean;
   rejectHint?: number;
   hintTerm?: number;
   snapshot?: Snapshot;
@@ -162,15 +157,6 @@ export interface RaftConfig {
    * applying only once they are durable here.
    */
   asyncStorage?: boolean;
-  /**
-   * This node kept its term and vote across a restart but lost its log and state (a group whose
-   * log lives in memory). Until it has caught up with a leader it is "recovering": it grants votes
-   * only to candidates whose logs are empty too (it cannot tell whether a candidate misses
-   * entries it had acknowledged, and Raft's safety rests on every vote checking exactly that),
-   * and its replies tell the leader to resend from the start. If every node lost its log (the
-   * whole cluster restarted), empty candidates still win: the data is gone, but the group works.
-   */
-  logLost?: boolean;
 }
 
 export type Role = "follower" | "preCandidate" | "candidate" | "leader";

@@ -152,9 +152,7 @@ describe("a 3-node cluster", () => {
     );
   }, 120_000);
 
-  it("refills a restarted node's in-memory instance from the others", async () => {
-    // The node killed above lost its copy of the in-memory instance; the group's leader resends
-    // it, and until then the node does not vote as if it still had it.
+  it("brings a restarted node's in-memory instance back from its log", async () => {
     for (const n of cluster.nodes) {
       const c = client(n, memory);
       await c.call("READONLY");

@@ -1,15 +1,18 @@
 /**
- * Three RaftGroups in one process, joined by an in-memory network the test controls, with
- * in-memory logs and backends: what the cluster runtime adds to the Raft core. A follower's write
+ * Three RaftGroups in one process, joined by an in-memory network the test controls, each with
+ * its own log store (in a temp dir) and an in-memory backend: what the cluster runtime adds to the Raft core. A follower's write
  * is forwarded to the leader and answered by the follower's own apply; a linearizable read on a
  * follower sees a write acknowledged elsewhere; and a forwarded proposal that reaches a leader of
  * a later term is skipped by every replica while the proposer retries it, so the write applies
  * exactly once (an INCR that ran twice would read 2).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Op } from "../../src/backends/contract.ts";
 import { MemoryBackend } from "../../src/backends/memory/backend.ts";
-import { memoryGroupLog } from "../../src/cluster/memory-group-log.ts";
+import { NodeLogStore } from "../../src/cluster/log-store.ts";
 import { RaftGroup } from "../../src/cluster/raft-group.ts";
 import { resolveExec } from "../../src/instances/registry.ts";
 import type { Message } from "../../src/raft/types.ts";
@@ -18,6 +21,7 @@ interface Replica {
   id: number;
   group: RaftGroup;
   backend: MemoryBackend;
+  store: NodeLogStore;
 }
 
 /** Decides a message's fate: deliver it, drop it, or keep it for later. */
@@ -28,13 +32,15 @@ function cluster(ids: number[]) {
   let route: Route = () => "deliver";
   const held: Message[] = [];
   const deliver = (m: Message) => setImmediate(() => replicas.get(m.to)?.group.step(m));
+  const dir = mkdtempSync(join(tmpdir(), "herodb-groups-"));
   for (const id of ids) {
     const backend = new MemoryBackend(resolveExec);
+    const store = NodeLogStore.open(join(dir, `node${id}`));
     const group = new RaftGroup({
       groupId: 5,
       nodeId: id,
-      log: memoryGroupLog(5, { voters: ids, learners: [] }).log,
-      flushLog: () => Promise.resolve(),
+      log: store.group(5, { voters: ids, learners: [] }),
+      flushLog: () => store.flush(),
       machine: backend,
       onApplied: () => {},
       send: (messages) => {
@@ -46,7 +52,7 @@ function cluster(ids: number[]) {
       },
       tickMs: 10,
     });
-    replicas.set(id, { id, group, backend });
+    replicas.set(id, { id, group, backend, store });
   }
   for (const r of replicas.values()) r.group.start();
   return {
@@ -58,12 +64,19 @@ function cluster(ids: number[]) {
     release() {
       for (const m of held.splice(0)) deliver(m);
     },
+    /** The leader, once every replica knows it. */
     async leader(): Promise<Replica> {
       await until(() => [...replicas.values()].some((r) => r.group.leads));
-      return [...replicas.values()].find((r) => r.group.leads) as Replica;
+      const l = [...replicas.values()].find((r) => r.group.leads) as Replica;
+      await until(() => [...replicas.values()].every((r) => r.group.node.leader === l.id));
+      return l;
     },
     async close() {
-      for (const r of replicas.values()) await r.group.close();
+      for (const r of replicas.values()) {
+        await r.group.close();
+        await r.store.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
