@@ -196,7 +196,7 @@ const HEADERS = ["Test", "Clients", "HeroDB ops/s", "etcd ops/s", "HeroDB/etcd"]
   ["HeroDB", "etcd", "HeroDB", "etcd"].map((who, i) => `${who} p${i < 2 ? 50 : 99} ms`),
 );
 const cells = (r: Row) => [
-  r.test === "write" ? "durable write" : "read",
+  r.test === "write" ? "durable write" : "linearizable read",
   String(r.clients),
   fmtRps(r.of.herodb.rps),
   fmtRps(r.of.etcd.rps),
@@ -234,8 +234,10 @@ function markdownReport(rows: Row[], opts: Options, dir: string): string {
     "",
     `N closed-loop clients (N = ${opts.clients.join(", ")}), client i bound to node/member ` +
       `i mod ${NODES}, make ${opts.requests} writes in all, each of a ${opts.size}-byte value to ` +
-      "the client's own key `bench:<i>`, then as many reads. HeroDB: ioredis, SET/GET on a " +
-      "persistent Redb instance (writes fsync'd in the Raft log before the reply). etcd: its JSON " +
+      "the client's own key `bench:<i>`, then as many linearizable reads. HeroDB: ioredis, SET/GET " +
+      "on a persistent Redb instance (writes fsync'd in the Raft log on a majority before the " +
+      "reply; each GET waits for a ReadIndex round, shared by the reads that arrive together). " +
+      "etcd: its JSON " +
       "gateway (`/v3/kv/put`, `/v3/kv/range`, linearizable), default durability (WAL fsync'd). " +
       "The load generator (scripts/bench/load.ts, one Node process) shares the machine; the " +
       `targets run alternately, medians of ${opts.rounds} rounds, p50/p99 over each run's operations.`,
