@@ -200,6 +200,10 @@ describe("a 3-node cluster", () => {
       );
     }
     await waitFor("the removed node to exit", () => n5.server.proc.exitCode !== null, 30_000);
+    // Its data dir remembers the removal: it cannot come back with its stale state.
+    await expect(n5.server.restart({ startTimeoutMs: 15_000 })).rejects.toThrow(
+      /node 5 was removed from cluster/,
+    );
     const s = await status(cluster.node(3));
     expect(s.nodes.map((n) => n.id)).toEqual([1, 2, 3, 4]);
     // The cluster keeps working with 4 nodes.
@@ -249,6 +253,32 @@ describe("a node joining after the logs were compacted", () => {
       await cluster.stop();
     }
   }, 180_000);
+});
+
+describe("cluster start-up errors", () => {
+  it("refuses to start in cluster mode with a missing TLS file, with one clear line", async () => {
+    const [port, apiPort] = await freePorts(2);
+    const failed = startServer({
+      port,
+      apiPort,
+      startTimeoutMs: 10_000,
+      args: [
+        "--node-id",
+        "1",
+        "--bootstrap",
+        "--tls-cert",
+        "/nonexistent/node1.crt",
+        "--tls-key",
+        "/nonexistent/node1.key",
+        "--tls-ca",
+        "/nonexistent/ca.crt",
+      ],
+    });
+    await expect(failed).rejects.toThrow(
+      /--tls-cert \/nonexistent\/node1.crt cannot be read: ENOENT/,
+    );
+    await expect(failed).rejects.not.toThrow(/\n\s+at /); // no stack trace
+  });
 });
 
 describe("cluster admission", () => {
