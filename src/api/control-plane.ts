@@ -147,6 +147,14 @@ export class ControlPlane {
 
   async deleteInstance(index: number): Promise<void> {
     const record = await this.getInstance(index);
+    if (this.cluster !== null) {
+      // In a cluster the instance's Raft state must outlive any delete that did not commit (a
+      // voter that dropped its log could help elect a leader missing acknowledged writes), so
+      // the delete commits first and every node, this one included, closes on applying it.
+      await this.catalog.delete(index);
+      await this.host.close(index);
+      return;
+    }
     try {
       await this.host.close(index);
     } catch (e) {

@@ -77,6 +77,11 @@ export function toRpcError(e: unknown): JSONRPCError {
   if (e instanceof HeroError) {
     const out: JSONRPCError = { code: rpcCodeFor(e.code), message: e.message };
     if (e.data !== undefined) out.data = e.data;
+    // Whether a failed call may be retried safely: TRYAGAIN and CLUSTERDOWN certainly had no
+    // effect, TIMEOUT may have had one.
+    else if (e.code === "TRYAGAIN" || e.code === "CLUSTERDOWN" || e.code === "TIMEOUT") {
+      out.data = { code: e.code };
+    }
     return out;
   }
   return { code: INTERNAL, message: "internal error" };

@@ -27,6 +27,8 @@ import type { RaftGroup } from "./raft-group.ts";
 import type { Transport } from "./transport.ts";
 
 const MEMBERSHIP_TICK_MS = 200;
+/** The longest a removed node keeps serving its groups so that its removal can commit. */
+const REMOVAL_GRACE_MS = 10_000;
 /** A leader spreads leadership only after leading a group this long (lets the cluster settle). */
 const BALANCE_AFTER_MS = 3_000;
 
@@ -67,6 +69,9 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   /** When this node became leader of each group it leads (performance.now()). */
   private readonly leadingSince = new Map<number, number>();
   private removed = false;
+  /** Ids the catalog lists as removed, and those of them this node has cut off. */
+  private removedIds = new Set<number>();
+  private readonly cutOff = new Set<number>();
 
   constructor(o: ClusterNodeOptions) {
     this.o = o;
@@ -87,16 +92,28 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
     );
   }
 
-  /** Whether node `id` may talk to us: anyone not removed (a joiner is not listed yet). */
+  /**
+   * Whether node `id` may talk to us: anyone not removed (a joiner is not listed yet), and a
+   * removed node only while one of our groups still counts it as a member (its removal from that
+   * group may need its acknowledgement to commit).
+   */
   admit(id: number): boolean {
-    return !(this.catalog?.cluster()?.removed.includes(id) ?? false);
+    return !this.removedIds.has(id) || this.stillMember(id);
+  }
+
+  private stillMember(id: number): boolean {
+    return (this.registry?.allGroups() ?? []).some((g) => {
+      const conf = g.node.status().conf;
+      return conf.voters.includes(id) || conf.learners.includes(id);
+    });
   }
 
   /** Starts routing and the membership loop once the catalog and registry exist. */
   attach(catalog: Catalog, registry: InstanceRegistry): void {
     this.catalog = catalog;
     this.registry = registry;
-    catalog.onChange(() => this.checkRemoved());
+    catalog.onChange(() => this.catalogChanged());
+    this.catalogChanged();
     this.timer = setInterval(() => this.reconcile(), MEMBERSHIP_TICK_MS);
     this.timer.unref();
   }
@@ -190,16 +207,22 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
             "join refused: the admin secret differs from the cluster's",
           );
         }
-        await catalog.addNode({ id: n.id, raft: n.raft, resp: n.resp, api: n.api });
+        if (n.token !== undefined && typeof n.token !== "string") {
+          throw new HeroError("ERR", "malformed join request");
+        }
+        await catalog.addNode({ id: n.id, raft: n.raft, resp: n.resp, api: n.api, token: n.token });
         this.o.log.info({ node: n.id, raft: n.raft }, "node admitted to the cluster");
         return { ok: true };
       }
       case "transferLeader":
         return this.transferHere(req.group, req.to);
-      case "removed":
-        // Only holders of a certificate from the cluster CA reach this point.
-        if (req.id === this.nodeId && peerId !== null) this.markRemoved();
-        return { ok: true };
+      case "removed": {
+        // Believe the catalog, not the messenger: confirm through a read of group 0.
+        if (req.id !== this.nodeId || peerId === null) return { ok: false };
+        await this.registry?.catalogRaft()?.readBarrier();
+        this.catalogChanged();
+        return { ok: this.removed };
+      }
       default:
         throw new HeroError("ERR", "unknown request");
     }
@@ -213,7 +236,6 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
     if (this.catalog === null) throw new HeroError("ERR", "not ready");
     const address = this.addressOf(id);
     await this.catalog.removeNode(id);
-    this.transport?.disconnect(id);
     if (address !== undefined && id !== this.nodeId) {
       await this.transport?.request(address, { t: "removed", id }, 3_000).catch(() => undefined);
     }
@@ -271,11 +293,17 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   private reconcile(): void {
     const registry = this.registry;
     const cluster = this.catalog?.cluster();
-    if (registry === null || cluster === undefined || this.removed) return;
+    if (registry === null || cluster === undefined) return;
     const desired = cluster.nodes.map((n) => n.id);
     // This node dials every peer with a higher id (the transport's rule), whether or not it has
     // anything to send yet: a follower may have nothing to say to its leader for a long while.
     for (const id of desired) if (id > this.nodeId) this.transport?.connect(id);
+    // A removed node is cut off once no group here counts it any more.
+    for (const id of this.removedIds) {
+      if (id === this.nodeId || this.cutOff.has(id) || this.stillMember(id)) continue;
+      this.cutOff.add(id);
+      this.transport?.disconnect(id);
+    }
     const now = performance.now();
     for (const g of registry.allGroups()) {
       if (!g.leads) {
@@ -299,23 +327,39 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
     }
   }
 
-  private checkRemoved(): void {
-    if (this.catalog?.cluster()?.removed.includes(this.nodeId) ?? false) this.markRemoved();
+  /** The catalog changed: forget removed peers, and notice when this node is one of them. */
+  private catalogChanged(): void {
+    const removed = this.catalog?.cluster()?.removed ?? [];
+    this.removedIds = new Set(removed);
+    if (removed.includes(this.nodeId)) this.markRemoved();
   }
 
-  /** Records the removal in node.json (a restart refuses to run) and stops the node. */
+  /**
+   * Records the removal in node.json (a restart refuses to run), then stops the node once its
+   * groups no longer count it as a voter, or after REMOVAL_GRACE_MS: until the remaining nodes
+   * have committed its removal from every group, its acknowledgements may still be needed (in a
+   * 2-node cluster, always).
+   */
   private markRemoved(): void {
     if (this.removed) return;
     this.removed = true;
     this.o.log.warn({ node: this.nodeId }, "this node was removed from the cluster; stopping");
-    writeNodeState(this.o.dataDir, { ...this.o.state, removed: true })
-      .catch((e: unknown) =>
+    const recorded = writeNodeState(this.o.dataDir, { ...this.o.state, removed: true }).catch(
+      (e: unknown) =>
         this.o.log.warn(
           { error: (e as Error).message },
           "could not record the removal in node.json",
         ),
-      )
-      .finally(() => this.o.onRemoved());
+    );
+    const until = performance.now() + REMOVAL_GRACE_MS;
+    const poll = setInterval(() => {
+      const stillVoter = (this.registry?.allGroups() ?? []).some((g) =>
+        g.node.status().conf.voters.includes(this.nodeId),
+      );
+      if (stillVoter && performance.now() < until) return;
+      clearInterval(poll);
+      void recorded.finally(() => this.o.onRemoved());
+    }, 100);
   }
 
   /** This node's view of the cluster (cluster_status). */

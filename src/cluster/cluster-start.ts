@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterConfig } from "../config.ts";
 import { Catalog } from "../db0/catalog.ts";
+import { DB_FILE } from "../db0/format.ts";
 import { HeroError } from "../errors.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { joinCluster, type NodeAddresses } from "./join.ts";
@@ -114,6 +115,14 @@ export async function startClusterNode(
       state = { node_id: c.nodeId, cluster_id: randomUUID(), bootstrap_id: c.nodeId };
       await writeNodeState(o.dataDir, state);
     } else if (c.join.length > 0) {
+      // Data not written by an earlier attempt to join (which leaves its join-token first).
+      const held = existsSync(join(o.dataDir, DB_FILE)) || existsSync(join(o.dataDir, "raft"));
+      if (held && !existsSync(join(o.dataDir, "join-token"))) {
+        throw new HeroError(
+          "ERR",
+          `${o.dataDir} already holds a server's data; a node joins with an empty data dir (to make a single server the first node of a cluster, start it with --bootstrap)`,
+        );
+      }
       const joined = await joinCluster({
         ask: (address, body, timeoutMs) => transport.request(address, body, timeoutMs),
         seeds: c.join,

@@ -12,6 +12,8 @@
  * has caught up (./membership.ts). The joiner writes node.json last: a join that failed midway
  * is simply retried on the next start.
  */
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Catalog } from "../db0/catalog.ts";
 import { SALT_FILE, writeFileAtomic } from "../db0/format.ts";
@@ -31,6 +33,8 @@ export interface NodeAddresses {
   raft: string;
   resp: string;
   api: string;
+  /** The joining data dir's token (see ClusterNode.token in the catalog). */
+  token?: string;
 }
 
 /** The requests nodes send each other outside Raft (transport.request / onRequest). */
@@ -91,11 +95,18 @@ function checkInfo(v: unknown): JoinInfo {
 /** Joins through the seeds; returns the opened catalog and the node state it wrote. */
 export async function joinCluster(o: JoinOptions): Promise<{ catalog: Catalog; state: NodeState }> {
   o.progress(`joining the cluster through ${o.seeds.join(", ")}`);
+  // Kept across attempts, so a join retried after a crash is recognised as the same data dir.
+  const tokenPath = join(o.dataDir, "join-token");
+  let token = await readFile(tokenPath, "utf8").catch(() => "");
+  if (!/^[0-9a-f-]{36}$/.test(token)) {
+    token = randomUUID();
+    await writeFileAtomic(tokenPath, new TextEncoder().encode(token));
+  }
   const info = checkInfo(await askSeeds(o, { t: "joinInfo" }, "reach a seed"));
   await writeFileAtomic(join(o.dataDir, SALT_FILE), info.salt);
   const catalog = await Catalog.open(o.dataDir, o.adminSecret, { kdf: info.kdf });
   const proof = catalog.joinProof(`${info.clusterId}|${o.self.id}`);
-  await askSeeds(o, { t: "join", node: o.self, proof }, "join the cluster");
+  await askSeeds(o, { t: "join", node: { ...o.self, token }, proof }, "join the cluster");
   const state: NodeState = {
     node_id: o.self.id,
     cluster_id: info.clusterId,

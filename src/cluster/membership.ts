@@ -53,7 +53,8 @@ export function nextMembershipStep(
     if (!members.has(id)) return { kind: "change", change: { type: "addLearner", node: id } };
   }
   for (const id of learners) {
-    if (want.has(id) && lag(id) <= CAUGHT_UP_LAG) {
+    // match > 0: the learner has answered at all (a dead joiner is not promoted).
+    if (want.has(id) && (st.progress[id]?.match ?? 0) > 0 && lag(id) <= CAUGHT_UP_LAG) {
       return { kind: "change", change: { type: "promote", node: id } };
     }
   }

@@ -196,11 +196,14 @@ export class Proposals {
     this.oldestTerm = Number.POSITIVE_INFINITY;
   }
 
-  /** Fails every write not yet answered. */
+  /**
+   * Fails every write not yet answered: with `e` those never handed to Raft, and as undetermined
+   * those already proposed (their entry may commit and apply on the other nodes).
+   */
   failAll(e: HeroError): void {
     this.queue = [];
     this.oldestTerm = Number.POSITIVE_INFINITY;
-    for (const w of this.waiting.values()) w.reject(e);
+    for (const w of this.waiting.values()) w.reject(w.term === 0 ? e : undetermined());
     this.waiting.clear();
   }
 }

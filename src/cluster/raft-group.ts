@@ -225,7 +225,7 @@ export class RaftGroup implements Replicator {
    * holds every write acknowledged before this call (ReadIndex, see ./read-gate.ts).
    */
   readBarrier(): Promise<void> | null {
-    if (this.voters === 1 && this.node.isLeader) return null;
+    if (this.voters === 1 && this.node.servesLocalReads) return null;
     if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
     const p = this.reads.wait(performance.now());
     this.kick();

@@ -12,11 +12,17 @@
  * A read that cannot be confirmed (no leader known, or no answer in time) fails with
  * CLUSTERDOWN: a read has no effect, so the client may simply retry it.
  */
+import { randomInt } from "node:crypto";
 import { HeroError } from "../errors.ts";
 import type { ReadState } from "../raft/types.ts";
 
-/** A read request's context: [node id u32][request number f64]. */
-const CONTEXT_BYTES = 12;
+/**
+ * A read request's context: [node id u32][process incarnation u32][request number f64]. The
+ * incarnation (random per process) keeps a restarted node's first requests from matching ones its
+ * earlier life still has pending at the leader.
+ */
+const CONTEXT_BYTES = 16;
+const INCARNATION = randomInt(0, 2 ** 32);
 
 interface Pending {
   resolve: () => void;
@@ -59,7 +65,8 @@ export class ReadGate {
     const request = this.nextRequest++;
     const context = Buffer.alloc(CONTEXT_BYTES);
     context.writeUInt32BE(this.nodeId, 0);
-    context.writeDoubleBE(request, 4);
+    context.writeUInt32BE(INCARNATION, 4);
+    context.writeDoubleBE(request, 8);
     try {
       ask(context);
     } catch (e) {
@@ -74,8 +81,8 @@ export class ReadGate {
   confirmed(rs: ReadState, applied: number): void {
     if (rs.context.byteLength !== CONTEXT_BYTES) return;
     const ctx = Buffer.from(rs.context.buffer, rs.context.byteOffset, CONTEXT_BYTES);
-    if (ctx.readUInt32BE(0) !== this.nodeId) return;
-    const request = ctx.readDoubleBE(4);
+    if (ctx.readUInt32BE(0) !== this.nodeId || ctx.readUInt32BE(4) !== INCARNATION) return;
+    const request = ctx.readDoubleBE(8);
     const reads = this.asked.get(request);
     if (reads === undefined) return;
     this.asked.delete(request);

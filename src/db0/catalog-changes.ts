@@ -41,7 +41,7 @@ export type CatalogChange =
     }
   /** --bootstrap: this catalog now describes a cluster whose first node is `node`. */
   | { kind: "initCluster"; id: string; node: Omit<ClusterNode, "added_at"> }
-  /** A node joined (or a member came back at new addresses). */
+  /** A node joined (a retried join of the same data dir carries the same token). */
   | { kind: "addNode"; node: Omit<ClusterNode, "added_at"> }
   | { kind: "removeNode"; id: number };
 
@@ -133,6 +133,13 @@ export function applyChange(
         );
       }
       const existing = c.nodes.find((x) => x.id === n.id);
+      if (existing !== undefined && (existing.token === undefined || existing.token !== n.token)) {
+        // Another data dir under a member's id: it lost the votes and log the member had.
+        throw new HeroError(
+          "CONFLICT",
+          `node ${n.id} is already a member; a node that lost its data dir must be removed (cluster_removeNode) and join under a new id`,
+        );
+      }
       if (existing !== undefined)
         Object.assign(existing, { raft: n.raft, resp: n.resp, api: n.api });
       else if (c.nodes.length >= MAX_CLUSTER_NODES) {

@@ -76,6 +76,8 @@ function clusterProblem(c: unknown): string | null {
       return `cluster node ${n.id}: bad address`;
     }
     if (!isUint(n.added_at)) return `cluster node ${n.id}: bad added_at`;
+    if (n.token !== undefined && typeof n.token !== "string")
+      return `cluster node ${n.id}: bad token`;
   }
   return null;
 }

@@ -66,6 +66,11 @@ export interface ClusterNode {
   api: string;
   /** Unix seconds. */
   added_at: number;
+  /**
+   * Random, made by the node's data dir when it joined: a retried join of the same data dir
+   * matches it, a wiped data dir (which could not remember its votes) does not.
+   */
+  token?: string;
 }
 
 export interface ClusterData {

@@ -99,6 +99,17 @@ export class InstanceRegistry implements InstanceHost {
   private readonly groups = new Map<number, RaftGroup>();
   /** Opens in progress, so that the catalog's apply and the control plane open once. */
   private readonly opening = new Map<number, Promise<void>>();
+  /**
+   * Opens and closes run one at a time, in the order they were asked for (the catalog's log
+   * order): a delete and a create that reuse one path must not overlap.
+   */
+  private work: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.work.then(task, task);
+    this.work = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(
     catalog: Catalog,
@@ -126,7 +137,9 @@ export class InstanceRegistry implements InstanceHost {
     if (this.live.has(record.index)) return Promise.resolve();
     const pending = this.opening.get(record.index);
     if (pending !== undefined) return pending;
-    const p = this.openNew(record).finally(() => this.opening.delete(record.index));
+    const p = this.serial(() => this.openNew(record)).finally(() =>
+      this.opening.delete(record.index),
+    );
     this.opening.set(record.index, p);
     return p;
   }
@@ -320,8 +333,12 @@ export class InstanceRegistry implements InstanceHost {
     if (this.network === null) await group.caughtUp();
   }
 
-  async close(index: number): Promise<void> {
-    await this.opening.get(index)?.catch(() => undefined);
+  /** Stops serving an instance and deletes its data (after any open of it in progress). */
+  close(index: number): Promise<void> {
+    return this.serial(() => this.closeNow(index));
+  }
+
+  private async closeNow(index: number): Promise<void> {
     const inst = this.live.get(index);
     if (inst === undefined) return;
     this.live.delete(index);
@@ -331,7 +348,7 @@ export class InstanceRegistry implements InstanceHost {
     this.db0 = null;
     // close() is the control plane's delete: the instance's Raft log and data go with it, so
     // the path can be given to a new instance.
-    if (inst.dataPath !== null) this.logs.dropGroup(index);
+    if (inst.replicator !== null) this.logs.dropGroup(index);
     if (inst.dataPath !== null) await removeLmdbFiles(inst.dataPath);
   }
 

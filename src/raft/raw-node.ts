@@ -169,6 +169,20 @@ export class RawNode {
     return this.raft.role === "leader";
   }
 
+  /**
+   * A leader that may serve reads from its own state: it has committed an entry of its term (so
+   * it knows the true commit index) and everything committed has been handed out for applying.
+   * Only meaningful for a lone voter, whose leadership needs no confirmation.
+   */
+  get servesLocalReads(): boolean {
+    const r = this.raft;
+    return (
+      r.role === "leader" &&
+      r.log.term(r.log.committed) === r.term &&
+      r.log.applied >= r.log.committed
+    );
+  }
+
   status(): Status {
     const r = this.raft;
     const progress: Status["progress"] = {};

@@ -120,4 +120,15 @@ describe("Proposals", () => {
       [3, 1],
     ]);
   });
+
+  it("fails queued writes with the given error but proposed ones as undetermined", async () => {
+    const p = new Proposals(1, 10_000);
+    const proposed = p.add(op("a"));
+    p.proposeQueued(() => {}, 2);
+    const queued = p.add(op("b"));
+    p.failAll(new HeroError("TRYAGAIN", "shutting down"));
+    // The proposed write's entry may still commit on the other nodes: not "certainly not applied".
+    await expect(proposed).rejects.toMatchObject({ code: "TIMEOUT" });
+    await expect(queued).rejects.toMatchObject({ code: "TRYAGAIN" });
+  });
 });
