@@ -272,7 +272,9 @@ export class Dispatcher {
           retry(outcome);
           return undefined;
         }
-        return outcome.then(retry, () => finish(null));
+        // A failed retry is reported as it is: a TIMEOUT pop may still apply, and answering nil
+        // would hide that an element may have been taken.
+        return outcome.then(retry, (e: unknown) => finish(e instanceof HeroError ? e : null));
       };
       unregister = inst.block(keys, attempt);
       if (seconds > 0) timer = setTimeout(() => finish(block.timeoutReply), seconds * 1000);
