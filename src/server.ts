@@ -3,7 +3,6 @@
  * starts the three faces (RESP on TCP, JSON-RPC on HTTP and on a Unix socket). Everything the
  * command handlers may touch is handed to them through the ServerApi built here.
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ControlPlane } from "./api/control-plane.ts";
 import { type HttpServer, startHttp } from "./api/http.ts";
@@ -14,7 +13,7 @@ import { NodeLogStore } from "./cluster/log-store.ts";
 import type { Transport } from "./cluster/transport.ts";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
-import { Catalog } from "./db0/catalog.ts";
+import { Catalog, ensureDataDir } from "./db0/catalog.ts";
 import { HeroError } from "./errors.ts";
 import { InstanceRegistry } from "./instances/registry.ts";
 import { log } from "./log.ts";
@@ -82,14 +81,7 @@ export class HeroServer {
       this.unlock = lockDataDir(c.dataDir);
     } else {
       // Joining writes into the data dir before the catalog exists: lock it first.
-      try {
-        await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
-      } catch (e) {
-        throw new HeroError(
-          "ERR",
-          `data dir ${c.dataDir} is not usable: ${(e as NodeJS.ErrnoException).code}`,
-        );
-      }
+      await ensureDataDir(c.dataDir);
       this.unlock = lockDataDir(c.dataDir);
       const started = await startClusterNode({
         cluster: c.cluster,

@@ -26,7 +26,7 @@ import { startCluster } from "../../test/helpers/cluster.ts";
 import { ensureEtcd, etcdVersion, startEtcdCluster } from "./etcd.ts";
 import { connectEtcd } from "./etcd-client.ts";
 import { type LoadResult, runLoad } from "./load.ts";
-import { median } from "./report.ts";
+import { fmtMs, fmtRatio, fmtRps, markdownTable, median, textTable } from "./report.ts";
 
 type Side = "herodb" | "etcd";
 type Test = "write" | "read";
@@ -189,9 +189,6 @@ function summarize(samples: Sample[], opts: Options): Row[] {
   );
 }
 
-const fmtRps = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
-const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
-const fmtRatio = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
 const HEADERS = ["Test", "Clients", "HeroDB ops/s", "etcd ops/s", "HeroDB/etcd"].concat(
   ["HeroDB", "etcd", "HeroDB", "etcd"].map((who, i) => `${who} p${i < 2 ? 50 : 99} ms`),
 );
@@ -201,17 +198,8 @@ const cells = (r: Row) => [
   fmtRps(r.of.herodb.rps),
   fmtRps(r.of.etcd.rps),
   fmtRatio(r.ratio),
-  ...[r.of.herodb.p50, r.of.etcd.p50, r.of.herodb.p99, r.of.etcd.p99].map(fmtMs),
+  ...[r.of.herodb.p50, r.of.etcd.p50, r.of.herodb.p99, r.of.etcd.p99].map((n) => fmtMs(n, 2)),
 ];
-
-function consoleTable(rows: Row[]): string {
-  const all = [HEADERS, ...rows.map(cells)];
-  const widths = HEADERS.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((cell, c) => cell.padStart(widths[c])).join("  ");
-  return [line(HEADERS), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(cells).map(line)]
-    .join("\n")
-    .concat("\n");
-}
 
 /** The file system the data dirs live on (fsync cost depends on it), e.g. "ext4". */
 function fsType(dir: string): string {
@@ -245,9 +233,7 @@ function markdownReport(rows: Row[], opts: Options, dir: string): string {
     `Machine: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} cores; ` +
       `Node ${process.versions.node}; etcd ${etcdVersion()}; data on ${fsType(dir)}.`,
     "",
-    `| ${HEADERS.join(" | ")} |`,
-    `|${HEADERS.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
-    ...rows.map((r) => `| ${cells(r).join(" | ")} |`),
+    ...markdownTable(HEADERS, rows.map(cells)),
     "",
     ...verdict,
   ].join("\n");
@@ -289,8 +275,8 @@ async function run(opts: Options, dir: string, track: Track): Promise<void> {
             });
             samples.push({ ...result, side: target.side, test, clients });
             log(
-              `${label}  ${fmtRps(result.opsPerSec)} ops/s, p50 ${fmtMs(result.p50Ms)} ms, ` +
-                `p99 ${fmtMs(result.p99Ms)} ms (${result.seconds.toFixed(1)} s)`,
+              `${label}  ${fmtRps(result.opsPerSec)} ops/s, p50 ${fmtMs(result.p50Ms, 2)} ms, ` +
+                `p99 ${fmtMs(result.p99Ms, 2)} ms (${result.seconds.toFixed(1)} s)`,
             );
           }
         } finally {
@@ -300,7 +286,7 @@ async function run(opts: Options, dir: string, track: Track): Promise<void> {
     }
   }
   const rows = summarize(samples, opts);
-  log(`\n${consoleTable(rows)}`);
+  log(`\n${textTable(HEADERS, rows.map(cells))}`);
   process.stdout.write(markdownReport(rows, opts, dir));
 }
 

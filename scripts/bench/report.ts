@@ -120,9 +120,29 @@ export function summarize(samples: Sample[]): SummaryRow[] {
   });
 }
 
-const fmtRps = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
-const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : "-");
-const fmtRatio = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
+export const fmtRps = (n: number) =>
+  Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-";
+export const fmtMs = (n: number, digits = 3) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
+export const fmtRatio = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
+
+/** Fixed-width table for the terminal, cells right-aligned. */
+export function textTable(headers: string[], rows: string[][]): string {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((cell, c) => cell.padStart(widths[c])).join("  ");
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)]
+    .join("\n")
+    .concat("\n");
+}
+
+/** Markdown table whose first two columns are labels and the rest right-aligned figures. */
+export function markdownTable(headers: string[], rows: string[][]): string[] {
+  return [
+    `| ${headers.join(" | ")} |`,
+    `|${headers.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
+}
 
 const HEADERS = [
   "Test",
@@ -148,12 +168,7 @@ function cells(r: SummaryRow): string[] {
 
 /** Fixed-width table for the terminal. */
 export function consoleTable(rows: SummaryRow[]): string {
-  const all = [HEADERS, ...rows.map(cells)];
-  const widths = HEADERS.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((cell, c) => cell.padStart(widths[c])).join("  ");
-  return [line(HEADERS), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(cells).map(line)]
-    .join("\n")
-    .concat("\n");
+  return textTable(HEADERS, rows.map(cells));
 }
 
 export interface RunInfo {
@@ -174,9 +189,6 @@ export interface RunInfo {
 
 /** Markdown section: how it was measured, then the table. */
 export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
-  const head = `| ${HEADERS.join(" | ")} |`;
-  const rule = `|${HEADERS.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`;
-  const body = rows.map((r) => `| ${cells(r).join(" | ")} |`);
   const durable = info.mode === "durable";
   return [
     `## redis-benchmark, ${durable ? "durable" : "in-memory"}, ${info.date}`,
@@ -194,9 +206,7 @@ export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
     "",
     `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; redis-server ${info.redisVersion}.`,
     "",
-    head,
-    rule,
-    ...body,
+    ...markdownTable(HEADERS, rows.map(cells)),
     "",
     ...(info.notes ?? []).flatMap((n) => [n, ""]),
   ].join("\n");

@@ -47,8 +47,6 @@ export interface GroupOptions {
   onPersisted?: (entries: number, writes: number) => void;
   /** Called after every applied op (wakes WATCHes and blocked clients). */
   onApplied: (result: ApplyResult) => void;
-  /** Called when the group's membership changes (a conf entry applied, a snapshot installed). */
-  onConfChange?: (conf: ConfState) => void;
   send: (messages: Message[]) => void;
   tickMs?: number;
   electionTick?: number;
@@ -70,8 +68,8 @@ const MAX_SYNCS_IN_FLIGHT = 4;
 
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
-  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted" | "onConfChange">> &
-    Pick<GroupOptions, "progress" | "onPersisted" | "onConfChange">;
+  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
+    Pick<GroupOptions, "progress" | "onPersisted">;
   readonly groupId: number;
   private readonly proposals: Proposals;
   private readonly reads: ReadGate;
@@ -388,7 +386,6 @@ export class RaftGroup implements Replicator {
       const conf: ConfState = this.node.applyConfChange(decodeConfChange(e.data));
       this.voters = conf.voters.length;
       this.o.log.setConf(conf);
-      this.o.onConfChange?.(conf);
       return;
     }
     if (e.data.length === 0) return; // a new leader's no-op
@@ -416,7 +413,6 @@ export class RaftGroup implements Replicator {
     await this.o.machine.restore({ index: s.meta.index, data: s.data });
     this.o.log.applySnapshot(s);
     this.voters = s.meta.conf.voters.length;
-    this.o.onConfChange?.(s.meta.conf);
     this.o.progress?.(`snapshot at index ${s.meta.index} installed`);
   }
 

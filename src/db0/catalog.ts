@@ -73,7 +73,8 @@ async function readIfExists(path: string): Promise<Uint8Array | null> {
   }
 }
 
-async function ensureDataDir(dir: string): Promise<void> {
+/** Creates the data dir (0700) if needed; a clear error when it cannot be used. */
+export async function ensureDataDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     if (!(await stat(dir)).isDirectory()) throw new Error("ENOTDIR");

@@ -11,7 +11,7 @@ import type { InstanceHost } from "../api/control-plane.ts";
 import type { ApplyResult, StateMachine } from "../backends/contract.ts";
 import { LmdbBackend } from "../backends/lmdb/lmdb-backend.ts";
 import { type ExecResolver, MemoryBackend } from "../backends/memory/backend.ts";
-import type { GroupLog, NodeLogStore } from "../cluster/log-store.ts";
+import type { NodeLogStore } from "../cluster/log-store.ts";
 import { RaftGroup } from "../cluster/raft-group.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { CatalogChange } from "../db0/catalog-changes.ts";
@@ -184,12 +184,21 @@ export class InstanceRegistry implements InstanceHost {
     const backend = new LmdbBackend(dir, resolveExec, { writeBackMs: 50 });
     const inst = new Instance(record, backend);
     inst.dataPath = dir;
-    const log = this.logs.group(record.index, this.firstConf(record));
-    const group = this.newGroup(record.index, backend, (r) => inst.afterApply(r), log);
-    inst.replicator = group;
-    // Serve nothing until the log written before a restart has been applied.
-    await this.replay(group, `instance ${record.index}`);
+    await this.replicate(inst, backend);
     return inst;
+  }
+
+  /**
+   * Gives the instance its Raft group, with the log in the node's log store and `machine` as the
+   * state it applies to, and replays the log written before a restart.
+   */
+  private async replicate(inst: Instance, machine: StateMachine): Promise<void> {
+    const record = inst.record;
+    // A group's first membership: the nodes when its instance was created (same everywhere).
+    const voters = record.members ?? [this.network?.bootstrapId ?? this.nodeId];
+    const group = this.newGroup(record.index, machine, (r) => inst.afterApply(r), voters);
+    inst.replicator = group;
+    await this.replay(group, `instance ${record.index}`);
   }
 
   /**
@@ -203,17 +212,8 @@ export class InstanceRegistry implements InstanceHost {
   private async openReplicatedMemory(record: InstanceRecord): Promise<Instance> {
     const backend = new MemoryBackend(resolveExec);
     const inst = new Instance(record, backend);
-    const log = this.logs.group(record.index, this.firstConf(record));
-    const group = this.newGroup(record.index, backend, (r) => inst.afterApply(r), log);
-    inst.replicator = group;
-    await this.replay(group, `instance ${record.index}`);
+    await this.replicate(inst, backend);
     return inst;
-  }
-
-  /** A group's first membership: the nodes when its instance was created (same everywhere). */
-  private firstConf(record: InstanceRecord): { voters: number[]; learners: number[] } {
-    const voters = record.members ?? [this.network?.bootstrapId ?? this.nodeId];
-    return { voters: [...voters], learners: [] };
   }
 
   /**
@@ -224,14 +224,13 @@ export class InstanceRegistry implements InstanceHost {
   async attachCatalog(): Promise<void> {
     const machine = this.catalog.machine();
     const first = this.network?.bootstrapId ?? this.nodeId;
-    const log = this.logs.group(0, { voters: [first], learners: [] });
     const group = this.newGroup(
       0,
       machine,
       () => {
         this.db0 = null; // the DB0 view shows the catalog: rebuild it on next use
       },
-      log,
+      [first],
     );
     this.catalogGroup = { group, machine };
     // Every node opens and closes instances as catalog changes apply to it, in log order.
@@ -294,18 +293,21 @@ export class InstanceRegistry implements InstanceHost {
     }
   }
 
-  /** A Raft group for `groupId` whose log is `log` (in the node's log store unless in memory). */
+  /**
+   * A Raft group for `groupId` with its log in the node's log store; `voters` is its first
+   * membership (used only when the store holds nothing for it yet).
+   */
   private newGroup(
     groupId: number,
     machine: StateMachine,
     onApplied: (r: ApplyResult) => void,
-    log: GroupLog,
+    voters: number[],
   ): RaftGroup {
     const network = this.network;
     const group = new RaftGroup({
       groupId,
       nodeId: this.nodeId,
-      log,
+      log: this.logs.group(groupId, { voters: [...voters], learners: [] }),
       flushLog: () => this.flushLog(),
       snapshotEntries: this.snapshotEntries,
       onPersisted: (entries, writes) => {

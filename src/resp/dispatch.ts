@@ -209,17 +209,13 @@ export class Dispatcher {
     const now = this.server.clock();
     if (!spec.flags.includes("write")) {
       const read = () => open(inst.read({ cmd: r.name, args }, this.server.clock()) as Reply);
+      const local = () => (inst.readBarrier === null ? read() : inst.readBarrier.then(read));
       // In a cluster a read first waits for its read index, unless the session asked for local,
       // possibly stale reads (READONLY).
       const linearizable = session.readOnlyReplica
         ? null
         : (inst.replicator?.readBarrier() ?? null);
-      if (linearizable !== null) {
-        return linearizable.then(() =>
-          inst.readBarrier === null ? read() : inst.readBarrier.then(read),
-        );
-      }
-      return inst.readBarrier === null ? read() : inst.readBarrier.then(read);
+      return linearizable === null ? local() : linearizable.then(local);
     }
     // Validate a blocking command's timeout before the first attempt, as Redis does.
     const seconds = spec.block?.timeoutSeconds(args) ?? 0;

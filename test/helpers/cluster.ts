@@ -22,6 +22,26 @@ export interface ClusterNode {
   server: TestServer;
 }
 
+/** One Raft group as cluster_status reports it (this node's view). */
+export interface GroupView {
+  group: number;
+  role: string;
+  leader: number;
+  term: number;
+  commit: number;
+  applied: number;
+  voters: number[];
+  learners: number[];
+  lag?: Record<string, number>;
+}
+
+/** cluster_status as the tests read it. */
+export interface StatusView {
+  node_id: number;
+  nodes: { id: number; connected: boolean }[];
+  groups: GroupView[];
+}
+
 export interface ClusterOptions {
   nodes: number;
   /** Parent directory for data dirs and certificates (default: a fresh temp dir). */

@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ioredisClient } from "../helpers/clients.ts";
 import {
   type ClusterNode,
+  type GroupView,
+  type StatusView,
   startCluster,
   type TestCluster,
   waitFor,
@@ -20,22 +22,6 @@ import {
 } from "../helpers/cluster.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { startServer } from "../helpers/server.ts";
-
-interface GroupView {
-  group: number;
-  role: string;
-  leader: number;
-  term: number;
-  commit: number;
-  applied: number;
-  voters: number[];
-  learners: number[];
-}
-interface StatusView {
-  node_id: number;
-  nodes: { id: number; connected: boolean }[];
-  groups: GroupView[];
-}
 
 const status = (n: ClusterNode) => n.server.call<StatusView>("cluster_status");
 

@@ -15,6 +15,7 @@
 
 import {
   type ClusterNode,
+  type StatusView,
   startCluster,
   type TestCluster,
   waitFor,
@@ -23,24 +24,6 @@ import { LinkProxy } from "../../helpers/link-proxy.ts";
 import { freePorts } from "../../helpers/ports.ts";
 
 export type InstanceKind = "persistent" | "memory";
-
-export interface GroupView {
-  group: number;
-  role: string;
-  leader: number;
-  term: number;
-  commit: number;
-  applied: number;
-  voters: number[];
-  learners: number[];
-  lag?: Record<string, number>;
-}
-
-export interface StatusView {
-  node_id: number;
-  nodes: { id: number; connected: boolean }[];
-  groups: GroupView[];
-}
 
 /** Both directions of the link between nodes a < b. */
 export interface PairLink {
