@@ -76,6 +76,7 @@ export class HeroServer {
     const c = this.config;
     let catalog: Catalog;
     let clusterNode: ClusterNode | null = null;
+    let catchUpTo = 0;
     if (c.cluster === null) {
       catalog = await Catalog.open(c.dataDir, c.adminSecret);
       this.unlock = lockDataDir(c.dataDir);
@@ -95,6 +96,7 @@ export class HeroServer {
       });
       catalog = started.catalog;
       clusterNode = started.node;
+      catchUpTo = started.catchUpTo;
       this.transport = started.transport;
       this.clusterNode = clusterNode;
     }
@@ -126,6 +128,7 @@ export class HeroServer {
     if (clusterNode !== null) {
       clusterNode.attach(catalog, registry);
       await clusterNode.bootstrap();
+      if (catchUpTo > 0) await registry.catchUpAsJoiner(catchUpTo);
     }
     const plane = new ControlPlane({
       catalog,
@@ -158,6 +161,7 @@ export class HeroServer {
       config,
       pubsub: new PubSubHub(),
       instance: (i) => registry.get(i),
+      ...(clusterNode === null ? {} : { awaitInstance: (i: number) => registry.awaitInstance(i) }),
       instances: () => registry.all(),
       db0View: () => registry.db0View(),
       records: () => catalog.list(),

@@ -212,7 +212,8 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
         }
         await catalog.addNode({ id: n.id, raft: n.raft, resp: n.resp, api: n.api, token: n.token });
         this.o.log.info({ node: n.id, raft: n.raft }, "node admitted to the cluster");
-        return { ok: true };
+        // The joiner serves nothing until its catalog has caught up to here.
+        return { ok: true, catalogIndex: catalog.appliedIndex };
       }
       case "transferLeader":
         return this.transferHere(req.group, req.to);

@@ -52,7 +52,7 @@ function readTls(c: ClusterConfig): PeerTls {
 
 export async function startClusterNode(
   o: ClusterStartOptions,
-): Promise<{ catalog: Catalog; node: ClusterNode; transport: Transport }> {
+): Promise<{ catalog: Catalog; node: ClusterNode; transport: Transport; catchUpTo: number }> {
   const c = o.cluster;
   const tls = readTls(c);
   const self: NodeAddresses = {
@@ -102,6 +102,8 @@ export async function startClusterNode(
   }
   try {
     let catalog: Catalog;
+    /** A node that just joined serves nothing before its catalog reaches this index. */
+    let catchUpTo = 0;
     if (state !== null) {
       catalog = await Catalog.open(o.dataDir, o.adminSecret);
     } else if (c.bootstrap) {
@@ -133,6 +135,7 @@ export async function startClusterNode(
       });
       catalog = joined.catalog;
       state = joined.state;
+      catchUpTo = joined.catalogIndex;
     } else {
       throw new HeroError(
         "ERR",
@@ -148,7 +151,7 @@ export async function startClusterNode(
       onRemoved: o.onRemoved,
     });
     node.useTransport(transport);
-    return { catalog, node, transport };
+    return { catalog, node, transport, catchUpTo };
   } catch (e) {
     await transport.close();
     throw e;

@@ -92,8 +92,13 @@ function checkInfo(v: unknown): JoinInfo {
   return i as JoinInfo;
 }
 
-/** Joins through the seeds; returns the opened catalog and the node state it wrote. */
-export async function joinCluster(o: JoinOptions): Promise<{ catalog: Catalog; state: NodeState }> {
+/**
+ * Joins through the seeds; returns the opened catalog, the node state it wrote, and the catalog
+ * index the seed had reached on admitting this node (serve nothing before catching up to it).
+ */
+export async function joinCluster(
+  o: JoinOptions,
+): Promise<{ catalog: Catalog; state: NodeState; catalogIndex: number }> {
   o.progress(`joining the cluster through ${o.seeds.join(", ")}`);
   // Kept across attempts, so a join retried after a crash is recognised as the same data dir.
   const tokenPath = join(o.dataDir, "join-token");
@@ -106,7 +111,12 @@ export async function joinCluster(o: JoinOptions): Promise<{ catalog: Catalog; s
   await writeFileAtomic(join(o.dataDir, SALT_FILE), info.salt);
   const catalog = await Catalog.open(o.dataDir, o.adminSecret, { kdf: info.kdf });
   const proof = catalog.joinProof(`${info.clusterId}|${o.self.id}`);
-  await askSeeds(o, { t: "join", node: { ...o.self, token }, proof }, "join the cluster");
+  const admitted = (await askSeeds(
+    o,
+    { t: "join", node: { ...o.self, token }, proof },
+    "join the cluster",
+  )) as { catalogIndex?: unknown } | null;
+  const catalogIndex = Number(admitted?.catalogIndex ?? 0);
   const state: NodeState = {
     node_id: o.self.id,
     cluster_id: info.clusterId,
@@ -114,5 +124,5 @@ export async function joinCluster(o: JoinOptions): Promise<{ catalog: Catalog; s
   };
   await writeNodeState(o.dataDir, state);
   o.progress(`admitted to cluster ${info.clusterId} as node ${o.self.id}`);
-  return { catalog, state };
+  return { catalog, state, catalogIndex: Number.isSafeInteger(catalogIndex) ? catalogIndex : 0 };
 }

@@ -151,10 +151,14 @@ export class RaftGroup implements Replicator {
   /**
    * Resolves once every entry in the log when the group started has been applied (a single
    * voter commits its whole log on election), so a restarted instance serves no read until the
-   * writes acknowledged before the restart are back. Rejects after `timeoutMs`.
+   * writes acknowledged before the restart are back (or, given `target`, once that index has
+   * been applied: a node that just joined waits for the catalog the seed had). Rejects after
+   * `timeoutMs`.
    */
-  caughtUp(timeoutMs = 60_000): Promise<void> {
-    const target = Math.max(this.o.log.lastIndex(), this.o.machine.appliedIndex);
+  caughtUp(
+    timeoutMs = 60_000,
+    target = Math.max(this.o.log.lastIndex(), this.o.machine.appliedIndex),
+  ): Promise<void> {
     if (this.appliedThrough >= target || this.o.machine.appliedIndex >= target) {
       return Promise.resolve();
     }

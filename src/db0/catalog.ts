@@ -207,6 +207,11 @@ export class Catalog {
     return at < 0 ? null : r.keys[at].permission;
   }
 
+  /** The Raft index (group 0) of the last change applied here. */
+  get appliedIndex(): number {
+    return this.#applied;
+  }
+
   /** The cluster this catalog describes (a copy), or undefined on a single server. */
   cluster(): ClusterData | undefined {
     return this.#data.cluster === undefined ? undefined : structuredClone(this.#data.cluster);

@@ -244,6 +244,31 @@ export class InstanceRegistry implements InstanceHost {
     await this.groups.get(index)?.hasLeader(5_000);
   }
 
+  /**
+   * An instance not served here yet, once this node's catalog is up to date (a read index of
+   * group 0) and its open finished; see ServerApi.awaitInstance.
+   */
+  async awaitInstance(index: number): Promise<Instance | undefined> {
+    await this.catalogGroup?.group.readBarrier()?.catch(() => undefined);
+    await this.opening.get(index)?.catch(() => undefined);
+    return this.live.get(index);
+  }
+
+  /**
+   * A node that just joined: waits until its catalog has applied `index` (the seed's, when it
+   * admitted the node), opening every instance on the way, and until each of its groups knows a
+   * leader, so that it serves its first client like any other node.
+   */
+  async catchUpAsJoiner(index: number): Promise<void> {
+    const g0 = this.catalogGroup?.group;
+    if (g0 === undefined) return;
+    this.progress(`catching up the catalog to index ${index}`);
+    await g0.caughtUp(60_000, index);
+    await this.work;
+    await Promise.all(this.allGroups().map((g) => g.hasLeader(10_000)));
+    this.progress("caught up with the cluster");
+  }
+
   /** The catalog's group (group 0). */
   catalogRaft(): RaftGroup | null {
     return this.catalogGroup?.group ?? null;

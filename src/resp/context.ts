@@ -25,6 +25,13 @@ export interface ServerApi {
   readonly config: Map<string, string>;
   readonly pubsub: PubSubHub;
   instance(index: number): Instance | undefined;
+  /**
+   * In a cluster, an instance this node does not serve yet may have just been created through
+   * another node: resolves with it once this node's catalog holds every change acknowledged
+   * before the call and its open has finished (undefined if it still does not exist). Absent on a
+   * single server, where `instance` is always current.
+   */
+  awaitInstance?(index: number): Promise<Instance | undefined>;
   instances(): Instance[];
   /** The read-only view of the catalog that `SELECT 0 KEY <admin-secret>` opens. */
   db0View(): Instance;

@@ -151,6 +151,8 @@ describe("a 3-node cluster", () => {
 
   it("admits a 4th and 5th node at runtime, which catch up and become voters everywhere", async () => {
     const n4 = await cluster.addNode(4);
+    // Ready means caught up: the first client of a node that just joined finds the instances.
+    expect(await client(n4, persistent).get("k1")).toBe("v1");
     const n5 = await cluster.addNode(5);
     for (const g of [0, persistent, memory]) {
       await waitFor(

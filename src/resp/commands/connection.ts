@@ -67,6 +67,19 @@ function select(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
   }
   key ??= s.presentedKey;
   const inst = index === 0 ? ctx.server.db0View() : ctx.server.instance(index);
+  if (inst === undefined && ctx.server.awaitInstance !== undefined) {
+    return ctx.server.awaitInstance(index).then((later) => selectOn(ctx, index, later, key));
+  }
+  return selectOn(ctx, index, inst, key);
+}
+
+function selectOn(
+  ctx: CommandContext,
+  index: number,
+  inst: Instance | undefined,
+  key: string | null,
+): Reply | Promise<Reply> {
+  const s = ctx.session;
   if (inst === undefined) return new HeroError("NOINSTANCE", `no such instance: ${index}`);
   if (s.subscriptionCount > 0 && s.instance !== inst) {
     return err("cannot change instance while subscribed: UNSUBSCRIBE first");
