@@ -7,8 +7,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { renderOpenRpcMarkdown } from "../src/api/docs.ts";
 import { METHODS } from "../src/api/methods.ts";
 import { buildOpenRpcDocument } from "../src/api/openrpc.ts";
-import type { CommandSpec } from "../src/resp/command.ts";
-import { COMMANDS } from "../src/resp/table.ts";
+import { kinds } from "../src/backends/kinds.ts";
+import type { TableEntry } from "../src/resp/context.ts";
+import { allCommands } from "../src/resp/table.ts";
 import { VERSION } from "../src/version.ts";
 
 const GROUP_TITLES: Record<string, string> = {
@@ -26,30 +27,36 @@ const GROUP_TITLES: Record<string, string> = {
   crypto: "Encryption",
 };
 
-function scopeText(spec: CommandSpec): string {
-  if (spec.scope === "universal") return "any (no instance needed)";
-  return spec.scope.join(", ");
+function scopeText(spec: TableEntry): string {
+  const scope = spec.scope;
+  if (scope === "universal") return "any (no instance needed)";
+  if (scope === "instance") return "any instance";
+  return kinds
+    .all()
+    .filter((k) => scope.includes(k.family))
+    .flatMap((k) => k.apiNames)
+    .join(", ");
 }
 
-function permText(spec: CommandSpec): string {
+function permText(spec: TableEntry): string {
   if (spec.scope === "universal") return "-";
   return spec.flags.includes("write") ? "ReadWrite" : "Read";
 }
 
-function encText(spec: CommandSpec): string {
+function encText(spec: TableEntry): string {
   if (spec.scope === "universal") return "-";
   return spec.sealing === undefined ? "refused" : "yes";
 }
 
-function row(spec: CommandSpec, prefix = ""): string {
+function row(spec: TableEntry, prefix = ""): string {
   const name = `${prefix}${spec.name}`;
   const syntax = `${name.replace("|", " ")} ${spec.syntax}`.trim().replaceAll("|", "\\|");
   return `| \`${syntax}\` | ${spec.summary.replaceAll("|", "\\|")} | ${spec.arity} | ${scopeText(spec)} | ${permText(spec)} | ${encText(spec)} |`;
 }
 
 export function renderCommands(): string {
-  const groups = new Map<string, CommandSpec[]>();
-  for (const c of COMMANDS) {
+  const groups = new Map<string, TableEntry[]>();
+  for (const c of allCommands()) {
     const list = groups.get(c.group) ?? [];
     list.push(c);
     groups.set(c.group, list);

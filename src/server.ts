@@ -22,7 +22,7 @@ import { Dispatcher } from "./resp/dispatch.ts";
 import { RespListener } from "./resp/listener.ts";
 import { DEFAULT_LIMITS } from "./resp/parser.ts";
 import { PubSubHub } from "./resp/pubsub-hub.ts";
-import type { Session } from "./resp/session.ts";
+import { type Session, sessionNotices } from "./resp/session.ts";
 import { AuditLog } from "./security/audit.ts";
 import { AuthThrottle } from "./security/auth-throttle.ts";
 import { VERSION } from "./version.ts";
@@ -113,16 +113,16 @@ export class HeroServer {
     const sessions = (): Session[] => listener?.sessions() ?? [];
     this.logs = NodeLogStore.open(join(c.dataDir, "raft"));
     for (const w of this.logs.warnings) log.warn(w, "raft log repaired at open");
-    const registry = new InstanceRegistry(
+    const registry = new InstanceRegistry({
       catalog,
       clock,
-      sessions,
-      c.dataDir,
-      this.logs,
-      (m) => log.info(m),
-      clusterNode,
-      c.snapshotCount,
-    );
+      sessions: sessionNotices(sessions, catalog),
+      dataDir: c.dataDir,
+      logs: this.logs,
+      progress: (m) => log.info(m),
+      network: clusterNode,
+      snapshotEntries: c.snapshotCount,
+    });
     this.registry = registry;
     await registry.attachCatalog();
     if (clusterNode !== null) {
@@ -134,7 +134,6 @@ export class HeroServer {
       catalog,
       host: registry,
       audit,
-      availableBackends: ["InMemory", "Redb", "Sled"],
       catalogBarrier: () => registry.catalogRaft()?.readBarrier() ?? null,
       cluster: clusterNode ?? undefined,
     });

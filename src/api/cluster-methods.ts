@@ -4,8 +4,10 @@
  * one method table (./methods.ts) and are answered by the ClusterControl the composition root
  * hands the control plane; on a single server they say so.
  */
+
+import type { ClusterControl } from "../cluster/cluster-node.ts";
 import { HeroError } from "../errors.ts";
-import type { ClusterControl, ControlPlane } from "./control-plane.ts";
+import type { ControlPlane } from "./control-plane.ts";
 import { INTERNAL, REQUEST_FAILED, UNAUTHORIZED } from "./errors.ts";
 import type { MethodSpec } from "./methods.ts";
 

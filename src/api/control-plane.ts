@@ -8,8 +8,11 @@
  * instance first and only then forgets the record.
  */
 
+import { kinds } from "../backends/kinds.ts";
+import type { ClusterControl } from "../cluster/cluster-node.ts";
 import type { Catalog } from "../db0/catalog.ts";
-import type { BackendKind, BackendType, InstanceRecord, SecurityChanges } from "../db0/types.ts";
+import type { BackendType, InstanceRecord, SecurityChanges } from "../db0/types.ts";
+import type { KindRegistry } from "../engine/kind.ts";
 import { HeroError } from "../errors.ts";
 import type { AuditEvent, AuditLog } from "../security/audit.ts";
 
@@ -32,8 +35,8 @@ export interface ControlPlaneOptions {
   host: InstanceHost;
   /** Where admin calls and authentication failures are recorded; null or absent: nowhere. */
   audit?: AuditLog | null;
-  /** Backend kinds this build can serve; others answer "backend X is not available yet". */
-  availableBackends?: readonly BackendKind[];
+  /** The instance types served (default: the built-in ones); others are "not available yet". */
+  kinds?: KindRegistry;
   /**
    * In a cluster: resolves once this node's catalog holds every change acknowledged before the
    * call (a read index of group 0), so reads here are never staler than a write just made
@@ -44,21 +47,11 @@ export interface ControlPlaneOptions {
   cluster?: ClusterControl;
 }
 
-/** What the cluster_* methods drive (src/cluster/cluster-node.ts). */
-export interface ClusterControl {
-  status(): unknown;
-  removeNode(id: number): Promise<void>;
-  transferLeader(group: number, to: number): Promise<{ leader: number }>;
-}
-
 export interface CreateInstanceParams {
   name: string;
   backend: BackendType;
   encrypted: boolean;
 }
-
-/** Kinds whose values can be sealed with a session key (HeroDB: key-value backends only). */
-const ENCRYPTABLE: ReadonlySet<BackendKind> = new Set(["InMemory", "Redb", "Sled"]);
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -68,7 +61,7 @@ export class ControlPlane {
   readonly catalog: Catalog;
   readonly host: InstanceHost;
   readonly auditLog: AuditLog | null;
-  readonly availableBackends: ReadonlySet<BackendKind>;
+  readonly kinds: KindRegistry;
   readonly cluster: ClusterControl | null;
   private readonly catalogBarrier: () => Promise<void> | null;
 
@@ -78,7 +71,7 @@ export class ControlPlane {
     this.catalog = opts.catalog;
     this.host = opts.host;
     this.auditLog = opts.audit ?? null;
-    this.availableBackends = new Set(opts.availableBackends ?? ["InMemory"]);
+    this.kinds = opts.kinds ?? kinds;
   }
 
   checkAdminSecret(secret: string): boolean {
@@ -107,10 +100,11 @@ export class ControlPlane {
 
   async createInstance(params: CreateInstanceParams): Promise<InstanceRecord> {
     const kind = params.backend.kind;
-    if (!this.availableBackends.has(kind)) {
+    const descriptor = this.kinds.get(kind);
+    if (descriptor === undefined) {
       throw new HeroError("UNSUPPORTED", `backend ${kind} is not available yet`);
     }
-    if (params.encrypted && !ENCRYPTABLE.has(kind)) {
+    if (params.encrypted && !descriptor.encryptable) {
       throw new HeroError("UNSUPPORTED", `encryption is not supported for backend ${kind}`);
     }
     const record = await this.catalog.create(params);

@@ -8,8 +8,8 @@
  * already checked against those schemas and translate between wire form and the ControlPlane.
  */
 
+import { backendToJson, parseBackendJson } from "../backends/backend-json.ts";
 import type { InstanceRecord, Permission, Visibility } from "../db0/types.ts";
-import { backendToJson, parseBackendJson } from "./backend-json.ts";
 import { CLUSTER_METHODS } from "./cluster-methods.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import {

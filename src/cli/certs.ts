@@ -7,8 +7,9 @@
  * every node both accepts connections from its peers and opens connections to them. Nodes hold
  * the same SANs (localhost, 127.0.0.1, ::1 and every --hosts entry) so any node can serve at any
  * of the cluster's addresses. Which node a certificate belongs to is its subject CN,
- * `herodb node <i>`: the transport lets a certificate speak only for the node it names
- * (src/cluster/transport-tls.ts), so node<i>.crt is for the node started with --node-id <i>.
+ * `herodb node <i>` (`nodeCertName`, src/security/tls.ts): the transport lets a certificate speak
+ * only for the node it names (src/cluster/transport-tls.ts), so node<i>.crt is for the node
+ * started with --node-id <i>.
  *
  * Keys are RSA 2048 from node:crypto (native and fast; node-forge's pure-JS key generation takes
  * seconds), converted to forge objects only to build and sign (SHA-256) the X.509 structures,
@@ -25,6 +26,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { isIP } from "node:net";
 import { dirname, join } from "node:path";
 import forge from "node-forge";
+import { nodeCertName } from "../security/tls.ts";
 
 export const CERTS_HELP = `herodb certs: write a cluster CA and per-node certificates for mutual TLS
 
@@ -141,7 +143,7 @@ function createCa(now: Date): Signer {
 function createNode(index: number, hosts: string[], ca: Signer, now: Date): Pem {
   // A reused CA may expire sooner than a fresh node certificate would; outliving it is useless.
   const end = Math.min(now.getTime() + NODE_VALIDITY_DAYS * DAY_MS, +ca.cert.validity.notAfter);
-  const node = newCert(`herodb node ${index}`, now, new Date(end));
+  const node = newCert(nodeCertName(index), now, new Date(end));
   node.cert.setIssuer(ca.cert.subject.attributes);
   // The AKI must name the key id the CA declares, which an imported CA may derive differently.
   const ski = ca.cert.getExtension("subjectKeyIdentifier") as { subjectKeyIdentifier?: string };

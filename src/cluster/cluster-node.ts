@@ -14,16 +14,15 @@
  * step toward the catalog's node list (./membership.ts). It also notices when the catalog lists
  * this node as removed, and then stops the node.
  */
-import type { ClusterControl } from "../api/control-plane.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import { HeroError } from "../errors.ts";
-import type { GroupNetwork, InstanceRegistry } from "../instances/registry.ts";
 import { RaftError } from "../raft/errors.ts";
 import type { Message } from "../raft/types.ts";
 import type { NodeAddresses, PeerRequest } from "./join.ts";
 import { nextMembershipStep } from "./membership.ts";
 import { type NodeState, writeNodeState } from "./node-state.ts";
 import type { RaftGroup } from "./raft-group.ts";
+import type { GroupNetwork } from "./replicator.ts";
 import type { Transport } from "./transport.ts";
 
 const MEMBERSHIP_TICK_MS = 200;
@@ -57,6 +56,22 @@ export interface GroupStatus {
   lag?: Record<string, number>;
 }
 
+/** What the cluster_* methods drive (src/cluster/cluster-node.ts). */
+export interface ClusterControl {
+  status(): unknown;
+  removeNode(id: number): Promise<void>;
+  transferLeader(group: number, to: number): Promise<{ leader: number }>;
+}
+
+/** The Raft groups this node runs (the instance registry), as the cluster node routes to them. */
+export interface GroupHost {
+  /** Every group on this node, by group id order (0: the catalog). */
+  allGroups(): RaftGroup[];
+  group(groupId: number): RaftGroup | undefined;
+  /** The catalog's group (group 0), once attached. */
+  catalogRaft(): RaftGroup | null;
+}
+
 export class ClusterNode implements GroupNetwork, ClusterControl {
   readonly nodeId: number;
   readonly bootstrapId: number;
@@ -64,7 +79,7 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   private readonly o: ClusterNodeOptions;
   private transport: Transport | null = null;
   private catalog: Catalog | null = null;
-  private registry: InstanceRegistry | null = null;
+  private registry: GroupHost | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** When this node became leader of each group it leads (performance.now()). */
   private readonly leadingSince = new Map<number, number>();
@@ -109,7 +124,7 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   }
 
   /** Starts routing and the membership loop once the catalog and registry exist. */
-  attach(catalog: Catalog, registry: InstanceRegistry): void {
+  attach(catalog: Catalog, registry: GroupHost): void {
     this.catalog = catalog;
     this.registry = registry;
     catalog.onChange(() => this.catalogChanged());

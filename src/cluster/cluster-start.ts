@@ -9,16 +9,17 @@
  * single server's data bootstrapped under an id other than 1 (its groups name node 1).
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterConfig } from "../config.ts";
 import { Catalog } from "../db0/catalog.ts";
 import { DB_FILE } from "../db0/format.ts";
 import { HeroError } from "../errors.ts";
+import { loadTlsMaterial } from "../security/tls.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { joinCluster, type NodeAddresses } from "./join.ts";
 import { readNodeState, writeNodeState } from "./node-state.ts";
-import { type PeerTls, Transport, type TransportLog } from "./transport.ts";
+import { Transport, type TransportLog } from "./transport.ts";
 
 export interface ClusterStartOptions {
   cluster: ClusterConfig;
@@ -32,29 +33,15 @@ export interface ClusterStartOptions {
   onRemoved: () => void;
 }
 
-function readTls(c: ClusterConfig): PeerTls {
-  const read = (flag: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (e) {
-      throw new HeroError(
-        "ERR",
-        `${flag} ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
-    }
-  };
-  return {
-    cert: read("--tls-cert", c.tlsCert),
-    key: read("--tls-key", c.tlsKey),
-    ca: read("--tls-ca", c.tlsCa),
-  };
-}
-
 export async function startClusterNode(
   o: ClusterStartOptions,
 ): Promise<{ catalog: Catalog; node: ClusterNode; transport: Transport; catchUpTo: number }> {
   const c = o.cluster;
-  const tls = readTls(c);
+  const tls = loadTlsMaterial({
+    cert: { flag: "--tls-cert", path: c.tlsCert },
+    key: { flag: "--tls-key", path: c.tlsKey },
+    ca: { flag: "--tls-ca", path: c.tlsCa },
+  });
   const self: NodeAddresses = {
     id: c.nodeId,
     raft: `${c.advertise}:${c.raftPort}`,

@@ -8,7 +8,7 @@
  * only if the flush covered the snapshot's index. It runs between Ready rounds (setImmediate),
  * never inside one, and one at a time.
  */
-import type { StateMachine } from "../backends/contract.ts";
+import type { StateMachine } from "../engine/contract.ts";
 import type { ConfState } from "../raft/types.ts";
 import type { GroupLog } from "./log-store.ts";
 

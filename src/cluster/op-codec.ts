@@ -28,7 +28,7 @@
  * Numbers are JS numbers below 2^53, so f64 holds them exactly without BigInt. Version 2 (no term,
  * written before clustering) is still read; its entries apply whatever their log term.
  */
-import type { Op, OpCall } from "../backends/contract.ts";
+import type { Op, OpCall } from "../engine/contract.ts";
 import { HeroError } from "../errors.ts";
 
 export interface ProposalId {

@@ -15,9 +15,9 @@
  * node, and applied exactly once; the client only waits a little longer.
  */
 import { randomInt } from "node:crypto";
-import type { Op } from "../backends/contract.ts";
+import type { Op } from "../engine/contract.ts";
+import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
-import type { Reply } from "../resp/reply.ts";
 import { encodeProposal, opSize, type ProposalId } from "./op-codec.ts";
 
 /** Writes proposed together share an entry up to this size (one write may exceed it alone). */

@@ -13,9 +13,9 @@
  * (leader change) or the group stops, the client gets TRYAGAIN.
  */
 import { randomInt } from "node:crypto";
-import type { ApplyResult, Op, StateMachine } from "../backends/contract.ts";
+import type { ApplyResult, Op, StateMachine } from "../engine/contract.ts";
+import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
-import type { Replicator } from "../instances/instance.ts";
 import { decodeConfChange, RawNode } from "../raft/index.ts";
 import type {
   ConfChange,
@@ -26,7 +26,6 @@ import type {
   Ready,
   Snapshot,
 } from "../raft/types.ts";
-import type { Reply } from "../resp/reply.ts";
 import { Compactor } from "./compactor.ts";
 import type { GroupLog } from "./log-store.ts";
 import { preferredLeader } from "./membership.ts";
@@ -34,6 +33,7 @@ import { decodeProposal, proposalId } from "./op-codec.ts";
 import { ProposalBatcher } from "./proposal-batcher.ts";
 import { Proposals, tryAgain, type Waiting } from "./proposals.ts";
 import { ReadGate } from "./read-gate.ts";
+import type { Replicator } from "./replicator.ts";
 
 export interface GroupOptions {
   groupId: number;

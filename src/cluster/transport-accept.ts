@@ -21,11 +21,12 @@
  * is dropped.
  */
 import type { TLSSocket } from "node:tls";
+import { loggableCommonName, nodeIdOfName, peerCommonName } from "../security/tls.ts";
 import { encodeFrame, isFrame } from "./frames.ts";
 import { HANDSHAKE_TIMEOUT_MS, type LinkHost, type PeerLink } from "./peer-link.ts";
 import type { TransportOptions } from "./transport.ts";
 import { answerRequest } from "./transport-requests.ts";
-import { loggedName, nodeIdOfName, notCertificateOf, peerName, tune } from "./transport-tls.ts";
+import { notCertificateOf, tune } from "./transport-tls.ts";
 
 /** What the accepting side needs from its transport. */
 export interface AcceptHost
@@ -45,7 +46,7 @@ function isNodeId(v: unknown): v is number {
 export function accept(host: AcceptHost, sock: TLSSocket): void {
   const ip = sock.remoteAddress ?? "unknown";
   const remote = `${ip}:${sock.remotePort}`;
-  const cn = peerName(sock);
+  const cn = peerCommonName(sock);
   host.adopt(sock);
   tune(sock);
   const timer = setTimeout(() => sock.destroy(), HANDSHAKE_TIMEOUT_MS).unref();
@@ -68,7 +69,7 @@ export function accept(host: AcceptHost, sock: TLSSocket): void {
     if (reason !== null) {
       state = "refused";
       if (host.shouldLog(`refused ${ip} ${reason}`)) {
-        const obj = { remote, peer: from, cn: loggedName(cn), reason };
+        const obj = { remote, peer: from, cn: loggableCommonName(cn), reason };
         host.log.warn(obj, `peer connection refused: ${reason}`);
       }
       sock.end(encodeFrame({ t: "refused", reason }));

@@ -29,17 +29,12 @@
  */
 import type { Server, TLSSocket } from "node:tls";
 import { HeroError } from "../errors.ts";
+import type { TlsMaterial } from "../security/tls.ts";
 import { encodeFrame, FrameDecoder, FrameError, frameBodyBytes } from "./frames.ts";
 import { type LinkHost, PeerLink } from "./peer-link.ts";
 import { type AcceptHost, accept } from "./transport-accept.ts";
 import { messageOf, type RequestHost, sendRequest } from "./transport-requests.ts";
-import { createPeerServer, dialPeer, tlsFailure } from "./transport-tls.ts";
-
-export interface PeerTls {
-  cert: Buffer | string;
-  key: Buffer | string;
-  ca: Buffer | string;
-}
+import { createPeerServer, dialPeer, peerHandshakeFailure } from "./transport-tls.ts";
 
 export interface TransportLog {
   info(obj: object, msg: string): void;
@@ -52,7 +47,8 @@ export interface TransportOptions {
   host: string;
   /** Listen port, 0 = any free port. */
   port: number;
-  tls: PeerTls;
+  /** This node's certificate and key, and the cluster CA. */
+  tls: TlsMaterial;
   /** "host:port" to dial node `id` at, or undefined while unknown; asked again on every attempt. */
   addressOf(id: number): string | undefined;
   /** Whether node `id` may connect (removed nodes are refused); default: all. */
@@ -125,7 +121,7 @@ export class Transport {
     this.server = createPeerServer(o.tls);
     this.server.on("secureConnection", (sock: TLSSocket) => accept(this.host, sock));
     this.server.on("tlsClientError", (err: Error, sock: TLSSocket) => {
-      const { remote, reason } = tlsFailure(err, sock);
+      const { remote, reason } = peerHandshakeFailure(err, sock);
       if (this.shouldLog(`tls ${remote}`)) {
         this.o.log.warn({ remote }, `peer connection refused: ${reason}`);
       }

@@ -6,7 +6,7 @@
 
 import { HeroError } from "../errors.ts";
 import { isKeyHash } from "../security/access-keys.ts";
-import { BACKEND_KINDS, type BackendType, type CatalogData, PATH_REQUIRED_KINDS } from "./types.ts";
+import type { BackendType, CatalogData } from "./types.ts";
 
 export const MAX_NAME_LENGTH = 128;
 export const MAX_KEYS_PER_INSTANCE = 1024;
@@ -20,10 +20,8 @@ export function emptyCatalog(): CatalogData {
 }
 
 export function isBackendType(v: unknown): v is BackendType {
-  if (!isObject(v) || !BACKEND_KINDS.includes(v.kind as never)) return false;
-  if (v.kind === "InMemory") return v.path === undefined;
-  if (v.kind === "Sql") return v.path === undefined || typeof v.path === "string";
-  return PATH_REQUIRED_KINDS.includes(v.kind as never) && typeof v.path === "string";
+  if (!isObject(v) || typeof v.kind !== "string" || v.kind.length === 0) return false;
+  return v.path === undefined || typeof v.path === "string";
 }
 
 /** Why `v` is not a well-formed catalog, or null when it is one. */

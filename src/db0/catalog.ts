@@ -14,9 +14,9 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import type { ApplyResult, Op, StateMachine } from "../backends/contract.ts";
+import type { ApplyResult, Op, StateMachine } from "../engine/contract.ts";
+import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
-import type { Reply } from "../resp/reply.ts";
 import { matchAccessKey } from "../security/access-keys.ts";
 import {
   constantTimeEqual,

@@ -6,25 +6,16 @@
  * edge. Field names use snake_case because they are persisted.
  */
 
-export type BackendType =
-  | { kind: "InMemory" }
-  | { kind: "Redb" | "Sled" | "LanceDb" | "Tantivy"; path: string }
-  | { kind: "Sql"; path?: string };
-
-export type BackendKind = BackendType["kind"];
-
-/** Every backend kind, in HeroDB's spelling. */
-export const BACKEND_KINDS: readonly BackendKind[] = [
-  "InMemory",
-  "Redb",
-  "Sled",
-  "LanceDb",
-  "Tantivy",
-  "Sql",
-];
-
-/** Kinds whose data lives at a path that must be given. */
-export const PATH_REQUIRED_KINDS: readonly BackendKind[] = ["Redb", "Sled", "LanceDb", "Tantivy"];
+/**
+ * An instance's type as the catalog stores it: HeroDB's name for it ("InMemory", "Redb",
+ * "Sql"…) and, for types that keep data at a path, the path as given. The catalog does not
+ * interpret the name: the instance types are plug-ins (src/engine/kind.ts), checked by the
+ * control plane when an instance is created and by the instance registry when it opens.
+ */
+export interface BackendType {
+  kind: string;
+  path?: string;
+}
 
 export type Visibility = "Public" | "Private";
 export type Permission = "Read" | "ReadWrite";

@@ -1,30 +1,17 @@
 /**
- * A live instance: its catalog record, its backend, and the per-instance coordination that sits
- * above any backend: WATCH bookkeeping, clients blocked on keys, and active expiry.
+ * A live instance: its catalog record, its type's descriptor, its engine, and the per-instance
+ * coordination that sits above any engine: WATCH bookkeeping, clients blocked on keys, and
+ * active expiry (for engines that report key events and offer expiry).
  *
- * Writes go through `write(op)`, which applies the op (directly for in-memory instances; through
- * the instance's Raft group for persistent ones, later) and then tells watchers and blocked
- * clients which keys changed. Reads go straight to the backend.
+ * Writes go through `write(op)`, which applies the op (at once for an instance without a Raft
+ * group; through its group otherwise) and then tells watchers and blocked clients which keys
+ * changed. Reads go straight to the engine.
  */
-import type { ApplyResult, Backend, Op, OpCall } from "../backends/contract.ts";
-import { EXPIRE_OP } from "../backends/kv/internal-ops.ts";
+import type { Replicator } from "../cluster/replicator.ts";
 import type { InstanceRecord } from "../db0/types.ts";
-import type { InstanceKind } from "../resp/command.ts";
-import type { Reply } from "../resp/reply.ts";
-
-/** Proposes ops through consensus; resolves with apply's reply. */
-export interface Replicator {
-  submit(op: Op): Promise<Reply | symbol>;
-  /**
-   * Null when a read may run on local state now; otherwise resolves once local state holds every
-   * write acknowledged before the call (a linearizable read), or rejects when that cannot be
-   * confirmed (no leader).
-   */
-  readBarrier(): Promise<void> | null;
-  /** Whether this node leads the instance's group (only the leader proposes expiries). */
-  readonly leads: boolean;
-  close(): Promise<void>;
-}
+import type { ApplyResult, Engine, Op, OpCall } from "../engine/contract.ts";
+import type { KindDescriptor } from "../engine/kind.ts";
+import type { Reply } from "../engine/reply.ts";
 
 /** Something that watches keys (a session in WATCH). */
 export interface Watcher {
@@ -37,31 +24,15 @@ interface Waiter {
   wake: () => Promise<unknown> | undefined;
 }
 
-export function kindOf(record: InstanceRecord): InstanceKind {
-  switch (record.backend.kind) {
-    case "InMemory":
-      return "memory";
-    case "Redb":
-    case "Sled":
-      return "kv";
-    case "Sql":
-      return "sql";
-    case "LanceDb":
-      return "vector";
-    case "Tantivy":
-      return "fulltext";
-  }
-}
-
-/** The namespace word of an instance type, as LIST prints it and command prefixes use it. */
+/** The namespace word of an instance's type, as LIST prints it and command prefixes use it. */
 export function namespaceOf(record: InstanceRecord): string {
-  return record.backend.kind === "InMemory" ? "INMEMORY" : record.backend.kind.toUpperCase();
+  return record.backend.kind.toUpperCase();
 }
 
 export class Instance {
   record: InstanceRecord;
-  readonly kind: InstanceKind;
-  readonly backend: Backend;
+  readonly descriptor: KindDescriptor;
+  readonly engine: Engine;
   private logIndex = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -72,10 +43,15 @@ export class Instance {
   /** Where a persistent instance keeps its data (null for in-memory ones). */
   dataPath: string | null = null;
 
-  constructor(record: InstanceRecord, backend: Backend) {
+  constructor(record: InstanceRecord, descriptor: KindDescriptor, engine: Engine) {
     this.record = record;
-    this.kind = kindOf(record);
-    this.backend = backend;
+    this.descriptor = descriptor;
+    this.engine = engine;
+  }
+
+  /** The command family its commands come from (the table's scope). */
+  get family(): string {
+    return this.descriptor.family;
   }
 
   get index(): number {
@@ -90,21 +66,22 @@ export class Instance {
   write(op: Op): Reply | symbol | Promise<Reply | symbol> {
     this.commands++;
     if (this.replicator !== null) return this.replicator.submit(op);
-    const result = this.backend.apply(op, ++this.logIndex);
+    const result = this.engine.apply(op, ++this.logIndex);
     this.afterApply(result);
     return result.reply;
   }
 
-  /** Set when writes go through a Raft group (persistent instances). */
+  /** Set when writes go through a Raft group (persistent types; every type in a cluster). */
   replicator: Replicator | null = null;
 
-  read(call: OpCall, now: number): Reply | symbol {
+  read(call: OpCall, now: number): Reply | symbol | Promise<Reply> {
     this.commands++;
-    return this.backend.read(call, now);
+    return this.engine.read(call, now);
   }
 
   /** Called for every applied op, on every replica: wakes watchers and blocked clients. */
   afterApply(r: ApplyResult): void {
+    if (r.touched === undefined) return; // an engine without key events
     if (this.watchers.size > 0) {
       if (r.flushed) {
         for (const set of this.watchers.values()) for (const w of set) w.watchDirty = true;
@@ -181,16 +158,17 @@ export class Instance {
    * deletion as an op (so replicas delete them in log order, judged by the proposer's clock).
    */
   startExpiry(clock: () => number): void {
-    if (this.expiryTimer !== null) return;
+    const expiry = this.engine.expiry;
+    if (this.expiryTimer !== null || expiry === undefined) return;
     this.expiryTimer = setInterval(() => {
       // Replicas delete expired keys when the leader's deletion reaches them; they all see the
       // same expiry times, so one proposer is enough.
       if (this.replicator !== null && !this.replicator.leads) return;
       const now = clock();
-      const keys = this.backend.expiredKeys(now, 200);
+      const keys = expiry.expiredKeys(now, 200);
       if (keys.length > 0 && !this.expiring) {
         const args = keys.map((k) => Buffer.from(k, "latin1"));
-        const done = this.write({ cmd: EXPIRE_OP, args, now });
+        const done = this.write({ cmd: expiry.op, args, now });
         if (done instanceof Promise) {
           // One expiry op in flight at a time; a failed one (no leader) is retried next tick.
           this.expiring = true;
@@ -210,6 +188,6 @@ export class Instance {
     this.expiryTimer = null;
     for (const list of this.waiters.values()) for (const w of list) queueMicrotask(() => w.wake());
     await this.replicator?.close();
-    await this.backend.close();
+    await this.engine.close();
   }
 }

@@ -10,11 +10,12 @@
  * because the stream cannot be resynchronised.
  */
 import type { Socket } from "node:net";
+import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Dispatcher, Resolved } from "./dispatch.ts";
+import { encode, OutBuf } from "./encode.ts";
 import { type ParserLimits, ProtocolError, RequestParser } from "./parser.ts";
-import { encode, OutBuf, type Reply } from "./reply.ts";
 import type { Session } from "./session.ts";
 
 interface Slot {

@@ -3,12 +3,12 @@
  * root (src/server.ts) implements ServerApi; handlers never see sockets or storage directly.
  */
 import type { InstanceRecord } from "../db0/types.ts";
+import type { CommandSpec } from "../engine/command-spec.ts";
+import type { Reply } from "../engine/reply.ts";
 import type { Instance } from "../instances/instance.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import type { AuthThrottle } from "../security/auth-throttle.ts";
-import type { CommandSpec } from "./command.ts";
 import type { PubSubHub } from "./pubsub-hub.ts";
-import type { Reply } from "./reply.ts";
 import type { Session } from "./session.ts";
 
 export interface ServerStats {
@@ -49,14 +49,17 @@ export interface ServerApi {
   /** Runs one already-resolved command now (EXEC's non-KV commands). */
   execute(
     session: Session,
-    r: { spec: CommandSpec; name: string; args: Buffer[] },
+    r: { spec: TableEntry; name: string; args: Buffer[] },
   ): Reply | Promise<Reply>;
 }
 
 export interface CommandContext {
   /** Upper-case command name as resolved (e.g. "SET", "CLIENT|SETNAME"). */
   readonly name: string;
-  readonly spec: CommandSpec;
+  readonly spec: TableEntry;
   readonly session: Session;
   readonly server: ServerApi;
 }
+
+/** An entry of the RESP command table: engine commands and handlers that get a CommandContext. */
+export type TableEntry = CommandSpec<never, CommandContext>;

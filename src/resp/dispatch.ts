@@ -3,22 +3,30 @@
  *
  * Order of checks, as Redis does them: namespace prefix, known command, subcommand, arity,
  * subscribed-mode restrictions, MULTI queuing, then (in `execute`) instance selected, instance
- * type, permission, encryption, and finally the handler. KV writes become Ops applied by the
- * instance; KV reads go straight to its backend. Everything here is synchronous unless a handler
+ * type, permission, encryption, and finally the handler. Engine writes become Ops applied by the
+ * instance; engine reads go straight to its engine. Everything here is synchronous unless a handler
  * or a blocking wait makes it a promise, which keeps the pipelined hot path free of promises.
  */
+
+import { kinds } from "../backends/kinds.ts";
+import { BLOCKED } from "../engine/command-spec.ts";
+import { QUEUED, type Reply } from "../engine/reply.ts";
 import { err, HeroError, wrongArity } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
 import { namespaceOf } from "../instances/instance.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
-import { BLOCKED, type CommandSpec } from "./command.ts";
-import type { CommandContext, ServerApi } from "./context.ts";
-import { QUEUED, type Reply } from "./reply.ts";
+import type { CommandContext, ServerApi, TableEntry } from "./context.ts";
 import type { Session } from "./session.ts";
-import { lookup, lookupSub } from "./table.ts";
+import { isEngineCommand, lookup, lookupSub, servesFamily } from "./table.ts";
 
 /** Words that may prefix a command to assert the selected instance's type (HeroDB namespaces). */
-const NAMESPACES = new Set(["INMEMORY", "REDB", "SLED", "LANCEDB", "TANTIVY", "SQL"]);
+let namespaces = { version: -1, words: new Set<string>() };
+function isNamespace(word: string): boolean {
+  if (namespaces.version !== kinds.version) {
+    namespaces = { version: kinds.version, words: kinds.namespaces() };
+  }
+  return namespaces.words.has(word);
+}
 
 const SUBSCRIBED_OK = new Set([
   "SUBSCRIBE",
@@ -31,7 +39,7 @@ const SUBSCRIBED_OK = new Set([
 ]);
 
 export interface Resolved {
-  spec: CommandSpec;
+  spec: TableEntry;
   /** "GET", or "CLIENT|SETNAME" for a subcommand. */
   name: string;
   args: Buffer[];
@@ -49,7 +57,7 @@ function unknownCommand(name: string, args: Buffer[]): HeroError {
 export function resolve(session: Session, argv: Buffer[]): Resolved | HeroError {
   let name = argv[0].toString("latin1");
   let spec = lookup(name);
-  if (spec === undefined && argv.length > 1 && NAMESPACES.has(name.toUpperCase())) {
+  if (spec === undefined && argv.length > 1 && isNamespace(name.toUpperCase())) {
     const ns = name.toUpperCase();
     const inst = session.instance;
     if (inst === null) return noInstance();
@@ -87,12 +95,11 @@ export function resolve(session: Session, argv: Buffer[]): Resolved | HeroError 
 export const noInstance = (): HeroError =>
   new HeroError("NOINSTANCE", "no instance selected: use SELECT <index> (LIST shows them)");
 
-/** Checks that a KV/typed command may run on the session's instance; returns the instance. */
+/** Checks that a command scoped to instances may run on the session's instance; returns the instance. */
 export function admit(session: Session, r: Resolved): Instance | HeroError {
   const inst = session.instance;
   if (inst === null) return noInstance();
-  const scope = r.spec.scope;
-  if (scope !== "universal" && !scope.includes(inst.kind)) {
+  if (!servesFamily(r.spec, inst.family)) {
     return err(
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
     );
@@ -123,7 +130,7 @@ export class Dispatcher {
 
   /**
    * Whether a command may start while earlier replies of the connection are still pending: only
-   * replicated KV writes (not blocking ones, not inside MULTI), whose order is kept by the log.
+   * replicated engine writes (not blocking ones, not inside MULTI), whose order is kept by the log.
    * Returns the resolved command (pass it on to `dispatch`, which then skips resolving again) or
    * null when it must wait.
    */
@@ -132,7 +139,7 @@ export class Dispatcher {
     const r = resolve(session, argv);
     if (r instanceof HeroError) return null;
     const spec = r.spec;
-    const ok = spec.kv !== undefined && spec.block === undefined && spec.flags.includes("write");
+    const ok = isEngineCommand(spec) && spec.block === undefined && spec.flags.includes("write");
     return ok ? r : null;
   }
 
@@ -191,15 +198,19 @@ export class Dispatcher {
     const inst = admit(session, r);
     if (inst instanceof HeroError) return inst;
     if (spec.run !== undefined) return spec.run(this.ctx(session, r), r.args);
-    if (spec.kv === undefined) return err(`'${r.name.toLowerCase()}' cannot run here`);
-    return this.runKv(session, inst, r);
+    if (!isEngineCommand(spec)) return err(`'${r.name.toLowerCase()}' cannot run here`);
+    return this.runEngine(session, inst, r);
   }
 
   private ctx(session: Session, r: Resolved): CommandContext {
     return { name: r.name, spec: r.spec, session, server: this.server };
   }
 
-  private runKv(session: Session, inst: Instance, r: Resolved): Reply | Promise<Reply> {
+  /**
+   * An engine command on the selected instance: a read of local state (after a read barrier in a
+   * cluster), or a write as an Op through the instance (its Raft group, when it has one).
+   */
+  private runEngine(session: Session, inst: Instance, r: Resolved): Reply | Promise<Reply> {
     const spec = r.spec;
     const encrypted = inst.record.encrypted;
     let args = r.args;
@@ -208,7 +219,11 @@ export class Dispatcher {
       encrypted ? openReply(spec, args, reply, session.encKey) : reply;
     const now = this.server.clock();
     if (!spec.flags.includes("write")) {
-      const read = () => open(inst.read({ cmd: r.name, args }, this.server.clock()) as Reply);
+      const read = () =>
+        andThen(
+          inst.read({ cmd: r.name, args }, this.server.clock()) as Reply | Promise<Reply>,
+          open,
+        );
       const local = () => (inst.readBarrier === null ? read() : inst.readBarrier.then(read));
       // In a cluster a read first waits for its read index, unless the session asked for local,
       // possibly stale reads (READONLY).

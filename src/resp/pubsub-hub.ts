@@ -4,7 +4,7 @@
  * by `<instance index>\0<name>`.
  */
 import { globMatch } from "../backends/kv/glob.ts";
-import { Push } from "./reply.ts";
+import { Push } from "../engine/reply.ts";
 import type { Session } from "./session.ts";
 
 const scoped = (instance: number, name: string): string => `${instance}\0${name}`;

@@ -4,9 +4,11 @@
  * bookkeeping CLIENT LIST shows. The key given to USEKEY lives only here: it never enters an Op,
  * a log, a snapshot or a file.
  */
+
+import type { Reply } from "../engine/reply.ts";
 import type { Instance } from "../instances/instance.ts";
-import type { CommandSpec } from "./command.ts";
-import type { Reply } from "./reply.ts";
+import type { SessionNotices } from "../instances/registry.ts";
+import type { TableEntry } from "./context.ts";
 
 export type Permission = "none" | "read" | "readwrite";
 
@@ -31,7 +33,7 @@ export function permissionOf(checker: KeyChecker, inst: Instance, key: string | 
 }
 
 export interface QueuedCommand {
-  spec: CommandSpec;
+  spec: TableEntry;
   name: string;
   args: Buffer[];
 }
@@ -97,4 +99,24 @@ export class Session {
     this.instance = null;
     this.perm = "none";
   }
+}
+
+/**
+ * How the sessions follow instance changes: a closed instance is left by every session on it; a
+ * change of visibility or keys re-checks each session with the key it selected the instance with.
+ */
+export function sessionNotices(sessions: () => Session[], checker: KeyChecker): SessionNotices {
+  return {
+    closed(inst) {
+      for (const s of sessions()) if (s.instance === inst) s.deselect();
+    },
+    securityChanged(inst) {
+      for (const s of sessions()) {
+        if (s.instance !== inst) continue;
+        const perm = permissionOf(checker, inst, s.selectKey);
+        if (perm === "none") s.deselect();
+        else s.perm = perm;
+      }
+    },
+  };
 }

@@ -1,55 +1,73 @@
 /**
- * The command table: every RESP command the server knows, assembled from the family files in
- * ./commands. This is the only list of commands in the product; see ./command.ts for what an
- * entry says and who reads it.
+ * The command table: every RESP command the server knows. The commands of the protocol itself
+ * (connection, server, transactions, pub/sub, crypto, MOVE) come from ./commands; each
+ * registered instance type brings its family's commands (src/backends/kinds.ts), added once per
+ * family. This is the only list of commands in the product; see src/engine/command-spec.ts for
+ * what an entry says and who reads it. A type registered at start-up (`--engine`) is picked up on
+ * the next lookup.
  */
-import type { CommandSpec } from "./command.ts";
-import { bitmapCommands } from "./commands/bitmaps.ts";
+
+import { kinds } from "../backends/kinds.ts";
 import { connectionCommands } from "./commands/connection.ts";
 import { cryptoCommands } from "./commands/crypto.ts";
-import { hashCommands } from "./commands/hashes.ts";
-import { keyCommands } from "./commands/keys.ts";
-import { listCommands } from "./commands/lists.ts";
-import { listBlockingCommands } from "./commands/lists-blocking.ts";
 import { moveCommands } from "./commands/move.ts";
 import { pubsubCommands } from "./commands/pubsub.ts";
 import { serverCommands } from "./commands/server.ts";
-import { setCommands } from "./commands/sets.ts";
-import { stringCommands } from "./commands/strings.ts";
 import { txCommands } from "./commands/tx.ts";
-import { zsetCommands } from "./commands/zsets.ts";
+import type { TableEntry } from "./context.ts";
 
-export const COMMANDS: readonly CommandSpec[] = [
+const PROTOCOL_COMMANDS: readonly TableEntry[] = [
   ...connectionCommands,
   ...serverCommands,
-  ...stringCommands,
-  ...bitmapCommands,
-  ...keyCommands,
-  ...moveCommands,
-  ...hashCommands,
-  ...listCommands,
-  ...listBlockingCommands,
-  ...setCommands,
-  ...zsetCommands,
   ...txCommands,
   ...pubsubCommands,
   ...cryptoCommands,
+  ...moveCommands,
 ];
 
-const byName = new Map<string, CommandSpec>();
-for (const spec of COMMANDS) {
-  if (byName.has(spec.name)) throw new Error(`duplicate command in table: ${spec.name}`);
-  byName.set(spec.name, spec);
-  byName.set(spec.name.toLowerCase(), spec);
+let builtFor = -1;
+let all: TableEntry[] = [];
+const byName = new Map<string, TableEntry>();
+
+function build(): void {
+  const families = new Map<string, readonly TableEntry[]>();
+  for (const k of kinds.all()) if (!families.has(k.family)) families.set(k.family, k.commands);
+  all = [...PROTOCOL_COMMANDS];
+  for (const commands of families.values()) all.push(...commands);
+  byName.clear();
+  for (const spec of all) {
+    if (byName.has(spec.name)) throw new Error(`duplicate command in table: ${spec.name}`);
+    byName.set(spec.name, spec);
+    byName.set(spec.name.toLowerCase(), spec);
+  }
+  builtFor = kinds.version;
+}
+
+/** Every command, protocol ones first, then each family's. */
+export function allCommands(): readonly TableEntry[] {
+  if (builtFor !== kinds.version) build();
+  return all;
 }
 
 /** The entry for a command name in any letter case, or undefined. */
-export function lookup(name: string): CommandSpec | undefined {
+export function lookup(name: string): TableEntry | undefined {
+  if (builtFor !== kinds.version) build();
   return byName.get(name) ?? byName.get(name.toUpperCase());
 }
 
 /** The subcommand entry of a container command (CLIENT SETNAME…), or undefined. */
-export function lookupSub(spec: CommandSpec, sub: string): CommandSpec | undefined {
+export function lookupSub(spec: TableEntry, sub: string): TableEntry | undefined {
   const upper = sub.toUpperCase();
   return spec.subcommands?.find((s) => s.name === upper);
+}
+
+/** Whether an entry is run by the selected instance's engine (not by a session handler). */
+export function isEngineCommand(spec: TableEntry): boolean {
+  return spec.run === undefined && typeof spec.scope !== "string";
+}
+
+/** Whether a command may run on an instance whose type serves `family`. */
+export function servesFamily(spec: TableEntry, family: string): boolean {
+  const scope = spec.scope;
+  return scope === "universal" || scope === "instance" || scope.includes(family);
 }

@@ -3,12 +3,13 @@
  * keyspace, for unit tests of Redis semantics. Arity and argument preparation follow the same
  * rules as the server's dispatcher; errors come back as HeroError values.
  */
+
+import { kvCommand as lookup } from "../../src/backends/kv/commands/family.ts";
 import { Keyspace } from "../../src/backends/kv/keyspace.ts";
 import { MapStore } from "../../src/backends/memory/map-store.ts";
+import type { BLOCKED } from "../../src/engine/command-spec.ts";
+import { Pairs, type Reply } from "../../src/engine/reply.ts";
 import { HeroError, wrongArity } from "../../src/errors.ts";
-import type { BLOCKED } from "../../src/resp/command.ts";
-import { Pairs, type Reply } from "../../src/resp/reply.ts";
-import { lookup } from "../../src/resp/table.ts";
 
 export interface KvHarness {
   ks: Keyspace;
@@ -26,13 +27,13 @@ export function kvHarness(now = 1_700_000_000_000): KvHarness {
       const parts = argv.map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(String(a))));
       const name = parts[0].toString();
       const spec = lookup(name);
-      if (!spec?.kv) throw new Error(`not a kv command: ${name}`);
+      if (!spec?.exec) throw new Error(`not a kv command: ${name}`);
       const n = parts.length;
       if (spec.arity > 0 ? n !== spec.arity : n < -spec.arity) return wrongArity(name);
       let args = parts.slice(1);
       try {
         if (spec.prepare) args = spec.prepare(args, h.now);
-        return spec.kv(ks, args, h.now) as Reply | typeof BLOCKED;
+        return spec.exec(ks, args, h.now) as Reply | typeof BLOCKED;
       } catch (e) {
         if (e instanceof HeroError) return e;
         throw e;

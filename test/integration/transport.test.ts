@@ -15,8 +15,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame, FrameDecoder } from "../../src/cluster/frames.ts";
-import { type PeerTls, Transport, type TransportOptions } from "../../src/cluster/transport.ts";
+import { Transport, type TransportOptions } from "../../src/cluster/transport.ts";
 import { HeroError } from "../../src/errors.ts";
+import type { TlsMaterial } from "../../src/security/tls.ts";
 import { type TestCa, testCa } from "../helpers/test-certs.ts";
 
 interface LogLine {
@@ -34,7 +35,7 @@ interface TestNode {
 
 let ca: TestCa;
 let otherCa: TestCa;
-const certs = new Map<number, PeerTls>();
+const certs = new Map<number, TlsMaterial>();
 const open: Transport[] = [];
 const allLogs: LogLine[] = [];
 
@@ -56,7 +57,7 @@ afterEach(async () => {
   }
 });
 
-function certFor(id: number): PeerTls {
+function certFor(id: number): TlsMaterial {
   let c = certs.get(id);
   if (c === undefined) {
     c = ca.issueNode(id);
@@ -110,7 +111,7 @@ const warned = (n: TestNode, pattern: RegExp) =>
   n.logs.some((l) => l.level === "warn" && pattern.test(`${l.msg} ${JSON.stringify(l.obj)}`));
 
 /** Connects to `port` as the holder of `tls`, sends `body` as a frame, returns the first reply. */
-async function firstReply(port: number, tls: PeerTls, body: unknown): Promise<unknown> {
+async function firstReply(port: number, tls: TlsMaterial, body: unknown): Promise<unknown> {
   const sock = connect({ host: "127.0.0.1", port, ...tls, minVersion: "TLSv1.3" });
   try {
     return await new Promise((resolve, reject) => {

@@ -223,9 +223,6 @@ describe("HTTP control plane", () => {
 
   it("answers application errors with stable codes", async () => {
     expect(
-      await fails("db_createInstance", { name: "r", backend_type: { Redb: "x.redb" } }, -32003),
-    ).toBe("backend Redb is not available yet");
-    expect(
       await fails("db_createInstance", { name: "t", backend_type: { tantivy: "t" } }, -32003),
     ).toBe("backend Tantivy is not available yet");
     await fails("db_createInstance", { name: "s", backend_type: "SQL" }, -32003);

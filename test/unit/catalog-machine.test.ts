@@ -7,10 +7,10 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Op } from "../../src/backends/contract.ts";
 import { Catalog } from "../../src/db0/catalog.ts";
+import type { Op } from "../../src/engine/contract.ts";
+import type { Reply } from "../../src/engine/reply.ts";
 import { HeroError } from "../../src/errors.ts";
-import type { Reply } from "../../src/resp/reply.ts";
 import { TEST_KDF } from "../../src/security/kdf.ts";
 
 const SECRET = "group zero";

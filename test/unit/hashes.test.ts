@@ -3,7 +3,7 @@
  * in-memory keyspace through the command table.
  */
 import { describe, expect, it } from "vitest";
-import { humanFloat } from "../../src/resp/commands/hashes.ts";
+import { humanFloat } from "../../src/backends/kv/commands/hashes.ts";
 import { kvHarness, plain } from "../helpers/kv.ts";
 
 const WRONGTYPE = "ERR:WRONGTYPE:Operation against a key holding the wrong kind of value";

@@ -4,8 +4,8 @@
  * container's `subcommands`, as the dispatcher does.
  */
 import { describe, expect, it } from "vitest";
+import { kvCommand } from "../../src/backends/kv/commands/family.ts";
 import { HeroError } from "../../src/errors.ts";
-import { lookup, lookupSub } from "../../src/resp/table.ts";
 import { kvHarness, plain } from "../helpers/kv.ts";
 
 const SYNTAX = "ERR:SYNTAX:syntax error";
@@ -15,10 +15,10 @@ function setup() {
   const h = kvHarness();
   const r = (...argv: (string | number)[]) => plain(h.run(...argv));
   const object = (sub: string, ...args: string[]) => {
-    const spec = lookupSub(lookup("OBJECT")!, sub)!;
+    const spec = kvCommand("OBJECT")!.subcommands!.find((s) => s.name === sub.toUpperCase())!;
     try {
       return plain(
-        spec.kv!(
+        spec.exec!(
           h.ks,
           args.map((a) => Buffer.from(a)),
           h.now,
@@ -315,7 +315,7 @@ describe("OBJECT", () => {
     expect(object("REFCOUNT", "nope")).toBe(null);
     const help = object("HELP") as string[];
     expect(help[0]).toMatch(/^OBJECT <subcommand>/);
-    const spec = lookup("OBJECT")!;
+    const spec = kvCommand("OBJECT")!;
     expect(spec.arity).toBe(-2);
     expect(spec.subcommands?.map((s) => s.name)).toEqual([
       "ENCODING",
@@ -344,12 +344,12 @@ describe("FLUSHDB / FLUSHALL", () => {
 
 describe("command table entries", () => {
   it("key positions follow COMMAND INFO", () => {
-    expect(lookup("DEL")?.keys).toEqual({ first: 1, last: -1, step: 1 });
-    expect(lookup("RENAME")?.keys).toEqual({ first: 1, last: 2, step: 1 });
-    expect(lookup("EXPIRE")?.keys).toEqual({ first: 1, last: 1, step: 1 });
+    expect(kvCommand("DEL")?.keys).toEqual({ first: 1, last: -1, step: 1 });
+    expect(kvCommand("RENAME")?.keys).toEqual({ first: 1, last: 2, step: 1 });
+    expect(kvCommand("EXPIRE")?.keys).toEqual({ first: 1, last: 1, step: 1 });
     for (const name of ["FLUSHDB", "FLUSHALL", "DBSIZE", "RANDOMKEY", "SCAN", "KEYS"]) {
-      expect(lookup(name)?.keys).toBeUndefined();
+      expect(kvCommand(name)?.keys).toBeUndefined();
     }
-    expect(lookup("FLUSHALL")?.flags).toContain("write");
+    expect(kvCommand("FLUSHALL")?.flags).toContain("write");
   });
 });

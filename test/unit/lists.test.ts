@@ -4,10 +4,10 @@
  * attempt: they pop when data is there and return BLOCKED when every key is empty.
  */
 import { describe, expect, it } from "vitest";
+import { listBlockingCommands } from "../../src/backends/kv/commands/lists-blocking.ts";
+import { BLOCKED } from "../../src/engine/command-spec.ts";
+import { NULL_ARRAY } from "../../src/engine/reply.ts";
 import { HeroError } from "../../src/errors.ts";
-import { BLOCKED } from "../../src/resp/command.ts";
-import { listBlockingCommands } from "../../src/resp/commands/lists-blocking.ts";
-import { NULL_ARRAY } from "../../src/resp/reply.ts";
 import { lookup } from "../../src/resp/table.ts";
 import { kvHarness, plain } from "../helpers/kv.ts";
 
@@ -21,9 +21,9 @@ function setup() {
   const raw = (...argv: string[]) => {
     if (lookup(argv[0])) return h.run(...argv);
     const spec = listBlockingCommands.find((s) => s.name === argv[0].toUpperCase());
-    if (!spec?.kv) throw new Error(`unknown command ${argv[0]}`);
+    if (!spec?.exec) throw new Error(`unknown command ${argv[0]}`);
     try {
-      return spec.kv(
+      return spec.exec(
         h.ks,
         argv.slice(1).map((a) => Buffer.from(a)),
         h.now,

@@ -4,9 +4,9 @@
  * proposal and an expired write are answered TRYAGAIN.
  */
 import { describe, expect, it } from "vitest";
-import type { Op } from "../../src/backends/contract.ts";
 import { decodeProposal, proposalId } from "../../src/cluster/op-codec.ts";
 import { Proposals } from "../../src/cluster/proposals.ts";
+import type { Op } from "../../src/engine/contract.ts";
 import { HeroError } from "../../src/errors.ts";
 
 const op = (key: string, value = "v"): Op => ({

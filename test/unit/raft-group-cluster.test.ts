@@ -10,11 +10,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Op } from "../../src/backends/contract.ts";
 import { MemoryBackend } from "../../src/backends/memory/backend.ts";
 import { NodeLogStore } from "../../src/cluster/log-store.ts";
 import { RaftGroup } from "../../src/cluster/raft-group.ts";
-import { resolveExec } from "../../src/instances/registry.ts";
+import type { Op } from "../../src/engine/contract.ts";
 import type { Message } from "../../src/raft/types.ts";
 
 interface Replica {
@@ -34,7 +33,7 @@ function cluster(ids: number[]) {
   const deliver = (m: Message) => setImmediate(() => replicas.get(m.to)?.group.step(m));
   const dir = mkdtempSync(join(tmpdir(), "herodb-groups-"));
   for (const id of ids) {
-    const backend = new MemoryBackend(resolveExec);
+    const backend = new MemoryBackend();
     const store = NodeLogStore.open(join(dir, `node${id}`));
     const group = new RaftGroup({
       groupId: 5,

@@ -8,12 +8,11 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Op } from "../../src/backends/contract.ts";
 import { LmdbBackend } from "../../src/backends/lmdb/lmdb-backend.ts";
 import { NodeLogStore } from "../../src/cluster/log-store.ts";
 import { RaftGroup } from "../../src/cluster/raft-group.ts";
+import type { Op } from "../../src/engine/contract.ts";
 import { HeroError } from "../../src/errors.ts";
-import { resolveExec } from "../../src/instances/registry.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -29,7 +28,7 @@ interface Node {
 
 async function openNode(dir: string, limits: { entries?: number; bytes?: number }): Promise<Node> {
   const store = NodeLogStore.open(join(dir, "raft"), { segmentBytes: 64 * 1024 });
-  const backend = new LmdbBackend(join(dir, "data"), resolveExec);
+  const backend = new LmdbBackend(join(dir, "data"));
   const group = new RaftGroup({
     groupId: 1,
     nodeId: 1,

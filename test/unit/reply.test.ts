@@ -1,20 +1,17 @@
 /**
- * The reply encoder (src/resp/reply.ts): the exact bytes of every reply class for RESP2 and
+ * The reply encoder (src/resp/encode.ts): the exact bytes of every reply class for RESP2 and
  * RESP3, including how RESP3-only types degrade for RESP2 clients, nesting, and the output
  * buffer growing past its initial size.
  */
 import { describe, expect, it } from "vitest";
-import { err, HeroError, syntaxError, wrongArity, wrongType } from "../../src/errors.ts";
 import {
   Bool,
   Double,
-  encode,
   formatDouble,
   MapReply,
   NULL_ARRAY,
   NullArray,
   OK,
-  OutBuf,
   Pairs,
   PONG,
   Push,
@@ -24,7 +21,9 @@ import {
   SetReply,
   Simple,
   Verbatim,
-} from "../../src/resp/reply.ts";
+} from "../../src/engine/reply.ts";
+import { err, HeroError, syntaxError, wrongArity, wrongType } from "../../src/errors.ts";
+import { encode, OutBuf } from "../../src/resp/encode.ts";
 
 function bytes(r: Reply, proto: 2 | 3, out = new OutBuf()): Buffer {
   encode(r, proto, out);

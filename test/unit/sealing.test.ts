@@ -4,14 +4,13 @@
  * sealing rules, the way the dispatcher uses them on an encrypted instance.
  */
 import { describe, expect, it } from "vitest";
-import { HeroError } from "../../src/errors.ts";
-import type { CommandSpec } from "../../src/resp/command.ts";
-import { hashCommands } from "../../src/resp/commands/hashes.ts";
-import { listCommands } from "../../src/resp/commands/lists.ts";
-import { listBlockingCommands } from "../../src/resp/commands/lists-blocking.ts";
-import { setCommands } from "../../src/resp/commands/sets.ts";
-import { stringCommands } from "../../src/resp/commands/strings.ts";
-import { zsetCommands } from "../../src/resp/commands/zsets.ts";
+import { hashCommands } from "../../src/backends/kv/commands/hashes.ts";
+import { listCommands } from "../../src/backends/kv/commands/lists.ts";
+import { listBlockingCommands } from "../../src/backends/kv/commands/lists-blocking.ts";
+import { setCommands } from "../../src/backends/kv/commands/sets.ts";
+import { stringCommands } from "../../src/backends/kv/commands/strings.ts";
+import { zsetCommands } from "../../src/backends/kv/commands/zsets.ts";
+import type { CommandSpec } from "../../src/engine/command-spec.ts";
 import {
   Double,
   MapReply,
@@ -20,7 +19,8 @@ import {
   Pairs,
   type Reply,
   SetReply,
-} from "../../src/resp/reply.ts";
+} from "../../src/engine/reply.ts";
+import { HeroError } from "../../src/errors.ts";
 import {
   openReply,
   openValue,

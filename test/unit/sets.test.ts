@@ -4,10 +4,10 @@
  * and the SSCAN cursor guarantee.
  */
 import { describe, expect, it } from "vitest";
+import { kvCommand as lookup } from "../../src/backends/kv/commands/family.ts";
 import { Keyspace } from "../../src/backends/kv/keyspace.ts";
 import { MapStore } from "../../src/backends/memory/map-store.ts";
-import { SetReply } from "../../src/resp/reply.ts";
-import { lookup } from "../../src/resp/table.ts";
+import { SetReply } from "../../src/engine/reply.ts";
 import { kvHarness, plain } from "../helpers/kv.ts";
 
 const WRONGTYPE = "ERR:WRONGTYPE:Operation against a key holding the wrong kind of value";
@@ -32,7 +32,7 @@ function setup() {
 function spopWithSeed(ks: Keyspace, seed: string, ...args: string[]) {
   const spec = lookup("SPOP")!;
   return plain(
-    spec.kv!(
+    spec.exec!(
       ks,
       [...args, seed].map((a) => Buffer.from(a)),
       0,

@@ -4,9 +4,9 @@
  * table when registered there, else in bitmapCommands directly.
  */
 import { describe, expect, it } from "vitest";
+import { bitmapCommands } from "../../src/backends/kv/commands/bitmaps.ts";
+import { kvCommand as lookup } from "../../src/backends/kv/commands/family.ts";
 import { HeroError, wrongArity } from "../../src/errors.ts";
-import { bitmapCommands } from "../../src/resp/commands/bitmaps.ts";
-import { lookup } from "../../src/resp/table.ts";
 import { kvHarness, plain } from "../helpers/kv.ts";
 
 const WRONGTYPE = "ERR:WRONGTYPE:Operation against a key holding the wrong kind of value";
@@ -25,7 +25,7 @@ function setup() {
     }
     const args = argv.slice(1).map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(String(a))));
     try {
-      return plain(spec.kv!(h.ks, args, h.now));
+      return plain(spec.exec!(h.ks, args, h.now));
     } catch (e) {
       if (e instanceof HeroError) return plain(e);
       throw e;

@@ -5,12 +5,12 @@
  * pair tagging of scored replies.
  */
 import { describe, expect, it } from "vitest";
-import { BLOCKED } from "../../src/resp/command.ts";
-import { Pairs } from "../../src/resp/reply.ts";
+import { BLOCKED } from "../../src/engine/command-spec.ts";
+import { Pairs } from "../../src/engine/reply.ts";
 
 const isScorePairs = (r: unknown): boolean => r instanceof Pairs;
 
-import { Double, NULL_ARRAY } from "../../src/resp/reply.ts";
+import { Double, NULL_ARRAY } from "../../src/engine/reply.ts";
 import { lookup } from "../../src/resp/table.ts";
 import { kvHarness, plain } from "../helpers/kv.ts";
 

@@ -3,7 +3,7 @@
  * table: active expiry, and the two halves of MOVE between instances. Their names start with
  * "__", which no client command can (the dispatcher only builds Ops from table entries).
  */
-import type { KvExec } from "../../resp/command.ts";
+import type { KvExec } from "./commands/spec.ts";
 import { decodeEntry, encodeEntry } from "./entry-codec.ts";
 import { keyOf } from "./types.ts";
 

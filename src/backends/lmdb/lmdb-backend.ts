@@ -13,25 +13,20 @@
  * (PersistentBackend): `durableIndex`/`flush()` to bound log compaction, and `snapshot()` /
  * `restore()` to ship and install whole state (format: ./snapshot.ts).
  */
+
+import type { ApplyResult, BackendSnapshot, Engine, Op, OpCall } from "../../engine/contract.ts";
+import type { Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import type { Reply } from "../../resp/reply.ts";
-import type {
-  ApplyResult,
-  Backend,
-  BackendSnapshot,
-  Op,
-  OpCall,
-  StateMachine,
-} from "../contract.ts";
 import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
+import { EXPIRE_OP } from "../kv/internal-ops.ts";
 import { Keyspace } from "../kv/keyspace.ts";
-import { type ExecResolver, runCall, runOp } from "../kv/run-call.ts";
+import { runCall, runOp } from "../kv/run-call.ts";
 import { bufOf, keyOf } from "../kv/types.ts";
 import { LmdbStore, type LmdbStoreOptions, type StoredRecord } from "./lmdb-store.ts";
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "./snapshot.ts";
 
 /** A Backend whose state lives on disk, which a Raft group writes through. */
-export interface PersistentBackend extends Backend, StateMachine {
+export interface PersistentBackend extends Engine {
   /** The highest applied index whose state is durable; the log must be kept above it. */
   readonly durableIndex: number;
 }
@@ -41,13 +36,11 @@ const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: 
 export class LmdbBackend implements PersistentBackend {
   readonly store: LmdbStore;
   readonly ks: Keyspace;
-  private readonly resolve: ExecResolver;
 
   /** Opens (or creates) the instance's LMDB environment in the directory `path`. */
-  constructor(path: string, resolve: ExecResolver, options: LmdbStoreOptions = {}) {
+  constructor(path: string, options: LmdbStoreOptions = {}) {
     this.store = new LmdbStore(path, options);
     this.ks = new Keyspace(this.store);
-    this.resolve = resolve;
   }
 
   get appliedIndex(): number {
@@ -69,7 +62,7 @@ export class LmdbBackend implements PersistentBackend {
     const all = new Set<string>();
     try {
       for (const op of ops) {
-        const reply = runOp(this.ks, this.resolve, op);
+        const reply = runOp(this.ks, op);
         const { keys, flushed } = this.ks.drainTouched();
         for (const k of keys) all.add(k);
         results.push({ reply, touched: keys, flushed });
@@ -84,12 +77,13 @@ export class LmdbBackend implements PersistentBackend {
   }
 
   read(call: OpCall, now: number): Reply | symbol {
-    return runCall(this.ks, this.resolve, call, now);
+    return runCall(this.ks, call, now);
   }
 
-  expiredKeys(now: number, limit: number): string[] {
-    return this.ks.expiredSlice(now, limit);
-  }
+  readonly expiry = {
+    expiredKeys: (now: number, limit: number): string[] => this.ks.expiredSlice(now, limit),
+    op: EXPIRE_OP,
+  };
 
   stats(now: number): { keys: number; expires: number } {
     return this.ks.stats(now);

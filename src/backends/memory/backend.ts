@@ -8,40 +8,27 @@
  * same KV snapshot format the persistent backend ships (../lmdb/snapshot.ts). Nothing of it is
  * ever durable: `flush` reports the applied index, which only bounds log compaction.
  */
+
+import type { ApplyResult, BackendSnapshot, Engine, Op, OpCall } from "../../engine/contract.ts";
+import type { Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import type { Reply } from "../../resp/reply.ts";
-import type {
-  ApplyResult,
-  Backend,
-  BackendSnapshot,
-  Op,
-  OpCall,
-  StateMachine,
-} from "../contract.ts";
 import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
+import { EXPIRE_OP } from "../kv/internal-ops.ts";
 import { Keyspace } from "../kv/keyspace.ts";
-import { type ExecResolver, runCall, runOp } from "../kv/run-call.ts";
+import { runCall, runOp } from "../kv/run-call.ts";
 import { bufOf, keyOf } from "../kv/types.ts";
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "../lmdb/snapshot.ts";
 import { MapStore } from "./map-store.ts";
 
-// Kept exported from here for existing importers; the shared home is ../kv/run-call.ts.
-export { type ExecResolver, runCall } from "../kv/run-call.ts";
-
 const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
 
-export class MemoryBackend implements Backend, StateMachine {
+export class MemoryBackend implements Engine {
   private readonly store = new MapStore();
   readonly ks = new Keyspace(this.store);
-  private readonly resolve: ExecResolver;
   appliedIndex = 0;
 
-  constructor(resolve: ExecResolver) {
-    this.resolve = resolve;
-  }
-
   apply(op: Op, index: number): ApplyResult {
-    const reply = runOp(this.ks, this.resolve, op);
+    const reply = runOp(this.ks, op);
     this.appliedIndex = index;
     const { keys, flushed } = this.ks.drainTouched();
     return { reply, touched: keys, flushed };
@@ -88,12 +75,13 @@ export class MemoryBackend implements Backend, StateMachine {
   }
 
   read(call: OpCall, now: number): Reply | symbol {
-    return runCall(this.ks, this.resolve, call, now);
+    return runCall(this.ks, call, now);
   }
 
-  expiredKeys(now: number, limit: number): string[] {
-    return this.ks.expiredSlice(now, limit);
-  }
+  readonly expiry = {
+    expiredKeys: (now: number, limit: number): string[] => this.ks.expiredSlice(now, limit),
+    op: EXPIRE_OP,
+  };
 
   stats(now: number): { keys: number; expires: number } {
     return this.ks.stats(now);

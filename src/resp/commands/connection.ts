@@ -8,13 +8,12 @@
  * connection, answered more and more slowly so keys cannot be guessed at line rate.
  */
 import { parseInteger } from "../../backends/kv/parse.ts";
+import { MapReply, OK, PONG, type Reply, Simple, Verbatim } from "../../engine/reply.ts";
 import { err, HeroError, syntaxError } from "../../errors.ts";
 import type { Instance } from "../../instances/instance.ts";
 import { hashAccessKey } from "../../security/access-keys.ts";
 import { failureDelayMs, hostOf } from "../../security/auth-throttle.ts";
-import type { CommandSpec } from "../command.ts";
-import type { CommandContext } from "../context.ts";
-import { MapReply, OK, PONG, type Reply, Simple, Verbatim } from "../reply.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
 import { type Permission, permissionOf } from "../session.ts";
 import { clientInfoLine } from "./client-info.ts";
 
@@ -205,7 +204,7 @@ function reset(ctx: CommandContext): Reply {
 
 const NAME_OK = /^[\x21-\x7e]*$/;
 
-const clientSubcommands: CommandSpec[] = [
+const clientSubcommands: TableEntry[] = [
   sub("ID", 2, "Returns the unique client ID of the connection.", "", (ctx) => ctx.session.id),
   sub("GETNAME", 2, "Returns the name of the connection.", "", (ctx) => ctx.session.name),
   sub("SETNAME", 3, "Sets the connection name.", "connection-name", (ctx, a) => {
@@ -324,11 +323,11 @@ function sub(
   summary: string,
   syntax: string,
   run: (ctx: CommandContext, args: Buffer[]) => Reply | Promise<Reply>,
-): CommandSpec {
+): TableEntry {
   return { name, group: "connection", summary, syntax, arity, flags: [], scope: universal, run };
 }
 
-export const connectionCommands: CommandSpec[] = [
+export const connectionCommands: TableEntry[] = [
   {
     name: "PING",
     group: "connection",

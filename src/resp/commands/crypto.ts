@@ -6,10 +6,9 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import sodium from "sodium-native";
+import { MapReply, OK, type Reply } from "../../engine/reply.ts";
 import { err, HeroError } from "../../errors.ts";
-import type { CommandSpec } from "../command.ts";
-import type { CommandContext } from "../context.ts";
-import { MapReply, OK, type Reply } from "../reply.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
 
 const KEY_BYTES = 32;
 const NONCE = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
@@ -91,7 +90,7 @@ const c = (
   summary: string,
   syntax: string,
   run: (ctx: CommandContext, args: Buffer[]) => Reply,
-): CommandSpec => ({
+): TableEntry => ({
   name,
   group: "crypto",
   summary,
@@ -102,7 +101,7 @@ const c = (
   run,
 });
 
-export const cryptoCommands: CommandSpec[] = [
+export const cryptoCommands: TableEntry[] = [
   c("KEYGEN", 1, "Generates a random 256-bit key, base64-encoded.", "", () => newKey()),
   c(
     "USEKEY",

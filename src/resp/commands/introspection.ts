@@ -1,15 +1,15 @@
 /**
  * COMMAND and COMMANDS: what the command table says about itself. COMMAND COUNT/INFO/DOCS/LIST
- * answer in Redis's shapes (redis-cli and client libraries ask for them); COMMANDS is HeroDB's
+ * answer in Redis's shapes (redis-cli and client libraries ask for them); allCommands() is HeroDB's
  * list of what the selected instance accepts.
  */
-import { err } from "../../errors.ts";
-import type { CommandSpec } from "../command.ts";
-import type { CommandContext } from "../context.ts";
-import { MapReply, type Reply, Simple } from "../reply.ts";
-import { COMMANDS, lookup } from "../table.ts";
 
-function info(spec: CommandSpec, prefix = ""): Reply {
+import { MapReply, type Reply, Simple } from "../../engine/reply.ts";
+import { err } from "../../errors.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
+import { allCommands, lookup, servesFamily } from "../table.ts";
+
+function info(spec: TableEntry, prefix = ""): Reply {
   const name = `${prefix}${spec.name}`.toLowerCase();
   const flags = spec.flags.filter((f) => f !== "immediate").map((f) => new Simple(f));
   return [
@@ -26,7 +26,7 @@ function info(spec: CommandSpec, prefix = ""): Reply {
   ];
 }
 
-function docs(spec: CommandSpec): Reply {
+function docs(spec: TableEntry): Reply {
   const flat: Reply[] = [
     "summary",
     spec.summary,
@@ -45,9 +45,9 @@ function docs(spec: CommandSpec): Reply {
   return new MapReply(flat);
 }
 
-function named(args: Buffer[]): CommandSpec[] {
-  if (args.length === 0) return [...COMMANDS];
-  const out: CommandSpec[] = [];
+function named(args: Buffer[]): TableEntry[] {
+  if (args.length === 0) return [...allCommands()];
+  const out: TableEntry[] = [];
   for (const a of args) {
     const s = lookup(a.toString("latin1"));
     if (s !== undefined) out.push(s);
@@ -61,7 +61,7 @@ const sub = (
   summary: string,
   syntax: string,
   run: (ctx: CommandContext, args: Buffer[]) => Reply,
-): CommandSpec => ({
+): TableEntry => ({
   name,
   group: "server",
   summary,
@@ -72,7 +72,7 @@ const sub = (
   run,
 });
 
-export const introspectionCommands: CommandSpec[] = [
+export const introspectionCommands: TableEntry[] = [
   {
     name: "COMMAND",
     group: "server",
@@ -83,9 +83,9 @@ export const introspectionCommands: CommandSpec[] = [
     scope: "universal",
     // A bare COMMAND answers COMMAND INFO for everything; with arguments the dispatcher resolves
     // the subcommand from the table below.
-    run: () => COMMANDS.map((s) => info(s)),
+    run: () => allCommands().map((s) => info(s)),
     subcommands: [
-      sub("COUNT", 2, "Returns a count of commands.", "", () => COMMANDS.length),
+      sub("COUNT", 2, "Returns a count of commands.", "", () => allCommands().length),
       sub(
         "INFO",
         -2,
@@ -93,7 +93,7 @@ export const introspectionCommands: CommandSpec[] = [
         "[command-name ...]",
         (_c, a) =>
           a.length === 0
-            ? COMMANDS.map((s) => info(s))
+            ? allCommands().map((s) => info(s))
             : a.map((x) => {
                 const s = lookup(x.toString("latin1"));
                 return s === undefined ? null : info(s);
@@ -117,7 +117,7 @@ export const introspectionCommands: CommandSpec[] = [
         "[FILTERBY MODULE name | ACLCAT cat | PATTERN pattern]",
         (_c, a) => {
           if (a.length > 0) return err("COMMAND LIST filters are not supported");
-          return COMMANDS.map((s) => s.name.toLowerCase());
+          return allCommands().map((s) => s.name.toLowerCase());
         },
       ),
       sub(
@@ -146,10 +146,10 @@ export const introspectionCommands: CommandSpec[] = [
     flags: [],
     scope: "universal",
     run: (ctx) => {
-      const kind = ctx.session.instance?.kind;
-      return COMMANDS.filter(
-        (s) => s.scope === "universal" || (kind !== undefined && s.scope.includes(kind)),
-      ).map((s) => s.name);
+      const family = ctx.session.instance?.family;
+      return allCommands()
+        .filter((s) => s.scope === "universal" || (family !== undefined && servesFamily(s, family)))
+        .map((s) => s.name);
     },
   },
 ];

@@ -6,12 +6,13 @@
  * stay valid because the key name does not change; moving between an encrypted and a plain
  * instance is refused.
  */
+
+import { KV_FAMILY, KV_SCOPE } from "../../backends/kv/commands/spec.ts";
 import { PUT_NX_OP, TAKE_OP } from "../../backends/kv/internal-ops.ts";
 import { parseInteger } from "../../backends/kv/parse.ts";
+import type { Reply } from "../../engine/reply.ts";
 import { err, HeroError } from "../../errors.ts";
-import type { CommandSpec } from "../command.ts";
-import type { CommandContext } from "../context.ts";
-import type { Reply } from "../reply.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
 import { permissionOf } from "../session.ts";
 
 async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
@@ -22,7 +23,7 @@ async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   if (target === undefined || index === 0)
     return new HeroError("NOINSTANCE", `no such instance: ${index}`);
   if (target === source) return err("source and destination objects are the same");
-  if (target.kind !== "memory" && target.kind !== "kv") {
+  if (target.family !== KV_FAMILY) {
     return err(`MOVE needs a key-value destination; instance ${index} is not one`);
   }
   if (permissionOf(ctx.server, target, s.selectKey ?? s.presentedKey) !== "readwrite") {
@@ -32,7 +33,7 @@ async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
     return err("MOVE between an encrypted and an unencrypted instance is not supported");
   }
   const now = ctx.server.clock();
-  if (target.read({ cmd: "EXISTS", args: [args[0]] }, now) === 1) return 0;
+  if ((await target.read({ cmd: "EXISTS", args: [args[0]] }, now)) === 1) return 0;
   const taken = await source.write({ cmd: TAKE_OP, args: [args[0]], now });
   if (!Buffer.isBuffer(taken)) return 0;
   if ((await target.write({ cmd: PUT_NX_OP, args: [args[0], taken], now })) === 1) return 1;
@@ -40,7 +41,7 @@ async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   return 0;
 }
 
-export const moveCommands: CommandSpec[] = [
+export const moveCommands: TableEntry[] = [
   {
     name: "MOVE",
     group: "generic",
@@ -49,7 +50,7 @@ export const moveCommands: CommandSpec[] = [
     arity: 3,
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
-    scope: ["memory", "kv"],
+    scope: KV_SCOPE,
     run: move,
   },
 ];

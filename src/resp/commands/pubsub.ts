@@ -1,8 +1,8 @@
-import type { CommandSpec, InstanceKind } from "../command.ts";
-import type { CommandContext } from "../context.ts";
-import { Push, type Reply, Sequence } from "../reply.ts";
+import { Push, type Reply, Sequence } from "../../engine/reply.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
 
-const anyInstance: readonly InstanceKind[] = ["memory", "kv", "sql", "vector", "fulltext"];
+/** Pub/sub works on any selected instance, whatever its type. */
+const anyInstance = "instance";
 
 const str = (b: Buffer): string => b.toString("latin1");
 
@@ -44,14 +44,14 @@ function unsubscribe(ctx: CommandContext, args: Buffer[], pattern: boolean): Rep
 const spec = (
   name: string,
   arity: number,
-  flags: CommandSpec["flags"],
+  flags: TableEntry["flags"],
   summary: string,
   syntax: string,
   run: (ctx: CommandContext, args: Buffer[]) => Reply,
-  scope: CommandSpec["scope"] = anyInstance,
-): CommandSpec => ({ name, group: "pubsub", summary, syntax, arity, flags, scope, run });
+  scope: TableEntry["scope"] = anyInstance,
+): TableEntry => ({ name, group: "pubsub", summary, syntax, arity, flags, scope, run });
 
-export const pubsubCommands: CommandSpec[] = [
+export const pubsubCommands: TableEntry[] = [
   spec(
     "SUBSCRIBE",
     -2,

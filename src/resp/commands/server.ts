@@ -3,11 +3,10 @@
  * introspection commands (COMMAND, COMMANDS) from ./introspection.ts.
  */
 import { globMatch } from "../../backends/kv/glob.ts";
+import { MapReply, OK, type Reply, Verbatim } from "../../engine/reply.ts";
 import { err } from "../../errors.ts";
 import { namespaceOf } from "../../instances/instance.ts";
-import type { CommandSpec } from "../command.ts";
-import type { CommandContext } from "../context.ts";
-import { MapReply, OK, type Reply, Verbatim } from "../reply.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
 import { introspectionCommands } from "./introspection.ts";
 
 type Section = [name: string, lines: () => [string, string | number][]];
@@ -84,9 +83,10 @@ function sections(ctx: CommandContext): Section[] {
     [
       "Keyspace",
       () =>
-        srv.instances().map((inst): [string, string] => {
-          const st = inst.backend.stats(now);
-          return [`db${inst.index}`, `keys=${st.keys},expires=${st.expires},avg_ttl=0`];
+        srv.instances().flatMap((inst): [string, string][] => {
+          const st = inst.engine.stats?.(now);
+          if (st === undefined) return [];
+          return [[`db${inst.index}`, `keys=${st.keys},expires=${st.expires},avg_ttl=0`]];
         }),
     ],
   ];
@@ -122,7 +122,7 @@ function configGet(ctx: CommandContext, args: Buffer[]): Reply {
   return new MapReply(flat);
 }
 
-export const serverCommands: CommandSpec[] = [
+export const serverCommands: TableEntry[] = [
   {
     name: "INFO",
     group: "server",

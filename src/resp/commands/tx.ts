@@ -2,20 +2,20 @@
  * Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
  *
  * Commands queued after MULTI were already checked (arity, type, permission) when queued; a
- * failure there aborts EXEC with EXECABORT, as in Redis. EXEC of KV commands on the selected
+ * failure there aborts EXEC with EXECABORT, as in Redis. EXEC of engine commands on the selected
  * instance becomes one Op whose batch is applied atomically, in order, by the backend, so the
  * transaction is one entry in the log and replicas see all of it or none. WATCH is optimistic:
  * any write to a watched key (or FLUSHDB) marks the session dirty and EXEC answers a null array.
  */
 
-import type { OpCall } from "../../backends/contract.ts";
+import type { OpCall } from "../../engine/contract.ts";
+import { NULL_ARRAY, OK, type Reply } from "../../engine/reply.ts";
 import { err, HeroError } from "../../errors.ts";
 import { openReply, sealArgs } from "../../security/sealing.ts";
-import type { CommandSpec } from "../command.ts";
-import type { CommandContext } from "../context.ts";
+import type { CommandContext, TableEntry } from "../context.ts";
 import { andThen, noInstance } from "../dispatch.ts";
-import { NULL_ARRAY, OK, type Reply } from "../reply.ts";
 import type { QueuedCommand } from "../session.ts";
+import { isEngineCommand } from "../table.ts";
 
 function exec(ctx: CommandContext): Reply | Promise<Reply> {
   const s = ctx.session;
@@ -30,13 +30,15 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
     return new HeroError("EXECABORT", "Transaction discarded because of previous errors.");
   if (dirty) return NULL_ARRAY;
   const inst = s.instance;
-  if (inst !== null && queued.length > 0 && queued.every((q) => q.spec.kv !== undefined)) {
+  // A transaction of engine commands on a type with transactions is one Op (one log entry).
+  const batchable = inst?.descriptor.transactions === true;
+  if (batchable && queued.length > 0 && queued.every((q) => isEngineCommand(q.spec))) {
     return execBatch(ctx, queued);
   }
   return execEach(ctx, queued);
 }
 
-/** All-KV transaction: one Op with a batch, sealed per command on encrypted instances. */
+/** All-engine transaction: one Op with a batch, sealed per command on encrypted instances. */
 function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promise<Reply> {
   const s = ctx.session;
   const inst = s.instance!;
@@ -96,7 +98,7 @@ const tx = (
   summary: string,
   syntax: string,
   run: (ctx: CommandContext, args: Buffer[]) => Reply | Promise<Reply>,
-): CommandSpec => ({
+): TableEntry => ({
   name,
   group: "transactions",
   summary,
@@ -107,7 +109,7 @@ const tx = (
   run,
 });
 
-export const txCommands: CommandSpec[] = [
+export const txCommands: TableEntry[] = [
   tx("MULTI", 1, "Starts a transaction.", "", (ctx) => {
     if (ctx.session.multi !== null) return err("MULTI calls can not be nested");
     ctx.session.multi = [];

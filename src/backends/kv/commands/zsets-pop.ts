@@ -7,13 +7,14 @@
  * dispatcher retries them when a key is written.
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseFloat64, parseInteger, word } from "../../backends/kv/parse.ts";
-import type { SortedSet, ZItem } from "../../backends/kv/sorted-set.ts";
-import { bufOf, keyOf } from "../../backends/kv/types.ts";
-import { err, type HeroError, syntaxError } from "../../errors.ts";
-import { BLOCKED, type CommandSpec, type KvExec } from "../command.ts";
-import { Double, NULL_ARRAY, type Reply } from "../reply.ts";
+import { BLOCKED } from "../../../engine/command-spec.ts";
+import { Double, NULL_ARRAY, type Reply } from "../../../engine/reply.ts";
+import { err, type HeroError, syntaxError } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseFloat64, parseInteger, word } from "../parse.ts";
+import type { SortedSet, ZItem } from "../sorted-set.ts";
+import { bufOf, keyOf } from "../types.ts";
+import type { KvCommand, KvExec } from "./spec.ts";
 import { scorePairs, zsetSpec } from "./zsets-range.ts";
 
 /** Removes up to `count` items from the low (or high) end, in pop order. */
@@ -102,13 +103,13 @@ export function parseTimeout(b: Buffer): number {
 /** The exec's way of saying "wait": BLOCKED is not a Reply value, hence the cast. */
 const blocked = (): Reply => BLOCKED as unknown as Reply;
 
-function blockingPop(max: boolean): CommandSpec {
+function blockingPop(max: boolean): KvCommand {
   return {
     ...zsetSpec(max ? "BZPOPMAX" : "BZPOPMIN", -3, ["write", "blocking", "fast"], [1, -2, 1]),
     sealing: { reply: "members" },
     syntax: "key [key ...] timeout",
     summary: `Pops the ${max ? "highest" : "lowest"}-scored member of the first non-empty key.`,
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       parseTimeout(args[args.length - 1]);
       const r = multiPop(ks, { keys: args.slice(0, -1), max, count: 1 }, now);
       if (r === undefined) return blocked();
@@ -123,27 +124,27 @@ function blockingPop(max: boolean): CommandSpec {
   };
 }
 
-export const zsetPopCommands: CommandSpec[] = [
+export const zsetPopCommands: KvCommand[] = [
   {
     ...zsetSpec("ZPOPMIN", -2, ["write", "fast"], [1, 1, 1]),
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Removes and returns the members with the lowest scores.",
-    kv: popExec(false),
+    exec: popExec(false),
   },
   {
     ...zsetSpec("ZPOPMAX", -2, ["write", "fast"], [1, 1, 1]),
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Removes and returns the members with the highest scores.",
-    kv: popExec(true),
+    exec: popExec(true),
   },
   {
     ...zsetSpec("ZMPOP", -4, ["write"], [0, 0, 0]),
     sealing: { reply: "members" },
     syntax: "numkeys key [key ...] <MIN | MAX> [COUNT count]",
     summary: "Pops members from the first non-empty sorted set among the keys.",
-    kv: (ks, args, now) => multiPop(ks, parseMultiPop(args, 0), now) ?? NULL_ARRAY,
+    exec: (ks, args, now) => multiPop(ks, parseMultiPop(args, 0), now) ?? NULL_ARRAY,
   },
   blockingPop(false),
   blockingPop(true),
@@ -152,7 +153,7 @@ export const zsetPopCommands: CommandSpec[] = [
     sealing: { reply: "members" },
     syntax: "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]",
     summary: "Like ZMPOP, waiting until one of the sorted sets is non-empty.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const p = parseMultiPop(args, 1);
       parseTimeout(args[0]);
       return multiPop(ks, p, now) ?? blocked();

@@ -9,9 +9,9 @@
  * leaves in a reply. Counters are exact 64-bit integers (BigInt).
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import type { Entry } from "../../backends/kv/types.ts";
-import { notInteger, wrongType } from "../../errors.ts";
+import { notInteger, wrongType } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import type { Entry } from "../types.ts";
 
 /** Redis's proto-max-bulk-len default: no string may grow beyond 512 MB. */
 export const MAX_STRING = 512 * 1024 * 1024;

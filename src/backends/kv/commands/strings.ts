@@ -7,14 +7,15 @@
  * Redis's long doubles do. Counters are exact 64-bit integers (BigInt).
  */
 
-import { addDecimal, formatDecimal, nanOrInf, parseDecimal } from "../../backends/kv/decimal.ts";
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, HeroError, syntaxError, wrongArity } from "../../errors.ts";
-import { keyValuePairs, valuesFrom } from "../../security/sealing.ts";
-import type { CommandSpec, KeySpec } from "../command.ts";
-import { OK, type Reply } from "../reply.ts";
+import type { KeySpec } from "../../../engine/command-spec.ts";
+import { OK, type Reply } from "../../../engine/reply.ts";
+import { keyValuePairs, valuesFrom } from "../../../engine/sealing-spec.ts";
+import { err, HeroError, syntaxError, wrongArity } from "../../../errors.ts";
+import { addDecimal, formatDecimal, nanOrInf, parseDecimal } from "../decimal.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { word } from "../parse.ts";
+import { keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand } from "./spec.ts";
 import { lcs } from "./string-lcs.ts";
 import {
   editable,
@@ -176,14 +177,14 @@ function append(ks: Keyspace, args: Buffer[], now: number): Reply {
 }
 
 const ONE: KeySpec = { first: 1, last: 1, step: 1 };
-const str = (spec: Omit<CommandSpec, "group" | "scope">): CommandSpec => ({
+const str = (spec: Omit<KvCommand, "group" | "scope">): KvCommand => ({
   group: "string",
-  scope: ["memory", "kv"],
+  scope: KV_SCOPE,
   keys: ONE,
   ...spec,
 });
 
-export const stringCommands: CommandSpec[] = [
+export const stringCommands: KvCommand[] = [
   str({
     name: "SET",
     sealing: {
@@ -205,7 +206,7 @@ export const stringCommands: CommandSpec[] = [
       "key value [NX | XX | IFEQ comparison-value | IFNE comparison-value] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
     arity: -3,
     flags: ["write"],
-    kv: set,
+    exec: set,
   }),
   str({
     name: "GET",
@@ -214,7 +215,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key",
     arity: 2,
     flags: ["readonly", "fast"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const e = stringEntry(ks, keyOf(args[0]), now);
       return e === undefined ? null : share(e.value);
     },
@@ -227,7 +228,7 @@ export const stringCommands: CommandSpec[] = [
     arity: -2,
     flags: ["readonly", "fast"],
     keys: { first: 1, last: -1, step: 1 },
-    kv: (ks, args, now) =>
+    exec: (ks, args, now) =>
       args.map((k) => {
         const e = ks.lookup(keyOf(k), now);
         return e?.type === "string" ? share(e.value) : null;
@@ -241,7 +242,7 @@ export const stringCommands: CommandSpec[] = [
     arity: -3,
     flags: ["write"],
     keys: { first: 1, last: -1, step: 2 },
-    kv: (ks, args) => {
+    exec: (ks, args) => {
       if (args.length % 2 !== 0) throw wrongArity("mset");
       for (let i = 0; i < args.length; i += 2) putString(ks, keyOf(args[i]), args[i + 1]);
       return OK;
@@ -255,7 +256,7 @@ export const stringCommands: CommandSpec[] = [
     arity: -3,
     flags: ["write"],
     keys: { first: 1, last: -1, step: 2 },
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       if (args.length % 2 !== 0) throw wrongArity("msetnx");
       for (let i = 0; i < args.length; i += 2) if (ks.lookup(keyOf(args[i]), now)) return 0;
       for (let i = 0; i < args.length; i += 2) putString(ks, keyOf(args[i]), args[i + 1]);
@@ -269,7 +270,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key value",
     arity: 3,
     flags: ["write", "fast"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       if (ks.lookup(keyOf(args[0]), now) !== undefined) return 0;
       putString(ks, keyOf(args[0]), args[1]);
       return 1;
@@ -283,7 +284,7 @@ export const stringCommands: CommandSpec[] = [
       syntax: `key ${name === "SETEX" ? "seconds" : "milliseconds"} value`,
       arity: 4,
       flags: ["write"],
-      kv: (ks, args, now) => {
+      exec: (ks, args, now) => {
         const unit = name === "SETEX" ? "EX" : "PX";
         const at = expiryFrom(unit, args[1], now, name.toLowerCase());
         putString(ks, keyOf(args[0]), args[2], at);
@@ -298,7 +299,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key value",
     arity: 3,
     flags: ["write", "fast"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const e = stringEntry(ks, keyOf(args[0]), now);
       putString(ks, keyOf(args[0]), args[1]);
       return e === undefined ? null : share(e.value);
@@ -311,7 +312,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key",
     arity: 2,
     flags: ["write", "fast"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const e = stringEntry(ks, keyOf(args[0]), now);
       if (e === undefined) return null;
       ks.delete(keyOf(args[0]), now);
@@ -326,7 +327,7 @@ export const stringCommands: CommandSpec[] = [
       "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]",
     arity: -2,
     flags: ["write", "fast"],
-    kv: getex,
+    exec: getex,
   }),
   ...(["INCR", "DECR"] as const).map((name) =>
     str({
@@ -335,7 +336,7 @@ export const stringCommands: CommandSpec[] = [
       syntax: "key",
       arity: 2,
       flags: ["write", "fast"],
-      kv: (ks, args, now) => incrBy(ks, keyOf(args[0]), name === "INCR" ? 1n : -1n, now),
+      exec: (ks, args, now) => incrBy(ks, keyOf(args[0]), name === "INCR" ? 1n : -1n, now),
     }),
   ),
   str({
@@ -344,7 +345,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key increment",
     arity: 3,
     flags: ["write", "fast"],
-    kv: (ks, args, now) => incrBy(ks, keyOf(args[0]), parseInt64(args[1]), now),
+    exec: (ks, args, now) => incrBy(ks, keyOf(args[0]), parseInt64(args[1]), now),
   }),
   str({
     name: "DECRBY",
@@ -352,7 +353,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key decrement",
     arity: 3,
     flags: ["write", "fast"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const d = parseInt64(args[1]);
       if (d === INT64_MIN) throw err("decrement would overflow");
       return incrBy(ks, keyOf(args[0]), -d, now);
@@ -364,7 +365,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key increment",
     arity: 3,
     flags: ["write", "fast"],
-    kv: incrByFloat,
+    exec: incrByFloat,
   }),
   str({
     name: "APPEND",
@@ -372,7 +373,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key value",
     arity: 3,
     flags: ["write", "fast"],
-    kv: append,
+    exec: append,
   }),
   str({
     name: "STRLEN",
@@ -380,7 +381,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key",
     arity: 2,
     flags: ["readonly", "fast"],
-    kv: (ks, args, now) => stringEntry(ks, keyOf(args[0]), now)?.value.length ?? 0,
+    exec: (ks, args, now) => stringEntry(ks, keyOf(args[0]), now)?.value.length ?? 0,
   }),
   ...(["GETRANGE", "SUBSTR"] as const).map((name) =>
     str({
@@ -389,7 +390,7 @@ export const stringCommands: CommandSpec[] = [
       syntax: "key start end",
       arity: 4,
       flags: ["readonly"],
-      kv: getrange,
+      exec: getrange,
     }),
   ),
   str({
@@ -398,7 +399,7 @@ export const stringCommands: CommandSpec[] = [
     syntax: "key offset value",
     arity: 4,
     flags: ["write"],
-    kv: setrange,
+    exec: setrange,
   }),
   str({
     name: "LCS",
@@ -407,6 +408,6 @@ export const stringCommands: CommandSpec[] = [
     arity: -3,
     flags: ["readonly"],
     keys: { first: 1, last: 2, step: 1 },
-    kv: lcs,
+    exec: lcs,
   }),
 ];

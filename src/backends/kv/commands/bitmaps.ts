@@ -5,12 +5,13 @@
  * rules (negative indexes from the end, clamped, BYTE or BIT units). SETBIT edits through
  * strings.ts's `editable`, so a run of SETBITs on a bitmap nobody has read changes it in place.
  */
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError } from "../../errors.ts";
-import type { CommandSpec } from "../command.ts";
-import type { Reply } from "../reply.ts";
+
+import type { Reply } from "../../../engine/reply.ts";
+import { err, syntaxError } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { word } from "../parse.ts";
+import { keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand } from "./spec.ts";
 import { editable, MAX_STRING, parseInt64, putString, stringEntry } from "./string-values.ts";
 
 /** Set bits per byte value. */
@@ -161,21 +162,21 @@ function bitop(ks: Keyspace, args: Buffer[], now: number): Reply {
   return len;
 }
 
-const bits = (spec: Omit<CommandSpec, "group" | "scope" | "keys">): CommandSpec => ({
+const bits = (spec: Omit<KvCommand, "group" | "scope" | "keys">): KvCommand => ({
   group: "bitmap",
-  scope: ["memory", "kv"],
+  scope: KV_SCOPE,
   keys: { first: 1, last: 1, step: 1 },
   ...spec,
 });
 
-export const bitmapCommands: CommandSpec[] = [
+export const bitmapCommands: KvCommand[] = [
   bits({
     name: "SETBIT",
     summary: "Sets or clears the bit at an offset of a string value, returning the old bit",
     syntax: "key offset value",
     arity: 4,
     flags: ["write"],
-    kv: setbit,
+    exec: setbit,
   }),
   bits({
     name: "GETBIT",
@@ -183,7 +184,7 @@ export const bitmapCommands: CommandSpec[] = [
     syntax: "key offset",
     arity: 3,
     flags: ["readonly", "fast"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const pos = bitOffset(args[1]);
       const v = stringEntry(ks, keyOf(args[0]), now)?.value;
       return v === undefined || Math.floor(pos / 8) >= v.length ? 0 : bitAt(v, pos);
@@ -195,7 +196,7 @@ export const bitmapCommands: CommandSpec[] = [
     syntax: "key [start end [BYTE | BIT]]",
     arity: -2,
     flags: ["readonly"],
-    kv: bitcount,
+    exec: bitcount,
   }),
   bits({
     name: "BITPOS",
@@ -203,7 +204,7 @@ export const bitmapCommands: CommandSpec[] = [
     syntax: "key bit [start [end [BYTE | BIT]]]",
     arity: -3,
     flags: ["readonly"],
-    kv: bitpos,
+    exec: bitpos,
   }),
   {
     ...bits({
@@ -212,7 +213,7 @@ export const bitmapCommands: CommandSpec[] = [
       syntax: "AND | OR | XOR | NOT destkey key [key ...]",
       arity: -4,
       flags: ["write"],
-      kv: bitop,
+      exec: bitop,
     }),
     keys: { first: 2, last: -1, step: 1 },
   },

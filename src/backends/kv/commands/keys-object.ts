@@ -7,11 +7,11 @@
  * (listpack for small collections), judged from current sizes.
  */
 
-import { type Entry, keyOf } from "../../backends/kv/types.ts";
-import { err } from "../../errors.ts";
-import { PLAIN } from "../../security/sealing.ts";
-import type { CommandSpec } from "../command.ts";
-import { type Reply, Simple } from "../reply.ts";
+import { type Reply, Simple } from "../../../engine/reply.ts";
+import { PLAIN } from "../../../engine/sealing-spec.ts";
+import { err } from "../../../errors.ts";
+import { type Entry, keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand } from "./spec.ts";
 import { INT64_MAX, stringEncoding } from "./string-values.ts";
 
 /** True when every item of `items` (at most `limit` of them) passes `ok`. */
@@ -46,7 +46,7 @@ function encodingOf(e: Entry): string {
 }
 
 /** An OBJECT subcommand over one key; the reply is nil when the key is absent. */
-const objectSub = (name: string, summary: string, reply: (e: Entry) => Reply): CommandSpec => ({
+const objectSub = (name: string, summary: string, reply: (e: Entry) => Reply): KvCommand => ({
   name,
   group: "generic",
   summary,
@@ -54,9 +54,9 @@ const objectSub = (name: string, summary: string, reply: (e: Entry) => Reply): C
   arity: 3,
   flags: ["readonly"],
   keys: { first: 2, last: 2, step: 1 },
-  scope: ["memory", "kv"],
+  scope: KV_SCOPE,
   sealing: PLAIN,
-  kv: (ks, args, now) => {
+  exec: (ks, args, now) => {
     const e = ks.lookup(keyOf(args[0]), now);
     return e === undefined ? null : reply(e);
   },
@@ -76,13 +76,13 @@ const OBJECT_HELP = [
   "    Print this help.",
 ];
 
-const gen = (spec: Omit<CommandSpec, "group" | "scope">): CommandSpec => ({
+const gen = (spec: Omit<KvCommand, "group" | "scope">): KvCommand => ({
   group: "generic",
-  scope: ["memory", "kv"],
+  scope: KV_SCOPE,
   ...spec,
 });
 
-export const objectCommand: CommandSpec = gen({
+export const objectCommand: KvCommand = gen({
   name: "OBJECT",
   summary: "Inspects the internals of a key's value",
   syntax: "<subcommand> [<arg> ...]",
@@ -106,8 +106,8 @@ export const objectCommand: CommandSpec = gen({
       syntax: "",
       arity: 2,
       flags: ["readonly"],
-      scope: ["memory", "kv"],
-      kv: () => OBJECT_HELP.map((line) => new Simple(line)),
+      scope: KV_SCOPE,
+      exec: () => OBJECT_HELP.map((line) => new Simple(line)),
     },
   ],
 });

@@ -13,14 +13,15 @@
  * the reply is a Pairs value so the encoder can nest it; other arrays stay flat.
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseFloat64, parseInteger, word } from "../../backends/kv/parse.ts";
-import { SortedSet, type ZItem } from "../../backends/kv/sorted-set.ts";
-import { bufOf, keyOf } from "../../backends/kv/types.ts";
-import { err, type HeroError, syntaxError } from "../../errors.ts";
-import { PLAIN, sealed } from "../../security/sealing.ts";
-import type { CommandSpec, Flag, KvExec } from "../command.ts";
-import { Double, Pairs, type Reply } from "../reply.ts";
+import type { Flag } from "../../../engine/command-spec.ts";
+import { Double, Pairs, type Reply } from "../../../engine/reply.ts";
+import { PLAIN, sealed } from "../../../engine/sealing-spec.ts";
+import { err, type HeroError, syntaxError } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseFloat64, parseInteger, word } from "../parse.ts";
+import { SortedSet, type ZItem } from "../sorted-set.ts";
+import { bufOf, keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 // ---- Shared helpers -------------------------------------------------------------------------
 
@@ -39,14 +40,14 @@ export function zsetSpec(
   arity: number,
   flags: readonly Flag[],
   [first, last, step]: [number, number, number],
-): Pick<CommandSpec, "name" | "group" | "arity" | "flags" | "keys" | "scope"> {
+): Pick<KvCommand, "name" | "group" | "arity" | "flags" | "keys" | "scope"> {
   return {
     name,
     group: "sorted-set",
     arity,
     flags,
     keys: { first, last, step },
-    scope: ["memory", "kv"],
+    scope: KV_SCOPE,
   };
 }
 
@@ -281,17 +282,22 @@ function rangeCommand(
   fixed: { kind?: RangeKind; rev?: boolean },
   syntax: string,
   summary: string,
-): CommandSpec {
-  return { ...zsetSpec(name, -4, ["readonly"], [1, 1, 1]), syntax, summary, kv: rangeExec(fixed) };
+): KvCommand {
+  return {
+    ...zsetSpec(name, -4, ["readonly"], [1, 1, 1]),
+    syntax,
+    summary,
+    exec: rangeExec(fixed),
+  };
 }
 
-export const zsetRangeCommands: CommandSpec[] = [
+export const zsetRangeCommands: KvCommand[] = [
   {
     ...zsetSpec("ZCOUNT", 4, ["readonly", "fast"], [1, 1, 1]),
     sealing: PLAIN,
     syntax: "key min max",
     summary: "Counts the members with a score within a range.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const r = parseScoreRange(args[1], args[2]);
       const z = ks.read(keyOf(args[0]), "zset", now);
       if (z === undefined) return 0;
@@ -303,7 +309,7 @@ export const zsetRangeCommands: CommandSpec[] = [
     ...zsetSpec("ZLEXCOUNT", 4, ["readonly", "fast"], [1, 1, 1]),
     syntax: "key min max",
     summary: "Counts the members within a lexicographical range.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const r = parseLexRange(args[1], args[2]);
       const z = ks.read(keyOf(args[0]), "zset", now);
       if (z === undefined) return 0;
@@ -325,7 +331,7 @@ export const zsetRangeCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]",
     summary: "Stores a range of a sorted set in another key; returns its size.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const q = parseRangeQuery(args[2], args[3], args.slice(4), {}, true);
       const z = ks.read(keyOf(args[1]), "zset", now);
       return storeZset(ks, args[0], z === undefined ? [] : runRangeQuery(z, q), now);
@@ -375,7 +381,7 @@ export const zsetRangeCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "key start stop",
     summary: "Removes the members within a range of ranks; returns how many.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const start = parseInteger(args[1]);
       const stop = parseInteger(args[2]);
       return removeSpan(ks, args[0], now, (z) => {
@@ -389,7 +395,7 @@ export const zsetRangeCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "key min max",
     summary: "Removes the members with a score within a range; returns how many.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const r = parseScoreRange(args[1], args[2]);
       return removeSpan(ks, args[0], now, (z) => scoreSpan(z, r));
     },
@@ -398,7 +404,7 @@ export const zsetRangeCommands: CommandSpec[] = [
     ...zsetSpec("ZREMRANGEBYLEX", 4, ["write"], [1, 1, 1]),
     syntax: "key min max",
     summary: "Removes the members within a lexicographical range; returns how many.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const r = parseLexRange(args[1], args[2]);
       return removeSpan(ks, args[0], now, (z) => lexSpan(z, r));
     },

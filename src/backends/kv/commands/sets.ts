@@ -9,16 +9,17 @@
  * replica pops the same members. SSCAN's cursor scheme, shared with ZSCAN, is in ./scan-cursor.ts.
  */
 
-import { globMatch } from "../../backends/kv/glob.ts";
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseInteger, word } from "../../backends/kv/parse.ts";
-import { Prng, seedArg } from "../../backends/kv/prng.ts";
-import { bufOf, keyOf } from "../../backends/kv/types.ts";
-import { err, HeroError, syntaxError } from "../../errors.ts";
-import { membersFrom, PLAIN, sealed } from "../../security/sealing.ts";
-import type { CommandSpec, Flag } from "../command.ts";
-import { type Reply, SetReply } from "../reply.ts";
+import type { Flag } from "../../../engine/command-spec.ts";
+import { type Reply, SetReply } from "../../../engine/reply.ts";
+import { membersFrom, PLAIN, sealed } from "../../../engine/sealing-spec.ts";
+import { err, HeroError, syntaxError } from "../../../errors.ts";
+import { globMatch } from "../glob.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseInteger, word } from "../parse.ts";
+import { Prng, seedArg } from "../prng.ts";
+import { bufOf, keyOf } from "../types.ts";
 import { parseCursor, parseScanOptions, scanWindow } from "./scan-cursor.ts";
+import { KV_SCOPE, type KvCommand } from "./spec.ts";
 
 const newSet = (): Set<string> => new Set();
 
@@ -28,8 +29,8 @@ function setSpec(
   arity: number,
   flags: readonly Flag[],
   [first, last, step]: [number, number, number],
-): Pick<CommandSpec, "name" | "group" | "arity" | "flags" | "keys" | "scope"> {
-  return { name, group: "set", arity, flags, keys: { first, last, step }, scope: ["memory", "kv"] };
+): Pick<KvCommand, "name" | "group" | "arity" | "flags" | "keys" | "scope"> {
+  return { name, group: "set", arity, flags, keys: { first, last, step }, scope: KV_SCOPE };
 }
 
 /** Read-only commands may draw from Math.random; writes must use a seeded Prng instead. */
@@ -215,33 +216,33 @@ function sscan(ks: Keyspace, args: Buffer[], now: number): Reply {
 type Algebra = (sets: (Set<string> | undefined)[]) => Iterable<string>;
 
 /** SINTER/SUNION/SDIFF: the result of `op` over the sets at every argument. */
-function algebraReply(name: string, op: Algebra, summary: string): CommandSpec {
+function algebraReply(name: string, op: Algebra, summary: string): KvCommand {
   return {
     ...setSpec(name, -2, ["readonly"], [1, -1, 1]),
     syntax: "key [key ...]",
     summary,
-    kv: (ks, args, now) => asSetReply(op(readSets(ks, args, now))),
+    exec: (ks, args, now) => asSetReply(op(readSets(ks, args, now))),
   };
 }
 
 /** SINTERSTORE/SUNIONSTORE/SDIFFSTORE: stores the result of `op` in the first argument. */
-function algebraStore(name: string, op: Algebra, summary: string): CommandSpec {
+function algebraStore(name: string, op: Algebra, summary: string): KvCommand {
   return {
     ...setSpec(name, -3, ["write"], [1, -1, 1]),
     syntax: "destination key [key ...]",
     summary,
-    kv: (ks, args, now) =>
+    exec: (ks, args, now) =>
       storeSet(ks, args[0], new Set(op(readSets(ks, args.slice(1), now))), now),
   };
 }
 
-export const setCommands: CommandSpec[] = [
+export const setCommands: KvCommand[] = [
   {
     ...setSpec("SADD", -3, ["write", "fast"], [1, 1, 1]),
     sealing: { members: membersFrom(1) },
     syntax: "key member [member ...]",
     summary: "Adds members to a set, creating it if needed; returns how many were new.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const s = ks.write(keyOf(args[0]), "set", now, newSet);
       const before = s.size;
       for (let i = 1; i < args.length; i++) s.add(keyOf(args[i]));
@@ -253,7 +254,7 @@ export const setCommands: CommandSpec[] = [
     sealing: { members: membersFrom(1) },
     syntax: "key member [member ...]",
     summary: "Removes members from a set; returns how many were removed.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const key = keyOf(args[0]);
       const s = ks.read(key, "set", now);
       if (s === undefined) return 0;
@@ -269,7 +270,7 @@ export const setCommands: CommandSpec[] = [
     sealing: { reply: "members" },
     syntax: "key",
     summary: "Returns all members of a set.",
-    kv: (ks, args, now) => asSetReply(ks.read(keyOf(args[0]), "set", now) ?? []),
+    exec: (ks, args, now) => asSetReply(ks.read(keyOf(args[0]), "set", now) ?? []),
   },
   {
     ...setSpec("SISMEMBER", 3, ["readonly", "fast"], [1, 1, 1]),
@@ -278,7 +279,7 @@ export const setCommands: CommandSpec[] = [
     },
     syntax: "key member",
     summary: "Returns 1 if the member is in the set, else 0.",
-    kv: (ks, args, now) => (ks.read(keyOf(args[0]), "set", now)?.has(keyOf(args[1])) ? 1 : 0),
+    exec: (ks, args, now) => (ks.read(keyOf(args[0]), "set", now)?.has(keyOf(args[1])) ? 1 : 0),
   },
   {
     ...setSpec("SMISMEMBER", -3, ["readonly", "fast"], [1, 1, 1]),
@@ -287,7 +288,7 @@ export const setCommands: CommandSpec[] = [
     },
     syntax: "key member [member ...]",
     summary: "Returns 1 or 0 for each member, telling whether it is in the set.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const s = ks.read(keyOf(args[0]), "set", now);
       return args.slice(1).map((m) => (s?.has(keyOf(m)) ? 1 : 0));
     },
@@ -297,14 +298,14 @@ export const setCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "key",
     summary: "Returns the number of members of a set.",
-    kv: (ks, args, now) => ks.read(keyOf(args[0]), "set", now)?.size ?? 0,
+    exec: (ks, args, now) => ks.read(keyOf(args[0]), "set", now)?.size ?? 0,
   },
   {
     ...setSpec("SPOP", -2, ["write", "fast"], [1, 1, 1]),
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Removes and returns one or more random members.",
-    kv: spop,
+    exec: spop,
     prepare: (args) => [...args, seedArg()],
   },
   {
@@ -312,14 +313,14 @@ export const setCommands: CommandSpec[] = [
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Returns random members without removing them; a negative count allows repeats.",
-    kv: srandmember,
+    exec: srandmember,
   },
   {
     ...setSpec("SMOVE", 4, ["write", "fast"], [1, 2, 1]),
     sealing: { members: membersFrom(2) },
     syntax: "source destination member",
     summary: "Moves a member from one set to another.",
-    kv: smove,
+    exec: smove,
   },
   sealed(algebraReply("SINTER", intersect, "Returns the intersection of sets."), {
     reply: "members",
@@ -329,7 +330,7 @@ export const setCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "numkeys key [key ...] [LIMIT limit]",
     summary: "Returns the size of the intersection of sets, counting at most LIMIT.",
-    kv: sintercard,
+    exec: sintercard,
   },
   sealed(
     algebraStore("SINTERSTORE", intersect, "Stores the intersection of sets; returns its size."),
@@ -350,6 +351,6 @@ export const setCommands: CommandSpec[] = [
     sealing: { reply: "members" },
     syntax: "key cursor [MATCH pattern] [COUNT count]",
     summary: "Incrementally iterates the members of a set.",
-    kv: sscan,
+    exec: sscan,
   },
 ];

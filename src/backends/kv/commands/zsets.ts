@@ -9,17 +9,17 @@
  * they leave empty.
  */
 
-import { globMatch } from "../../backends/kv/glob.ts";
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { formatFloat, parseFloat64, parseInteger, word } from "../../backends/kv/parse.ts";
-import { SortedSet, type ZItem } from "../../backends/kv/sorted-set.ts";
-import { bufOf, keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError, wrongArity } from "../../errors.ts";
-import { membersFrom, PLAIN, zaddMembers } from "../../security/sealing.ts";
-import type { CommandSpec, KvExec } from "../command.ts";
-import { Double, NULL_ARRAY, type Reply } from "../reply.ts";
+import { Double, NULL_ARRAY, type Reply } from "../../../engine/reply.ts";
+import { membersFrom, PLAIN, zaddMembers } from "../../../engine/sealing-spec.ts";
+import { err, syntaxError, wrongArity } from "../../../errors.ts";
+import { globMatch } from "../glob.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { formatFloat, parseFloat64, parseInteger, word } from "../parse.ts";
+import { SortedSet, type ZItem } from "../sorted-set.ts";
+import { bufOf, keyOf } from "../types.ts";
 import { parseCursor, parseScanOptions, scanWindow } from "./scan-cursor.ts";
 import { checkSampleSize } from "./sets.ts";
+import type { KvCommand, KvExec } from "./spec.ts";
 import { zsetAlgebraCommands } from "./zsets-algebra.ts";
 import { zsetPopCommands } from "./zsets-pop.ts";
 import { members, scorePairs, zsetRangeCommands, zsetSpec } from "./zsets-range.ts";
@@ -170,7 +170,7 @@ function zscan(ks: Keyspace, args: Buffer[], now: number): Reply {
 
 // ---- The table ------------------------------------------------------------------------------
 
-const zsetCoreCommands: CommandSpec[] = [
+const zsetCoreCommands: KvCommand[] = [
   {
     ...zsetSpec("ZADD", -4, ["write", "fast"], [1, 1, 1]),
     sealing: {
@@ -179,14 +179,14 @@ const zsetCoreCommands: CommandSpec[] = [
     },
     syntax: "key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]",
     summary: "Adds members or updates their scores; INCR makes it behave like ZINCRBY.",
-    kv: zadd,
+    exec: zadd,
   },
   {
     ...zsetSpec("ZINCRBY", 4, ["write", "fast"], [1, 1, 1]),
     sealing: { members: membersFrom(2) },
     syntax: "key increment member",
     summary: "Increments the score of a member and returns the new score.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const pair = { score: parseFloat64(args[1]), member: keyOf(args[2]) };
       const o = { nx: false, xx: false, gt: false, lt: false, ch: false, incr: true };
       return applyAdd(ks, keyOf(args[0]), [pair], o, now);
@@ -197,7 +197,7 @@ const zsetCoreCommands: CommandSpec[] = [
     sealing: { members: membersFrom(1) },
     syntax: "key member",
     summary: "Returns the score of a member, or nil.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const score = ks.read(keyOf(args[0]), "zset", now)?.score(keyOf(args[1]));
       return score === undefined ? null : new Double(score);
     },
@@ -209,7 +209,7 @@ const zsetCoreCommands: CommandSpec[] = [
     },
     syntax: "key member [member ...]",
     summary: "Returns the score of each member (nil for absent ones).",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const z = ks.read(keyOf(args[0]), "zset", now);
       return args.slice(1).map((m) => {
         const score = z?.score(keyOf(m));
@@ -222,14 +222,14 @@ const zsetCoreCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "key",
     summary: "Returns the number of members of a sorted set.",
-    kv: (ks, args, now) => ks.read(keyOf(args[0]), "zset", now)?.size ?? 0,
+    exec: (ks, args, now) => ks.read(keyOf(args[0]), "zset", now)?.size ?? 0,
   },
   {
     ...zsetSpec("ZREM", -3, ["write", "fast"], [1, 1, 1]),
     sealing: { members: membersFrom(1) },
     syntax: "key member [member ...]",
     summary: "Removes members; returns how many were removed.",
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const key = keyOf(args[0]);
       const z = ks.read(key, "zset", now);
       if (z === undefined) return 0;
@@ -247,7 +247,7 @@ const zsetCoreCommands: CommandSpec[] = [
     },
     syntax: "key member [WITHSCORE]",
     summary: "Returns the rank of a member, lowest score first.",
-    kv: rankExec(false),
+    exec: rankExec(false),
   },
   {
     ...zsetSpec("ZREVRANK", -3, ["readonly", "fast"], [1, 1, 1]),
@@ -256,7 +256,7 @@ const zsetCoreCommands: CommandSpec[] = [
     },
     syntax: "key member [WITHSCORE]",
     summary: "Returns the rank of a member, highest score first.",
-    kv: rankExec(true),
+    exec: rankExec(true),
   },
   ...zsetPopCommands,
   {
@@ -264,18 +264,18 @@ const zsetCoreCommands: CommandSpec[] = [
     sealing: { reply: "members" },
     syntax: "key [count [WITHSCORES]]",
     summary: "Returns random members; a negative count allows repeats.",
-    kv: zrandmember,
+    exec: zrandmember,
   },
   {
     ...zsetSpec("ZSCAN", -3, ["readonly"], [1, 1, 1]),
     sealing: { reply: "members" },
     syntax: "key cursor [MATCH pattern] [COUNT count]",
     summary: "Incrementally iterates the members and scores of a sorted set.",
-    kv: zscan,
+    exec: zscan,
   },
 ];
 
-export const zsetCommands: CommandSpec[] = [
+export const zsetCommands: KvCommand[] = [
   ...zsetCoreCommands,
   ...zsetRangeCommands,
   ...zsetAlgebraCommands,

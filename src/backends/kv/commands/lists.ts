@@ -8,13 +8,12 @@
  * ./lists-blocking.ts live in ./lists-core.ts.
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseInteger, word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError, wrongArity } from "../../errors.ts";
-import { PLAIN, sealed, valuesFrom } from "../../security/sealing.ts";
-import type { CommandSpec, KvExec } from "../command.ts";
-import { NULL_ARRAY, OK, type Reply } from "../reply.ts";
+import { NULL_ARRAY, OK, type Reply } from "../../../engine/reply.ts";
+import { PLAIN, sealed, valuesFrom } from "../../../engine/sealing-spec.ts";
+import { err, syntaxError, wrongArity } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseInteger, word } from "../parse.ts";
+import { keyOf } from "../types.ts";
 import {
   KEYNUM_KEYS,
   listSpec,
@@ -26,6 +25,7 @@ import {
   popMany,
   TWO_KEYS,
 } from "./lists-core.ts";
+import type { KvCommand, KvExec } from "./spec.ts";
 
 function push(left: boolean, onlyIfExists: boolean): KvExec {
   return (ks, args, now) => {
@@ -113,7 +113,7 @@ function lpos(ks: Keyspace, args: Buffer[], now: number): Reply {
   return matches;
 }
 
-export const listCommands: CommandSpec[] = [
+export const listCommands: KvCommand[] = [
   sealed(
     listSpec(
       "LPUSH",

@@ -8,17 +8,18 @@
  * way Redis's "human" long-double printing does (plain decimal, no exponent).
  */
 
-import { globMatch } from "../../backends/kv/glob.ts";
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseFloat64, parseInteger, word } from "../../backends/kv/parse.ts";
-import { bufOf, keyOf } from "../../backends/kv/types.ts";
-import { err, notInteger, syntaxError, wrongArity } from "../../errors.ts";
-import { PLAIN, sealed, valuesFrom } from "../../security/sealing.ts";
-import type { CommandSpec, Flag, KeySpec, KvExec } from "../command.ts";
-import { MapReply, OK, Pairs, type Reply } from "../reply.ts";
+import type { Flag, KeySpec } from "../../../engine/command-spec.ts";
+import { MapReply, OK, Pairs, type Reply } from "../../../engine/reply.ts";
+import { PLAIN, sealed, valuesFrom } from "../../../engine/sealing-spec.ts";
+import { err, notInteger, syntaxError, wrongArity } from "../../../errors.ts";
+import { globMatch } from "../glob.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseFloat64, parseInteger, word } from "../parse.ts";
+import { bufOf, keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 const ONE_KEY: KeySpec = { first: 1, last: 1, step: 1 };
-const SCOPE = ["memory", "kv"] as const;
+const SCOPE = KV_SCOPE;
 /** Hashes up to this size answer HSCAN in one call, as Redis does for listpack-encoded ones. */
 const HSCAN_SMALL = 128;
 const INT64_MIN = -(2n ** 63n);
@@ -31,9 +32,19 @@ function hashSpec(
   flags: readonly Flag[],
   syntax: string,
   summary: string,
-  kv: KvExec,
-): CommandSpec {
-  return { name, group: "hash", summary, syntax, arity, flags, keys: ONE_KEY, scope: SCOPE, kv };
+  exec: KvExec,
+): KvCommand {
+  return {
+    name,
+    group: "hash",
+    summary,
+    syntax,
+    arity,
+    flags,
+    keys: ONE_KEY,
+    scope: SCOPE,
+    exec,
+  };
 }
 
 const newHash = (): Map<string, Buffer> => new Map();
@@ -189,7 +200,7 @@ function hscan(ks: Keyspace, args: Buffer[], now: number): Reply {
   return [Buffer.from(String(next)), out];
 }
 
-export const hashCommands: CommandSpec[] = [
+export const hashCommands: KvCommand[] = [
   sealed(
     hashSpec(
       "HSET",

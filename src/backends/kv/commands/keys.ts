@@ -4,18 +4,19 @@
  * ./keys-expiry.ts and OBJECT in ./keys-object.ts; both are listed here in their table places.
  */
 
-import { Deque } from "../../backends/kv/deque.ts";
-import { globMatch } from "../../backends/kv/glob.ts";
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseInteger, word } from "../../backends/kv/parse.ts";
-import { SortedSet } from "../../backends/kv/sorted-set.ts";
-import { bufOf, type Entry, keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError } from "../../errors.ts";
-import { PLAIN } from "../../security/sealing.ts";
-import type { CommandSpec, KeySpec, KvExec } from "../command.ts";
-import { OK, type Reply, Simple } from "../reply.ts";
+import type { KeySpec } from "../../../engine/command-spec.ts";
+import { OK, type Reply, Simple } from "../../../engine/reply.ts";
+import { PLAIN } from "../../../engine/sealing-spec.ts";
+import { err, syntaxError } from "../../../errors.ts";
+import { Deque } from "../deque.ts";
+import { globMatch } from "../glob.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseInteger, word } from "../parse.ts";
+import { SortedSet } from "../sorted-set.ts";
+import { bufOf, type Entry, keyOf } from "../types.ts";
 import { expiryCommands } from "./keys-expiry.ts";
 import { objectCommand } from "./keys-object.ts";
+import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 const ALL: KeySpec = { first: 1, last: -1, step: 1 };
 const ONE: KeySpec = { first: 1, last: 1, step: 1 };
@@ -134,13 +135,13 @@ function flush(ks: Keyspace, args: Buffer[]): Reply {
   return OK;
 }
 
-const gen = (spec: Omit<CommandSpec, "group" | "scope">): CommandSpec => ({
+const gen = (spec: Omit<KvCommand, "group" | "scope">): KvCommand => ({
   group: "generic",
-  scope: ["memory", "kv"],
+  scope: KV_SCOPE,
   ...spec,
 });
 
-export const keyCommands: CommandSpec[] = [
+export const keyCommands: KvCommand[] = [
   gen({
     name: "DEL",
     sealing: PLAIN,
@@ -149,7 +150,7 @@ export const keyCommands: CommandSpec[] = [
     arity: -2,
     flags: ["write"],
     keys: ALL,
-    kv: del,
+    exec: del,
   }),
   gen({
     name: "UNLINK",
@@ -159,7 +160,7 @@ export const keyCommands: CommandSpec[] = [
     arity: -2,
     flags: ["write", "fast"],
     keys: ALL,
-    kv: del,
+    exec: del,
   }),
   gen({
     name: "EXISTS",
@@ -169,7 +170,7 @@ export const keyCommands: CommandSpec[] = [
     arity: -2,
     flags: ["readonly", "fast"],
     keys: ALL,
-    kv: countLive,
+    exec: countLive,
   }),
   gen({
     name: "TOUCH",
@@ -179,7 +180,7 @@ export const keyCommands: CommandSpec[] = [
     arity: -2,
     flags: ["readonly", "fast"],
     keys: ALL,
-    kv: countLive,
+    exec: countLive,
   }),
   gen({
     name: "TYPE",
@@ -189,7 +190,7 @@ export const keyCommands: CommandSpec[] = [
     arity: 2,
     flags: ["readonly", "fast"],
     keys: ONE,
-    kv: (ks, args, now) => new Simple(ks.lookup(keyOf(args[0]), now)?.type ?? "none"),
+    exec: (ks, args, now) => new Simple(ks.lookup(keyOf(args[0]), now)?.type ?? "none"),
   }),
   gen({
     name: "KEYS",
@@ -198,7 +199,7 @@ export const keyCommands: CommandSpec[] = [
     syntax: "pattern",
     arity: 2,
     flags: ["readonly"],
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const pattern = keyOf(args[0]);
       const out: Buffer[] = [];
       for (const k of ks.liveKeys(now)) if (globMatch(pattern, k)) out.push(bufOf(k));
@@ -212,7 +213,7 @@ export const keyCommands: CommandSpec[] = [
     syntax: "cursor [MATCH pattern] [COUNT count] [TYPE type]",
     arity: -2,
     flags: ["readonly"],
-    kv: scan,
+    exec: scan,
   }),
   gen({
     name: "RANDOMKEY",
@@ -221,7 +222,7 @@ export const keyCommands: CommandSpec[] = [
     syntax: "",
     arity: 1,
     flags: ["readonly"],
-    kv: randomKey,
+    exec: randomKey,
   }),
   gen({
     name: "RENAME",
@@ -230,7 +231,7 @@ export const keyCommands: CommandSpec[] = [
     arity: 3,
     flags: ["write"],
     keys: TWO,
-    kv: rename(false),
+    exec: rename(false),
   }),
   gen({
     name: "RENAMENX",
@@ -239,7 +240,7 @@ export const keyCommands: CommandSpec[] = [
     arity: 3,
     flags: ["write", "fast"],
     keys: TWO,
-    kv: rename(true),
+    exec: rename(true),
   }),
   gen({
     name: "COPY",
@@ -248,7 +249,7 @@ export const keyCommands: CommandSpec[] = [
     arity: -3,
     flags: ["write"],
     keys: TWO,
-    kv: copy,
+    exec: copy,
   }),
   ...expiryCommands,
   objectCommand,
@@ -260,7 +261,7 @@ export const keyCommands: CommandSpec[] = [
       syntax: "",
       arity: 1,
       flags: ["readonly", "fast"],
-      kv: (ks) => ks.size,
+      exec: (ks) => ks.size,
     }),
     group: "server",
   },
@@ -272,7 +273,7 @@ export const keyCommands: CommandSpec[] = [
       syntax: "[ASYNC | SYNC]",
       arity: -1,
       flags: ["write"],
-      kv: flush,
+      exec: flush,
     }),
     group: "server" as const,
   })),

@@ -7,13 +7,13 @@
  * intersection walks the smallest input and probes the others.
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseFloat64, parseInteger, word } from "../../backends/kv/parse.ts";
-import type { ZItem } from "../../backends/kv/sorted-set.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, type HeroError, syntaxError, wrongType } from "../../errors.ts";
-import { PLAIN, sealed } from "../../security/sealing.ts";
-import type { CommandSpec } from "../command.ts";
+import { PLAIN, sealed } from "../../../engine/sealing-spec.ts";
+import { err, type HeroError, syntaxError, wrongType } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseFloat64, parseInteger, word } from "../parse.ts";
+import type { ZItem } from "../sorted-set.ts";
+import { keyOf } from "../types.ts";
+import type { KvCommand } from "./spec.ts";
 import { compareItems, members, scorePairs, storeZset, zsetSpec } from "./zsets-range.ts";
 
 type Op = "union" | "inter" | "diff";
@@ -175,12 +175,12 @@ const compute: Record<Op, (q: Query) => ZItem[]> = {
   diff: difference,
 };
 
-function replyCommand(name: string, op: Op, syntax: string, summary: string): CommandSpec {
+function replyCommand(name: string, op: Op, syntax: string, summary: string): KvCommand {
   return {
     ...zsetSpec(name, -3, ["readonly"], [0, 0, 0]),
     syntax,
     summary,
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const q = parseQuery(ks, args, 0, op, "reply", name.toLowerCase(), now);
       const items = compute[op](q).sort(compareItems);
       return q.withScores ? scorePairs(items) : members(items);
@@ -188,12 +188,12 @@ function replyCommand(name: string, op: Op, syntax: string, summary: string): Co
   };
 }
 
-function storeCommand(name: string, op: Op, syntax: string, summary: string): CommandSpec {
+function storeCommand(name: string, op: Op, syntax: string, summary: string): KvCommand {
   return {
     ...zsetSpec(name, -4, ["write"], [1, 1, 1]),
     syntax,
     summary,
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const q = parseQuery(ks, args, 1, op, "store", name.toLowerCase(), now);
       return storeZset(ks, args[0], compute[op](q), now);
     },
@@ -202,7 +202,7 @@ function storeCommand(name: string, op: Op, syntax: string, summary: string): Co
 
 const SCORED = "[WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]";
 
-export const zsetAlgebraCommands: CommandSpec[] = [
+export const zsetAlgebraCommands: KvCommand[] = [
   sealed(
     replyCommand(
       "ZUNION",
@@ -262,7 +262,7 @@ export const zsetAlgebraCommands: CommandSpec[] = [
     sealing: PLAIN,
     syntax: "numkeys key [key ...] [LIMIT limit]",
     summary: "Returns the size of the intersection of sorted sets, counting at most LIMIT.",
-    kv: (ks, args, now) =>
+    exec: (ks, args, now) =>
       intersection(parseQuery(ks, args, 0, "inter", "card", "zintercard", now)).length,
   },
 ];

@@ -8,13 +8,13 @@
  * itself is shared with the non-blocking forms in ./lists.ts.
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseFloat64 } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err } from "../../errors.ts";
-import { sealed } from "../../security/sealing.ts";
-import { BLOCKED, type CommandSpec, type KvExec } from "../command.ts";
-import { NULL_ARRAY, type Reply } from "../reply.ts";
+import { BLOCKED } from "../../../engine/command-spec.ts";
+import { NULL_ARRAY, type Reply } from "../../../engine/reply.ts";
+import { sealed } from "../../../engine/sealing-spec.ts";
+import { err } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseFloat64 } from "../parse.ts";
+import { keyOf } from "../types.ts";
 import {
   KEYNUM_KEYS,
   listSpec,
@@ -24,6 +24,7 @@ import {
   parseMpop,
   popMany,
 } from "./lists-core.ts";
+import type { KvCommand, KvExec } from "./spec.ts";
 
 /** KvExec's type has no room for BLOCKED, although the dispatcher and harness expect it. */
 const blocked = BLOCKED as unknown as Reply;
@@ -69,7 +70,7 @@ function bmove(
 const lastArg = (args: Buffer[]): Buffer => args[args.length - 1];
 const allButLast = (args: Buffer[]): Buffer[] => args.slice(0, -1);
 
-export const listBlockingCommands: CommandSpec[] = [
+export const listBlockingCommands: KvCommand[] = [
   {
     ...sealed(
       listSpec(

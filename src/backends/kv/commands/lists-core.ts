@@ -8,13 +8,14 @@
  * touched, and a list left empty is removed with deleteIfEmpty.
  */
 
-import { Deque } from "../../backends/kv/deque.ts";
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { parseInteger, word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError } from "../../errors.ts";
-import type { CommandSpec, Flag, KeySpec, KvExec } from "../command.ts";
-import type { Reply } from "../reply.ts";
+import type { Flag, KeySpec } from "../../../engine/command-spec.ts";
+import type { Reply } from "../../../engine/reply.ts";
+import { err, syntaxError } from "../../../errors.ts";
+import { Deque } from "../deque.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { parseInteger, word } from "../parse.ts";
+import { keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 export const ONE_KEY: KeySpec = { first: 1, last: 1, step: 1 };
 export const TWO_KEYS: KeySpec = { first: 1, last: 2, step: 1 };
@@ -27,10 +28,10 @@ export function listSpec(
   flags: readonly Flag[],
   syntax: string,
   summary: string,
-  kv: KvExec,
+  exec: KvExec,
   keys: KeySpec = ONE_KEY,
-): CommandSpec {
-  return { name, group: "list", summary, syntax, arity, flags, keys, scope: ["memory", "kv"], kv };
+): KvCommand {
+  return { name, group: "list", summary, syntax, arity, flags, keys, scope: KV_SCOPE, exec };
 }
 
 export const newList = (): Deque<Buffer> => new Deque<Buffer>();

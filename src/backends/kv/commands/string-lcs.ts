@@ -6,11 +6,11 @@
  * the common bytes and, for IDX, the runs where both strings advance together, last run first.
  */
 
-import type { Keyspace } from "../../backends/kv/keyspace.ts";
-import { word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError } from "../../errors.ts";
-import { MapReply, type Reply } from "../reply.ts";
+import { MapReply, type Reply } from "../../../engine/reply.ts";
+import { err, syntaxError } from "../../../errors.ts";
+import type { Keyspace } from "../keyspace.ts";
+import { word } from "../parse.ts";
+import { keyOf } from "../types.ts";
 import { MAX_STRING, parseInt64 } from "./string-values.ts";
 
 function lcsValue(ks: Keyspace, key: Buffer, now: number): Buffer {

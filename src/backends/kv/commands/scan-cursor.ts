@@ -3,9 +3,9 @@
  * step), split out of ./sets.ts because it is shared by two families rather than about sets.
  */
 
-import { parseInteger, word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err, syntaxError } from "../../errors.ts";
+import { err, syntaxError } from "../../../errors.ts";
+import { parseInteger, word } from "../parse.ts";
+import { keyOf } from "../types.ts";
 
 const HASH_SPACE = 2 ** 32;
 /** Upper bound on calls per full iteration, so each full scan costs O(64·n) at most. */

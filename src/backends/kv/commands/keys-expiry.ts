@@ -7,11 +7,12 @@
  * replica expires keys at the same instant.
  */
 
-import { word } from "../../backends/kv/parse.ts";
-import { keyOf } from "../../backends/kv/types.ts";
-import { err } from "../../errors.ts";
-import { PLAIN, sealed } from "../../security/sealing.ts";
-import type { CommandSpec, KeySpec, KvExec } from "../command.ts";
+import type { KeySpec } from "../../../engine/command-spec.ts";
+import { PLAIN, sealed } from "../../../engine/sealing-spec.ts";
+import { err } from "../../../errors.ts";
+import { word } from "../parse.ts";
+import { keyOf } from "../types.ts";
+import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "./string-values.ts";
 
 const ONE: KeySpec = { first: 1, last: 1, step: 1 };
@@ -69,9 +70,9 @@ function ttl(ms: boolean, absolute: boolean): KvExec {
   };
 }
 
-const gen = (spec: Omit<CommandSpec, "group" | "scope">): CommandSpec => ({
+const gen = (spec: Omit<KvCommand, "group" | "scope">): KvCommand => ({
   group: "generic",
-  scope: ["memory", "kv"],
+  scope: KV_SCOPE,
   ...spec,
 });
 
@@ -85,7 +86,7 @@ const expireSpec = (name: string, unit: string, unitMs: 1 | 1000, absolute: bool
     arity: -3,
     flags: ["write", "fast"],
     keys: ONE,
-    kv: expire(name, unitMs, absolute),
+    exec: expire(name, unitMs, absolute),
   });
 
 const ttlSpec = (name: string, summary: string, ms: boolean, absolute: boolean) =>
@@ -96,10 +97,10 @@ const ttlSpec = (name: string, summary: string, ms: boolean, absolute: boolean) 
     arity: 2,
     flags: ["readonly", "fast"],
     keys: ONE,
-    kv: ttl(ms, absolute),
+    exec: ttl(ms, absolute),
   });
 
-export const expiryCommands: CommandSpec[] = [
+export const expiryCommands: KvCommand[] = [
   sealed(expireSpec("EXPIRE", "seconds", 1000, false), PLAIN),
   sealed(expireSpec("PEXPIRE", "milliseconds", 1, false), PLAIN),
   sealed(expireSpec("EXPIREAT", "seconds", 1000, true), PLAIN),
@@ -133,7 +134,7 @@ export const expiryCommands: CommandSpec[] = [
     arity: 2,
     flags: ["write", "fast"],
     keys: ONE,
-    kv: (ks, args, now) => {
+    exec: (ks, args, now) => {
       const e = ks.lookup(keyOf(args[0]), now);
       if (e === undefined || e.expireAt === 0) return 0;
       ks.setExpire(keyOf(args[0]), 0, now);

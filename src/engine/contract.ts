@@ -1,0 +1,88 @@
+/**
+ * The contract every engine (instance type) implements, and the Op that carries a write.
+ *
+ * A write becomes an Op on the node that received it: the command name, its final arguments
+ * (values already sealed, randomness already drawn) and the receiving node's clock reading.
+ * `applyAll(ops, index)` mutates deterministically (same ops in the same order give the same
+ * state and the same replies on every replica) and records `index` as applied in the same atomic
+ * step. Reads go to `read`, which never mutates. A Raft group sees only the StateMachine part;
+ * the instance layer sees the Engine; the protocol layers see neither.
+ *
+ * What every engine has is the core (apply, read, snapshot, restore, close). The rest are
+ * capabilities an engine may offer: key events (an apply result lists the keys it touched, for
+ * WATCH and blocked clients), active expiry, keyspace counts for INFO.
+ */
+import type { Reply } from "./reply.ts";
+
+export interface OpCall {
+  cmd: string; // table name, "CONTAINER|SUB" for subcommands
+  args: Buffer[];
+}
+
+export interface Op extends OpCall {
+  /** Proposer's clock (ms since the epoch): the only clock apply may use. */
+  now: number;
+  /** For EXEC: the queued calls, applied atomically in order; the reply is their replies. */
+  batch?: OpCall[];
+}
+
+export interface ApplyResult {
+  reply: Reply | symbol;
+  /** Key events: the keys the op modified (for WATCH and blocked clients). */
+  touched?: Set<string>;
+  /** Key events: the whole keyspace changed (FLUSHDB). */
+  flushed?: boolean;
+}
+
+/** A consistent copy of a state machine's whole state at `index`. */
+export interface BackendSnapshot {
+  index: number;
+  data: Uint8Array;
+}
+
+/**
+ * What a Raft group applies its committed entries to: an instance's engine, or the catalog
+ * (group 0). Applies are deterministic and record `index` with their effects.
+ */
+export interface StateMachine {
+  /** The last applied log index. */
+  readonly appliedIndex: number;
+  /**
+   * Applies the ops that share one log entry (writes batched by the proposer), in order and
+   * atomically with `index`; one result per op. An already-applied index is ignored.
+   */
+  applyAll(ops: Op[], index: number): ApplyResult[];
+  /** Makes everything applied so far durable; resolves with the durable index. */
+  flush(): Promise<number>;
+  snapshot(): BackendSnapshot;
+  /**
+   * Replaces all state with the snapshot's, atomically. Reads and applies see the new state as
+   * soon as this returns; the promise resolves once it is durable and rejects, leaving the state
+   * untouched, if the snapshot is invalid.
+   */
+  restore(snapshot: BackendSnapshot): Promise<void>;
+}
+
+/** Active expiry: the engine finds expired keys; the leader proposes `op` to delete them. */
+export interface ExpiryCapability {
+  /** The keys that have expired at `now`, at most `limit` of them. */
+  expiredKeys(now: number, limit: number): string[];
+  /** The internal Op name whose args are the keys to delete (judged at the Op's clock). */
+  readonly op: string;
+}
+
+/** A live instance's engine, as its kind's descriptor opened it. */
+export interface Engine extends StateMachine {
+  /** Applies one op at `index` (an instance without a Raft group numbers its own writes). */
+  apply(op: Op, index: number): ApplyResult;
+  /**
+   * Serves a read command from local state. Synchronous engines answer at once (the key-value
+   * hot path); others may answer with a promise.
+   */
+  read(call: OpCall, now: number): Reply | symbol | Promise<Reply>;
+  close(): Promise<void>;
+  /** Capability: active expiry. */
+  readonly expiry?: ExpiryCapability;
+  /** Capability: counts for INFO keyspace. */
+  stats?(now: number): { keys: number; expires: number };
+}
