@@ -11,6 +11,7 @@ import { METHODS } from "../../src/api/methods.ts";
 import { RpcDispatcher } from "../../src/api/rpc.ts";
 import { Prng } from "../../src/backends/kv/prng.ts";
 import { Catalog } from "../../src/db0/catalog.ts";
+import { ADMIN, ANONYMOUS } from "../../src/security/authorization.ts";
 import { TEST_KDF } from "../../src/security/kdf.ts";
 import { chance, pick } from "./random.ts";
 
@@ -194,7 +195,11 @@ export function checkRpcReply(text: string, reply: unknown): string | null {
 export async function rpcCase(target: RpcTarget, seed: number): Promise<string | null> {
   const rng = new Prng(seed);
   const text = randomRpcText(rng);
-  const call = { client: "fuzz", transport: "internal" as const, authorized: chance(rng, 0.85) };
+  const call = {
+    client: "fuzz",
+    transport: "internal" as const,
+    principal: chance(rng, 0.85) ? ADMIN : ANONYMOUS,
+  };
   let problem: string | null;
   try {
     const reply = await target.dispatcher.handleText(text, call);

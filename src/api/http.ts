@@ -10,6 +10,7 @@
 
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { HeroError } from "../errors.ts";
+import { ADMIN, ANONYMOUS } from "../security/authorization.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
 import type { CallContext } from "./methods.ts";
@@ -128,7 +129,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const call: CallContext = {
       client: `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`,
       transport: "http",
-      authorized: token !== null && opts.plane.checkAdminSecret(token),
+      principal: token !== null && opts.plane.checkAdminSecret(token) ? ADMIN : ANONYMOUS,
       presentedSecret: token !== null,
     };
     const text = typeof req.body === "string" ? req.body : "";

@@ -10,6 +10,7 @@
 
 import { backendToJson, parseBackendJson } from "../backends/backend-json.ts";
 import type { InstanceRecord, Permission, Visibility } from "../db0/types.ts";
+import type { Principal } from "../security/authorization.ts";
 import { CLUSTER_METHODS } from "./cluster-methods.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import {
@@ -28,9 +29,9 @@ export interface CallContext {
   /** Address for the audit log ("127.0.0.1:50312", "uds:/tmp/herodb.sock#3"). */
   client: string;
   transport: "http" | "uds" | "internal";
-  /** The caller proved the admin secret (HTTP bearer) or is trusted (Unix socket). */
-  authorized: boolean;
-  /** A secret was presented (and, when not authorized, it was wrong); for the audit log. */
+  /** Who is calling: the admin (HTTP bearer with the admin secret, or the Unix socket) or not. */
+  principal: Principal;
+  /** A secret was presented (and, when refused, it was wrong); for the audit log. */
   presentedSecret?: boolean;
 }
 

@@ -18,6 +18,7 @@ import {
 } from "json-rpc-2.0";
 import { HeroError } from "../errors.ts";
 import type { AuditOutcome } from "../security/audit.ts";
+import { authorizeCall } from "../security/authorization.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, toRpcError } from "./errors.ts";
 import { type CallContext, METHODS, type MethodContext, type MethodSpec } from "./methods.ts";
@@ -147,7 +148,8 @@ export class RpcDispatcher {
   }
 
   async #invoke(spec: MethodSpec, params: JSONRPCParams, call: CallContext): Promise<unknown> {
-    if (spec.admin && !call.authorized) {
+    const denied = authorizeCall(call.principal, spec);
+    if (denied !== null) {
       this.plane.audit({
         event: "auth_failure",
         outcome: "denied",
@@ -155,7 +157,7 @@ export class RpcDispatcher {
         method: spec.name,
         error: call.presentedSecret ? "WRONG_SECRET" : "NO_SECRET",
       });
-      throw new HeroError("UNAUTHORIZED", "unauthorized");
+      throw denied;
     }
     let outcome: AuditOutcome = "ok";
     let errorCode: string | undefined;

@@ -12,6 +12,7 @@ import { chmodSync } from "node:fs";
 import { lstat, rm } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { HeroError } from "../errors.ts";
+import { ADMIN } from "../security/authorization.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST } from "./errors.ts";
 import type { CallContext } from "./methods.ts";
@@ -97,7 +98,7 @@ export async function startUds(
     serveConnection(socket, dispatcher, maxLine, {
       client: `uds:${path}#${++connections}`,
       transport: "uds",
-      authorized: true,
+      principal: ADMIN,
     });
   });
   try {

@@ -1,5 +1,5 @@
 /**
- * The live instances, keyed by index: the InstanceHost the control plane drives (open on create
+ * The live instances, keyed by index: the host the control plane drives (open on create
  * and at start-up, close on delete) and the catalog follows (every node opens and closes
  * instances as catalog changes apply to it, ./catalog-follower.ts).
  *
@@ -10,7 +10,6 @@
  * log order): a delete and a create that reuse one path must not overlap.
  */
 import { resolve as resolvePath } from "node:path";
-import type { InstanceHost } from "../api/control-plane.ts";
 import { kinds as builtInKinds } from "../backends/kinds.ts";
 import type { NodeLogStore } from "../cluster/log-store.ts";
 import type { RaftGroup } from "../cluster/raft-group.ts";
@@ -47,7 +46,7 @@ export interface RegistryOptions {
   kinds?: KindRegistry;
 }
 
-export class InstanceRegistry implements InstanceHost {
+export class InstanceRegistry {
   private readonly live = new Map<number, Instance>();
   private readonly o: Required<Omit<RegistryOptions, "network">>;
   private readonly groups: NodeGroups;

@@ -14,6 +14,7 @@ import { QUEUED, type Reply } from "../engine/reply.ts";
 import { err, HeroError, wrongArity } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
 import { namespaceOf } from "../instances/instance.ts";
+import { authorizeCommand } from "../security/authorization.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
 import type { CommandContext, ServerApi, TableEntry } from "./context.ts";
 import type { Session } from "./session.ts";
@@ -104,15 +105,11 @@ export function admit(session: Session, r: Resolved): Instance | HeroError {
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
     );
   }
-  if (session.perm === "none") {
-    return new HeroError("NOAUTH", `instance ${inst.index} requires an access key`);
-  }
-  if (r.spec.flags.includes("write") && session.perm !== "readwrite") {
-    return new HeroError(
-      "NOPERM",
-      `this session has read-only access to instance ${inst.index}: '${r.name.toLowerCase()}' writes`,
-    );
-  }
+  const denied = authorizeCommand(session.principal, r.name, r.spec, {
+    index: inst.index,
+    access: session.perm,
+  });
+  if (denied !== null) return denied;
   return inst;
 }
 
@@ -193,6 +190,8 @@ export class Dispatcher {
   private run(session: Session, r: Resolved): Reply | Promise<Reply> {
     const spec = r.spec;
     if (spec.scope === "universal" && spec.run !== undefined) {
+      const denied = authorizeCommand(session.principal, r.name, spec);
+      if (denied !== null) return denied;
       return spec.run(this.ctx(session, r), r.args);
     }
     const inst = admit(session, r);

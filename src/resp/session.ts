@@ -8,29 +8,15 @@
 import type { Reply } from "../engine/reply.ts";
 import type { Instance } from "../instances/instance.ts";
 import type { SessionNotices } from "../instances/registry.ts";
+import {
+  type Access,
+  ANONYMOUS,
+  accessTo,
+  type Credentials,
+  type Principal,
+  principalOf,
+} from "../security/authorization.ts";
 import type { TableEntry } from "./context.ts";
-
-export type Permission = "none" | "read" | "readwrite";
-
-/** What permission checks need from the server. */
-export interface KeyChecker {
-  checkAdminSecret(secret: string): boolean;
-  checkAccessKey(index: number, key: string): "Read" | "ReadWrite" | null;
-}
-
-/**
- * The permission `key` gives on `inst`: public instances give ReadWrite to everyone, private ones
- * what the key's record says (the admin secret opens everything), DB0 is read-only with the
- * admin secret.
- */
-export function permissionOf(checker: KeyChecker, inst: Instance, key: string | null): Permission {
-  if (inst.index === 0) return key !== null && checker.checkAdminSecret(key) ? "read" : "none";
-  if (inst.record.visibility === "Public") return "readwrite";
-  if (key === null) return "none";
-  if (checker.checkAdminSecret(key)) return "readwrite";
-  const p = checker.checkAccessKey(inst.index, key);
-  return p === "ReadWrite" ? "readwrite" : p === "Read" ? "read" : "none";
-}
 
 export interface QueuedCommand {
   spec: TableEntry;
@@ -49,7 +35,10 @@ export class Session {
   libVersion: string | null = null;
   proto: 2 | 3 = 2;
   instance: Instance | null = null;
-  perm: Permission = "none";
+  /** Access to the selected instance, decided at SELECT (and again when its security changes). */
+  perm: Access = "none";
+  /** Who the session is: the admin, an access key, or anonymous (src/security/authorization.ts). */
+  principal: Principal = ANONYMOUS;
   /** A key given to AUTH before SELECT, tried when a private instance is selected. */
   presentedKey: string | null = null;
   /** The key the current instance was opened with (re-checked when its security changes). */
@@ -105,7 +94,7 @@ export class Session {
  * How the sessions follow instance changes: a closed instance is left by every session on it; a
  * change of visibility or keys re-checks each session with the key it selected the instance with.
  */
-export function sessionNotices(sessions: () => Session[], checker: KeyChecker): SessionNotices {
+export function sessionNotices(sessions: () => Session[], creds: Credentials): SessionNotices {
   return {
     closed(inst) {
       for (const s of sessions()) if (s.instance === inst) s.deselect();
@@ -113,7 +102,7 @@ export function sessionNotices(sessions: () => Session[], checker: KeyChecker): 
     securityChanged(inst) {
       for (const s of sessions()) {
         if (s.instance !== inst) continue;
-        const perm = permissionOf(checker, inst, s.selectKey);
+        const perm = accessTo(creds, inst, principalOf(creds, s.selectKey));
         if (perm === "none") s.deselect();
         else s.perm = perm;
       }

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allCommands } from "../../src/resp/table.ts";
 import { curlRpc, redisCli, skipWithout } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
@@ -236,6 +237,94 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
     it("making the instance public again opens it without a key", async () => {
       await updateSecurity({ instance_index: 1, visibility: "Public" });
       expect(await session(srv.port, ["SELECT 1", "GET greeting"])).toEqual(["OK", "hello"]);
+    });
+  });
+
+  describe("admin commands (flagged admin in the command table)", () => {
+    /** Arguments to try each admin command with; every admin command in the table needs one. */
+    const EXAMPLES: Record<string, (ownId: number) => string[]> = {
+      "CONFIG|SET": () => ["CONFIG", "SET", "maxmemory", "1"],
+      "CONFIG|RESETSTAT": () => ["CONFIG", "RESETSTAT"],
+      "CLIENT|KILL": (ownId) => ["CLIENT", "KILL", "ID", String(ownId + 1000)],
+    };
+    const adminCommands = allCommands().flatMap((c) => [
+      ...(c.flags.includes("admin") ? [c.name] : []),
+      ...(c.subcommands ?? [])
+        .filter((s) => s.flags.includes("admin"))
+        .map((s) => `${c.name}|${s.name}`),
+    ]);
+
+    async function client(auth: string | null): Promise<Redis> {
+      const c = new Redis({
+        host: "127.0.0.1",
+        port: srv.port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      await c.connect();
+      if (auth !== null) expect(await c.call("AUTH", auth)).toBe("OK");
+      return c;
+    }
+
+    it("the table marks at least CONFIG SET, CONFIG RESETSTAT and CLIENT KILL, each with an example", () => {
+      expect(adminCommands).toEqual(expect.arrayContaining(Object.keys(EXAMPLES)));
+      expect(Object.keys(EXAMPLES)).toEqual(expect.arrayContaining(adminCommands));
+    });
+
+    for (const [label, auth] of [
+      ["no credentials", null],
+      ["a ReadWrite access key", "WRITE"],
+      ["a Read access key", "READ"],
+    ] as const) {
+      it(`each is refused with NOPERM for ${label}`, async () => {
+        const key = auth === "WRITE" ? WRITE_KEY : auth === "READ" ? READ_KEY : null;
+        if (key !== null) {
+          await updateSecurity({
+            instance_index: 2,
+            add_keys: [{ key, permission: auth === "WRITE" ? "ReadWrite" : "Read" }],
+          });
+        }
+        const c = await client(key);
+        try {
+          const id = Number(await c.call("CLIENT", "ID"));
+          for (const name of adminCommands) {
+            await expect(c.call(...(EXAMPLES[name](id) as [string, ...string[]]))).rejects.toThrow(
+              /^NOPERM .*admin command/,
+            );
+          }
+        } finally {
+          c.disconnect();
+        }
+      });
+    }
+
+    it("each runs for a session that presented the admin secret", async () => {
+      const c = await client(SECRET);
+      try {
+        const id = Number(await c.call("CLIENT", "ID"));
+        expect(await c.call("CONFIG", "RESETSTAT")).toBe("OK");
+        expect(await c.call("CLIENT", "KILL", "ID", String(id + 1000))).toBe(0);
+        await expect(
+          c.call(...(EXAMPLES["CONFIG|SET"](id) as [string, ...string[]])),
+        ).rejects.toThrow(/not supported/);
+      } finally {
+        c.disconnect();
+      }
+    });
+
+    it("an admin session ends another connection with CLIENT KILL", async () => {
+      const victim = await client(null);
+      const admin = await client(SECRET);
+      try {
+        const id = Number(await victim.call("CLIENT", "ID"));
+        const closed = new Promise((done) => victim.once("end", done));
+        expect(await admin.call("CLIENT", "KILL", "ID", String(id))).toBe(1);
+        await closed;
+      } finally {
+        victim.disconnect();
+        admin.disconnect();
+      }
     });
   });
 

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRpcTarget, problemKind, type RpcTarget, rpcCase } from "../../scripts/fuzz.ts";
+import { ADMIN } from "../../src/security/authorization.ts";
 
 const CASES_PER_SEED = 1500;
 const SEEDS = [7, 0xbadc0de];
@@ -38,7 +39,7 @@ describe("JSON-RPC fuzz", () => {
 });
 
 describe("JSON-RPC edge cases", () => {
-  const call = { client: "edge", transport: "internal" as const, authorized: true };
+  const call = { client: "edge", transport: "internal" as const, principal: ADMIN };
   const send = (text: string) => target.dispatcher.handleText(text, call);
   const invalid = { code: -32600, message: expect.stringContaining("Invalid Request") };
 

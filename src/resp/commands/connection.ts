@@ -13,8 +13,8 @@ import { err, HeroError, syntaxError } from "../../errors.ts";
 import type { Instance } from "../../instances/instance.ts";
 import { hashAccessKey } from "../../security/access-keys.ts";
 import { failureDelayMs, hostOf } from "../../security/auth-throttle.ts";
+import { type Access, ANONYMOUS, accessTo, principalOf } from "../../security/authorization.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
-import { type Permission, permissionOf } from "../session.ts";
 import { clientInfoLine } from "./client-info.ts";
 
 const universal = "universal" as const;
@@ -45,9 +45,9 @@ function authFailure(
 const wrongPass = (): HeroError =>
   new HeroError("WRONGPASS", "invalid username-password pair or user is disabled.");
 
-/** The permission `key` gives on `inst` (public instances give ReadWrite to everyone). */
-function permissionFor(ctx: CommandContext, inst: Instance, key: string | null): Permission {
-  return permissionOf(ctx.server, inst, key);
+/** The access `key` gives on `inst` (public instances give ReadWrite to everyone). */
+function permissionFor(ctx: CommandContext, inst: Instance, key: string | null): Access {
+  return accessTo(ctx.server, inst, principalOf(ctx.server, key));
 }
 
 function select(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
@@ -99,6 +99,7 @@ function selectOn(
   s.instance = inst;
   s.perm = perm;
   s.selectKey = key;
+  s.principal = principalOf(ctx.server, key);
   s.authFailures = 0;
   return OK;
 }
@@ -122,6 +123,7 @@ function auth(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
     return authFailure(ctx, undefined, key, wrongPass());
   }
   s.presentedKey = key;
+  s.principal = principalOf(ctx.server, key);
   s.authFailures = 0;
   return OK;
 }
@@ -198,6 +200,7 @@ function reset(ctx: CommandContext): Reply {
   s.name = null;
   s.encKey = null;
   s.presentedKey = null;
+  s.principal = ANONYMOUS;
   s.readOnlyReplica = false;
   return new Simple("RESET");
 }
@@ -268,26 +271,18 @@ const clientSubcommands: TableEntry[] = [
     "Terminates open connections of this server's clients.",
     "ID client-id | ip:port",
     (ctx, a) => {
-      // Only the admin may end other tenants' connections; a session may always end its own.
+      // An admin command (its table flags say so): the dispatcher has checked the principal.
       const target =
         a.length === 2 && a[0].toString().toUpperCase() === "ID" ? Number(a[1].toString()) : null;
       const addr = a.length === 1 ? a[0].toString() : null;
       const victims = ctx.server
         .sessions()
         .filter((x) => (target !== null ? x.id === target : x.addr === addr));
-      const isAdmin =
-        ctx.session.presentedKey !== null && ctx.server.checkAdminSecret(ctx.session.presentedKey);
-      const allowed = victims.filter((x) => isAdmin || x === ctx.session);
-      if (victims.length > 0 && allowed.length === 0) {
-        return new HeroError(
-          "NOPERM",
-          "CLIENT KILL of another connection needs AUTH <admin-secret>",
-        );
-      }
-      for (const v of allowed) v.close();
-      if (addr !== null) return allowed.length > 0 ? OK : err("No such client");
-      return allowed.length;
+      for (const v of victims) v.close();
+      if (addr !== null) return victims.length > 0 ? OK : err("No such client");
+      return victims.length;
     },
+    ["admin"],
   ),
   sub(
     "NO-EVICT",
@@ -323,8 +318,9 @@ function sub(
   summary: string,
   syntax: string,
   run: (ctx: CommandContext, args: Buffer[]) => Reply | Promise<Reply>,
+  flags: TableEntry["flags"] = [],
 ): TableEntry {
-  return { name, group: "connection", summary, syntax, arity, flags: [], scope: universal, run };
+  return { name, group: "connection", summary, syntax, arity, flags, scope: universal, run };
 }
 
 export const connectionCommands: TableEntry[] = [

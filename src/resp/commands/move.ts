@@ -12,8 +12,8 @@ import { PUT_NX_OP, TAKE_OP } from "../../backends/kv/internal-ops.ts";
 import { parseInteger } from "../../backends/kv/parse.ts";
 import type { Reply } from "../../engine/reply.ts";
 import { err, HeroError } from "../../errors.ts";
+import { accessTo, principalOf } from "../../security/authorization.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
-import { permissionOf } from "../session.ts";
 
 async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   const s = ctx.session;
@@ -26,7 +26,8 @@ async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   if (target.family !== KV_FAMILY) {
     return err(`MOVE needs a key-value destination; instance ${index} is not one`);
   }
-  if (permissionOf(ctx.server, target, s.selectKey ?? s.presentedKey) !== "readwrite") {
+  const key = s.selectKey ?? s.presentedKey;
+  if (accessTo(ctx.server, target, principalOf(ctx.server, key)) !== "readwrite") {
     return new HeroError("NOPERM", `MOVE needs write access to instance ${index}`);
   }
   if (source.record.encrypted !== target.record.encrypted) {

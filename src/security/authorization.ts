@@ -1,0 +1,93 @@
+/**
+ * Authorization: who is asking (a Principal) and the one decision of what they may do, for RESP
+ * commands and JSON-RPC calls alike.
+ *
+ * A principal is established by what a client presented: the admin secret (or the trusted Unix
+ * socket) makes it the admin; an access key makes it that key; nothing makes it anonymous. Its
+ * access to an instance follows the instance's visibility and keys: a public instance gives
+ * ReadWrite to everyone, a private one what the key's record says, the admin everything, and DB0
+ * (index 0) is read-only and only for the admin. A command's needs come from its command-table
+ * flags: `admin` needs the admin, `write` needs ReadWrite on the selected instance, anything
+ * scoped to instances needs at least Read. Users with rules come later and slot in here.
+ */
+import { HeroError } from "../errors.ts";
+
+export type Access = "none" | "read" | "readwrite";
+
+/** What the decisions need from the catalog. */
+export interface Credentials {
+  checkAdminSecret(secret: string): boolean;
+  checkAccessKey(index: number, key: string): "Read" | "ReadWrite" | null;
+}
+
+export type Principal =
+  | { readonly kind: "admin" }
+  | { readonly kind: "key"; readonly key: string }
+  | { readonly kind: "anonymous" };
+
+export const ADMIN: Principal = { kind: "admin" };
+export const ANONYMOUS: Principal = { kind: "anonymous" };
+
+/** The principal a presented secret makes (null: nothing presented). */
+export function principalOf(creds: Credentials, secret: string | null): Principal {
+  if (secret === null) return ANONYMOUS;
+  return creds.checkAdminSecret(secret) ? ADMIN : { kind: "key", key: secret };
+}
+
+/** An instance as access to it is decided. */
+export interface AccessTarget {
+  readonly index: number;
+  readonly record: { readonly visibility: "Public" | "Private" };
+}
+
+/** The access `principal` has on an instance. */
+export function accessTo(creds: Credentials, target: AccessTarget, principal: Principal): Access {
+  if (target.index === 0) return principal.kind === "admin" ? "read" : "none";
+  if (target.record.visibility === "Public" || principal.kind === "admin") return "readwrite";
+  if (principal.kind === "anonymous") return "none";
+  const p = creds.checkAccessKey(target.index, principal.key);
+  return p === "ReadWrite" ? "readwrite" : p === "Read" ? "read" : "none";
+}
+
+/** A command as the table describes it: its full name ("CONFIG|SET") and flags. */
+export interface CommandNeeds {
+  readonly flags: readonly string[];
+}
+
+/**
+ * The decision for a RESP command: null when allowed, otherwise the error to answer. `on` is the
+ * selected instance and the session's access to it, for commands scoped to instances.
+ */
+export function authorizeCommand(
+  principal: Principal,
+  name: string,
+  needs: CommandNeeds,
+  on?: { index: number; access: Access },
+): HeroError | null {
+  const flags = needs.flags;
+  if (principal.kind !== "admin" && flags.includes("admin")) {
+    return new HeroError(
+      "NOPERM",
+      `'${name.toLowerCase().replace("|", " ")}' is an admin command: AUTH <admin-secret> first`,
+    );
+  }
+  if (on === undefined) return null;
+  if (on.access === "none") {
+    return new HeroError("NOAUTH", `instance ${on.index} requires an access key`);
+  }
+  if (on.access !== "readwrite" && flags.includes("write")) {
+    return new HeroError(
+      "NOPERM",
+      `this session has read-only access to instance ${on.index}: '${name.toLowerCase()}' writes`,
+    );
+  }
+  return null;
+}
+
+/** The decision for a JSON-RPC method: admin methods need the admin. */
+export function authorizeCall(principal: Principal, method: { admin: boolean }): HeroError | null {
+  if (method.admin && principal.kind !== "admin") {
+    return new HeroError("UNAUTHORIZED", "unauthorized");
+  }
+  return null;
+}
