@@ -16,6 +16,8 @@ export interface Config {
   auditLog: boolean;
   /** Applied entries after which a Raft group snapshots its state and compacts its log. */
   snapshotCount: number;
+  /** Modules of out-of-tree instance types to register at start (--engine, repeatable). */
+  engines: string[];
   /** Null for a single server; set by any of --node-id, --bootstrap, --join. */
   cluster: ClusterConfig | null;
 }
@@ -54,6 +56,8 @@ Options:
   --no-audit-log          do not write audit.log in the data dir
   --snapshot-count N      applied log entries after which an instance's Raft log is compacted
                           into a snapshot (default 20000)
+  --engine MODULE         load an instance type from MODULE (its default export is a kind
+                          descriptor; docs/architecture.md); repeatable, same on every node
 Cluster (docs/clustering.md):
   --node-id N             this node's id in the cluster (1..65535, stable and unique)
   --raft-port PORT        node-to-node port (default: RESP port + 1000)
@@ -141,6 +145,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   ]);
   let bootstrap = false;
   const peerAddresses = new Map<number, string>();
+  const engines: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     if (arg === "-h" || arg === "--help") return { kind: "help" };
@@ -160,12 +165,17 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       arg = arg.slice(0, eq);
     }
     arg = aliases[arg] ?? arg;
-    if (!known.has(arg) && arg !== "--peer-address") {
+    if (!known.has(arg) && arg !== "--peer-address" && arg !== "--engine") {
       throw new ConfigError(`unknown option '${arg}' (see --help)`);
     }
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) throw new ConfigError(`option ${arg} needs a value`);
+    }
+    if (arg === "--engine") {
+      if (value === "") throw new ConfigError("--engine needs a module path");
+      engines.push(value);
+      continue;
     }
     if (arg === "--peer-address") {
       const m = /^([0-9]{1,5})=(.+)$/.exec(value);
@@ -248,6 +258,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
         count("--snapshot-count", values.get("--snapshot-count") ?? "20000"),
       ),
       auditLog: audit,
+      engines,
       cluster,
     },
   };

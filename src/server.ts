@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { ControlPlane } from "./api/control-plane.ts";
 import { type HttpServer, startHttp } from "./api/http.ts";
 import { startUds, type UdsServer } from "./api/uds.ts";
+import { loadKindModules } from "./backends/kind-modules.ts";
+import { kinds } from "./backends/kinds.ts";
 import type { ClusterNode } from "./cluster/cluster-node.ts";
 import { startClusterNode } from "./cluster/cluster-start.ts";
 import { NodeLogStore } from "./cluster/log-store.ts";
@@ -74,6 +76,8 @@ export class HeroServer {
 
   private async boot(): Promise<void> {
     const c = this.config;
+    // Out-of-tree instance types first: the catalog may already hold instances of them.
+    await loadKindModules(c.engines, kinds);
     let catalog: Catalog;
     let clusterNode: ClusterNode | null = null;
     let catchUpTo = 0;

@@ -65,7 +65,9 @@ export class KindRegistry {
     for (const k of kinds) this.register(k);
   }
 
+  /** Adds a type; registering the same descriptor again does nothing. */
   register(kind: KindDescriptor): void {
+    if (this.list.includes(kind)) return;
     for (const name of kind.apiNames) {
       const lower = name.toLowerCase();
       if (this.byLower.has(lower)) {
