@@ -1,44 +1,27 @@
 /**
- * DB0: the encrypted catalog of instances and their access-key digests.
+ * DB0: the encrypted catalog of instances and their access-key digests, as the rest of the
+ * server sees it.
  *
- * Opening stretches the admin secret once (Argon2id, ~0.25 s) and keeps only derived keys in
- * memory: a data key for sealing the catalog and an HMAC tag of the secret under a per-process
- * random key, so that checking a bearer token costs a hash, not an Argon2 run. Every change is
- * applied to a copy, written atomically, and only then made visible, one change at a time, so
- * memory never runs ahead of disk and two concurrent admin calls cannot interleave. A file that
- * fails to load is left untouched: nothing here writes until a load has succeeded or there was
- * nothing to load.
+ * This class is the facade: it holds the current catalog, answers reads from it (copies, so no
+ * caller can change it in place), and turns each admin call into a CatalogChange. Without a log,
+ * a change is applied to a copy, written atomically, and only then made visible, one change at a
+ * time, so memory never runs ahead of disk and two concurrent admin calls cannot interleave. Once
+ * attached to group 0, a change is proposed through the log instead and made visible by the
+ * state machine's apply, on every node in the same order. The work behind it lives beside it:
+ * catalog-keys.ts (what the admin secret derives and proves), catalog-store.ts (the file) and
+ * catalog-machine.ts (group 0's state machine).
  */
 
-import { mkdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import type { ApplyResult, Op, StateMachine } from "../engine/contract.ts";
+import type { Op, StateMachine } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import { matchAccessKey } from "../security/access-keys.ts";
-import {
-  constantTimeEqual,
-  open,
-  openWithNonce,
-  randomBytes,
-  randomNonce,
-  seal,
-  sealWithNonce,
-} from "../security/aead.ts";
-import { DEFAULT_KDF, deriveMasterKey, hkdf, type KdfParams, SALT_BYTES } from "../security/kdf.ts";
+import { DEFAULT_KDF, type KdfParams } from "../security/kdf.ts";
 import { applyChange, type CatalogChange, securityChange } from "./catalog-changes.ts";
-import { catalogProblem, checkInstanceName, emptyCatalog, nowSeconds } from "./catalog-data.ts";
-import {
-  corrupted,
-  DB_FILE,
-  decodeFile,
-  encodeHeader,
-  SALT_FILE,
-  VERIFIER_BYTES,
-  writeFileAtomic,
-} from "./format.ts";
+import { checkInstanceName, nowSeconds } from "./catalog-data.ts";
+import type { CatalogKeys } from "./catalog-keys.ts";
+import { CatalogMachine, sealedChangeOp } from "./catalog-machine.ts";
+import { CatalogStore } from "./catalog-store.ts";
 import type {
   CatalogData,
   ClusterData,
@@ -49,47 +32,11 @@ import type {
   SecurityChanges,
 } from "./types.ts";
 
-const VERIFIER_INFO = "herodb-ts db0 key-verifier v1";
-const DATA_KEY_INFO = "herodb-ts db0 catalog-key v1";
+export { ensureDataDir } from "./catalog-store.ts";
 
 export interface CatalogOptions {
   /** Argon2 parameters for a newly created DB0 (existing files carry their own). */
   kdf?: KdfParams;
-}
-
-interface Keys {
-  dataKey: Uint8Array;
-  verifier: Uint8Array;
-  kdf: KdfParams;
-}
-
-async function readIfExists(path: string): Promise<Uint8Array | null> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return null;
-    throw new HeroError("ERR", `cannot read DB0 file ${path}: ${code ?? (e as Error).message}`);
-  }
-}
-
-/** Creates the data dir (0700) if needed; a clear error when it cannot be used. */
-export async function ensureDataDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (!(await stat(dir)).isDirectory()) throw new Error("ENOTDIR");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new HeroError("ERR", `data dir ${dir} is not usable: ${code}`);
-  }
-}
-
-function keysFrom(master: Uint8Array, kdf: KdfParams): Keys {
-  return {
-    dataKey: hkdf(master, DATA_KEY_INFO, 32),
-    verifier: hkdf(master, VERIFIER_INFO, VERIFIER_BYTES),
-    kdf,
-  };
 }
 
 export class Catalog {
@@ -97,25 +44,27 @@ export class Catalog {
   /** Path of the encrypted catalog file. */
   readonly path: string;
   #data: CatalogData;
-  #keys: Keys;
-  #tagKey = randomBytes(32);
-  #secretTag: Uint8Array;
+  #keys: CatalogKeys;
+  #store: CatalogStore;
+  #machine: CatalogMachine;
   #queue: Promise<unknown> = Promise.resolve();
-  /** The Raft index (group 0) the data reflects, and the one the file holds. */
-  #applied = 0;
-  #durable = 0;
-  #persisting: Promise<void> = Promise.resolve();
-  #persistQueued = false;
-  #persistFailure: unknown = null;
   #replicate: ((op: Op) => Promise<Reply | symbol>) | null = null;
   #listeners: ((change: CatalogChange | null) => void)[] = [];
 
-  private constructor(dataDir: string, data: CatalogData, keys: Keys, secret: string) {
-    this.dataDir = dataDir;
-    this.path = join(dataDir, DB_FILE);
+  private constructor(store: CatalogStore, keys: CatalogKeys, data: CatalogData, applied: number) {
+    this.dataDir = store.dataDir;
+    this.path = store.path;
     this.#data = data;
     this.#keys = keys;
-    this.#secretTag = this.#tag(secret);
+    this.#store = store;
+    const host = {
+      data: () => this.#data,
+      adopt: (next: CatalogData, change: CatalogChange | null) => {
+        this.#data = next;
+        for (const l of this.#listeners) l(change);
+      },
+    };
+    this.#machine = new CatalogMachine(keys, store, host, applied);
   }
 
   /**
@@ -129,51 +78,8 @@ export class Catalog {
     options: CatalogOptions = {},
   ): Promise<Catalog> {
     if (adminSecret.length === 0) throw new HeroError("ERR", "the admin secret must not be empty");
-    await ensureDataDir(dataDir);
-    const saltPath = join(dataDir, SALT_FILE);
-    const dbPath = join(dataDir, DB_FILE);
-    const db = await readIfExists(dbPath);
-    let salt = await readIfExists(saltPath);
-    if (db === null) {
-      // First start, or a first start that crashed between writing the salt and the catalog.
-      if (salt === null || salt.length !== SALT_BYTES) {
-        salt = randomBytes(SALT_BYTES);
-        await writeFileAtomic(saltPath, salt);
-      }
-      const kdf = options.kdf ?? DEFAULT_KDF;
-      const catalog = new Catalog(
-        dataDir,
-        emptyCatalog(),
-        keysFrom(deriveMasterKey(adminSecret, salt, kdf), kdf),
-        adminSecret,
-      );
-      await catalog.#persist(catalog.#data, 0);
-      return catalog;
-    }
-    if (salt === null) {
-      throw new HeroError("ERR", `DB0 at ${dbPath} cannot be opened: ${saltPath} is missing`);
-    }
-    if (salt.length !== SALT_BYTES) throw corrupted(saltPath);
-    const { header, ad, ciphertext } = decodeFile(db, dbPath);
-    const master = deriveMasterKey(adminSecret, salt, header.kdf);
-    const keys = keysFrom(master, header.kdf);
-    master.fill(0);
-    if (!constantTimeEqual(keys.verifier, header.verifier)) {
-      throw new HeroError("WRONGPASS", `wrong admin secret for ${dataDir}`);
-    }
-    const plain = openWithNonce(keys.dataKey, header.nonce, ciphertext, ad);
-    if (plain === null) throw corrupted(dbPath);
-    const data = parseJson(plain);
-    plain.fill(0);
-    if (data === null) throw corrupted(dbPath);
-    const applied = takeApplied(data);
-    const problem = catalogProblem(data);
-    if (problem !== null) {
-      throw new HeroError("ERR", `DB0 at ${dbPath} holds an unreadable catalog: ${problem}`);
-    }
-    const catalog = new Catalog(dataDir, data as CatalogData, keys, adminSecret);
-    catalog.#applied = catalog.#durable = applied;
-    return catalog;
+    const opened = await CatalogStore.open(dataDir, adminSecret, options.kdf ?? DEFAULT_KDF);
+    return new Catalog(opened.store, opened.keys, opened.data, opened.applied);
   }
 
   /** All instances by ascending index (copies). */
@@ -189,7 +95,7 @@ export class Catalog {
 
   /** True when `secret` is the admin secret this catalog was opened with (constant time). */
   checkAdminSecret(secret: string): boolean {
-    return constantTimeEqual(this.#tag(secret), this.#secretTag);
+    return this.#keys.checkAdminSecret(secret);
   }
 
   /**
@@ -209,7 +115,7 @@ export class Catalog {
 
   /** The Raft index (group 0) of the last change applied here. */
   get appliedIndex(): number {
-    return this.#applied;
+    return this.#machine.appliedIndex;
   }
 
   /** The cluster this catalog describes (a copy), or undefined on a single server. */
@@ -234,10 +140,8 @@ export class Catalog {
    * What a node joining the cluster needs to derive the same DB0 keys (group 0's entries are
    * sealed with them): the salt and the KDF parameters. Neither is secret; the admin secret is.
    */
-  async keyDerivation(): Promise<{ salt: Uint8Array; kdf: KdfParams }> {
-    const salt = await readIfExists(join(this.dataDir, SALT_FILE));
-    if (salt === null) throw new HeroError("INTERNAL", "the DB0 salt file is missing");
-    return { salt, kdf: { ...this.#keys.kdf } };
+  keyDerivation(): Promise<{ salt: Uint8Array; kdf: KdfParams }> {
+    return this.#store.keyDerivation();
   }
 
   /**
@@ -246,15 +150,11 @@ export class Catalog {
    * another secret cannot join and then fail to open every catalog change.
    */
   joinProof(context: string): Uint8Array {
-    return hmac(
-      sha256,
-      this.#keys.verifier,
-      new TextEncoder().encode(`herodb-ts join v1|${context}`),
-    );
+    return this.#keys.joinProof(context);
   }
 
   checkJoinProof(context: string, proof: Uint8Array): boolean {
-    return constantTimeEqual(this.joinProof(context), proof);
+    return this.#keys.checkJoinProof(context, proof);
   }
 
   /**
@@ -306,53 +206,9 @@ export class Catalog {
     this.#replicate = replicate;
   }
 
-  /**
-   * The catalog as group 0's state machine. A change arrives as an op whose only argument is the
-   * change sealed with the DB0 data key (so the log holds nothing of the catalog in clear); apply
-   * opens it, runs it on a copy and adopts the copy, and the reply is the JSON of the result or
-   * the change's error. The file is rewritten after applies (one write for a burst of them) and
-   * records the applied index, from which a restart replays the log.
-   */
+  /** The catalog as group 0's state machine (see catalog-machine.ts). */
   machine(): StateMachine {
-    const result = (reply: Reply): ApplyResult => ({ reply, touched: new Set(), flushed: false });
-    const self = this;
-    return {
-      get appliedIndex() {
-        return self.#applied;
-      },
-      applyAll: (ops, index) => {
-        if (index <= this.#applied) return ops.map(() => result(null));
-        const results = ops.map((op) => result(this.#applySealed(op)));
-        this.#applied = index;
-        this.#schedulePersist();
-        return results;
-      },
-      flush: async () => {
-        if (this.#durable < this.#applied) this.#schedulePersist();
-        await this.#persisting;
-        if (this.#durable < this.#applied && this.#persistFailure !== null) {
-          throw this.#persistFailure;
-        }
-        return this.#durable;
-      },
-      snapshot: () => ({
-        index: this.#applied,
-        data: seal(this.#keys.dataKey, utf8(JSON.stringify(this.#data)), SNAPSHOT_AD),
-      }),
-      restore: async (snap) => {
-        const plain = open(this.#keys.dataKey, snap.data, SNAPSHOT_AD);
-        const data = plain === null ? null : parseJson(plain);
-        const problem = data === null ? "it does not open" : catalogProblem(data);
-        if (problem !== null)
-          throw new HeroError("INTERNAL", `catalog snapshot refused: ${problem}`);
-        this.#data = data as CatalogData;
-        this.#applied = snap.index;
-        for (const l of this.#listeners) l(null);
-        this.#schedulePersist();
-        await this.#persisting;
-        if (this.#durable < snap.index) throw this.#persistFailure;
-      },
-    };
+    return this.#machine.stateMachine();
   }
 
   /** Runs a change through the log when attached, else applies and saves it here. */
@@ -362,58 +218,10 @@ export class Catalog {
       for (const l of this.#listeners) l(change);
       return r;
     }
-    const sealed = seal(this.#keys.dataKey, utf8(JSON.stringify(change)), CHANGE_AD);
-    const reply = await this.#replicate({
-      cmd: "DB0",
-      args: [Buffer.from(sealed)],
-      now: Date.now(),
-    });
+    const reply = await this.#replicate(sealedChangeOp(this.#keys, change));
     if (reply instanceof HeroError) throw reply;
     if (!Buffer.isBuffer(reply)) throw new HeroError("INTERNAL", "unexpected catalog reply");
     return JSON.parse(reply.toString("utf8")) as InstanceRecord | null;
-  }
-
-  /** One replicated change: its reply (the result's JSON, or its error). */
-  #applySealed(op: Op): Reply {
-    const plain =
-      op.cmd === "DB0" && op.args.length === 1
-        ? open(this.#keys.dataKey, op.args[0], CHANGE_AD)
-        : null;
-    const change = plain === null ? null : (parseJson(plain) as CatalogChange | null);
-    if (change === null) {
-      // Same log, same key on every node: this is damage or a node started with another secret.
-      return new HeroError("INTERNAL", "a catalog change in the log cannot be opened; skipped");
-    }
-    const draft = structuredClone(this.#data);
-    try {
-      const r = applyChange(draft, change, Math.floor(op.now / 1000));
-      this.#data = draft;
-      for (const l of this.#listeners) l(change);
-      return Buffer.from(JSON.stringify(r));
-    } catch (e) {
-      if (e instanceof HeroError) return e;
-      throw e;
-    }
-  }
-
-  #schedulePersist(): void {
-    if (this.#persistQueued) return;
-    this.#persistQueued = true;
-    this.#persisting = this.#persisting.then(async () => {
-      this.#persistQueued = false;
-      const applied = this.#applied;
-      try {
-        await this.#persist(this.#data, applied);
-        this.#durable = applied;
-      } catch (e) {
-        // The log still holds every change; flush() reports the failure (compaction waits).
-        this.#persistFailure = e;
-      }
-    });
-  }
-
-  #tag(secret: string): Uint8Array {
-    return hmac(sha256, this.#tagKey, new TextEncoder().encode(secret));
   }
 
   /** Run `change` on a copy, save the copy, then adopt it; changes run one at a time. */
@@ -421,7 +229,7 @@ export class Catalog {
     const run = async (): Promise<T> => {
       const draft = structuredClone(this.#data);
       const result = change(draft);
-      await this.#persist(draft, this.#applied);
+      await this.#store.write(draft, this.#machine.appliedIndex);
       this.#data = draft;
       return result;
     };
@@ -429,48 +237,4 @@ export class Catalog {
     this.#queue = next.catch(() => undefined);
     return next;
   }
-
-  /** Writes the sealed file: the catalog and the Raft index it reflects. */
-  async #persist(data: CatalogData, applied: number): Promise<void> {
-    const nonce = randomNonce();
-    const header = encodeHeader({ kdf: this.#keys.kdf, verifier: this.#keys.verifier, nonce });
-    const plain = utf8(JSON.stringify({ ...data, [APPLIED_FIELD]: applied }));
-    const ciphertext = sealWithNonce(this.#keys.dataKey, nonce, plain, header);
-    plain.fill(0);
-    const file = new Uint8Array(header.length + ciphertext.length);
-    file.set(header, 0);
-    file.set(ciphertext, header.length);
-    try {
-      await writeFileAtomic(this.path, file);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      throw new HeroError("INTERNAL", `cannot save DB0 at ${this.path}: ${code}`);
-    }
-  }
-}
-
-const CHANGE_AD = utf8("herodb-ts db0 change v1");
-const SNAPSHOT_AD = utf8("herodb-ts db0 snapshot v1");
-/** The field of the file's JSON that holds the applied Raft index (absent in older files). */
-const APPLIED_FIELD = "raft_applied";
-
-function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
-}
-
-function parseJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return null;
-  }
-}
-
-/** Removes and returns the applied index stored beside the catalog (0 when absent). */
-function takeApplied(data: unknown): number {
-  if (typeof data !== "object" || data === null) return 0;
-  const rec = data as Record<string, unknown>;
-  const v = rec[APPLIED_FIELD];
-  delete rec[APPLIED_FIELD];
-  return Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0;
 }

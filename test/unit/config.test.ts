@@ -45,6 +45,7 @@ describe("parseArgs", () => {
       idleTimeoutSec: 0,
       auditLog: true,
       snapshotCount: 20000,
+      engines: [],
       cluster: null,
     });
   });
@@ -63,6 +64,9 @@ describe("parseArgs", () => {
       "5",
       "--timeout=30",
       "--no-audit-log",
+      "--engine",
+      "a.ts",
+      "--engine=/b.ts",
     ]);
     expect(c).toEqual({
       dataDir: "/data",
@@ -75,6 +79,7 @@ describe("parseArgs", () => {
       idleTimeoutSec: 30,
       auditLog: false,
       snapshotCount: 20000,
+      engines: ["a.ts", "/b.ts"],
       cluster: null,
     });
   });
