@@ -39,6 +39,7 @@ function scopeText(spec: TableEntry): string {
 }
 
 function permText(spec: TableEntry): string {
+  if (spec.flags.includes("admin")) return "admin";
   if (spec.scope === "universal") return "-";
   return spec.flags.includes("write") ? "ReadWrite" : "Read";
 }

@@ -25,6 +25,7 @@ import { RespListener } from "./resp/listener.ts";
 import { DEFAULT_LIMITS } from "./resp/parser.ts";
 import { PubSubHub } from "./resp/pubsub-hub.ts";
 import { type Session, sessionNotices } from "./resp/session.ts";
+import { allCommands } from "./resp/table.ts";
 import { AuditLog } from "./security/audit.ts";
 import { AuthThrottle } from "./security/auth-throttle.ts";
 import { VERSION } from "./version.ts";
@@ -78,6 +79,14 @@ export class HeroServer {
     const c = this.config;
     // Out-of-tree instance types first: the catalog may already hold instances of them.
     await loadKindModules(c.engines, kinds);
+    try {
+      allCommands(); // builds the command table now: a clash is a start-up error, not a later one
+    } catch (e) {
+      throw new HeroError(
+        "ERR",
+        `the instance types' commands do not fit: ${(e as Error).message}`,
+      );
+    }
     let catalog: Catalog;
     let clusterNode: ClusterNode | null = null;
     let catchUpTo = 0;

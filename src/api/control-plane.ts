@@ -12,7 +12,6 @@ import { kinds } from "../backends/kinds.ts";
 import type { ClusterControl } from "../cluster/cluster-node.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { BackendType, InstanceRecord, SecurityChanges } from "../db0/types.ts";
-import type { KindRegistry } from "../engine/kind.ts";
 import { HeroError } from "../errors.ts";
 import type { AuditEvent, AuditLog } from "../security/audit.ts";
 
@@ -35,8 +34,6 @@ export interface ControlPlaneOptions {
   host: InstanceHost;
   /** Where admin calls and authentication failures are recorded; null or absent: nowhere. */
   audit?: AuditLog | null;
-  /** The instance types served (default: the built-in ones); others are "not available yet". */
-  kinds?: KindRegistry;
   /**
    * In a cluster: resolves once this node's catalog holds every change acknowledged before the
    * call (a read index of group 0), so reads here are never staler than a write just made
@@ -61,7 +58,6 @@ export class ControlPlane {
   readonly catalog: Catalog;
   readonly host: InstanceHost;
   readonly auditLog: AuditLog | null;
-  readonly kinds: KindRegistry;
   readonly cluster: ClusterControl | null;
   private readonly catalogBarrier: () => Promise<void> | null;
 
@@ -71,7 +67,6 @@ export class ControlPlane {
     this.catalog = opts.catalog;
     this.host = opts.host;
     this.auditLog = opts.audit ?? null;
-    this.kinds = opts.kinds ?? kinds;
   }
 
   checkAdminSecret(secret: string): boolean {
@@ -100,7 +95,7 @@ export class ControlPlane {
 
   async createInstance(params: CreateInstanceParams): Promise<InstanceRecord> {
     const kind = params.backend.kind;
-    const descriptor = this.kinds.get(kind);
+    const descriptor = kinds.get(kind);
     if (descriptor === undefined) {
       throw new HeroError("UNSUPPORTED", `backend ${kind} is not available yet`);
     }

@@ -76,8 +76,8 @@ const nameSchema: JsonSchema = { type: "string", minLength: 1, maxLength: 128 };
 
 const backendSchema: JsonSchema = {
   description:
-    '"InMemory", "Sql", or a one-key object {"Redb"|"Sled"|"LanceDb"|"Tantivy"|"Sql": path}; ' +
-    "names are case-insensitive",
+    'A type name such as "InMemory", or a one-key object {"<Type>": path} for a type that keeps ' +
+    'its data at a path, such as {"Redb": "store.redb"}; type names are case-insensitive',
   oneOf: [
     { type: "string", minLength: 1 },
     {

@@ -56,7 +56,7 @@ export interface GroupStatus {
   lag?: Record<string, number>;
 }
 
-/** What the cluster_* methods drive (src/cluster/cluster-node.ts). */
+/** What the cluster_* methods (src/api/cluster-methods.ts) drive: this node's cluster side. */
 export interface ClusterControl {
   status(): unknown;
   removeNode(id: number): Promise<void>;

@@ -44,7 +44,7 @@ export interface KindDescriptor {
   /** Opens an instance's engine, creating its storage on first open. */
   open(ctx: OpenContext): Promise<Engine>;
   /** Deletes an instance's files (after its engine closed) when the instance is deleted. */
-  removeFiles?(path: string): Promise<void>;
+  removeFiles?(ctx: OpenContext): Promise<void>;
 }
 
 /** A type HeroDB defines that this build does not serve yet: named, so it answers clearly. */
@@ -68,6 +68,13 @@ export class KindRegistry {
   /** Adds a type; registering the same descriptor again does nothing. */
   register(kind: KindDescriptor): void {
     if (this.list.includes(kind)) return;
+    const sameFamily = this.list.find((k) => k.family === kind.family);
+    if (sameFamily !== undefined && sameFamily.commands !== kind.commands) {
+      throw new HeroError(
+        "ERR",
+        `instance type ${kind.apiNames[0]} names family '${kind.family}' with other commands than ${sameFamily.apiNames[0]}`,
+      );
+    }
     for (const name of kind.apiNames) {
       const lower = name.toLowerCase();
       if (this.byLower.has(lower)) {

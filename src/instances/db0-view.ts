@@ -14,7 +14,7 @@ import { Instance } from "./instance.ts";
 const DB0_RECORD: InstanceRecord = {
   index: 0,
   name: "db0",
-  backend: { kind: "InMemory" },
+  backend: { kind: memoryKind.apiNames[0] },
   created_at: 0,
   encrypted: false,
   visibility: "Private",

@@ -40,7 +40,7 @@ export class Instance {
   private expiring = false;
   /** Writes and reads served (INFO stats). */
   commands = 0;
-  /** Where a persistent instance keeps its data (null for in-memory ones). */
+  /** Where the instance keeps its data: the resolved path of its type (null for types without). */
   dataPath: string | null = null;
 
   constructor(record: InstanceRecord, descriptor: KindDescriptor, engine: Engine) {
@@ -59,8 +59,8 @@ export class Instance {
   }
 
   /**
-   * Applies a write. Without a replicator (in-memory instances on one node) the op is applied
-   * at once; with one, it is proposed to the instance's Raft group and the reply is what apply
+   * Applies a write. Without a Raft group (a type that is not persistent, on a single server) the
+   * op is applied at once; with one, it is proposed to the instance's Raft group and the reply is what apply
    * returned once the entry committed.
    */
   write(op: Op): Reply | symbol | Promise<Reply | symbol> {
@@ -81,9 +81,10 @@ export class Instance {
 
   /** Called for every applied op, on every replica: wakes watchers and blocked clients. */
   afterApply(r: ApplyResult): void {
-    if (r.touched === undefined) return; // an engine without key events
+    // An engine without key events does not say what a write touched: any key may have changed.
+    const touched = r.touched ?? [...this.waiters.keys()];
     if (this.watchers.size > 0) {
-      if (r.flushed) {
+      if (r.flushed || r.touched === undefined) {
         for (const set of this.watchers.values()) for (const w of set) w.watchDirty = true;
       } else {
         for (const k of r.touched) {
@@ -93,7 +94,7 @@ export class Instance {
       }
     }
     if (this.waiters.size > 0) {
-      for (const k of r.touched) {
+      for (const k of touched) {
         const list = this.waiters.get(k);
         if (list === undefined) continue;
         // Wake in arrival order, now, before the writer's next command runs (as Redis serves

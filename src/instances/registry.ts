@@ -10,14 +10,13 @@
  * log order): a delete and a create that reuse one path must not overlap.
  */
 import { resolve as resolvePath } from "node:path";
-import { kinds as builtInKinds } from "../backends/kinds.ts";
+import { kinds } from "../backends/kinds.ts";
 import type { NodeLogStore } from "../cluster/log-store.ts";
 import type { RaftGroup } from "../cluster/raft-group.ts";
 import type { GroupNetwork } from "../cluster/replicator.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { InstanceRecord } from "../db0/types.ts";
 import type { StateMachine } from "../engine/contract.ts";
-import type { KindRegistry } from "../engine/kind.ts";
 import { HeroError } from "../errors.ts";
 import { followCatalog } from "./catalog-follower.ts";
 import { buildDb0View } from "./db0-view.ts";
@@ -42,8 +41,6 @@ export interface RegistryOptions {
   network?: GroupNetwork | null;
   /** Applied entries after which a group snapshots and compacts its log (--snapshot-count). */
   snapshotEntries?: number;
-  /** The instance types served (default: the built-in ones). */
-  kinds?: KindRegistry;
 }
 
 export class InstanceRegistry {
@@ -61,7 +58,6 @@ export class InstanceRegistry {
     this.o = {
       progress: () => {},
       snapshotEntries: 20_000,
-      kinds: builtInKinds,
       ...options,
     } as Required<Omit<RegistryOptions, "network">>;
     this.groups = new NodeGroups(
@@ -96,7 +92,7 @@ export class InstanceRegistry {
   }
 
   private async openNow(record: InstanceRecord): Promise<void> {
-    const kind = this.o.kinds.get(record.backend.kind);
+    const kind = kinds.get(record.backend.kind);
     if (kind === undefined) {
       throw new HeroError("UNSUPPORTED", `backend ${record.backend.kind} is not available yet`);
     }
@@ -215,7 +211,7 @@ export class InstanceRegistry {
     // close() is the control plane's delete: the instance's Raft log and data go with it, so
     // the path can be given to a new instance.
     this.groups.remove(index, inst.replicator !== null);
-    if (inst.dataPath !== null) await inst.descriptor.removeFiles?.(inst.dataPath);
+    await inst.descriptor.removeFiles?.({ index, path: inst.dataPath, dataDir: this.o.dataDir });
   }
 
   rename(index: number, _name: string): void {

@@ -46,7 +46,7 @@ export interface ServerApi {
   clock(): number;
   /** Raft log fsyncs and entries made durable by them, across all groups. */
   durability(): { fsyncs: number; entries: number; writes: number };
-  /** Runs one already-resolved command now (EXEC's non-KV commands). */
+  /** Runs one already-resolved command now (EXEC of a transaction that is not one Op). */
   execute(
     session: Session,
     r: { spec: TableEntry; name: string; args: Buffer[] },

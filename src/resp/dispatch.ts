@@ -105,10 +105,7 @@ export function admit(session: Session, r: Resolved): Instance | HeroError {
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
     );
   }
-  const denied = authorizeCommand(session.principal, r.name, r.spec, {
-    index: inst.index,
-    access: session.perm,
-  });
+  const denied = authorizeCommand(session.principal, r.name, r.spec, inst.index, session.perm);
   if (denied !== null) return denied;
   return inst;
 }
@@ -168,6 +165,13 @@ export class Dispatcher {
       if (inst instanceof HeroError) {
         session.multiFailed = true;
         return inst;
+      }
+      // EXEC of engine commands is atomic only as one Op, which the type must declare.
+      if (isEngineCommand(r.spec) && !inst.descriptor.transactions) {
+        session.multiFailed = true;
+        return err(
+          `'${r.name.toLowerCase()}' cannot be queued: instance ${inst.index} (${namespaceOf(inst.record)}) has no transactions`,
+        );
       }
     }
     session.multi!.push({ spec: r.spec, name: r.name, args: r.args });

@@ -55,14 +55,16 @@ export interface CommandNeeds {
 }
 
 /**
- * The decision for a RESP command: null when allowed, otherwise the error to answer. `on` is the
- * selected instance and the session's access to it, for commands scoped to instances.
+ * The decision for a RESP command: null when allowed, otherwise the error to answer. For a
+ * command scoped to instances, `index` is the selected instance and `access` the session's
+ * access to it (plain arguments: this runs for every command).
  */
 export function authorizeCommand(
   principal: Principal,
   name: string,
   needs: CommandNeeds,
-  on?: { index: number; access: Access },
+  index = -1,
+  access: Access = "none",
 ): HeroError | null {
   const flags = needs.flags;
   if (principal.kind !== "admin" && flags.includes("admin")) {
@@ -71,14 +73,14 @@ export function authorizeCommand(
       `'${name.toLowerCase().replace("|", " ")}' is an admin command: AUTH <admin-secret> first`,
     );
   }
-  if (on === undefined) return null;
-  if (on.access === "none") {
-    return new HeroError("NOAUTH", `instance ${on.index} requires an access key`);
+  if (index < 0 || access === "readwrite") return null;
+  if (access === "none") {
+    return new HeroError("NOAUTH", `instance ${index} requires an access key`);
   }
-  if (on.access !== "readwrite" && flags.includes("write")) {
+  if (flags.includes("write")) {
     return new HeroError(
       "NOPERM",
-      `this session has read-only access to instance ${on.index}: '${name.toLowerCase()}' writes`,
+      `this session has read-only access to instance ${index}: '${name.toLowerCase()}' writes`,
     );
   }
   return null;

@@ -39,16 +39,22 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
     return r.json;
   }
 
-  /** An ioredis connection (no reconnects) that selected instance 1 with `key` and read from it. */
-  async function liveSession(key: string): Promise<Redis> {
-    const client = new Redis({
+  /** An ioredis connection that does not reconnect (a closed one stays closed). */
+  async function connected(): Promise<Redis> {
+    const c = new Redis({
       host: "127.0.0.1",
       port: srv.port,
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    await client.connect();
+    await c.connect();
+    return c;
+  }
+
+  /** An ioredis connection (no reconnects) that selected instance 1 with `key` and read from it. */
+  async function liveSession(key: string): Promise<Redis> {
+    const client = await connected();
     expect(await client.call("SELECT", "1", "KEY", key)).toBe("OK");
     expect(await client.get("greeting")).toBe("hello");
     return client;
@@ -255,14 +261,7 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
     ]);
 
     async function client(auth: string | null): Promise<Redis> {
-      const c = new Redis({
-        host: "127.0.0.1",
-        port: srv.port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      await c.connect();
+      const c = await connected();
       if (auth !== null) expect(await c.call("AUTH", auth)).toBe("OK");
       return c;
     }
@@ -310,6 +309,27 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
         ).rejects.toThrow(/not supported/);
       } finally {
         c.disconnect();
+      }
+    });
+
+    it("a session that presented the admin secret stays admin after SELECT n KEY <access key>", async () => {
+      await updateSecurity({
+        instance_index: 2,
+        add_keys: [{ key: READ_KEY, permission: "Read" }],
+      });
+      const c = await client(SECRET);
+      try {
+        expect(await c.call("SELECT", "2", "KEY", READ_KEY)).toBe("OK");
+        expect(await c.call("CONFIG", "RESETSTAT")).toBe("OK");
+      } finally {
+        c.disconnect();
+      }
+      const k = await client(null);
+      try {
+        expect(await k.call("SELECT", "2", "KEY", SECRET)).toBe("OK");
+        expect(await k.call("CONFIG", "RESETSTAT")).toBe("OK");
+      } finally {
+        k.disconnect();
       }
     });
 

@@ -60,6 +60,24 @@ describe("a plugged-in instance type on one server", () => {
     expect(await c.call("COMMANDS")).not.toContain("GET");
   });
 
+  it("refuses its commands inside MULTI (it declares no transactions): EXEC aborts", async () => {
+    const c = client(srv.port, db);
+    expect(await c.call("MULTI")).toBe("OK");
+    await expect(c.call("COUNTER.INCR", "a")).rejects.toThrow(/cannot be queued.*no transactions/);
+    await expect(c.call("EXEC")).rejects.toThrow(/^EXECABORT/);
+    expect(await c.call("COUNTER.GET", "a")).toBe(42);
+  });
+
+  it("WATCH sees any write as a change, since the engine names no keys", async () => {
+    const watcher = client(srv.port, db);
+    const other = client(srv.port, db);
+    expect(await watcher.call("WATCH", "a")).toBe("OK");
+    expect(await other.call("COUNTER.INCR", "b")).toBe(1);
+    expect(await watcher.call("MULTI")).toBe("OK");
+    expect(await watcher.call("PING")).toBe("QUEUED");
+    expect(await watcher.call("EXEC")).toBe(null);
+  });
+
   it("refuses encryption, which its descriptor does not offer", async () => {
     const r = await srv.rpc("db_createInstance", {
       name: "sealed",
@@ -90,6 +108,34 @@ describe("a module that is not an instance type", () => {
     const [port, apiPort] = await freePorts(2);
     const failed = startServer({ port, apiPort, startTimeoutMs: 10_000, args: ["--engine", bad] });
     await expect(failed).rejects.toThrow(/--engine .*bad\.ts has no valid path rule/);
+    await expect(failed).rejects.not.toThrow(/\n\s+at /);
+  });
+});
+
+describe("a module whose commands clash with the table", () => {
+  it("stops start-up with one clear line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herodb-clashing-engine-"));
+    const clash = join(dir, "clash.ts");
+    writeFileSync(
+      clash,
+      [
+        "export default {",
+        '  apiNames: ["Clash"], path: "none", family: "clash", encryptable: false,',
+        "  persistent: false, transactions: false, open: async () => { throw new Error('unused'); },",
+        '  commands: [{ name: "GET", group: "generic", summary: "", syntax: "key", arity: 2,',
+        '    flags: ["readonly"], scope: ["clash"] }],',
+        "};",
+        "",
+      ].join("\n"),
+    );
+    const [port, apiPort] = await freePorts(2);
+    const failed = startServer({
+      port,
+      apiPort,
+      startTimeoutMs: 10_000,
+      args: ["--engine", clash],
+    });
+    await expect(failed).rejects.toThrow(/commands do not fit: duplicate command in table: GET/);
     await expect(failed).rejects.not.toThrow(/\n\s+at /);
   });
 });

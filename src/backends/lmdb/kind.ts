@@ -45,5 +45,5 @@ export const lmdbKind: KindDescriptor = {
     // its state is written back every 50 ms, which keeps LMDB's work off the write path.
     return new LmdbBackend(dir, { writeBackMs: 50 });
   },
-  removeFiles: removeLmdbFiles,
+  removeFiles: ({ path }) => removeLmdbFiles(path as string),
 };

@@ -9,7 +9,7 @@
  * the entry and judged against each op's own clock. Values from encrypted sessions arrive sealed
  * and are stored as they are.
  *
- * Beyond the Backend contract it offers what a Raft runtime needs for a persistent state machine
+ * Beyond the Engine contract it offers what a Raft runtime needs for a persistent state machine
  * (PersistentBackend): `durableIndex`/`flush()` to bound log compaction, and `snapshot()` /
  * `restore()` to ship and install whole state (format: ./snapshot.ts).
  */
@@ -25,7 +25,7 @@ import { bufOf, keyOf } from "../kv/types.ts";
 import { LmdbStore, type LmdbStoreOptions, type StoredRecord } from "./lmdb-store.ts";
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "./snapshot.ts";
 
-/** A Backend whose state lives on disk, which a Raft group writes through. */
+/** An engine whose state lives on disk, which a Raft group writes through. */
 export interface PersistentBackend extends Engine {
   /** The highest applied index whose state is durable; the log must be kept above it. */
   readonly durableIndex: number;

@@ -1,10 +1,10 @@
 /**
- * The in-memory KV backend: a Keyspace over a MapStore. Ops are applied synchronously and
- * `apply` looks each command's implementation up through the resolver it was built with (the
- * command table), so the Redis semantics live in one place for every KV backend.
+ * The in-memory key-value engine: a Keyspace over a MapStore. Ops are applied synchronously by
+ * ../kv/run-call.ts, which finds each command's implementation in the key-value family, so the
+ * Redis semantics live in one place for every key-value engine.
  *
  * It is also a Raft state machine: in a cluster an in-memory instance replicates through its own
- * group (with a log kept in memory), so it needs `applyAll`, and `snapshot`/`restore` in the
+ * group (whose log the node keeps), so it needs `applyAll`, and `snapshot`/`restore` in the
  * same KV snapshot format the persistent backend ships (../lmdb/snapshot.ts). Nothing of it is
  * ever durable: `flush` reports the applied index, which only bounds log compaction.
  */

@@ -13,7 +13,13 @@ import { err, HeroError, syntaxError } from "../../errors.ts";
 import type { Instance } from "../../instances/instance.ts";
 import { hashAccessKey } from "../../security/access-keys.ts";
 import { failureDelayMs, hostOf } from "../../security/auth-throttle.ts";
-import { type Access, ANONYMOUS, accessTo, principalOf } from "../../security/authorization.ts";
+import {
+  type Access,
+  ADMIN,
+  ANONYMOUS,
+  accessTo,
+  principalOf,
+} from "../../security/authorization.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { clientInfoLine } from "./client-info.ts";
 
@@ -99,7 +105,8 @@ function selectOn(
   s.instance = inst;
   s.perm = perm;
   s.selectKey = key;
-  s.principal = principalOf(ctx.server, key);
+  // Who the session is comes from AUTH; presenting the admin secret to SELECT proves it too.
+  if (key !== null && ctx.server.checkAdminSecret(key)) s.principal = ADMIN;
   s.authFailures = 0;
   return OK;
 }

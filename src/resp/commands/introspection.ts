@@ -1,6 +1,6 @@
 /**
  * COMMAND and COMMANDS: what the command table says about itself. COMMAND COUNT/INFO/DOCS/LIST
- * answer in Redis's shapes (redis-cli and client libraries ask for them); allCommands() is HeroDB's
+ * answer in Redis's shapes (redis-cli and client libraries ask for them); COMMANDS is HeroDB's
  * list of what the selected instance accepts.
  */
 

@@ -3,7 +3,7 @@
  *
  * Commands queued after MULTI were already checked (arity, type, permission) when queued; a
  * failure there aborts EXEC with EXECABORT, as in Redis. EXEC of engine commands on the selected
- * instance becomes one Op whose batch is applied atomically, in order, by the backend, so the
+ * instance becomes one Op whose batch is applied atomically, in order, by the engine, so the
  * transaction is one entry in the log and replicas see all of it or none. WATCH is optimistic:
  * any write to a watched key (or FLUSHDB) marks the session dirty and EXEC answers a null array.
  */
@@ -81,7 +81,10 @@ function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promis
   });
 }
 
-/** Mixed transaction: run each command in order (synchronous on one node, so nothing interleaves). */
+/**
+ * A transaction that is not one Op (it mixes engine commands with others, or has none): each
+ * command runs in order; each write in it is an Op of its own.
+ */
 async function execEach(ctx: CommandContext, queued: QueuedCommand[]): Promise<Reply> {
   const replies: Reply[] = [];
   for (const q of queued) {

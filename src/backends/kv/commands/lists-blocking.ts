@@ -1,9 +1,9 @@
 /**
  * The blocking list commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP.
  *
- * Each `kv` exec is the non-blocking attempt: it validates every argument (timeout included, so
+ * Each `exec` is the non-blocking attempt: it validates every argument (timeout included, so
  * a bad timeout is reported even when data is ready, as in Redis), pops when a list has elements,
- * and otherwise returns BLOCKED. The dispatcher then waits on `block.keys` and retries the exec
+ * and otherwise returns BLOCKED. The dispatcher then waits on `block.keys` and retries the command
  * after each write to them, answering `block.timeoutReply` when the timeout passes. The popping
  * itself is shared with the non-blocking forms in ./lists.ts.
  */
@@ -26,7 +26,7 @@ import {
 } from "./lists-core.ts";
 import type { KvCommand, KvExec } from "./spec.ts";
 
-/** KvExec's type has no room for BLOCKED, although the dispatcher and harness expect it. */
+/** The pop helpers here return Reply; BLOCKED passes through them as one (Exec's result allows it). */
 const blocked = BLOCKED as unknown as Reply;
 const INT64_MAX = 2 ** 63;
 
