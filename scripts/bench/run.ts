@@ -13,6 +13,8 @@
  *
  * `npm run bench -- cluster [options]` is a separate mode (a HeroDB cluster against an etcd
  * cluster, with its own load generator): see cluster.ts, loaded only when asked for.
+ * `npm run bench -- snapshot [options]`: memory while a joining node installs a large instance
+ * (snapshot-install.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -232,7 +234,9 @@ const argv = process.argv.slice(2);
 const job =
   argv[0] === "cluster"
     ? import("./cluster.ts").then((cluster) => cluster.main(argv.slice(1)))
-    : main(argv);
+    : argv[0] === "snapshot"
+      ? import("./snapshot-install.ts").then((snapshot) => snapshot.main(argv.slice(1)))
+      : main(argv);
 job.catch((e: unknown) => {
   log(`bench: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;

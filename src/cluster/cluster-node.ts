@@ -18,12 +18,16 @@ import type { Catalog } from "../db0/catalog.ts";
 import { HeroError } from "../errors.ts";
 import { RaftError } from "../raft/errors.ts";
 import type { Message } from "../raft/types.ts";
+import type { StoredSnapshotFile } from "./group-log.ts";
 import type { NodeAddresses, PeerRequest } from "./join.ts";
 import { nextMembershipStep } from "./membership.ts";
 import { type NodeState, writeNodeState } from "./node-state.ts";
 import type { RaftGroup } from "./raft-group.ts";
 import type { GroupNetwork } from "./replicator.ts";
+import { SnapshotFetcher } from "./snapshot-fetch.ts";
+import { fileChunks } from "./snapshot-files.ts";
 import type { Transport } from "./transport.ts";
+import { StreamedReply } from "./transport-requests.ts";
 
 const MEMBERSHIP_TICK_MS = 200;
 /** The longest a removed node keeps serving its groups so that its removal can commit. */
@@ -70,6 +74,10 @@ export interface GroupHost {
   group(groupId: number): RaftGroup | undefined;
   /** The catalog's group (group 0), once attached. */
   catalogRaft(): RaftGroup | null;
+  /** The file of a group's stored snapshot (what a member lagging behind is sent). */
+  snapshotFile(groupId: number): StoredSnapshotFile | null;
+  /** The node's log store directory (where snapshots from peers are received). */
+  readonly logDir: string;
 }
 
 export class ClusterNode implements GroupNetwork, ClusterControl {
@@ -87,6 +95,7 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   /** Ids the catalog lists as removed, and those of them this node has cut off. */
   private removedIds = new Set<number>();
   private readonly cutOff = new Set<number>();
+  private fetcher: SnapshotFetcher | null = null;
 
   constructor(o: ClusterNodeOptions) {
     this.o = o;
@@ -127,6 +136,17 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
   attach(catalog: Catalog, registry: GroupHost): void {
     this.catalog = catalog;
     this.registry = registry;
+    this.fetcher = new SnapshotFetcher({
+      dir: registry.logDir,
+      addressOf: (id) => this.addressOf(id),
+      stream: (address, body, consume, idleMs) =>
+        this.transport === null
+          ? Promise.reject(new HeroError("ERR", "no transport"))
+          : this.transport.stream(address, body, consume, idleMs),
+      step: (g, m) => registry.group(g)?.step(m),
+      applied: (g) => registry.group(g)?.appliedIndex ?? 0,
+      progress: (message) => this.o.log.info({}, message),
+    });
     catalog.onChange(() => this.catalogChanged());
     this.catalogChanged();
     this.timer = setInterval(() => this.reconcile(), MEMBERSHIP_TICK_MS);
@@ -174,7 +194,9 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
     if (group === undefined) return;
     for (const m of f.m as Message[]) {
       if (m === null || typeof m !== "object" || m.from !== from || m.to !== this.nodeId) continue;
-      group.step(m);
+      // A snapshot in a file of the sender's is fetched first (streamed), then stepped.
+      if (m.type === "snapshot" && m.snapshot?.file !== undefined) this.fetcher?.receive(f.g, m);
+      else group.step(m);
     }
   }
 
@@ -238,6 +260,15 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
         await this.registry?.catalogRaft()?.readBarrier();
         this.catalogChanged();
         return { ok: this.removed };
+      }
+      case "snapshotFile": {
+        // Only a member of the cluster, for a snapshot this node holds now.
+        if (peerId === null || !this.admit(peerId)) throw new HeroError("ERR", "not a member");
+        const file = this.registry?.snapshotFile(req.g) ?? null;
+        if (file === null || file.seq !== req.seq) {
+          throw new HeroError("ERR", `group ${req.g}: that snapshot is no longer stored here`);
+        }
+        return new StreamedReply(fileChunks(file.path));
       }
       default:
         throw new HeroError("ERR", "unknown request");

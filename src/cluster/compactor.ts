@@ -58,17 +58,21 @@ export class Compactor {
     setImmediate(async () => {
       try {
         const { machine, log } = this.o;
-        const snap = machine.snapshot();
+        const snap = await machine.snapshot();
+        let bytes: number;
         const bytesCovered = this.appliedBytes;
-        const durable = await machine.flush();
-        if (durable < snap.index || snap.index <= log.firstIndex()) return;
-        log.createSnapshot(snap.index, this.o.conf(), snap.data);
+        try {
+          const durable = await machine.flush();
+          if (durable < snap.index || snap.index <= log.firstIndex()) return;
+          // Streamed from the state machine to the snapshot file: never whole in memory here.
+          bytes = await log.createSnapshotFrom(snap.index, this.o.conf(), snap.chunks());
+        } finally {
+          snap.close?.();
+        }
         log.compact(snap.index);
         this.snapshotAtBytes = bytesCovered;
         await this.o.flushLog();
-        this.o.progress?.(
-          `snapshot at index ${snap.index} (${snap.data.length} bytes); log compacted`,
-        );
+        this.o.progress?.(`snapshot at index ${snap.index} (${bytes} bytes); log compacted`);
       } catch (e) {
         this.o.failed(e);
       } finally {

@@ -48,9 +48,26 @@ export interface GroupBackend {
   removeEntries(group: number, lo: number, hi: number): void;
   putState(group: GroupLog, kind: "hard" | "conf" | "base" | "meta", value: unknown): void;
   putSnapshotData(group: GroupLog, data: Uint8Array, rec: PendingRecord): void;
+  /** The file holding the group's stored snapshot, or null. */
+  snapshotFile(group: number): StoredSnapshotFile | null;
+  /** Makes a complete snapshot file the group's stored snapshot. */
+  adoptSnapshotFile(group: GroupLog, path: string, rec: PendingRecord): StoredSnapshotFile;
+  /** Writes a snapshot file from a stream, durably, before anything refers to it. */
+  writeSnapshotFile(group: number, chunks: AsyncIterable<Uint8Array>): Promise<StoredSnapshotFile>;
+  /** Records that the group's snapshot is the file written as `seq`. */
+  putSnapshotRef(group: GroupLog, seq: number, rec: PendingRecord): void;
+  /** Deletes a snapshot file written but not recorded. */
+  discardSnapshotFile(group: number, seq: number): Promise<void>;
   /** Committed entries lo, lo+1, … < hi, in order, until visit returns false. */
   readEntries(group: number, lo: number, hi: number, visit: (e: Entry) => boolean): void;
   readSnapshotData(group: number): Uint8Array;
+}
+
+/** A snapshot file in the store: its number, path and size (header included). */
+export interface StoredSnapshotFile {
+  seq: number;
+  path: string;
+  bytes: number;
 }
 
 /** The persisted state of a group as found when the store opened. */
@@ -79,6 +96,8 @@ export class GroupLog implements RaftStorage {
   private baseTerm: number;
   private meta: SnapshotMeta;
   private snapData: SnapData;
+  /** The file of the snapshot recorded last here (undefined: ask the store, as after a restart). */
+  private snapFile: StoredSnapshotFile | undefined;
   private last: number;
   /** Terms of base+1 … last as runs: runTerm[i] from runStart[i] up to the next run's start. */
   private runStart: number[];
@@ -161,9 +180,17 @@ export class GroupLog implements RaftStorage {
     return this.last;
   }
 
+  /**
+   * The stored snapshot: inline while it is still in memory (not yet durable), otherwise a
+   * reference to its file, which the runtime streams to whoever it is sent to rather than
+   * reading it whole.
+   */
   snapshot(): Snapshot {
-    const data = this.snapData.data ?? this.backend.readSnapshotData(this.id);
-    return { meta: copyMeta(this.meta), data };
+    const meta = copyMeta(this.meta);
+    if (this.snapData.data !== null) return { meta, data: this.snapData.data };
+    const f = this.snapFile ?? this.backend.snapshotFile(this.id);
+    if (f === null) return { meta, data: this.backend.readSnapshotData(this.id) };
+    return { meta, data: EMPTY, file: { group: this.id, ...f } };
   }
 
   /** Stores entries, first truncating any stored entries at or after entries[0].index. */
@@ -227,7 +254,16 @@ export class GroupLog implements RaftStorage {
     this.tailBytes = 0;
     this.tailStart = this.last + 1;
     this.backend.putState(this, "base", { index: this.baseIndex, term: this.baseTerm });
-    this.storeSnapshot(copyMeta(s.meta), s.data);
+    if (s.file === undefined) {
+      this.storeSnapshot(copyMeta(s.meta), s.data);
+      return;
+    }
+    this.meta = copyMeta(s.meta);
+    this.conf = copyConf(s.meta.conf);
+    this.snapData = { durable: false, data: null };
+    this.backend.putState(this, "meta", this.meta);
+    this.backend.putState(this, "conf", this.conf);
+    this.snapFile = this.backend.adoptSnapshotFile(this, s.file.path, this.snapData);
   }
 
   /** Records the state machine's state as of `index` (≤ applied); entries are kept. */
@@ -238,6 +274,37 @@ export class GroupLog implements RaftStorage {
     const meta = { index, term: this.term(index), conf: copyConf(conf) };
     this.storeSnapshot(meta, data);
     return { meta: copyMeta(meta), data };
+  }
+
+  /**
+   * Records the state machine's state as of `index` (≤ applied) from a stream, written to its
+   * file as it is read (never whole in memory); entries are kept. Resolves with the snapshot's
+   * size in bytes. If a newer snapshot was recorded meanwhile (one installed from the leader),
+   * the file is discarded and this rejects as compacted.
+   */
+  async createSnapshotFrom(
+    index: number,
+    conf: ConfState,
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<number> {
+    this.writable();
+    if (index <= this.meta.index) throw new RaftError("compacted");
+    if (index > this.last) throw new RaftError("unavailable");
+    const term = this.term(index);
+    const file = await this.backend.writeSnapshotFile(this.id, chunks);
+    if (this.dropped || index <= this.meta.index || index <= this.baseIndex) {
+      await this.backend.discardSnapshotFile(this.id, file.seq);
+      throw new RaftError("compacted");
+    }
+    const meta = { index, term, conf: copyConf(conf) };
+    this.meta = meta;
+    this.conf = copyConf(conf);
+    this.snapData = { durable: false, data: null };
+    this.snapFile = file;
+    this.backend.putState(this, "meta", meta);
+    this.backend.putState(this, "conf", this.conf);
+    this.backend.putSnapshotRef(this, file.seq, this.snapData);
+    return file.bytes;
   }
 
   /** Drops entries ≤ index; the index must be covered by the latest snapshot. */
@@ -293,6 +360,7 @@ export class GroupLog implements RaftStorage {
   }
 
   private storeSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    this.snapFile = undefined;
     this.meta = meta;
     this.conf = copyConf(meta.conf);
     this.snapData = { durable: false, data };
@@ -320,6 +388,8 @@ export class GroupLog implements RaftStorage {
     if (this.dropped) throw new HeroError("INTERNAL", `raft group ${this.id} was dropped`);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function copyConf(c: ConfState): ConfState {
   return { voters: [...c.voters], learners: [...c.learners] };

@@ -43,7 +43,9 @@ export type PeerRequest =
   | { t: "join"; node: NodeAddresses; proof: Uint8Array }
   | { t: "transferLeader"; group: number; to: number }
   /** Sent to a node the cluster just removed (it may no longer hear it through group 0). */
-  | { t: "removed"; id: number };
+  | { t: "removed"; id: number }
+  /** A member fetching the snapshot file this node's leader referred it to (streamed reply). */
+  | { t: "snapshotFile"; g: number; seq: number };
 
 type Ask = (address: string, body: unknown, timeoutMs: number) => Promise<unknown>;
 

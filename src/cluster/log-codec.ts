@@ -213,6 +213,14 @@ export function decodeRecords(payload: Buffer, visit: (r: LogRecord) => void): v
   }
 }
 
+/** The header of a snapshot file whose data has the CRC-32 `crc` (written after the data). */
+export function snapshotFileHeader(crc: number): Buffer {
+  const b = Buffer.allocUnsafe(SNAP_HEADER);
+  b.write(SNAP_MAGIC, 0, "latin1");
+  b.writeUInt32BE(crc, 8);
+  return b;
+}
+
 export function encodeSnapshotFile(data: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(SNAP_HEADER + data.byteLength);
   b.write(SNAP_MAGIC, 0, "latin1");

@@ -21,7 +21,15 @@ import {
 } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { parseSegmentName, SEGMENT_HEADER, segmentHeader, segmentName } from "./log-codec.ts";
+import { crc32 } from "node:zlib";
+import {
+  parseSegmentName,
+  SEGMENT_HEADER,
+  SNAP_HEADER,
+  segmentHeader,
+  segmentName,
+  snapshotFileHeader,
+} from "./log-codec.ts";
 
 /**
  * Zeros written ahead of the frames. Overwriting blocks a file already has costs a sync about a
@@ -143,6 +151,42 @@ export class SegmentFiles {
       await h.close();
     }
     await rename(tmp, path);
+  }
+
+  /**
+   * Writes a snapshot file from a stream under a temporary name: the data after room for the
+   * header, then the header with the data's CRC-32, a sync, and the rename into place (followed
+   * by a directory sync). Only one chunk is in memory at a time. Returns the data's size.
+   */
+  async writeSnapshotStream(name: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+    const path = join(this.dir, name);
+    const tmp = `${path}.tmp`;
+    const h = await open(tmp, "w", 0o600);
+    let size = 0;
+    let crc = 0;
+    try {
+      for await (const chunk of chunks) {
+        await h.write(chunk, 0, chunk.byteLength, SNAP_HEADER + size);
+        crc = crc32(chunk, crc);
+        size += chunk.byteLength;
+      }
+      const header = snapshotFileHeader(crc);
+      await h.write(header, 0, header.length, 0);
+      await h.sync();
+    } catch (e) {
+      await h.close();
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    await h.close();
+    await rename(tmp, path);
+    fsyncDir(this.dir);
+    return size;
+  }
+
+  /** Deletes a file that was written but never recorded (a snapshot made obsolete meanwhile). */
+  async discard(name: string): Promise<void> {
+    await unlink(join(this.dir, name)).catch(() => {});
   }
 
   /** A whole file's bytes. */

@@ -25,10 +25,17 @@
  * acknowledged, and it is cut off and reported in `warnings`. Damage anywhere else cannot be
  * repaired safely (a lost vote could elect two leaders), so opening then fails with a clear error.
  */
-import { mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { HeroError } from "../errors.ts";
 import type { ConfState, Entry } from "../raft/types.ts";
-import { type CacheLimits, type GroupBackend, GroupLog, type PendingRecord } from "./group-log.ts";
+import {
+  type CacheLimits,
+  type GroupBackend,
+  GroupLog,
+  type PendingRecord,
+  type StoredSnapshotFile,
+} from "./group-log.ts";
 import {
   decodeSnapshotFile,
   encodeSnapshotFile,
@@ -47,6 +54,7 @@ import {
   REC_SNAPREF,
   REC_STATE,
   SEGMENT_HEADER,
+  SNAP_HEADER,
   segmentHeader,
   segmentName,
   snapshotName,
@@ -56,6 +64,9 @@ import { LogIndex } from "./log-index.ts";
 import { loadedGroup, replaySegments } from "./log-replay.ts";
 
 export { GroupLog } from "./group-log.ts";
+
+/** Files a snapshot is received into from a peer, in the store's directory (./snapshot-fetch.ts). */
+export const INCOMING_PREFIX = "incoming-";
 
 /** A damaged record found (and cut off) when the store opened. */
 export interface LogWarning {
@@ -133,6 +144,8 @@ export class NodeLogStore implements GroupBackend {
     }
     this.active = newest ?? this.files.createFirst();
     for (const n of names) {
+      // A snapshot being received when the node stopped: fetched again if still needed.
+      if (n.startsWith(INCOMING_PREFIX)) this.files.remove(n, this.active);
       const s = parseSnapshotName(n);
       if (s === null) continue;
       this.nextSnapSeq = Math.max(this.nextSnapSeq, s.seq + 1);
@@ -248,6 +261,52 @@ export class NodeLogStore implements GroupBackend {
     this.pending.records.push({ kind: REC_SNAPREF, group: g.id, seq });
     this.pending.pending.push(rec);
     this.pending.groups.add(g);
+  }
+
+  async writeSnapshotFile(
+    group: number,
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<StoredSnapshotFile> {
+    this.usable();
+    const seq = this.nextSnapSeq++;
+    const name = snapshotName(group, seq);
+    const data = await this.files.writeSnapshotStream(name, chunks);
+    return { seq, path: join(this.dir, name), bytes: data + SNAP_HEADER };
+  }
+
+  putSnapshotRef(g: GroupLog, seq: number, rec: PendingRecord): void {
+    this.usable();
+    this.pending.records.push({ kind: REC_SNAPREF, group: g.id, seq });
+    this.pending.pending.push(rec);
+    this.pending.groups.add(g);
+  }
+
+  /** The file that holds the group's stored snapshot (null while it has none on disk). */
+  snapshotFile(group: number): StoredSnapshotFile | null {
+    const seq = this.index.groups.get(group)?.snapSeq ?? 0;
+    if (seq === 0) return null;
+    const path = join(this.dir, snapshotName(group, seq));
+    return { seq, path, bytes: statSync(path).size };
+  }
+
+  /**
+   * Makes a complete snapshot file (received from a peer, or another store's in tests) the
+   * group's stored snapshot: moved into place when it is in this directory, copied otherwise;
+   * recorded with the next flush, like a snapshot written here.
+   */
+  adoptSnapshotFile(g: GroupLog, path: string, rec: PendingRecord): StoredSnapshotFile {
+    this.usable();
+    const seq = this.nextSnapSeq++;
+    const target = join(this.dir, snapshotName(g.id, seq));
+    if (resolve(dirname(path)) === resolve(this.dir)) renameSync(path, target);
+    else copyFileSync(path, target);
+    this.files.syncDir();
+    this.putSnapshotRef(g, seq, rec);
+    return { seq, path: target, bytes: statSync(target).size };
+  }
+
+  discardSnapshotFile(group: number, seq: number): Promise<void> {
+    return this.files.discard(snapshotName(group, seq));
   }
 
   readEntries(group: number, lo: number, hi: number, visit: (e: Entry) => boolean): void {

@@ -15,6 +15,7 @@
 import { randomInt } from "node:crypto";
 import type { ApplyResult, Op, StateMachine } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
+import { snapshotOfBytes } from "../engine/snapshot.ts";
 import { HeroError } from "../errors.ts";
 import { decodeConfChange, RawNode } from "../raft/index.ts";
 import type {
@@ -34,6 +35,7 @@ import { ProposalBatcher } from "./proposal-batcher.ts";
 import { Proposals, tryAgain, type Waiting } from "./proposals.ts";
 import { ReadGate } from "./read-gate.ts";
 import type { Replicator } from "./replicator.ts";
+import { snapshotFileData } from "./snapshot-files.ts";
 
 export interface GroupOptions {
   groupId: number;
@@ -255,6 +257,11 @@ export class RaftGroup implements Replicator {
     return this.node.leader !== 0;
   }
 
+  /** The state machine's applied index. */
+  get appliedIndex(): number {
+    return this.o.machine.appliedIndex;
+  }
+
   /** Whether this node leads the group now (it runs active expiry and membership changes). */
   get leads(): boolean {
     return this.node.isLeader;
@@ -413,8 +420,15 @@ export class RaftGroup implements Replicator {
   private async installSnapshot(s: Snapshot): Promise<void> {
     // Writes this node proposed may be inside the snapshot, or lost: nothing tells which.
     this.proposals.abandonProposed();
-    this.o.progress?.(`installing snapshot at index ${s.meta.index} (${s.data.length} bytes)`);
-    await this.o.machine.restore({ index: s.meta.index, data: s.data });
+    const bytes = s.file?.bytes ?? s.data.length;
+    this.o.progress?.(`installing snapshot at index ${s.meta.index} (${bytes} bytes)`);
+    // A snapshot in a file (received from the leader, ./snapshot-fetch.ts) streams from it.
+    const file = s.file;
+    const source =
+      file === undefined
+        ? snapshotOfBytes(s.meta.index, s.data)
+        : { index: s.meta.index, chunks: () => snapshotFileData(file.path) };
+    await this.o.machine.restore(source);
     this.o.log.applySnapshot(s);
     this.voters = s.meta.conf.voters.length;
     this.o.progress?.(`snapshot at index ${s.meta.index} installed`);

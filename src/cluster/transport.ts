@@ -33,7 +33,7 @@ import type { TlsMaterial } from "../security/tls.ts";
 import { encodeFrame, FrameDecoder, FrameError, frameBodyBytes } from "./frames.ts";
 import { type LinkHost, PeerLink } from "./peer-link.ts";
 import { type AcceptHost, accept } from "./transport-accept.ts";
-import { messageOf, type RequestHost, sendRequest } from "./transport-requests.ts";
+import { fetchStream, messageOf, type RequestHost, sendRequest } from "./transport-requests.ts";
 import { createPeerServer, dialPeer, peerHandshakeFailure } from "./transport-tls.ts";
 
 export interface TransportLog {
@@ -219,6 +219,20 @@ export class Transport {
   request(address: string, body: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closing !== null) return Promise.reject(new HeroError("ERR", "transport is closed"));
     return sendRequest(this.host, address, body, timeoutMs);
+  }
+
+  /**
+   * Asks `address` for a streamed reply (a snapshot file) and feeds its chunks to `consume`, with
+   * flow control both ways; see fetchStream.
+   */
+  stream(
+    address: string,
+    body: unknown,
+    consume: (chunk: Uint8Array) => Promise<void>,
+    idleMs: number,
+  ): Promise<void> {
+    if (this.closing !== null) return Promise.reject(new HeroError("ERR", "transport is closed"));
+    return fetchStream(this.host, address, body, consume, idleMs);
   }
 
   /** Closes the listener and every connection, stops all timers; resolves when all is closed. */

@@ -13,6 +13,7 @@
 
 import type { ApplyResult, Op, StateMachine } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
+import { snapshotBytes, snapshotOfBytes } from "../engine/snapshot.ts";
 import { HeroError } from "../errors.ts";
 import { applyChange, type CatalogChange } from "./catalog-changes.ts";
 import { catalogProblem } from "./catalog-data.ts";
@@ -83,12 +84,11 @@ export class CatalogMachine {
         }
         return this.#durable;
       },
-      snapshot: () => ({
-        index: this.#applied,
-        data: this.#keys.sealJson(this.#host.data(), SNAPSHOT_AD),
-      }),
+      // The catalog is small: its snapshot is one sealed JSON document.
+      snapshot: async () =>
+        snapshotOfBytes(this.#applied, this.#keys.sealJson(this.#host.data(), SNAPSHOT_AD)),
       restore: async (snap) => {
-        const data = this.#keys.openJson(snap.data, SNAPSHOT_AD);
+        const data = this.#keys.openJson(await snapshotBytes(snap), SNAPSHOT_AD);
         const problem = data === null ? "it does not open" : catalogProblem(data);
         if (problem !== null)
           throw new HeroError("INTERNAL", `catalog snapshot refused: ${problem}`);

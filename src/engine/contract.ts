@@ -13,6 +13,7 @@
  * WATCH and blocked clients), active expiry, keyspace counts for INFO.
  */
 import type { Reply } from "./reply.ts";
+import type { SnapshotSource } from "./snapshot.ts";
 
 export interface OpCall {
   cmd: string; // table name, "CONTAINER|SUB" for subcommands
@@ -34,12 +35,6 @@ export interface ApplyResult {
   flushed?: boolean;
 }
 
-/** A consistent copy of a state machine's whole state at `index`. */
-export interface BackendSnapshot {
-  index: number;
-  data: Uint8Array;
-}
-
 /**
  * What a Raft group applies its committed entries to: an instance's engine, or the catalog
  * (group 0). Applies are deterministic and record `index` with their effects.
@@ -54,13 +49,18 @@ export interface StateMachine {
   applyAll(ops: Op[], index: number): ApplyResult[];
   /** Makes everything applied so far durable; resolves with the durable index. */
   flush(): Promise<number>;
-  snapshot(): BackendSnapshot;
   /**
-   * Replaces all state with the snapshot's, atomically. Reads and applies see the new state as
-   * soon as this returns; the promise resolves once it is durable and rejects, leaving the state
-   * untouched, if the snapshot is invalid.
+   * A consistent copy of the state at some applied index (the source says which), streamed: the
+   * copy is fixed when the promise resolves, whatever is applied while it is read.
    */
-  restore(snapshot: BackendSnapshot): Promise<void>;
+  snapshot(): Promise<SnapshotSource>;
+  /**
+   * Replaces all state with the snapshot's, atomically, reading it as a stream: nothing changes
+   * until the whole snapshot has been read and checked, so an invalid one rejects and leaves the
+   * state untouched. Reads and applies see the new state once the promise resolves, and it is
+   * durable by then.
+   */
+  restore(snapshot: SnapshotSource): Promise<void>;
 }
 
 /** Active expiry: the engine finds expired keys; the leader proposes `op` to delete them. */

@@ -11,6 +11,7 @@
  */
 import { resolve as resolvePath } from "node:path";
 import { kinds } from "../backends/kinds.ts";
+import type { StoredSnapshotFile } from "../cluster/group-log.ts";
 import type { NodeLogStore } from "../cluster/log-store.ts";
 import type { RaftGroup } from "../cluster/raft-group.ts";
 import type { GroupNetwork } from "../cluster/replicator.ts";
@@ -194,6 +195,16 @@ export class InstanceRegistry {
 
   allGroups(): RaftGroup[] {
     return this.groups.all();
+  }
+
+  /** The file of a group's stored snapshot, streamed to a member that lags behind. */
+  snapshotFile(groupId: number): StoredSnapshotFile | null {
+    return this.o.logs.snapshotFile(groupId);
+  }
+
+  /** The node's log store directory. */
+  get logDir(): string {
+    return this.o.logs.dir;
   }
 
   /** Stops serving an instance and deletes its data (after any open of it in progress). */

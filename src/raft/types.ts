@@ -54,8 +54,24 @@ export interface SnapshotMeta {
 
 export interface Snapshot {
   meta: SnapshotMeta;
-  /** The state machine's serialized state (opaque to the core). */
+  /** The state machine's serialized state (opaque to the core); empty when `file` is set. */
   data: Uint8Array;
+  /**
+   * Where the runtime keeps the state when it is too large to carry inline: opaque to the core,
+   * which only passes it along (the runtime streams the file to the node it is sent to).
+   */
+  file?: SnapshotFile;
+}
+
+/** A snapshot kept in a file of the node that holds it. */
+export interface SnapshotFile {
+  group: number;
+  /** Which of the group's snapshot files (the holder's numbering). */
+  seq: number;
+  /** Size of the file. */
+  bytes: number;
+  /** Its path on the node that holds it. */
+  path: string;
 }
 
 export type MessageType =

@@ -16,6 +16,7 @@ import { connect } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame, FrameDecoder } from "../../src/cluster/frames.ts";
 import { Transport, type TransportOptions } from "../../src/cluster/transport.ts";
+import { StreamedReply } from "../../src/cluster/transport-requests.ts";
 import { HeroError } from "../../src/errors.ts";
 import type { TlsMaterial } from "../../src/security/tls.ts";
 import { type TestCa, testCa } from "../helpers/test-certs.ts";
@@ -352,6 +353,49 @@ describe("transport", () => {
     await expect(outsider.t.request(at, { op: "join" }, 3_000)).rejects.toThrow(/request to/);
     // A request is not a peer: nothing was delivered as a message.
     expect(server.got).toEqual([]);
+  });
+
+  it("streams a reply in chunks to a slow consumer, in order, and reports a failure mid-way", async () => {
+    const addresses = new Map<number, string>();
+    const CHUNK = 256 * 1024;
+    const COUNT = 40; // 10 MiB
+    let produced = 0;
+    const server = await node(5, addresses, {
+      onRequest: async (body) => {
+        const op = (body as { op: string }).op;
+        async function* chunks() {
+          for (let i = 0; i < COUNT; i++) {
+            if (op === "break" && i === 5) throw new HeroError("ERR", "disk went away");
+            produced = i + 1;
+            yield Buffer.alloc(CHUNK, i);
+          }
+        }
+        return new StreamedReply(chunks());
+      },
+    });
+    const client = await node(9, addresses, { publish: false });
+    const at = `127.0.0.1:${server.t.port}`;
+    const seen: number[] = [];
+    let maxAhead = 0;
+    await client.t.stream(
+      at,
+      { op: "ok" },
+      async (chunk) => {
+        expect(chunk.length).toBe(CHUNK);
+        seen.push(chunk[0]);
+        // The producer cannot run far ahead of a consumer that takes its time: flow control.
+        maxAhead = Math.max(maxAhead, produced - seen.length);
+        await new Promise((r) => setTimeout(r, 5));
+      },
+      5_000,
+    );
+    expect(seen).toEqual([...Array(COUNT).keys()]);
+    expect(maxAhead).toBeLessThan(COUNT / 2);
+    const got: number[] = [];
+    await expect(
+      client.t.stream(at, { op: "break" }, async (c) => void got.push(c[0]), 5_000),
+    ).rejects.toThrow("disk went away");
+    expect(got.length).toBeLessThanOrEqual(5);
   });
 
   it("tells onRequest which node the client's certificate names", async () => {

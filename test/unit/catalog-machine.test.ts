@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Catalog } from "../../src/db0/catalog.ts";
 import type { Op } from "../../src/engine/contract.ts";
 import type { Reply } from "../../src/engine/reply.ts";
+import { snapshotBytes } from "../../src/engine/snapshot.ts";
 import { HeroError } from "../../src/errors.ts";
 import { TEST_KDF } from "../../src/security/kdf.ts";
 
@@ -96,8 +97,8 @@ describe("the catalog as group 0's state machine", () => {
   it("moves its whole state by snapshot, and refuses a snapshot it cannot open", async () => {
     const { catalog, machine } = await replicated(tempDir());
     await catalog.create({ name: "snap", backend: { kind: "Redb", path: "x" }, encrypted: true });
-    const snap = machine.snapshot();
-    expect(Buffer.from(snap.data).includes("snap")).toBe(false);
+    const snap = await machine.snapshot();
+    expect(Buffer.from(await snapshotBytes(snap)).includes("snap")).toBe(false);
     const targetDir = tempDir();
     copyFileSync(join(catalog.dataDir, "0.salt"), join(targetDir, "0.salt"));
     const target = await Catalog.open(targetDir, SECRET, opts);

@@ -14,6 +14,7 @@ import type { Keyspace } from "../../src/backends/kv/keyspace.ts";
 import { LmdbBackend } from "../../src/backends/lmdb/lmdb-backend.ts";
 import { MemoryBackend } from "../../src/backends/memory/backend.ts";
 import type { Op } from "../../src/engine/contract.ts";
+import { snapshotBytes, snapshotOfBytes, snapshotOfChunks } from "../../src/engine/snapshot.ts";
 import { plain } from "../helpers/kv.ts";
 import { nodeBin, repoRoot } from "../helpers/server.ts";
 
@@ -225,13 +226,17 @@ describe("LmdbBackend: snapshot and restore", () => {
     applyAll(src, FAMILY_OPS);
     src.apply(op("SET", "", "empty key"), 100);
     src.apply(op("SET", "k".repeat(3000), "long key"), 101);
-    const snap = src.snapshot();
+    const snap = await src.snapshot();
     expect(snap.index).toBe(101);
+    // Streamed in pieces of 7 bytes: records and the trailer arrive split anywhere.
+    const bytes = await snapshotBytes(snap);
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += 7) pieces.push(bytes.subarray(at, at + 7));
 
     const dir = tempDir();
     const dst = backend(dir);
     dst.apply(op("SET", "stale", "x"), 1);
-    await dst.restore(snap);
+    await dst.restore(snapshotOfChunks(snap.index, pieces));
     expect(dst.appliedIndex).toBe(101);
     expect(dst.durableIndex).toBe(101);
     expect(call(dst, "EXISTS", "stale")).toBe(0);
@@ -249,20 +254,26 @@ describe("LmdbBackend: snapshot and restore", () => {
   it("refuses a corrupted snapshot and leaves the state untouched", async () => {
     const src = backend(tempDir());
     applyAll(src, FAMILY_OPS);
-    const snap = src.snapshot();
+    const snap = await src.snapshot();
+    const good = await snapshotBytes(snap);
     const dst = backend(tempDir());
     dst.apply(op("SET", "mine", "1"), 7);
     const before = dump(dst.ks);
-    for (const at of [0, 5, 12, 17, 30, Math.floor(snap.data.length / 2), snap.data.length - 1]) {
-      const data = Uint8Array.from(snap.data);
+    for (const at of [0, 5, 12, 17, 30, Math.floor(good.length / 2), good.length - 1]) {
+      const data = Uint8Array.from(good);
       data[at] ^= 0x01;
-      await expect(dst.restore({ index: snap.index, data })).rejects.toThrow(/invalid snapshot/);
+      await expect(dst.restore(snapshotOfBytes(snap.index, data))).rejects.toThrow(
+        /invalid snapshot/,
+      );
       expect(dump(dst.ks)).toEqual(before);
       expect(dst.appliedIndex).toBe(7);
     }
-    await expect(dst.restore({ index: snap.index + 1, data: snap.data })).rejects.toThrow(
-      /snapshot index/,
+    const cut = good.subarray(0, good.length - 5);
+    await expect(dst.restore(snapshotOfBytes(snap.index, cut))).rejects.toThrow(/truncated/);
+    await expect(dst.restore(snapshotOfBytes(snap.index + 1, good))).rejects.toThrow(
+      /index \d+ expected, the header says/,
     );
+    expect(dump(dst.ks)).toEqual(before);
     expect(await dst.flush()).toBe(7);
   });
 });

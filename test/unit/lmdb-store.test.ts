@@ -11,15 +11,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Deque } from "../../src/backends/kv/deque.ts";
 import { encodeEntry } from "../../src/backends/kv/entry-codec.ts";
 import { Keyspace } from "../../src/backends/kv/keyspace.ts";
+import {
+  SnapshotReader,
+  type SnapshotRecord,
+  snapshotChunks,
+} from "../../src/backends/kv/snapshot-format.ts";
 import { SortedSet } from "../../src/backends/kv/sorted-set.ts";
 import type { Entry } from "../../src/backends/kv/types.ts";
 import { LmdbStore } from "../../src/backends/lmdb/lmdb-store.ts";
-import {
-  decodeSnapshot,
-  encodeSnapshot,
-  type SnapshotRecord,
-  snapshotChunks,
-} from "../../src/backends/lmdb/snapshot.ts";
 
 const dirs: string[] = [];
 const stores: LmdbStore[] = [];
@@ -143,39 +142,58 @@ function records(n: number, size = 10): SnapshotRecord[] {
   return out;
 }
 
+/** A snapshot's bytes in one buffer. */
+const encode = (index: number, recs: SnapshotRecord[]): Buffer =>
+  Buffer.concat([...snapshotChunks(index, recs)]);
+
+/** Reads a snapshot streamed in pieces of `piece` bytes, as the reader meets it from a peer. */
+async function decode(data: Uint8Array, piece = Math.max(1, data.length)) {
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += piece) parts.push(data.subarray(at, at + piece));
+  const reader = new SnapshotReader(
+    (async function* () {
+      yield* parts;
+    })(),
+  );
+  const out: SnapshotRecord[] = [];
+  for await (const r of reader.records()) out.push(r);
+  return { index: reader.index, records: out };
+}
+
 describe("snapshot format", () => {
-  it("round-trips, empty or large, chunked for streaming", () => {
-    const empty = decodeSnapshot(encodeSnapshot(0, []));
-    expect(empty).toEqual({ index: 0, records: [] });
+  it("round-trips, empty or large, chunked for streaming, read in pieces of any size", async () => {
+    expect(await decode(encode(0, []))).toEqual({ index: 0, records: [] });
 
     const recs = records(3000, 100);
     const chunks = [...snapshotChunks(42, recs)];
     expect(chunks.length).toBeGreaterThan(3); // header, several ~64 KiB chunks, trailer
-    const decoded = decodeSnapshot(new Uint8Array(Buffer.concat(chunks)));
-    expect(decoded.index).toBe(42);
-    expect(decoded.records.length).toBe(3000);
-    expect(decoded.records[2999][0].toString()).toBe("key2999");
-    expect(Buffer.compare(decoded.records[7][1], recs[7][1])).toBe(0);
-  });
-
-  it("refuses every single flipped byte", () => {
-    const data = encodeSnapshot(9, records(4));
-    for (let i = 0; i < data.length; i++) {
-      const bad = Buffer.from(data);
-      bad[i] ^= 0x40;
-      expect(() => decodeSnapshot(bad), `byte ${i}`).toThrow(/invalid snapshot/);
+    for (const piece of [1, 7, 4096, undefined]) {
+      const decoded = await decode(new Uint8Array(Buffer.concat(chunks)), piece);
+      expect(decoded.index).toBe(42);
+      expect(decoded.records.length).toBe(3000);
+      expect(decoded.records[2999][0].toString()).toBe("key2999");
+      expect(Buffer.compare(decoded.records[7][1], recs[7][1])).toBe(0);
     }
   });
 
-  it("refuses truncation, trailing bytes and an unknown version", () => {
-    const data = encodeSnapshot(9, records(4));
-    expect(() => decodeSnapshot(data.subarray(0, data.length - 1))).toThrow(/invalid snapshot/);
-    expect(() => decodeSnapshot(Buffer.concat([data, Buffer.from([0])]))).toThrow(
+  it("refuses every single flipped byte", async () => {
+    const data = encode(9, records(4));
+    for (let i = 0; i < data.length; i++) {
+      const bad = Buffer.from(data);
+      bad[i] ^= 0x40;
+      await expect(decode(bad, 5), `byte ${i}`).rejects.toThrow(/invalid snapshot/);
+    }
+  });
+
+  it("refuses truncation, trailing bytes and an unknown version", async () => {
+    const data = encode(9, records(4));
+    await expect(decode(data.subarray(0, data.length - 1))).rejects.toThrow(/invalid snapshot/);
+    await expect(decode(Buffer.concat([data, Buffer.from([0])]))).rejects.toThrow(
       /invalid snapshot/,
     );
     const v2 = Buffer.from(data);
     v2.writeUInt32LE(2, 4);
     v2.writeUInt32LE(crc32(v2.subarray(0, 16)), 16);
-    expect(() => decodeSnapshot(v2)).toThrow(/unsupported version 2/);
+    await expect(decode(v2)).rejects.toThrow(/unsupported version 2/);
   });
 });

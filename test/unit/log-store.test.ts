@@ -16,7 +16,12 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FRAME_HEADER, readFrame, SEGMENT_HEADER } from "../../src/cluster/log-codec.ts";
+import {
+  decodeSnapshotFile,
+  FRAME_HEADER,
+  readFrame,
+  SEGMENT_HEADER,
+} from "../../src/cluster/log-codec.ts";
 import { type GroupLog, NodeLogStore } from "../../src/cluster/log-store.ts";
 import { MemoryStorage } from "../../src/raft/memory-storage.ts";
 import { RawNode } from "../../src/raft/raw-node.ts";
@@ -24,6 +29,11 @@ import type { ConfState, Entry, Snapshot } from "../../src/raft/types.ts";
 
 const CONF: ConfState = { voters: [1, 2, 3], learners: [] };
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+/** A snapshot's data as text: inline, or read from the file it refers to. */
+const dataOf = (s: Snapshot): string =>
+  s.file === undefined
+    ? Buffer.from(s.data).toString()
+    : Buffer.from(decodeSnapshotFile(readFileSync(s.file.path)) ?? "damaged").toString();
 const ent = (index: number, term: number, data = `e${index}`): Entry => ({
   index,
   term,
@@ -131,7 +141,7 @@ describe.each(impls)("RaftStorage behaviours: %s", (_name, make) => {
     expect(() => s.term(6)).toThrow(expect.objectContaining({ code: "compacted" }));
     expect(() => s.entries(7, 9)).toThrow(expect.objectContaining({ code: "compacted" }));
     expect(strip(s.entries(8, 11))).toEqual(strip(range(8, 10, 2)));
-    expect(Buffer.from(s.snapshot().data).toString()).toBe("state@7");
+    expect(dataOf(s.snapshot())).toBe("state@7");
     s.append([ent(5, 1)]); // at or below the base: ignored
     expect(s.lastIndex()).toBe(10);
   });
@@ -144,7 +154,7 @@ describe.each(impls)("RaftStorage behaviours: %s", (_name, make) => {
     s.applySnapshot(snap);
     expect([s.firstIndex(), s.lastIndex(), s.term(20)]).toEqual([21, 20, 4]);
     expect(s.initialState().conf).toEqual(conf);
-    expect(Buffer.from(s.snapshot().data).toString()).toBe("remote");
+    expect(dataOf(s.snapshot())).toBe("remote");
     expect(() => s.applySnapshot({ ...snap, meta: { ...snap.meta, index: 19 } })).toThrow(
       expect.objectContaining({ code: "compacted" }),
     );
@@ -170,7 +180,7 @@ describe("NodeLogStore", () => {
     g.compact(6);
     g.setConf({ voters: [1, 2, 3], learners: [9] });
     await a.flush();
-    expect(Buffer.from(g.snapshot().data).toString()).toBe("snap6"); // now read back from its file
+    expect(dataOf(g.snapshot())).toBe("snap6"); // now read back from its file
     await a.close();
 
     const b = openStore(dir);
@@ -182,8 +192,43 @@ describe("NodeLogStore", () => {
       conf: { voters: [1, 2, 3], learners: [9] },
     });
     expect([h.firstIndex(), h.lastIndex(), h.term(6), h.term(9)]).toEqual([7, 9, 2, 2]);
-    expect(h.snapshot()).toEqual({ meta: { index: 6, term: 2, conf: CONF }, data: bytes("snap6") });
+    expect(h.snapshot().meta).toEqual({ index: 6, term: 2, conf: CONF });
+    expect(dataOf(h.snapshot())).toBe("snap6");
     expect(strip(h.entries(7, 10))).toEqual(strip(range(7, 9, 2)));
+  });
+
+  it("writes a streamed snapshot to its file, and discards one a newer snapshot overtook", async () => {
+    const dir = tempDir();
+    const a = openStore(dir);
+    const g = a.group(5, CONF);
+    g.append(range(1, 20, 1));
+    async function* pieces(text: string) {
+      for (const ch of text) yield bytes(ch);
+    }
+    expect(await g.createSnapshotFrom(12, CONF, pieces("state@12"))).toBe(12 + 8); // header + data
+    g.compact(12);
+    await a.flush();
+    expect(dataOf(g.snapshot())).toBe("state@12");
+    // A snapshot installed from a leader while a local one is being written wins.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    async function* slow() {
+      yield bytes("old");
+      await gate;
+      yield bytes("@15");
+    }
+    const overtaken = g.createSnapshotFrom(15, CONF, slow());
+    g.applySnapshot({ meta: { index: 30, term: 2, conf: CONF }, data: bytes("leader@30") });
+    release();
+    await expect(overtaken).rejects.toThrow(/compacted/);
+    await a.flush();
+    await a.close();
+    const b = openStore(dir);
+    expect(b.warnings).toEqual([]);
+    expect(dataOf(b.group(5, CONF).snapshot())).toBe("leader@30");
+    expect(readdirSync(dir).filter((n) => n.startsWith("snap")).length).toBe(1);
   });
 
   it("keeps groups isolated, neighbours included", async () => {
@@ -361,7 +406,7 @@ describe("NodeLogStore", () => {
     const h = b.group(1, CONF);
     expect([h.firstIndex(), h.lastIndex()]).toEqual([31, 41]);
     expect(h.initialState().hardState).toEqual({ term: 1, vote: 1, commit: 40 });
-    expect(Buffer.from(h.snapshot().data).toString()).toBe("state@30");
+    expect(dataOf(h.snapshot())).toBe("state@30");
     expect(h.entries(31, 42).map((e) => Buffer.from(e.data).toString().slice(500))).toEqual(
       Array.from({ length: 11 }, (_, i) => String(31 + i)),
     );

@@ -14,16 +14,14 @@
  * `restore()` to ship and install whole state (format: ./snapshot.ts).
  */
 
-import type { ApplyResult, BackendSnapshot, Engine, Op, OpCall } from "../../engine/contract.ts";
+import type { ApplyResult, Engine, Op, OpCall } from "../../engine/contract.ts";
 import type { Reply } from "../../engine/reply.ts";
-import { HeroError } from "../../errors.ts";
-import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
+import type { SnapshotSource } from "../../engine/snapshot.ts";
 import { EXPIRE_OP } from "../kv/internal-ops.ts";
 import { Keyspace } from "../kv/keyspace.ts";
 import { runCall, runOp } from "../kv/run-call.ts";
-import { bufOf, keyOf } from "../kv/types.ts";
-import { LmdbStore, type LmdbStoreOptions, type StoredRecord } from "./lmdb-store.ts";
-import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "./snapshot.ts";
+import { checkedRecords, snapshotOfRecords } from "../kv/snapshot-format.ts";
+import { LmdbStore, type LmdbStoreOptions } from "./lmdb-store.ts";
 
 /** An engine whose state lives on disk, which a Raft group writes through. */
 export interface PersistentBackend extends Engine {
@@ -93,38 +91,21 @@ export class LmdbBackend implements PersistentBackend {
     return this.store.flush();
   }
 
-  /** The state at `appliedIndex`, taken from memory (consistent even before it is durable). */
-  snapshot(): BackendSnapshot {
-    const store = this.store;
-    function* records(): Generator<SnapshotRecord> {
-      for (const [key, entry] of store.entries()) yield [bufOf(key), encodeEntry(entry)];
-    }
-    return { index: store.appliedIndex, data: encodeSnapshot(store.appliedIndex, records()) };
+  /**
+   * The state as LMDB holds it once everything applied is committed, read from one LMDB read
+   * transaction as it streams: a consistent copy at its index, whatever is applied meanwhile,
+   * and never more than a chunk of it in memory. Read it to the end (that releases the
+   * transaction).
+   */
+  async snapshot(): Promise<SnapshotSource> {
+    const view = await this.store.snapshotView();
+    return snapshotOfRecords(view.index, view.records(), view.release);
   }
 
-  restore(snapshot: BackendSnapshot): Promise<void> {
-    let records: StoredRecord[];
-    let index: number;
-    try {
-      const decoded = decodeSnapshot(snapshot.data);
-      index = decoded.index;
-      if (index !== snapshot.index) {
-        throw new HeroError("INTERNAL", `snapshot index ${snapshot.index} != header's ${index}`);
-      }
-      records = decoded.records.map(([key, encoded]) => [
-        keyOf(key),
-        decodeEntry(encoded),
-        encoded,
-      ]);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      return Promise.reject(
-        e instanceof HeroError ? e : new HeroError("INTERNAL", `invalid snapshot: ${why}`),
-      );
-    }
+  /** Streams the snapshot into a staging table; switches to it only once it was read whole. */
+  async restore(snapshot: SnapshotSource): Promise<void> {
     this.ks.drainTouched();
-    const done = this.store.replaceAll(records, index);
-    return done.then(() => {});
+    await this.store.replaceFrom(checkedRecords(snapshot), snapshot.index);
   }
 
   close(): Promise<void> {

@@ -58,9 +58,6 @@ export interface LmdbStoreOptions {
   writeBackMs?: number;
 }
 
-/** An instance's state: key, decoded entry, and the entry's encoding (as in a snapshot). */
-export type StoredRecord = [key: string, entry: Entry, encoded: Buffer];
-
 type Table = Database<Buffer, Buffer>;
 
 interface Write {
@@ -74,6 +71,14 @@ const u32 = (n: number): Buffer => {
   b.writeUInt32LE(n);
   return b;
 };
+/** Big-endian, so staged records sort (and are copied back) in arrival order. */
+const u32be = (n: number): Buffer => {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+/** Staged bytes per LMDB transaction while a snapshot is installed. */
+const STAGING_BATCH_BYTES = 4 * 1024 * 1024;
 
 export class LmdbStore implements KvStore {
   readonly path: string;
@@ -82,6 +87,8 @@ export class LmdbStore implements KvStore {
   private readonly data: Table;
   private readonly big: Table;
   private readonly meta: Table;
+  /** Where a snapshot being installed is staged until it has been read and checked whole. */
+  private readonly staging: Table;
   /** The index the cache reflects, and the index of the last batch handed to LMDB. */
   private cachedIndex = 0;
   private sealedIndex = 0;
@@ -109,6 +116,7 @@ export class LmdbStore implements KvStore {
     this.data = table("data");
     this.big = table("bigkeys");
     this.meta = table("meta");
+    this.staging = table("staging");
     try {
       this.load();
     } catch (e) {
@@ -220,23 +228,89 @@ export class LmdbStore implements KvStore {
   }
 
   /**
-   * Replaces the whole state with `records` at `index`: the cache at once (clear() bumps the SCAN
-   * generation, so an ongoing scan restarts rather than skipping keys), LMDB in one transaction.
-   * Resolves with the durable index. `records` must be valid (decoded) and stay unmodified until
-   * the promise settles (their encoded bytes are written as they are).
+   * A consistent view of what LMDB holds once everything applied so far is committed: its
+   * applied index and its records (key bytes, encoded entry: the snapshot record form), read in
+   * one read transaction, so write-backs while the view is read do not show in it. Call
+   * `release` when done (an open read transaction keeps LMDB from reusing pages).
    */
-  replaceAll(records: StoredRecord[], index: number): Promise<number> {
+  async snapshotView(): Promise<{
+    index: number;
+    records: () => Generator<[Buffer, Buffer]>;
+    release: () => void;
+  }> {
+    await this.flush();
+    const transaction = this.env.useReadTransaction();
+    const applied = this.meta.get(APPLIED_KEY, { transaction });
+    const { data, big } = this;
+    return {
+      index: applied === undefined ? 0 : applied.readDoubleLE(0),
+      *records() {
+        for (const { key, value } of data.getRange({ transaction })) yield [key, value];
+        for (const { value } of big.getRange({ transaction })) {
+          const n = value.readUInt32LE(0);
+          yield [value.subarray(4, 4 + n), value.subarray(4 + n)];
+        }
+      },
+      release: () => transaction.done(),
+    };
+  }
+
+  /**
+   * Replaces the whole state with a snapshot read as a stream of records (key bytes, encoded
+   * entry), at `index`. The records are written to a staging table as they arrive, a few MiB per
+   * transaction, and decoded into a new cache; only when the stream has ended without error
+   * (the reader checked it whole) do the cache and, in one LMDB transaction, the tables switch to
+   * it. An error on the way leaves the state as it was. Resolves with the durable index.
+   */
+  async replaceFrom(records: AsyncIterable<[Buffer, Buffer]>, index: number): Promise<number> {
     if (this.closed) throw new HeroError("INTERNAL", `${this.path}: store is closed`);
+    const staging = this.staging;
+    await this.env.transaction(() => staging.clearSync());
+    const decoded: [string, Entry][] = [];
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let seq = 0;
+    const writeBatch = async (): Promise<void> => {
+      const rows = batch;
+      const first = seq;
+      seq += rows.length;
+      batch = [];
+      batchBytes = 0;
+      await this.env.transaction(() => {
+        for (let i = 0; i < rows.length; i++) staging.put(u32be(first + i), rows[i]);
+      });
+    };
+    for await (const [key, encoded] of records) {
+      decoded.push([key.toString("latin1"), decodeEntry(encoded)]);
+      batch.push(Buffer.concat([u32(key.length), key, encoded]));
+      batchBytes += key.length + encoded.length;
+      if (batchBytes >= STAGING_BATCH_BYTES) await writeBatch();
+    }
+    if (batch.length > 0) await writeBatch();
+    // The snapshot is whole and valid: switch. Pending write-backs of the old state go first.
+    this.seal();
+    await this.tail;
+    if (this.failure !== null) throw this.failure;
     this.cache.clear();
-    for (const [key, entry] of records) this.cache.set(key, entry);
+    for (const [key, entry] of decoded) this.cache.set(key, entry);
     this.dirty = new Set();
     this.cleared = false;
     this.cachedIndex = this.sealedIndex = index;
-    this.commit(
-      index,
-      true,
-      records.map(([key, , encoded]) => this.locate(key, encoded)),
-    );
+    const applied = Buffer.allocUnsafe(8);
+    applied.writeDoubleLE(index);
+    const committed = this.env.transaction(() => {
+      this.data.clearSync();
+      this.big.clearSync();
+      for (const { value } of staging.getRange()) {
+        const n = value.readUInt32LE(0);
+        const w = this.locate(value.toString("latin1", 4, 4 + n), value.subarray(4 + n));
+        w.table.put(w.key, w.value as Buffer);
+      }
+      staging.clearSync();
+      this.meta.put(FORMAT_KEY, u32(FORMAT_VERSION));
+      this.meta.put(APPLIED_KEY, applied);
+    });
+    this.chain(committed, index);
     return this.flush();
   }
 
@@ -288,6 +362,11 @@ export class LmdbStore implements KvStore {
       this.meta.put(FORMAT_KEY, u32(FORMAT_VERSION));
       this.meta.put(APPLIED_KEY, applied);
     });
+    this.chain(committed, index);
+  }
+
+  /** Orders a queued transaction after the earlier ones; `index` is durable once it is. */
+  private chain(committed: Promise<unknown>, index: number): void {
     committed.catch(() => {}); // observed below, in order; avoid an unhandled rejection meanwhile
     this.tail = this.tail
       .then(() => committed)

@@ -9,15 +9,15 @@
  * ever durable: `flush` reports the applied index, which only bounds log compaction.
  */
 
-import type { ApplyResult, BackendSnapshot, Engine, Op, OpCall } from "../../engine/contract.ts";
+import type { ApplyResult, Engine, Op, OpCall } from "../../engine/contract.ts";
 import type { Reply } from "../../engine/reply.ts";
-import { HeroError } from "../../errors.ts";
+import { type SnapshotSource, snapshotOfChunks } from "../../engine/snapshot.ts";
 import { decodeEntry, encodeEntry } from "../kv/entry-codec.ts";
 import { EXPIRE_OP } from "../kv/internal-ops.ts";
 import { Keyspace } from "../kv/keyspace.ts";
 import { runCall, runOp } from "../kv/run-call.ts";
-import { bufOf, keyOf } from "../kv/types.ts";
-import { decodeSnapshot, encodeSnapshot, type SnapshotRecord } from "../lmdb/snapshot.ts";
+import { checkedRecords, type SnapshotRecord, snapshotChunks } from "../kv/snapshot-format.ts";
+import { bufOf, type Entry, keyOf } from "../kv/types.ts";
 import { MapStore } from "./map-store.ts";
 
 const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
@@ -43,7 +43,11 @@ export class MemoryBackend implements Engine {
     return Promise.resolve(this.appliedIndex);
   }
 
-  snapshot(): BackendSnapshot {
+  /**
+   * The state at `appliedIndex`, encoded now (so the copy stays consistent while it is read; the
+   * encoded form is held until it has been read, as big as the state's encoding).
+   */
+  async snapshot(): Promise<SnapshotSource> {
     const store = this.store;
     function* records(): Generator<SnapshotRecord> {
       for (const key of store.keys()) {
@@ -51,27 +55,17 @@ export class MemoryBackend implements Engine {
         if (entry !== undefined) yield [bufOf(key), encodeEntry(entry)];
       }
     }
-    return { index: this.appliedIndex, data: encodeSnapshot(this.appliedIndex, records()) };
+    const index = this.appliedIndex;
+    return snapshotOfChunks(index, [...snapshotChunks(index, records())]);
   }
 
-  restore(snapshot: BackendSnapshot): Promise<void> {
-    try {
-      const decoded = decodeSnapshot(snapshot.data);
-      if (decoded.index !== snapshot.index) {
-        throw new HeroError("INTERNAL", `snapshot index ${snapshot.index} != ${decoded.index}`);
-      }
-      const entries = decoded.records.map(([k, v]) => [keyOf(k), decodeEntry(v)] as const);
-      this.ks.flush();
-      for (const [k, e] of entries) this.store.set(k, e);
-      this.ks.drainTouched();
-      this.appliedIndex = decoded.index;
-      return Promise.resolve();
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      return Promise.reject(
-        e instanceof HeroError ? e : new HeroError("INTERNAL", `invalid snapshot: ${why}`),
-      );
-    }
+  async restore(snapshot: SnapshotSource): Promise<void> {
+    const entries: [string, Entry][] = [];
+    for await (const [k, v] of checkedRecords(snapshot)) entries.push([keyOf(k), decodeEntry(v)]);
+    this.ks.flush();
+    for (const [k, e] of entries) this.store.set(k, e);
+    this.ks.drainTouched();
+    this.appliedIndex = snapshot.index;
   }
 
   read(call: OpCall, now: number): Reply | symbol {
