@@ -25,9 +25,15 @@ export interface CompactorOptions {
   failed: (e: unknown) => void;
 }
 
+/** How long after a compaction the thresholds are looked at again. */
+const RECHECK_MS = 1_000;
+
 export class Compactor {
   private readonly o: CompactorOptions;
   private running = false;
+  private stopped = false;
+  /** Looks at the thresholds again after a compaction, in case the group went idle meanwhile. */
+  private recheck: NodeJS.Timeout | null = null;
   /** Bytes of entries applied since start, and that count when the last snapshot was taken. */
   private appliedBytes = 0;
   private snapshotAtBytes = 0;
@@ -53,7 +59,7 @@ export class Compactor {
   }
 
   private schedule(): void {
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     this.running = true;
     setImmediate(async () => {
       try {
@@ -77,7 +83,23 @@ export class Compactor {
         this.o.failed(e);
       } finally {
         this.running = false;
+        // Writes applied while this compaction ran may have passed the thresholds again; a group
+        // that has gone idle since would otherwise keep that log until its next write.
+        if (!this.stopped && this.recheck === null) {
+          this.recheck = setTimeout(() => {
+            this.recheck = null;
+            if (!this.stopped) this.maybeCompact();
+          }, RECHECK_MS);
+          this.recheck.unref();
+        }
       }
     });
+  }
+
+  /** No compaction starts after this (the group is closing). */
+  stop(): void {
+    this.stopped = true;
+    if (this.recheck !== null) clearTimeout(this.recheck);
+    this.recheck = null;
   }
 }

@@ -436,6 +436,7 @@ export class RaftGroup implements Replicator {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.compactor.stop();
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     while (this.running) await new Promise((r) => setTimeout(r, 5));

@@ -72,9 +72,10 @@ export function* snapshotChunks(
 }
 
 /**
- * Reads a snapshot as it streams in: yields each record as soon as it is complete (key and entry
- * are copies, so nothing pins the chunks), and checks the header at once and the count and the
- * checksum at the end. The caller must stage what it reads and act only once the iteration
+ * Reads a snapshot as it streams in: yields each record as soon as it is complete, and checks the
+ * header at once and the count and the checksum at the end. Key and entry are views of the bytes
+ * read (never written to again), so a record kept as it is pins its chunk: copy what must be kept
+ * (decoding an entry does), and nothing is copied twice. The caller must stage what it reads and act only once the iteration
  * finished without throwing: a snapshot is valid only when its last chunk says so. `index` is
  * what the header says, known after the first record (or the end).
  */
@@ -149,8 +150,8 @@ export class SnapshotReader {
         if (left < want) break;
         const end = off + want;
         crc = crc32(buf.subarray(off, end), crc);
-        const key = Buffer.from(buf.subarray(off + 5, off + 5 + keyLen));
-        const entry = Buffer.from(buf.subarray(off + 9 + keyLen, end));
+        const key = buf.subarray(off + 5, off + 5 + keyLen);
+        const entry = buf.subarray(off + 9 + keyLen, end);
         off = end;
         want = 1;
         count++;
