@@ -18,6 +18,7 @@ import type { Catalog } from "../db0/catalog.ts";
 import { HeroError } from "../errors.ts";
 import { RaftError } from "../raft/errors.ts";
 import type { Message } from "../raft/types.ts";
+import { answerJoin } from "./admission.ts";
 import type { StoredSnapshotFile } from "./group-log.ts";
 import type { NodeAddresses, PeerRequest } from "./join.ts";
 import { nextMembershipStep } from "./membership.ts";
@@ -25,9 +26,8 @@ import { type NodeState, writeNodeState } from "./node-state.ts";
 import type { RaftGroup } from "./raft-group.ts";
 import type { GroupNetwork } from "./replicator.ts";
 import { SnapshotFetcher } from "./snapshot-fetch.ts";
-import { fileChunks } from "./snapshot-files.ts";
+import { snapshotFileReply } from "./snapshot-files.ts";
 import type { Transport } from "./transport.ts";
-import { StreamedReply } from "./transport-requests.ts";
 
 const MEMBERSHIP_TICK_MS = 200;
 /** The longest a removed node keeps serving its groups so that its removal can commit. */
@@ -211,47 +211,14 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
       throw new HeroError("ERR", "not ready");
     }
     switch (req.t) {
-      case "joinInfo": {
-        if (catalog.cluster() === undefined)
-          throw new HeroError("ERR", "the cluster is still bootstrapping");
-        const { salt, kdf } = await catalog.keyDerivation();
-        return { clusterId: this.clusterId, bootstrapId: this.bootstrapId, salt, kdf };
-      }
-      case "join": {
-        const n = req.node;
-        if (
-          n === null ||
-          typeof n !== "object" ||
-          !Number.isSafeInteger(n.id) ||
-          n.id < 1 ||
-          typeof n.raft !== "string" ||
-          typeof n.resp !== "string" ||
-          typeof n.api !== "string" ||
-          !(req.proof instanceof Uint8Array)
-        ) {
-          throw new HeroError("ERR", "malformed join request");
-        }
-        if (peerId !== n.id) {
-          throw new HeroError(
-            "NOPERM",
-            `join refused: node ${n.id} must present its own certificate (this one names ${peerId === null ? "no node" : `node ${peerId}`})`,
-          );
-        }
-        if (!catalog.checkJoinProof(`${this.clusterId}|${n.id}`, req.proof)) {
-          this.o.log.warn({ node: n.id }, "join refused: the node does not know the admin secret");
-          throw new HeroError(
-            "WRONGPASS",
-            "join refused: the admin secret differs from the cluster's",
-          );
-        }
-        if (n.token !== undefined && typeof n.token !== "string") {
-          throw new HeroError("ERR", "malformed join request");
-        }
-        await catalog.addNode({ id: n.id, raft: n.raft, resp: n.resp, api: n.api, token: n.token });
-        this.o.log.info({ node: n.id, raft: n.raft }, "node admitted to the cluster");
-        // The joiner serves nothing until its catalog has caught up to here.
-        return { ok: true, catalogIndex: catalog.appliedIndex };
-      }
+      case "joinInfo":
+      case "join":
+        return answerJoin(req, peerId, {
+          catalog,
+          clusterId: this.clusterId,
+          bootstrapId: this.bootstrapId,
+          log: this.o.log,
+        });
       case "transferLeader":
         return this.transferHere(req.group, req.to);
       case "removed": {
@@ -261,15 +228,10 @@ export class ClusterNode implements GroupNetwork, ClusterControl {
         this.catalogChanged();
         return { ok: this.removed };
       }
-      case "snapshotFile": {
+      case "snapshotFile":
         // Only a member of the cluster, for a snapshot this node holds now.
         if (peerId === null || !this.admit(peerId)) throw new HeroError("ERR", "not a member");
-        const file = this.registry?.snapshotFile(req.g) ?? null;
-        if (file === null || file.seq !== req.seq) {
-          throw new HeroError("ERR", `group ${req.g}: that snapshot is no longer stored here`);
-        }
-        return new StreamedReply(fileChunks(file.path));
-      }
+        return snapshotFileReply(this.registry?.snapshotFile(req.g) ?? null, req.g, req.seq);
       default:
         throw new HeroError("ERR", "unknown request");
     }

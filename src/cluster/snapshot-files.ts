@@ -9,6 +9,7 @@ import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { HeroError } from "../errors.ts";
 import { SNAP_HEADER, SNAP_MAGIC } from "./log-codec.ts";
+import { StreamedReply } from "./transport-requests.ts";
 
 /** Bytes per chunk when a snapshot file is read or sent. */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -64,4 +65,16 @@ export async function checkSnapshotFile(path: string): Promise<void> {
   for await (const _ of snapshotFileData(path)) {
     // reading is the check
   }
+}
+
+/** The streamed reply to a member asking for snapshot file `seq` of group `g`. */
+export function snapshotFileReply(
+  file: { seq: number; path: string } | null,
+  g: number,
+  seq: number,
+): StreamedReply {
+  if (file === null || file.seq !== seq) {
+    throw new HeroError("ERR", `group ${g}: that snapshot is no longer stored here`);
+  }
+  return new StreamedReply(fileChunks(file.path));
 }
