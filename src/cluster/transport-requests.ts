@@ -55,6 +55,30 @@ function errorReply(e: unknown): Frame {
   return { t: "error", message: messageOf(e), code: e instanceof HeroError ? e.code : undefined };
 }
 
+/** Dials `address` and sends the request frame once TLS is up; throws a HeroError if it cannot. */
+function dialRequest(host: RequestHost, address: string, body: unknown): TLSSocket {
+  try {
+    const frame = encodeFrame({ t: "request", body });
+    const sock = host.dial(address);
+    sock.once("secureConnect", () => sock.write(frame));
+    return sock;
+  } catch (e) {
+    throw e instanceof HeroError ? e : new HeroError("ERR", messageOf(e));
+  }
+}
+
+/** The error a reply frame that is not the expected one stands for (`what`: for the message). */
+function failureOf(reply: unknown, what: string): HeroError {
+  if (isFrame(reply) && reply.t === "error") {
+    const code = typeof reply.code === "string" ? (reply.code as ErrorCode) : "ERR";
+    return new HeroError(code, String(reply.message));
+  }
+  if (isFrame(reply) && reply.t === "refused") {
+    return new HeroError("ERR", `${what}: refused: ${String(reply.reason)}`);
+  }
+  return new HeroError("ERR", `${what}: malformed reply`);
+}
+
 /**
  * Sends `body` to `address` as a one-shot request and resolves with the reply's body. Rejects on
  * timeout, refusal, a lost connection, or an error reply (a HeroError with its message and code).
@@ -66,13 +90,11 @@ export function sendRequest(
   timeoutMs: number,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    let frame: Buffer;
     let sock: TLSSocket;
     try {
-      frame = encodeFrame({ t: "request", body });
-      sock = host.dial(address);
+      sock = dialRequest(host, address, body);
     } catch (e) {
-      reject(e instanceof HeroError ? e : new HeroError("ERR", messageOf(e)));
+      reject(e);
       return;
     }
     let done = false;
@@ -86,15 +108,9 @@ export function sendRequest(
     };
     const fail = (why: string) => finish(new HeroError("ERR", `request to ${address}: ${why}`));
     const timer = setTimeout(() => fail(`no reply within ${timeoutMs} ms`), timeoutMs);
-    sock.once("secureConnect", () => sock.write(frame));
     host.readFrames(sock, { address }, (reply) => {
-      if (!isFrame(reply)) fail("malformed reply");
-      else if (reply.t === "response") finish(null, reply.body);
-      else if (reply.t === "error") {
-        const code = typeof reply.code === "string" ? (reply.code as ErrorCode) : "ERR";
-        finish(new HeroError(code, String(reply.message)));
-      } else if (reply.t === "refused") fail(`refused: ${String(reply.reason)}`);
-      else fail("malformed reply");
+      if (isFrame(reply) && reply.t === "response") finish(null, reply.body);
+      else finish(failureOf(reply, `request to ${address}`));
     });
     sock.on("error", (e) => fail(e.message));
     sock.on("close", () => fail("connection closed without a reply"));
@@ -116,12 +132,10 @@ export function fetchStream(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let sock: TLSSocket;
-    let frame: Buffer;
     try {
-      frame = encodeFrame({ t: "request", body });
-      sock = host.dial(address);
+      sock = dialRequest(host, address, body);
     } catch (e) {
-      reject(e instanceof HeroError ? e : new HeroError("ERR", messageOf(e)));
+      reject(e);
       return;
     }
     let done = false;
@@ -138,7 +152,6 @@ export function fetchStream(
       else reject(error);
     };
     const fail = (why: string) => finish(new HeroError("ERR", `stream from ${address}: ${why}`));
-    sock.once("secureConnect", () => sock.write(frame));
     host.readFrames(sock, { address }, (reply) => {
       if (done) return;
       clearTimeout(timer);
@@ -162,11 +175,7 @@ export function fetchStream(
           () => finish(null),
           () => {},
         );
-      } else if (reply.t === "error") {
-        const code = typeof reply.code === "string" ? (reply.code as ErrorCode) : "ERR";
-        finish(new HeroError(code, String(reply.message)));
-      } else if (reply.t === "refused") fail(`refused: ${String(reply.reason)}`);
-      else fail("malformed reply");
+      } else finish(failureOf(reply, `stream from ${address}`));
     });
     sock.on("error", (e) => fail(e.message));
     sock.on("close", () => {
