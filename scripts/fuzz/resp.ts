@@ -5,7 +5,12 @@
  * ProtocolError, and never leave the parser holding more than one maximal command.
  */
 import { Prng } from "../../src/backends/kv/prng.ts";
-import { type ParserLimits, ProtocolError, RequestParser } from "../../src/resp/parser.ts";
+import {
+  type ParserLimits,
+  ProtocolError,
+  type Request,
+  RequestParser,
+} from "../../src/resp/parser.ts";
 import { chance, pick } from "./random.ts";
 
 /** Small limits so random input reaches them often. */
@@ -87,7 +92,7 @@ export function parserRoundTrip(seed: number): string | null {
   for (const chunk of randomChunks(rng, stream)) {
     for (const item of parser.feed(chunk)) {
       if (item instanceof ProtocolError) return `protocol error on valid input | ${item.message}`;
-      got.push(item);
+      got.push([Buffer.from(item.name, "latin1"), ...item.args]);
     }
   }
   // latin1 maps bytes one to one, so equal texts mean equal bytes.
@@ -131,7 +136,7 @@ export function parserMutation(seed: number): string | null {
   const parser = new RequestParser(FUZZ_LIMITS);
   let bytesOut = 0;
   for (const chunk of randomChunks(rng, input)) {
-    let items: (Buffer[] | ProtocolError)[];
+    let items: (Request | ProtocolError)[];
     try {
       items = parser.feed(chunk);
     } catch (e) {
@@ -144,11 +149,14 @@ export function parserMutation(seed: number): string | null {
         if (!item.message.startsWith("Protocol error: ")) return `odd error | ${item.message}`;
         return null; // the server closes the connection here
       }
-      if (!Array.isArray(item) || item.length === 0 || !item.every(Buffer.isBuffer)) {
+      if (typeof item.name !== "string" || !item.args.every(Buffer.isBuffer)) {
         return `malformed command | ${String(item)}`;
       }
-      if (item.length > FUZZ_LIMITS.maxArgs) return `too many arguments | ${item.length}`;
-      for (const a of item) bytesOut += a.length;
+      if (item.args.length + 1 > FUZZ_LIMITS.maxArgs) {
+        return `too many arguments | ${item.args.length + 1}`;
+      }
+      bytesOut += item.name.length;
+      for (const a of item.args) bytesOut += a.length;
     }
     if (parser.buffered > PARSER_MEMORY_BOUND) {
       return `memory over bound | ${parser.buffered} bytes held, bound ${PARSER_MEMORY_BOUND}`;

@@ -15,7 +15,7 @@ import { HeroError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Dispatcher, Resolved } from "./dispatch.ts";
 import { encode, OutBuf } from "./encode.ts";
-import { type ParserLimits, ProtocolError, RequestParser } from "./parser.ts";
+import { type ParserLimits, ProtocolError, type Request, RequestParser } from "./parser.ts";
 import type { Session } from "./session.ts";
 
 interface Slot {
@@ -39,7 +39,9 @@ export class Connection {
   private readonly dispatcher: Dispatcher;
   private readonly limits: ConnectionLimits;
   private readonly out = new OutBuf();
-  private queue: Buffer[][] = [];
+  /** Parsed commands not yet started; `head` is the next one (no shifting per command). */
+  private queue: Request[] = [];
+  private head = 0;
   private pending: Slot[] = [];
   private flushQueued = false;
   private running = false;
@@ -77,15 +79,16 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    this.session.lastActive = Date.now();
     const items = this.parser.feed(chunk);
-    for (const item of items) {
-      if (item instanceof ProtocolError) {
-        this.queue.push([]); // marker: answer the error after the commands before it
-        this.protocolError = item;
-        break;
-      }
-      this.queue.push(item);
+    if (this.queue.length === this.head) {
+      // The usual case: nothing waiting, so the parsed batch becomes the queue.
+      this.queue = items as Request[];
+      this.head = 0;
+    } else for (const item of items) this.queue.push(item as Request);
+    const last = items.length > 0 ? items[items.length - 1] : null;
+    if (last instanceof ProtocolError) {
+      this.queue[this.queue.length - 1] = BROKEN; // answered after the commands before it
+      this.protocolError = last;
     }
     this.run();
   }
@@ -102,23 +105,28 @@ export class Connection {
   private run(): void {
     if (this.running) return;
     this.running = true;
-    while (this.queue.length > 0 && !this.closing) {
-      const argv = this.queue[0];
+    // One clock reading per turn: the commands of a batch run at the same time, as in Redis.
+    const now = Date.now();
+    this.session.lastActive = now;
+    const queue = this.queue;
+    while (this.head < queue.length && !this.closing) {
+      const req = queue[this.head];
       let resolved: Resolved | undefined;
       if (this.pending.length > 0) {
-        const r = this.dispatcher.canOverlap(this.session, argv);
+        if (req === BROKEN) break;
+        const r = this.dispatcher.canOverlap(this.session, req);
         if (r === null) break;
         resolved = r;
       }
-      this.queue.shift();
-      if (argv.length === 0) {
+      this.head++;
+      if (req === BROKEN) {
         this.emit(new HeroError("PROTOCOL", this.protocolError?.message ?? "Protocol error"));
         this.closeAfterReplies();
         break;
       }
       let reply: Reply | Promise<Reply>;
       try {
-        reply = this.dispatcher.dispatch(this.session, argv, resolved);
+        reply = this.dispatcher.dispatch(this.session, req, now, resolved);
       } catch (e) {
         reply = internalError(e);
       }
@@ -133,6 +141,16 @@ export class Connection {
         reply.then(settle, (e: unknown) => settle(internalError(e)));
       } else {
         this.emit(reply);
+      }
+    }
+    if (queue === this.queue) {
+      if (this.head === queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else if (this.head > 1024) {
+        // Commands kept waiting behind pending replies: drop the started ones from the front.
+        this.queue = queue.slice(this.head);
+        this.head = 0;
       }
     }
     this.running = false;
@@ -173,8 +191,12 @@ export class Connection {
     if (this.closing && this.pending.length === 0) this.socket.end();
   }
 
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
   private pauseIfBusy(waiting: boolean): void {
-    if (waiting && this.queue.length > this.limits.maxQueued) this.socket.pause();
+    if (waiting && this.queued > this.limits.maxQueued) this.socket.pause();
     else if (!waiting) this.maybeResume();
   }
 
@@ -182,7 +204,7 @@ export class Connection {
     if (
       this.socket.isPaused() &&
       this.socket.writableLength <= this.limits.maxOutput &&
-      this.queue.length <= this.limits.maxQueued
+      this.queued <= this.limits.maxQueued
     ) {
       this.socket.resume();
     }
@@ -199,6 +221,7 @@ export class Connection {
   private closeAfterReplies(): void {
     this.closing = true;
     this.queue = [];
+    this.head = 0;
     if (!this.running) this.flush();
   }
 
@@ -212,6 +235,9 @@ export class Connection {
     this.socket.destroy();
   }
 }
+
+/** Stands in the queue for the protocol error that ended the stream. */
+const BROKEN: Request = { name: "", args: [] };
 
 function internalError(e: unknown): Reply {
   // A bug, not user input: log it, answer without a stack trace, keep the connection usable.

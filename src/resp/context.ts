@@ -9,7 +9,7 @@ import type { Instance } from "../instances/instance.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import type { AuthThrottle } from "../security/auth-throttle.ts";
 import type { PubSubHub } from "./pubsub-hub.ts";
-import type { Session } from "./session.ts";
+import type { QueuedCommand, Session } from "./session.ts";
 
 export interface ServerStats {
   startedAt: number;
@@ -47,10 +47,7 @@ export interface ServerApi {
   /** Raft log fsyncs and entries made durable by them, across all groups. */
   durability(): { fsyncs: number; entries: number; writes: number };
   /** Runs one already-resolved command now (EXEC of a transaction that is not one Op). */
-  execute(
-    session: Session,
-    r: { spec: TableEntry; name: string; args: Buffer[] },
-  ): Reply | Promise<Reply>;
+  execute(session: Session, r: QueuedCommand): Reply | Promise<Reply>;
 }
 
 export interface CommandContext {

@@ -16,9 +16,10 @@ import type { Instance } from "../instances/instance.ts";
 import { namespaceOf } from "../instances/instance.ts";
 import { authorizeCommand } from "../security/authorization.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
-import type { CommandContext, ServerApi, TableEntry } from "./context.ts";
-import type { Session } from "./session.ts";
-import { isEngineCommand, lookup, lookupSub, servesFamily } from "./table.ts";
+import type { CommandContext, ServerApi } from "./context.ts";
+import type { Request } from "./parser.ts";
+import type { QueuedCommand, Session } from "./session.ts";
+import { find, findSub } from "./table.ts";
 
 /** Words that may prefix a command to assert the selected instance's type (HeroDB namespaces). */
 let namespaces = { version: -1, words: new Set<string>() };
@@ -29,22 +30,8 @@ function isNamespace(word: string): boolean {
   return namespaces.words.has(word);
 }
 
-const SUBSCRIBED_OK = new Set([
-  "SUBSCRIBE",
-  "PSUBSCRIBE",
-  "UNSUBSCRIBE",
-  "PUNSUBSCRIBE",
-  "PING",
-  "QUIT",
-  "RESET",
-]);
-
-export interface Resolved {
-  spec: TableEntry;
-  /** "GET", or "CLIENT|SETNAME" for a subcommand. */
-  name: string;
-  args: Buffer[];
-}
+/** A command found in the table, with its arguments after the name (and subcommand). */
+export type Resolved = QueuedCommand;
 
 function unknownCommand(name: string, args: Buffer[]): HeroError {
   const shown = args
@@ -54,11 +41,15 @@ function unknownCommand(name: string, args: Buffer[]): HeroError {
   return err(`unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`);
 }
 
+const arityFails = (arity: number, argc: number): boolean =>
+  arity > 0 ? argc !== arity : argc < -arity;
+
 /** Resolves namespace, name, subcommand and arity; returns an error reply when they fail. */
-export function resolve(session: Session, argv: Buffer[]): Resolved | HeroError {
-  let name = argv[0].toString("latin1");
-  let spec = lookup(name);
-  if (spec === undefined && argv.length > 1 && isNamespace(name.toUpperCase())) {
+export function resolve(session: Session, req: Request): Resolved | HeroError {
+  let name = req.name;
+  let args = req.args;
+  let found = find(name);
+  if (found === undefined && args.length > 0 && isNamespace(name.toUpperCase())) {
     const ns = name.toUpperCase();
     const inst = session.instance;
     if (inst === null) return noInstance();
@@ -66,31 +57,27 @@ export function resolve(session: Session, argv: Buffer[]): Resolved | HeroError 
     if (ns !== own) {
       return err(`namespace ${ns} does not match the selected instance ${inst.index} (${own})`);
     }
-    argv = argv.slice(1);
-    name = argv[0].toString("latin1");
-    spec = lookup(name);
+    name = args[0].toString("latin1");
+    args = args.slice(1);
+    found = find(name);
   }
-  if (spec === undefined) return unknownCommand(name, argv.slice(1));
-  let args = argv.slice(1);
-  let full = spec.name;
-  if (spec.subcommands !== undefined && !(args.length === 0 && spec.run !== undefined)) {
+  if (found === undefined) return unknownCommand(name, args);
+  const spec = found.spec;
+  // Arity counts the name, as Redis's does.
+  const argc = args.length + 1;
+  if (found.subs !== null && !(args.length === 0 && spec.run !== undefined)) {
     if (args.length === 0) return wrongArity(spec.name);
-    const sub = lookupSub(spec, args[0].toString("latin1"));
+    const sub = findSub(found, args[0].toString("latin1"));
     if (sub === undefined) {
       return err(
         `unknown subcommand '${args[0].toString("latin1").slice(0, 128)}'. Try ${spec.name} HELP.`,
       );
     }
-    full = `${spec.name}|${sub.name}`;
-    spec = sub;
-    if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
-      return wrongArity(full);
-    }
-    args = args.slice(1);
-  } else if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
-    return wrongArity(spec.name);
+    if (arityFails(sub.spec.arity, argc)) return wrongArity(sub.traits.name);
+    return { spec: sub.spec, traits: sub.traits, name: sub.traits.name, args: args.slice(1) };
   }
-  return { spec, name: full, args };
+  if (arityFails(spec.arity, argc)) return wrongArity(spec.name);
+  return { spec, traits: found.traits, name: found.traits.name, args };
 }
 
 export const noInstance = (): HeroError =>
@@ -100,12 +87,14 @@ export const noInstance = (): HeroError =>
 export function admit(session: Session, r: Resolved): Instance | HeroError {
   const inst = session.instance;
   if (inst === null) return noInstance();
-  if (!servesFamily(r.spec, inst.family)) {
+  const t = r.traits;
+  if (t.families !== null && !t.families.has(inst.family)) {
     return err(
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
     );
   }
-  const denied = authorizeCommand(session.principal, r.name, r.spec, inst.index, session.perm);
+  if (session.perm === "readwrite" && !t.admin) return inst; // the common case, decided at SELECT
+  const denied = authorizeCommand(session.principal, r.name, t, inst.index, session.perm);
   if (denied !== null) return denied;
   return inst;
 }
@@ -128,53 +117,60 @@ export class Dispatcher {
    * Returns the resolved command (pass it on to `dispatch`, which then skips resolving again) or
    * null when it must wait.
    */
-  canOverlap(session: Session, argv: Buffer[]): Resolved | null {
+  canOverlap(session: Session, req: Request): Resolved | null {
     if (session.multi !== null || session.instance?.replicator == null) return null;
-    const r = resolve(session, argv);
+    const r = resolve(session, req);
     if (r instanceof HeroError) return null;
-    const spec = r.spec;
-    const ok = isEngineCommand(spec) && spec.block === undefined && spec.flags.includes("write");
-    return ok ? r : null;
+    return r.traits.overlaps ? r : null;
   }
 
-  dispatch(session: Session, argv: Buffer[], resolved?: Resolved): Reply | Promise<Reply> {
+  /**
+   * Runs one command of a connection. `now` is the connection's clock reading for this turn of
+   * the event loop (one reading per batch of pipelined commands, as Redis caches its clock).
+   */
+  dispatch(
+    session: Session,
+    req: Request,
+    now: number,
+    resolved?: Resolved,
+  ): Reply | Promise<Reply> {
     this.server.stats.commandsProcessed++;
-    const r = resolved ?? resolve(session, argv);
+    const r = resolved ?? resolve(session, req);
     if (r instanceof HeroError) {
       if (session.multi !== null) session.multiFailed = true;
       return r;
     }
     session.lastCommand = r.name;
-    if (session.proto === 2 && session.subscriptionCount > 0 && !SUBSCRIBED_OK.has(r.spec.name)) {
+    const t = r.traits;
+    if (session.proto === 2 && !t.whileSubscribed && session.subscriptionCount > 0) {
       return err(
         `Can't execute '${r.name.toLowerCase()}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
       );
     }
-    if (session.multi !== null && !r.spec.flags.includes("immediate"))
-      return this.queue(session, r);
-    return this.execute(session, r);
+    if (session.multi !== null && !t.immediate) return this.queue(session, r);
+    return this.execute(session, r, now);
   }
 
   private queue(session: Session, r: Resolved): Reply {
-    if (r.spec.flags.includes("no-multi")) {
+    if (r.traits.noMulti) {
       session.multiFailed = true;
       return err(`Command not allowed inside a transaction`);
     }
-    if (r.spec.scope !== "universal") {
+    if (!r.traits.universal) {
       const inst = admit(session, r);
       if (inst instanceof HeroError) {
         session.multiFailed = true;
         return inst;
       }
       // EXEC of engine commands is atomic only as one Op, which the type must declare.
-      if (isEngineCommand(r.spec) && !inst.descriptor.transactions) {
+      if (r.traits.engine && !inst.descriptor.transactions) {
         session.multiFailed = true;
         return err(
           `'${r.name.toLowerCase()}' cannot be queued: instance ${inst.index} (${namespaceOf(inst.record)}) has no transactions`,
         );
       }
     }
-    session.multi!.push({ spec: r.spec, name: r.name, args: r.args });
+    session.multi!.push(r);
     return QUEUED;
   }
 
@@ -182,27 +178,30 @@ export class Dispatcher {
    * Runs a resolved command now (also used by EXEC for each queued command). A HeroError thrown
    * by any handler, synchronously or from its promise, becomes that command's error reply.
    */
-  execute(session: Session, r: Resolved): Reply | Promise<Reply> {
+  execute(session: Session, r: Resolved, now = this.server.clock()): Reply | Promise<Reply> {
     try {
-      const reply = this.run(session, r);
+      const reply = this.run(session, r, now);
       return reply instanceof Promise ? reply.catch(asErrorReply) : reply;
     } catch (e) {
       return asErrorReply(e);
     }
   }
 
-  private run(session: Session, r: Resolved): Reply | Promise<Reply> {
+  private run(session: Session, r: Resolved, now: number): Reply | Promise<Reply> {
     const spec = r.spec;
-    if (spec.scope === "universal" && spec.run !== undefined) {
-      const denied = authorizeCommand(session.principal, r.name, spec);
-      if (denied !== null) return denied;
+    const t = r.traits;
+    if (t.universal && spec.run !== undefined) {
+      if (t.admin) {
+        const denied = authorizeCommand(session.principal, r.name, t);
+        if (denied !== null) return denied;
+      }
       return spec.run(this.ctx(session, r), r.args);
     }
     const inst = admit(session, r);
     if (inst instanceof HeroError) return inst;
     if (spec.run !== undefined) return spec.run(this.ctx(session, r), r.args);
-    if (!isEngineCommand(spec)) return err(`'${r.name.toLowerCase()}' cannot run here`);
-    return this.runEngine(session, inst, r);
+    if (!t.engine) return err(`'${r.name.toLowerCase()}' cannot run here`);
+    return this.runEngine(session, inst, r, now);
   }
 
   private ctx(session: Session, r: Resolved): CommandContext {
@@ -211,37 +210,91 @@ export class Dispatcher {
 
   /**
    * An engine command on the selected instance: a read of local state (after a read barrier in a
-   * cluster), or a write as an Op through the instance (its Raft group, when it has one).
+   * cluster), or a write as an Op through the instance (its Raft group, when it has one). The
+   * plain cases (no encryption, no wait, no blocking) take no closure and no extra promise.
    */
-  private runEngine(session: Session, inst: Instance, r: Resolved): Reply | Promise<Reply> {
-    const spec = r.spec;
-    const encrypted = inst.record.encrypted;
-    let args = r.args;
-    if (encrypted) args = sealArgs(spec, r.name, args, session.encKey);
-    const open = (reply: Reply): Reply =>
-      encrypted ? openReply(spec, args, reply, session.encKey) : reply;
-    const now = this.server.clock();
-    if (!spec.flags.includes("write")) {
-      const read = () =>
-        andThen(
-          inst.read({ cmd: r.name, args }, this.server.clock()) as Reply | Promise<Reply>,
-          open,
-        );
-      const local = () => (inst.readBarrier === null ? read() : inst.readBarrier.then(read));
-      // In a cluster a read first waits for its read index, unless the session asked for local,
-      // possibly stale reads (READONLY).
-      const linearizable = session.readOnlyReplica
-        ? null
-        : (inst.replicator?.readBarrier() ?? null);
-      return linearizable === null ? local() : linearizable.then(local);
+  private runEngine(
+    session: Session,
+    inst: Instance,
+    r: Resolved,
+    now: number,
+  ): Reply | Promise<Reply> {
+    if (inst.record.encrypted) return this.runEngineSealed(session, inst, r, now);
+    if (!r.traits.writes) {
+      const linearizable = this.linearizable(session, inst);
+      if (linearizable === null && inst.readBarrier === null) {
+        return inst.read({ cmd: r.name, args: r.args }, now) as Reply | Promise<Reply>;
+      }
+      return this.readLater(inst, r, r.args, linearizable, identity);
     }
+    const spec = r.spec;
+    if (spec.block !== undefined) return this.writeOrBlock(session, inst, r, r.args, now, false);
+    const args = spec.prepare === undefined ? r.args : spec.prepare(r.args, now);
+    // A plain write's reply needs no opening and cannot be BLOCKED: hand it on as it is (one
+    // fewer promise per replicated write).
+    return inst.write({ cmd: r.name, args, now }) as Reply;
+  }
+
+  /** The same on an encrypted instance: arguments sealed with the session key, replies opened. */
+  private runEngineSealed(
+    session: Session,
+    inst: Instance,
+    r: Resolved,
+    now: number,
+  ): Reply | Promise<Reply> {
+    const spec = r.spec;
+    const sealed = sealArgs(spec, r.name, r.args, session.encKey);
+    if (!r.traits.writes) {
+      const open = (reply: Reply): Reply => openReply(spec, sealed, reply, session.encKey);
+      const linearizable = this.linearizable(session, inst);
+      return this.readLater(inst, r, sealed, linearizable, open);
+    }
+    return this.writeOrBlock(session, inst, r, sealed, now, true);
+  }
+
+  /**
+   * In a cluster a read first waits for its read index, unless the session asked for local,
+   * possibly stale reads (READONLY); a group of one needs no wait (null).
+   */
+  private linearizable(session: Session, inst: Instance): Promise<void> | null {
+    if (inst.replicator === null || session.readOnlyReplica) return null;
+    return inst.replicator.readBarrier();
+  }
+
+  /** A read after its read index and after any blocked clients a write just woke. */
+  private readLater(
+    inst: Instance,
+    r: Resolved,
+    args: Buffer[],
+    linearizable: Promise<void> | null,
+    open: (reply: Reply) => Reply,
+  ): Reply | Promise<Reply> {
+    const read = () =>
+      andThen(
+        inst.read({ cmd: r.name, args }, this.server.clock()) as Reply | Promise<Reply>,
+        open,
+      );
+    const local = () => (inst.readBarrier === null ? read() : inst.readBarrier.then(read));
+    return linearizable === null ? local() : linearizable.then(local);
+  }
+
+  /** A write whose reply must be opened, or that may have to wait (a blocking pop). */
+  private writeOrBlock(
+    session: Session,
+    inst: Instance,
+    r: Resolved,
+    given: Buffer[],
+    now: number,
+    sealed: boolean,
+  ): Reply | Promise<Reply> {
+    const spec = r.spec;
     // Validate a blocking command's timeout before the first attempt, as Redis does.
-    const seconds = spec.block?.timeoutSeconds(args) ?? 0;
-    if (spec.prepare !== undefined) args = spec.prepare(args, now);
+    const seconds = spec.block?.timeoutSeconds(given) ?? 0;
+    const args = spec.prepare === undefined ? given : spec.prepare(given, now);
+    const open = sealed
+      ? (reply: Reply): Reply => openReply(spec, args, reply, session.encKey)
+      : identity;
     const written = inst.write({ cmd: r.name, args, now });
-    // The common case, a plain write: its reply needs no opening and cannot be BLOCKED, so hand
-    // the promise on as it is (one fewer promise per replicated write).
-    if (!encrypted && spec.block === undefined) return written as Reply | Promise<Reply>;
     return andThen(written, (first) => {
       if (first !== BLOCKED) return open(first as Reply);
       return this.block(session, inst, r, args, seconds).then(open);
@@ -296,6 +349,8 @@ export class Dispatcher {
     });
   }
 }
+
+const identity = (reply: Reply): Reply => reply;
 
 /** Applies f to a value or, when it is a promise, to its result. */
 export function andThen<T, U>(x: T | Promise<T>, f: (v: T) => U | Promise<U>): U | Promise<U> {

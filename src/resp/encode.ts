@@ -9,8 +9,10 @@ import {
   formatDouble,
   MapReply,
   NullArray,
+  OK,
   Pairs,
   Push,
+  QUEUED,
   type Reply,
   Sequence,
   SetReply,
@@ -51,6 +53,36 @@ export class OutBuf {
     this.buf.set(b, this.len);
     this.len += b.length;
   }
+  /**
+   * A bulk string, `$<len>\r\n<bytes>\r\n`, written byte by byte around one copy: the reply
+   * of every GET, so no header string is built for it.
+   */
+  bulk(b: Uint8Array): void {
+    const n = b.length;
+    this.ensure(n + 16);
+    const buf = this.buf;
+    let at = this.len;
+    buf[at++] = 36; // $
+    at = writeDigits(buf, at, n);
+    buf[at++] = 13;
+    buf[at++] = 10;
+    buf.set(b, at);
+    at += n;
+    buf[at++] = 13;
+    buf[at++] = 10;
+    this.len = at;
+  }
+  /** An integer reply `:<n>\r\n` for a non-negative integer below 2^31. */
+  smallInt(n: number): void {
+    this.ensure(16);
+    const buf = this.buf;
+    let at = this.len;
+    buf[at++] = 58; // :
+    at = writeDigits(buf, at, n);
+    buf[at++] = 13;
+    buf[at++] = 10;
+    this.len = at;
+  }
   /** Takes the encoded bytes (a copy) and resets for reuse. */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.len));
@@ -59,23 +91,45 @@ export class OutBuf {
   }
 }
 
+/** Writes the decimal digits of a non-negative integer below 2^31 at buf[at]; returns the end. */
+function writeDigits(buf: Buffer, at: number, n: number): number {
+  if (n < 10) {
+    buf[at] = 48 + n;
+    return at + 1;
+  }
+  let digits = 1;
+  for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = 48 + (n % 10);
+    n = (n / 10) | 0;
+  }
+  return at + digits;
+}
+
+const OK_LINE = Buffer.from("+OK\r\n");
+const QUEUED_LINE = Buffer.from("+QUEUED\r\n");
+
 function errorLine(e: HeroError): string {
   const msg = e.message.replace(/[\r\n]+/g, " ");
   return `-${respPrefix(e.code)} ${msg}\r\n`;
 }
 
 export function encode(r: Reply, proto: 2 | 3, out: OutBuf): void {
-  if (r === null) {
+  // The replies of the commands pipelined most (GET, SET, INCR, MULTI's QUEUED) come first.
+  if (r instanceof Uint8Array) {
+    out.bulk(r);
+  } else if (r === OK) {
+    out.bytes(OK_LINE);
+  } else if (r === null) {
     out.ascii(proto === 3 ? "_\r\n" : "$-1\r\n");
   } else if (typeof r === "number") {
-    out.ascii(`:${r}\r\n`);
+    if (r >= 0 && r < 0x80000000 && Number.isInteger(r)) out.smallInt(r);
+    else out.ascii(`:${r}\r\n`);
+  } else if (r === QUEUED) {
+    out.bytes(QUEUED_LINE);
   } else if (typeof r === "string") {
     out.ascii(`$${Buffer.byteLength(r)}\r\n`);
     out.utf8(r);
-    out.ascii("\r\n");
-  } else if (Buffer.isBuffer(r)) {
-    out.ascii(`$${r.length}\r\n`);
-    out.bytes(r);
     out.ascii("\r\n");
   } else if (Array.isArray(r)) {
     out.ascii(`*${r.length}\r\n`);

@@ -9,6 +9,11 @@
  *
  * Partial input is kept as a list of chunks and only joined once enough bytes have arrived for
  * the bulk being waited on, so a large value arriving in many small reads costs one copy.
+ *
+ * This is the first step of every command, so it is written for speed: a command's arguments
+ * are copied out of the socket's buffer with one copy per command (the arguments are views of
+ * it), never one per argument, and the command name becomes a string without an allocation when
+ * it repeats the previous command's name, as pipelined traffic does.
  */
 
 export interface ParserLimits {
@@ -26,6 +31,12 @@ export const DEFAULT_LIMITS: ParserLimits = {
   maxInline: 64 * 1024,
 };
 
+/** One command: its name as sent (any letter case) and its arguments after the name. */
+export interface Request {
+  name: string;
+  args: Buffer[];
+}
+
 export class ProtocolError {
   readonly message: string;
   constructor(message: string) {
@@ -36,22 +47,37 @@ export class ProtocolError {
 const CR = 13;
 const LF = 10;
 
-/** Parses a non-negative or -1 decimal between start and end; NaN when malformed. */
-function parseLength(buf: Buffer, start: number, end: number): number {
-  if (start >= end || end - start > 18) return Number.NaN;
-  let i = start;
-  let neg = false;
-  if (buf[i] === 45) {
-    neg = true;
-    i++;
-    if (i === end) return Number.NaN;
-  }
+/** Where the header line read by `readHeader` ends (its LF), or -1 when it has not all arrived. */
+let headerEnd = -1;
+
+/**
+ * Reads the decimal on the header line at buf[at] (after its `*` or `$`), up to the line's LF
+ * (an optional CR before it): sets `headerEnd` and returns the number, NaN when the line is
+ * empty, longer than 18 characters or not a decimal. A scan in JavaScript: these lines are a few
+ * bytes long, shorter than the call into Buffer#indexOf.
+ */
+function readHeader(buf: Buffer, at: number): number {
+  const end = buf.length;
+  let i = at + 1;
   let n = 0;
+  let valid = true;
+  const neg = i < end && buf[i] === 45;
+  if (neg) i++;
+  const digitsFrom = i;
   for (; i < end; i++) {
-    const c = buf[i] - 48;
-    if (c < 0 || c > 9) return Number.NaN;
-    n = n * 10 + c;
+    const c = buf[i];
+    if (c === LF) break;
+    const d = c - 48;
+    if (d >= 0 && d <= 9) n = n * 10 + d;
+    else if (c !== CR || i + 1 >= end || buf[i + 1] !== LF) valid = false;
   }
+  if (i === end) {
+    headerEnd = -1;
+    return Number.NaN;
+  }
+  headerEnd = i;
+  const last = buf[i - 1] === CR && i - 1 >= at + 1 ? i - 1 : i;
+  if (!valid || last <= digitsFrom || last - (at + 1) > 18) return Number.NaN;
   return neg ? -n : n;
 }
 
@@ -106,6 +132,15 @@ export class RequestParser {
   private pendingLen = 0;
   /** Bytes needed before another parse attempt can make progress. */
   private need = 0;
+  /** Where the command just parsed ends (set by parseArray/parseInline). */
+  private next = 0;
+  /** Body offsets and lengths of the arguments of the array being parsed. */
+  private starts = new Int32Array(16);
+  private lengths = new Int32Array(16);
+  /** The last command name seen, as bytes and as its string (most pipelines repeat one). */
+  private readonly nameBytes = new Uint8Array(32);
+  private nameLen = -1;
+  private name = "";
 
   constructor(limits: ParserLimits = DEFAULT_LIMITS) {
     this.limits = limits;
@@ -120,24 +155,23 @@ export class RequestParser {
    * Feeds a chunk; returns the complete commands it finished, and a ProtocolError last if the
    * stream is broken (everything after it is discarded).
    */
-  feed(chunk: Buffer): (Buffer[] | ProtocolError)[] {
+  feed(chunk: Buffer): (Request | ProtocolError)[] {
+    const out: (Request | ProtocolError)[] = [];
     this.chunks.push(chunk);
     this.pendingLen += chunk.length;
-    if (this.pendingLen < this.need) return [];
+    if (this.pendingLen < this.need) return out;
     const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-    const out: (Buffer[] | ProtocolError)[] = [];
     let off = 0;
-    for (;;) {
-      if (off >= buf.length) break;
+    while (off < buf.length) {
       const r = buf[off] === 42 ? this.parseArray(buf, off) : this.parseInline(buf, off);
-      if (r === null) break; // incomplete
+      if (r === INCOMPLETE) break;
       if (r instanceof ProtocolError) {
         out.push(r);
         this.reset();
         return out;
       }
-      off = r.next;
-      if (r.args !== null) out.push(r.args);
+      off = this.next;
+      if (r !== EMPTY) out.push(r);
     }
     if (off >= buf.length) {
       this.chunks = [];
@@ -157,90 +191,131 @@ export class RequestParser {
     this.need = 0;
   }
 
-  private lineEnd(buf: Buffer, from: number): number {
-    const i = buf.indexOf(LF, from);
-    if (i === -1) return -1;
-    return i;
+  /** The command name at buf[start, start+len) as a string, reusing the previous one if equal. */
+  private nameAt(buf: Buffer, start: number, len: number): string {
+    const bytes = this.nameBytes;
+    if (len === this.nameLen) {
+      let i = 0;
+      while (i < len && bytes[i] === buf[start + i]) i++;
+      if (i === len) return this.name;
+    }
+    const name = buf.toString("latin1", start, start + len);
+    if (len <= bytes.length) {
+      bytes.set(buf.subarray(start, start + len));
+      this.nameLen = len;
+      this.name = name;
+    }
+    return name;
   }
 
   private parseArray(
     buf: Buffer,
     start: number,
-  ): { next: number; args: Buffer[] | null } | ProtocolError | null {
+  ): Request | ProtocolError | typeof INCOMPLETE | typeof EMPTY {
     const { maxArgs, maxBulk, maxInline } = this.limits;
-    let nl = this.lineEnd(buf, start);
-    if (nl === -1) {
+    const count = readHeader(buf, start);
+    if (headerEnd === -1) {
       if (buf.length - start > maxInline)
         return new ProtocolError("Protocol error: too big mbulk count string");
       this.need = buf.length - start + 1;
-      return null;
+      return INCOMPLETE;
     }
-    const count = parseLength(buf, start + 1, buf[nl - 1] === CR ? nl - 1 : nl);
     if (Number.isNaN(count) || count > maxArgs) {
       return new ProtocolError("Protocol error: invalid multibulk length");
     }
-    let off = nl + 1;
-    if (count <= 0) return { next: off, args: null };
-    const args = new Array<Buffer>(count);
+    let off = headerEnd + 1;
+    if (count <= 0) {
+      this.next = off;
+      return EMPTY;
+    }
+    if (count > this.starts.length) {
+      let size = this.starts.length;
+      while (size < count) size *= 2;
+      this.starts = new Int32Array(size);
+      this.lengths = new Int32Array(size);
+    }
+    const starts = this.starts;
+    const lengths = this.lengths;
     for (let i = 0; i < count; i++) {
       if (off >= buf.length) {
         this.need = buf.length - start + 1;
-        return null;
+        return INCOMPLETE;
       }
       if (buf[off] !== 36) {
         return new ProtocolError(
           `Protocol error: expected '$', got '${String.fromCharCode(buf[off])}'`,
         );
       }
-      nl = this.lineEnd(buf, off);
-      if (nl === -1) {
+      const len = readHeader(buf, off);
+      if (headerEnd === -1) {
         if (buf.length - off > maxInline)
           return new ProtocolError("Protocol error: too big bulk count string");
         this.need = buf.length - start + 1;
-        return null;
+        return INCOMPLETE;
       }
-      const len = parseLength(buf, off + 1, buf[nl - 1] === CR ? nl - 1 : nl);
       if (Number.isNaN(len) || len < 0 || len > maxBulk) {
         return new ProtocolError("Protocol error: invalid bulk length");
       }
-      const body = nl + 1;
+      const body = headerEnd + 1;
       if (body + len + 2 > buf.length) {
         // Wait for the whole bulk (and its CRLF) before trying again.
         this.need = body + len + 2 - start;
-        return null;
+        return INCOMPLETE;
       }
       if (buf[body + len] !== CR || buf[body + len + 1] !== LF) {
         return new ProtocolError("Protocol error: bulk string not terminated by CRLF");
       }
-      args[i] = Buffer.from(buf.subarray(body, body + len));
+      starts[i] = body;
+      lengths[i] = len;
       off = body + len + 2;
     }
     this.need = 0;
-    return { next: off, args };
+    this.next = off;
+    const name = this.nameAt(buf, starts[0], lengths[0]);
+    const args = new Array<Buffer>(count - 1);
+    if (count > 1) {
+      // One copy for all the arguments; each is a view of it. A stored value keeps its own
+      // command's bytes alive, not the socket's whole read.
+      const first = starts[1];
+      const copy = Buffer.allocUnsafe(off - 2 - first);
+      buf.copy(copy, 0, first, off - 2);
+      for (let i = 1; i < count; i++) {
+        const at = starts[i] - first;
+        args[i - 1] = copy.subarray(at, at + lengths[i]);
+      }
+    }
+    return { name, args };
   }
 
   private parseInline(
     buf: Buffer,
     start: number,
-  ): { next: number; args: Buffer[] | null } | ProtocolError | null {
-    const nl = this.lineEnd(buf, start);
+  ): Request | ProtocolError | typeof INCOMPLETE | typeof EMPTY {
+    const nl = buf.indexOf(LF, start);
     if (nl === -1) {
       if (buf.length - start > this.limits.maxInline) {
         return new ProtocolError("Protocol error: too big inline request");
       }
       this.need = buf.length - start + 1;
-      return null;
+      return INCOMPLETE;
     }
     if (nl - start > this.limits.maxInline) {
       return new ProtocolError("Protocol error: too big inline request");
     }
     const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
-    const args = splitInline(buf.toString("latin1", start, end));
-    if (args === null) return new ProtocolError("Protocol error: unbalanced quotes in request");
-    if (args.length > this.limits.maxArgs) {
+    const argv = splitInline(buf.toString("latin1", start, end));
+    if (argv === null) return new ProtocolError("Protocol error: unbalanced quotes in request");
+    if (argv.length > this.limits.maxArgs) {
       return new ProtocolError("Protocol error: invalid multibulk length");
     }
     this.need = 0;
-    return { next: nl + 1, args: args.length === 0 ? null : args };
+    this.next = nl + 1;
+    if (argv.length === 0) return EMPTY;
+    return { name: argv[0].toString("latin1"), args: argv.slice(1) };
   }
 }
+
+/** parseArray/parseInline: more bytes are needed. */
+const INCOMPLETE = Symbol("incomplete");
+/** parseArray/parseInline: a line that holds no command (an empty array, a blank line). */
+const EMPTY = Symbol("empty");

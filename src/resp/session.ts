@@ -17,9 +17,13 @@ import {
   principalOf,
 } from "../security/authorization.ts";
 import type { TableEntry } from "./context.ts";
+import type { Traits } from "./table.ts";
 
+/** A command resolved against the table, as MULTI queues it (and dispatch passes it on). */
 export interface QueuedCommand {
   spec: TableEntry;
+  traits: Traits;
+  /** "GET", or "CLIENT|SETNAME" for a subcommand. */
   name: string;
   args: Buffer[];
 }

@@ -25,9 +25,79 @@ const PROTOCOL_COMMANDS: readonly TableEntry[] = [
   ...moveCommands,
 ];
 
+/**
+ * What dispatch asks of an entry on every command, read once from its flags and scope when the
+ * table is built (a flag search per command would cost more than running a GET).
+ */
+export interface Traits {
+  /** "GET", or "CLIENT|SETNAME" for a subcommand. */
+  readonly name: string;
+  readonly writes: boolean;
+  readonly admin: boolean;
+  /** Runs at once even inside MULTI. */
+  readonly immediate: boolean;
+  readonly noMulti: boolean;
+  /** Run by the selected instance's engine (not by a session handler). */
+  readonly engine: boolean;
+  /** May start while earlier replies of the connection are pending: a non-blocking engine write. */
+  readonly overlaps: boolean;
+  /** Allowed on a RESP2 connection in subscribed mode. */
+  readonly whileSubscribed: boolean;
+  readonly universal: boolean;
+  /** The command families served, or null for every instance. */
+  readonly families: ReadonlySet<string> | null;
+}
+
+const SUBSCRIBED_OK = new Set([
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "PING",
+  "QUIT",
+  "RESET",
+]);
+
+function traitsOf(spec: TableEntry, name: string, parent?: TableEntry): Traits {
+  const flags = spec.flags;
+  const engine = isEngineCommand(spec);
+  const scope = spec.scope;
+  return {
+    name,
+    writes: flags.includes("write"),
+    admin: flags.includes("admin"),
+    immediate: flags.includes("immediate"),
+    noMulti: flags.includes("no-multi"),
+    engine,
+    overlaps: engine && spec.block === undefined && flags.includes("write"),
+    whileSubscribed: SUBSCRIBED_OK.has((parent ?? spec).name),
+    universal: scope === "universal",
+    families: typeof scope === "string" ? null : new Set(scope),
+  };
+}
+
+/** A table entry with its traits; a container command also has its subcommands'. */
+export interface Found {
+  readonly spec: TableEntry;
+  readonly traits: Traits;
+  readonly subs: ReadonlyMap<string, Found> | null;
+}
+
 let builtFor = -1;
 let all: TableEntry[] = [];
-const byName = new Map<string, TableEntry>();
+const byName = new Map<string, Found>();
+const traitsBySpec = new Map<TableEntry, Traits>();
+
+function found(spec: TableEntry, name: string, parent?: TableEntry): Found {
+  const traits = traitsOf(spec, name, parent);
+  traitsBySpec.set(spec, traits);
+  let subs: Map<string, Found> | null = null;
+  if (spec.subcommands !== undefined) {
+    subs = new Map();
+    for (const sub of spec.subcommands) subs.set(sub.name, found(sub, `${name}|${sub.name}`, spec));
+  }
+  return { spec, traits, subs };
+}
 
 function build(): void {
   const families = new Map<string, readonly TableEntry[]>();
@@ -35,10 +105,12 @@ function build(): void {
   all = [...PROTOCOL_COMMANDS];
   for (const commands of families.values()) all.push(...commands);
   byName.clear();
+  traitsBySpec.clear();
   for (const spec of all) {
     if (byName.has(spec.name)) throw new Error(`duplicate command in table: ${spec.name}`);
-    byName.set(spec.name, spec);
-    byName.set(spec.name.toLowerCase(), spec);
+    const f = found(spec, spec.name);
+    byName.set(spec.name, f);
+    byName.set(spec.name.toLowerCase(), f);
   }
   builtFor = kinds.version;
 }
@@ -49,16 +121,26 @@ export function allCommands(): readonly TableEntry[] {
   return all;
 }
 
-/** The entry for a command name in any letter case, or undefined. */
-export function lookup(name: string): TableEntry | undefined {
+/** The entry and traits for a command name in any letter case, or undefined. */
+export function find(name: string): Found | undefined {
   if (builtFor !== kinds.version) build();
   return byName.get(name) ?? byName.get(name.toUpperCase());
 }
 
-/** The subcommand entry of a container command (CLIENT SETNAME…), or undefined. */
-export function lookupSub(spec: TableEntry, sub: string): TableEntry | undefined {
-  const upper = sub.toUpperCase();
-  return spec.subcommands?.find((s) => s.name === upper);
+/** The entry for a command name in any letter case, or undefined. */
+export function lookup(name: string): TableEntry | undefined {
+  return find(name)?.spec;
+}
+
+/** The subcommand of a container command (CLIENT SETNAME…), or undefined. */
+export function findSub(parent: Found, sub: string): Found | undefined {
+  return parent.subs?.get(sub.toUpperCase());
+}
+
+/** The traits of any entry of the table (a subcommand's included). */
+export function traits(spec: TableEntry): Traits {
+  if (builtFor !== kinds.version) build();
+  return traitsBySpec.get(spec) ?? traitsOf(spec, spec.name);
 }
 
 /** Whether an entry is run by the selected instance's engine (not by a session handler). */

@@ -49,9 +49,10 @@ export function accessTo(creds: Credentials, target: AccessTarget, principal: Pr
   return p === "ReadWrite" ? "readwrite" : p === "Read" ? "read" : "none";
 }
 
-/** A command as the table describes it: its full name ("CONFIG|SET") and flags. */
+/** What a command needs, as the table's flags say: the admin, or write access. */
 export interface CommandNeeds {
-  readonly flags: readonly string[];
+  readonly admin: boolean;
+  readonly writes: boolean;
 }
 
 /**
@@ -66,8 +67,7 @@ export function authorizeCommand(
   index = -1,
   access: Access = "none",
 ): HeroError | null {
-  const flags = needs.flags;
-  if (principal.kind !== "admin" && flags.includes("admin")) {
+  if (needs.admin && principal.kind !== "admin") {
     return new HeroError(
       "NOPERM",
       `'${name.toLowerCase().replace("|", " ")}' is an admin command: AUTH <admin-secret> first`,
@@ -77,7 +77,7 @@ export function authorizeCommand(
   if (access === "none") {
     return new HeroError("NOAUTH", `instance ${index} requires an access key`);
   }
-  if (flags.includes("write")) {
+  if (needs.writes) {
     return new HeroError(
       "NOPERM",
       `this session has read-only access to instance ${index}: '${name.toLowerCase()}' writes`,

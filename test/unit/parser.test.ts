@@ -9,6 +9,7 @@ import {
   DEFAULT_LIMITS,
   type ParserLimits,
   ProtocolError,
+  type Request,
   RequestParser,
   splitInline,
 } from "../../src/resp/parser.ts";
@@ -16,9 +17,11 @@ import {
 type Out = (string[] | { error: string })[];
 
 /** Parser output as strings (latin1, so every byte survives) and `{error}` for a ProtocolError. */
-function show(items: (Buffer[] | ProtocolError)[]): Out {
+function show(items: (Request | ProtocolError)[]): Out {
   return items.map((x) =>
-    x instanceof ProtocolError ? { error: x.message } : x.map((b) => b.toString("latin1")),
+    x instanceof ProtocolError
+      ? { error: x.message }
+      : [x.name, ...x.args.map((b) => b.toString("latin1"))],
   );
 }
 
@@ -64,9 +67,9 @@ describe("RESP arrays", () => {
   it("returns copies, not views of the caller's buffer", () => {
     const p = new RequestParser();
     const chunk = Buffer.from(resp("SET", "key", "value"));
-    const [cmd] = p.feed(chunk) as Buffer[][];
+    const [cmd] = p.feed(chunk) as Request[];
     chunk.fill(0x41);
-    expect(cmd.map(String)).toEqual(["SET", "key", "value"]);
+    expect([cmd.name, ...cmd.args.map(String)]).toEqual(["SET", "key", "value"]);
   });
 });
 
@@ -176,13 +179,13 @@ describe("large bulks", () => {
     ]);
     const p = new RequestParser();
     const concat = vi.spyOn(Buffer, "concat");
-    const got: Buffer[][] = [];
+    const got: Request[] = [];
     for (let off = 0; off < whole.length; off += 1024) {
-      for (const c of p.feed(whole.subarray(off, off + 1024))) got.push(c as Buffer[]);
+      for (const c of p.feed(whole.subarray(off, off + 1024))) got.push(c as Request);
     }
     expect(concat.mock.calls.length).toBeLessThanOrEqual(4);
     expect(got).toHaveLength(1);
-    expect(got[0][2].equals(value)).toBe(true);
+    expect(got[0].args[1].equals(value)).toBe(true);
     expect(p.buffered).toBe(0);
   });
 });

@@ -15,7 +15,6 @@ import { openReply, sealArgs } from "../../security/sealing.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { andThen, noInstance } from "../dispatch.ts";
 import type { QueuedCommand } from "../session.ts";
-import { isEngineCommand } from "../table.ts";
 
 function exec(ctx: CommandContext): Reply | Promise<Reply> {
   const s = ctx.session;
@@ -32,7 +31,7 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
   const inst = s.instance;
   // A transaction of engine commands on a type with transactions is one Op (one log entry).
   const batchable = inst?.descriptor.transactions === true;
-  if (batchable && queued.length > 0 && queued.every((q) => isEngineCommand(q.spec))) {
+  if (batchable && queued.length > 0 && queued.every((q) => q.traits.engine)) {
     return execBatch(ctx, queued);
   }
   return execEach(ctx, queued);
@@ -88,9 +87,7 @@ function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promis
 async function execEach(ctx: CommandContext, queued: QueuedCommand[]): Promise<Reply> {
   const replies: Reply[] = [];
   for (const q of queued) {
-    replies.push(
-      await ctx.server.execute(ctx.session, { spec: q.spec, name: q.name, args: q.args }),
-    );
+    replies.push(await ctx.server.execute(ctx.session, q));
   }
   return replies;
 }
