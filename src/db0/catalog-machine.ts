@@ -63,7 +63,7 @@ export class CatalogMachine {
 
   /** The StateMachine view that group 0 drives. */
   stateMachine(): StateMachine {
-    const result = (reply: Reply): ApplyResult => ({ reply, touched: new Set(), flushed: false });
+    const result = (reply: Reply): ApplyResult => ({ reply, touched: [], flushed: false });
     const self = this;
     return {
       get appliedIndex() {

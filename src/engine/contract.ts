@@ -29,8 +29,8 @@ export interface Op extends OpCall {
 
 export interface ApplyResult {
   reply: Reply | symbol;
-  /** Key events: the keys the op modified (for WATCH and blocked clients). */
-  touched?: Set<string>;
+  /** Key events: the keys the op modified, each once (for WATCH and blocked clients). */
+  touched?: readonly string[];
   /** Key events: the whole keyspace changed (FLUSHDB). */
   flushed?: boolean;
 }

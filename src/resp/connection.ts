@@ -17,6 +17,7 @@ import type { Dispatcher, Resolved } from "./dispatch.ts";
 import { encode, OutBuf } from "./encode.ts";
 import { type ParserLimits, ProtocolError, type Request, RequestParser } from "./parser.ts";
 import type { Session } from "./session.ts";
+import { keepsArguments } from "./table.ts";
 
 interface Slot {
   done: boolean;
@@ -59,7 +60,7 @@ export class Connection {
     this.session = session;
     this.dispatcher = dispatcher;
     this.limits = limits;
-    this.parser = new RequestParser(limits);
+    this.parser = new RequestParser(limits, keepsArguments);
     this.onClose = onClose;
     session.push = (reply) => this.pushOutOfBand(reply);
     session.close = () => this.closeAfterReplies();

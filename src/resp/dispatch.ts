@@ -65,7 +65,7 @@ export function resolve(session: Session, req: Request): Resolved | HeroError {
   const spec = found.spec;
   // Arity counts the name, as Redis's does.
   const argc = args.length + 1;
-  if (found.subs !== null && !(args.length === 0 && spec.run !== undefined)) {
+  if (found.subs !== null && !(args.length === 0 && found.traits.handled)) {
     if (args.length === 0) return wrongArity(spec.name);
     const sub = findSub(found, args[0].toString("latin1"));
     if (sub === undefined) {
@@ -190,16 +190,16 @@ export class Dispatcher {
   private run(session: Session, r: Resolved, now: number): Reply | Promise<Reply> {
     const spec = r.spec;
     const t = r.traits;
-    if (t.universal && spec.run !== undefined) {
+    if (t.universal && t.handled) {
       if (t.admin) {
         const denied = authorizeCommand(session.principal, r.name, t);
         if (denied !== null) return denied;
       }
-      return spec.run(this.ctx(session, r), r.args);
+      return spec.run!(this.ctx(session, r), r.args);
     }
     const inst = admit(session, r);
     if (inst instanceof HeroError) return inst;
-    if (spec.run !== undefined) return spec.run(this.ctx(session, r), r.args);
+    if (t.handled) return spec.run!(this.ctx(session, r), r.args);
     if (!t.engine) return err(`'${r.name.toLowerCase()}' cannot run here`);
     return this.runEngine(session, inst, r, now);
   }
@@ -227,9 +227,9 @@ export class Dispatcher {
       }
       return this.readLater(inst, r, r.args, linearizable, identity);
     }
-    const spec = r.spec;
-    if (spec.block !== undefined) return this.writeOrBlock(session, inst, r, r.args, now, false);
-    const args = spec.prepare === undefined ? r.args : spec.prepare(r.args, now);
+    const t = r.traits;
+    if (t.blocks) return this.writeOrBlock(session, inst, r, r.args, now, false);
+    const args = t.prepare === null ? r.args : t.prepare(r.args, now);
     // A plain write's reply needs no opening and cannot be BLOCKED: hand it on as it is (one
     // fewer promise per replicated write).
     return inst.write({ cmd: r.name, args, now }) as Reply;

@@ -23,12 +23,16 @@ import { HeroError, respPrefix } from "../errors.ts";
 
 /**
  * A growable output buffer: all replies to one batch of pipelined requests are encoded into one
- * of these and written to the socket with a single write.
+ * of these and written to the socket with a single write. `take` hands out the encoded bytes
+ * without copying them: the buffer moves on past them, so what was handed out is never written
+ * again, and a fresh one is allocated once little room is left.
  */
 export class OutBuf {
   buf: Buffer;
   len = 0;
+  private readonly size: number;
   constructor(size = 16 * 1024) {
+    this.size = size;
     this.buf = Buffer.allocUnsafe(size);
   }
   private ensure(n: number): void {
@@ -83,10 +87,12 @@ export class OutBuf {
     buf[at++] = 10;
     this.len = at;
   }
-  /** Takes the encoded bytes (a copy) and resets for reuse. */
+  /** Takes the encoded bytes (the caller owns them from now on) and starts after them. */
   take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.len));
+    const out = this.buf.subarray(0, this.len);
+    this.buf = this.buf.subarray(this.len);
     this.len = 0;
+    if (this.buf.length < this.size >> 3) this.buf = Buffer.allocUnsafe(this.size);
     return out;
   }
 }

@@ -12,8 +12,9 @@
  *
  * This is the first step of every command, so it is written for speed: a command's arguments
  * are copied out of the socket's buffer with one copy per command (the arguments are views of
- * it), never one per argument, and the command name becomes a string without an allocation when
- * it repeats the previous command's name, as pipelined traffic does.
+ * it), never one per argument, and not at all for a command the caller says keeps none of its
+ * arguments (a read: views of the read buffer, which nothing reuses, serve it); the command name
+ * becomes a string without an allocation when it repeats the previous one, as pipelines do.
  */
 
 export interface ParserLimits {
@@ -142,8 +143,15 @@ export class RequestParser {
   private nameLen = -1;
   private name = "";
 
-  constructor(limits: ParserLimits = DEFAULT_LIMITS) {
+  private readonly keepsArguments: (name: string) => boolean;
+
+  /**
+   * `keepsArguments(name)` false: the command with that name holds on to none of its arguments
+   * once it has run, so they may be views of the bytes read instead of a copy.
+   */
+  constructor(limits: ParserLimits = DEFAULT_LIMITS, keepsArguments = (_name: string) => true) {
     this.limits = limits;
+    this.keepsArguments = keepsArguments;
   }
 
   /** Bytes buffered but not yet parsed (for query-buffer limits and CLIENT LIST). */
@@ -273,7 +281,9 @@ export class RequestParser {
     this.next = off;
     const name = this.nameAt(buf, starts[0], lengths[0]);
     const args = new Array<Buffer>(count - 1);
-    if (count > 1) {
+    if (count > 1 && !this.keepsArguments(name)) {
+      for (let i = 1; i < count; i++) args[i - 1] = buf.subarray(starts[i], starts[i] + lengths[i]);
+    } else if (count > 1) {
       // One copy for all the arguments; each is a view of it. A stored value keeps its own
       // command's bytes alive, not the socket's whole read.
       const first = starts[1];

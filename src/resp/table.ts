@@ -46,6 +46,12 @@ export interface Traits {
   readonly universal: boolean;
   /** The command families served, or null for every instance. */
   readonly families: ReadonlySet<string> | null;
+  /** Has a `run` handler. */
+  readonly handled: boolean;
+  /** Waits for data (BLPOP…): the entry's `block`. */
+  readonly blocks: boolean;
+  /** The entry's `prepare`, if any. */
+  readonly prepare: ((args: Buffer[], now: number) => Buffer[]) | null;
 }
 
 const SUBSCRIBED_OK = new Set([
@@ -73,6 +79,9 @@ function traitsOf(spec: TableEntry, name: string, parent?: TableEntry): Traits {
     whileSubscribed: SUBSCRIBED_OK.has((parent ?? spec).name),
     universal: scope === "universal",
     families: typeof scope === "string" ? null : new Set(scope),
+    handled: spec.run !== undefined,
+    blocks: spec.block !== undefined,
+    prepare: spec.prepare ?? null,
   };
 }
 
@@ -106,6 +115,8 @@ function build(): void {
   for (const commands of families.values()) all.push(...commands);
   byName.clear();
   traitsBySpec.clear();
+  lastName = "";
+  lastFound = undefined;
   for (const spec of all) {
     if (byName.has(spec.name)) throw new Error(`duplicate command in table: ${spec.name}`);
     const f = found(spec, spec.name);
@@ -121,10 +132,18 @@ export function allCommands(): readonly TableEntry[] {
   return all;
 }
 
+/** The last name looked up and what it found: pipelines repeat a command (the parser hands the same string). */
+let lastName = "";
+let lastFound: Found | undefined;
+
 /** The entry and traits for a command name in any letter case, or undefined. */
 export function find(name: string): Found | undefined {
   if (builtFor !== kinds.version) build();
-  return byName.get(name) ?? byName.get(name.toUpperCase());
+  else if (name === lastName) return lastFound;
+  const f = byName.get(name) ?? byName.get(name.toUpperCase());
+  lastName = name;
+  lastFound = f;
+  return f;
 }
 
 /** The entry for a command name in any letter case, or undefined. */
@@ -135,6 +154,16 @@ export function lookup(name: string): TableEntry | undefined {
 /** The subcommand of a container command (CLIENT SETNAME…), or undefined. */
 export function findSub(parent: Found, sub: string): Found | undefined {
   return parent.subs?.get(sub.toUpperCase());
+}
+
+/**
+ * Whether a command may hold on to its arguments after it ran (stored values, keys watched,
+ * names kept): everything but engine reads, and anything unknown. The parser copies the
+ * arguments of those out of the bytes read, and hands the others views.
+ */
+export function keepsArguments(name: string): boolean {
+  const f = find(name);
+  return f === undefined || f.subs !== null || !f.traits.engine || f.traits.writes;
 }
 
 /** The traits of any entry of the table (a subcommand's included). */

@@ -196,7 +196,7 @@ describe("LmdbBackend: applied index", () => {
     applyAll(b, log);
     const skipped = b.apply(log[2], 3);
     expect(skipped.reply).toBe(null);
-    expect(skipped.touched?.size ?? 0).toBe(0);
+    expect(skipped.touched?.length ?? 0).toBe(0);
     expect(b.appliedIndex).toBe(5);
     await close(b);
 

@@ -61,6 +61,28 @@ describe("MapStore basics", () => {
   });
 });
 
+describe("MapStore's memory of the last key read", () => {
+  // get() remembers the slot it found so the set() that follows skips a second look-up; every
+  // change of the map in between must be seen.
+  it("stores a key read while absent once, and finds it again after a delete", () => {
+    const s = new MapStore();
+    expect(s.get("a")).toBeUndefined();
+    s.set("a", str("1"));
+    s.set("a", str("2"));
+    expect(s.size).toBe(1);
+    expect(s.get("a")?.value.toString()).toBe("2");
+    expect(s.delete("a")).toBe(true);
+    s.set("a", str("3"));
+    expect(s.size).toBe(1);
+    expect(s.scan(0, 10).keys).toEqual(["a"]);
+    expect(s.get("b")).toBeUndefined();
+    s.clear();
+    s.set("b", str("4"));
+    expect([...s.keys()]).toEqual(["b"]);
+    expect(s.get("b")?.value.toString()).toBe("4");
+  });
+});
+
 describe("MapStore.scan", () => {
   it("ends at once on an empty store", () => {
     expect(new MapStore().scan(0, 10)).toEqual({ next: 0, keys: [] });

@@ -12,10 +12,16 @@
 import { wrongType } from "../../errors.ts";
 import type { Entry, KvStore, KvType, ValueOf } from "./types.ts";
 
+const NONE: readonly string[] = Object.freeze([]);
+
 export class Keyspace {
   readonly store: KvStore;
-  /** Keys modified since the last drainTouched() (includes deletions). */
-  private touched = new Set<string>();
+  /**
+   * Keys modified since the last drainTouched() (includes deletions), each once: a list, since
+   * most writes touch one key, with a set beside it to find repeats once the list grows.
+   */
+  private touched: string[] = [];
+  private touchedSet: Set<string> | null = null;
   /** Set when every key changed at once (FLUSHDB). */
   private flushed = false;
   private sweep: IterableIterator<string>;
@@ -49,32 +55,32 @@ export class Keyspace {
     const e = this.lookup(key, now);
     if (e !== undefined) {
       if (e.type !== t) throw wrongType();
-      this.touched.add(key);
+      this.touch(key);
       return e.value as ValueOf<T>;
     }
     const value = make();
     this.store.set(key, { type: t, value, expireAt: 0 } as Entry);
-    this.touched.add(key);
+    this.touch(key);
     return value;
   }
 
   /** Like read, but marks the key touched: for in-place edits of an existing value. */
   modify<T extends KvType>(key: string, t: T, now: number): ValueOf<T> | undefined {
     const v = this.read(key, t, now);
-    if (v !== undefined) this.touched.add(key);
+    if (v !== undefined) this.touch(key);
     return v;
   }
 
   /** Replaces the entry at key (clears any TTL unless expireAt is given). */
   put(key: string, entry: Entry): void {
     this.store.set(key, entry);
-    this.touched.add(key);
+    this.touch(key);
   }
 
   /** Deletes key; returns true if a live key was removed. */
   delete(key: string, now: number): boolean {
     const live = this.lookup(key, now) !== undefined;
-    if (this.store.delete(key)) this.touched.add(key);
+    if (this.store.delete(key)) this.touch(key);
     return live;
   }
 
@@ -92,7 +98,7 @@ export class Keyspace {
             : e.value.size;
     if (size === 0) {
       this.store.delete(key);
-      this.touched.add(key);
+      this.touch(key);
     }
   }
 
@@ -101,13 +107,22 @@ export class Keyspace {
     const e = this.lookup(key, now);
     if (e === undefined) return false;
     e.expireAt = expireAt;
-    this.touched.add(key);
+    this.touch(key);
     return true;
   }
 
   /** Marks key modified after an in-place change made through a value obtained by read(). */
   touch(key: string): void {
-    this.touched.add(key);
+    const list = this.touched;
+    if (list.length < 8) {
+      for (let i = 0; i < list.length; i++) if (list[i] === key) return;
+      list.push(key);
+      return;
+    }
+    this.touchedSet ??= new Set(list);
+    if (this.touchedSet.has(key)) return;
+    this.touchedSet.add(key);
+    list.push(key);
   }
 
   /** Live keys (expired ones skipped). */
@@ -158,9 +173,11 @@ export class Keyspace {
   }
 
   /** Keys touched since the last call, and whether a flush happened; resets both. */
-  drainTouched(): { keys: Set<string>; flushed: boolean } {
-    const out = { keys: this.touched, flushed: this.flushed };
-    this.touched = new Set();
+  drainTouched(): { keys: readonly string[]; flushed: boolean } {
+    const keys = this.touched.length === 0 ? NONE : this.touched;
+    const out = { keys, flushed: this.flushed };
+    if (keys !== NONE) this.touched = [];
+    this.touchedSet = null;
     this.flushed = false;
     return out;
   }

@@ -12,10 +12,12 @@ import type { Keyspace } from "./keyspace.ts";
 
 /** Runs one call, turning a thrown HeroError into its reply (Redis replies, it does not abort). */
 export function runCall(ks: Keyspace, call: OpCall, now: number, inBatch = false): Reply | symbol {
-  const internal = INTERNAL_OPS[call.cmd];
-  if (internal !== undefined) return internal(ks, call.args, now);
   const found = kvImplementation(call.cmd);
-  if (found === undefined) return new HeroError("ERR", `unknown command '${call.cmd}'`);
+  if (found === undefined) {
+    const internal = INTERNAL_OPS[call.cmd];
+    if (internal !== undefined) return internal(ks, call.args, now);
+    return new HeroError("ERR", `unknown command '${call.cmd}'`);
+  }
   try {
     const r = found.exec(ks, call.args, now);
     // Inside EXEC a blocking command never waits: it answers as if it had timed out.

@@ -29,7 +29,7 @@ export interface PersistentBackend extends Engine {
   readonly durableIndex: number;
 }
 
-const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
+const SKIPPED = (): ApplyResult => ({ reply: null, touched: [], flushed: false });
 
 export class LmdbBackend implements PersistentBackend {
   readonly store: LmdbStore;

@@ -20,7 +20,7 @@ import { checkedRecords, type SnapshotRecord, snapshotChunks } from "../kv/snaps
 import { bufOf, type Entry, keyOf } from "../kv/types.ts";
 import { MapStore } from "./map-store.ts";
 
-const SKIPPED = (): ApplyResult => ({ reply: null, touched: new Set(), flushed: false });
+const SKIPPED = (): ApplyResult => ({ reply: null, touched: [], flushed: false });
 
 export class MemoryBackend implements Engine {
   private readonly store = new MapStore();

@@ -29,12 +29,22 @@ export class MapStore implements KvStore {
     return this.map.size;
   }
 
+  /**
+   * The slot the last get() found for its key (undefined: absent): a write reads its key and
+   * then stores it, and the second look-up is saved. Reset by delete and clear.
+   */
+  private lastKey: string | null = null;
+  private lastSlot: Slot | undefined;
+
   get(key: string): Entry | undefined {
-    return this.map.get(key)?.entry;
+    const s = this.map.get(key);
+    this.lastKey = key;
+    this.lastSlot = s;
+    return s?.entry;
   }
 
   set(key: string, entry: Entry): void {
-    const s = this.map.get(key);
+    const s = key === this.lastKey ? this.lastSlot : this.map.get(key);
     if (s !== undefined) {
       s.entry = entry;
       return;
@@ -42,10 +52,14 @@ export class MapStore implements KvStore {
     const slot: Slot = { key, entry, index: this.slots.length };
     this.slots.push(slot);
     this.map.set(key, slot);
+    this.lastKey = key;
+    this.lastSlot = slot;
   }
 
   delete(key: string): boolean {
     const s = this.map.get(key);
+    this.lastKey = null;
+    this.lastSlot = undefined;
     if (s === undefined) return false;
     this.map.delete(key);
     this.slots[s.index] = null;
@@ -71,6 +85,8 @@ export class MapStore implements KvStore {
   }
 
   clear(): void {
+    this.lastKey = null;
+    this.lastSlot = undefined;
     this.map.clear();
     this.slots = [];
     this.free = 0;

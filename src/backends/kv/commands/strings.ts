@@ -75,6 +75,10 @@ function set(ks: Keyspace, args: Buffer[], now: number): Reply {
   }
   const expireAt = raw === undefined ? 0 : expiryFrom(unit, raw, now, "set");
   const key = keyOf(args[0]);
+  if (args.length === 2) {
+    ks.put(key, { type: "string", value: args[1], expireAt: 0 }); // plain SET: nothing to check
+    return OK;
+  }
   const e = get ? stringEntry(ks, key, now) : ks.lookup(key, now);
   const old: Reply = get ? (e === undefined ? null : share(e.value as Buffer)) : OK;
   if ((nx && e !== undefined) || (xx && e === undefined)) return get ? old : null;
