@@ -10,11 +10,13 @@
  * Partial input is kept as a list of chunks and only joined once enough bytes have arrived for
  * the bulk being waited on, so a large value arriving in many small reads costs one copy.
  *
- * This is the first step of every command, so it is written for speed: a command's arguments
- * are copied out of the socket's buffer with one copy per command (the arguments are views of
- * it), never one per argument, and not at all for a command the caller says keeps none of its
- * arguments (a read: views of the read buffer, which nothing reuses, serve it); the command name
- * becomes a string without an allocation when it repeats the previous one, as pipelines do.
+ * This is the first step of every command, so it is written for speed. Arguments are views of a
+ * copy of the bytes read, never copied one by one: a read of at most 4 KiB is copied once for
+ * all its commands (a stored value then keeps at most those 4 KiB alive, no more than the
+ * 8 KiB pool slab a copy of its own would), a larger one once per command. A command the caller
+ * says keeps none of its arguments (a read) gets views of the read buffer itself, which nothing
+ * reuses. The command name becomes a string without an allocation when it repeats the previous
+ * one, as pipelines do.
  */
 
 export interface ParserLimits {
@@ -142,6 +144,9 @@ export class RequestParser {
   private readonly nameBytes = new Uint8Array(32);
   private nameLen = -1;
   private name = "";
+  /** The copy of the bytes being parsed from `copiedFrom` on, made for the first command that keeps its arguments. */
+  private copied: Buffer | null = null;
+  private copiedFrom = 0;
 
   private readonly keepsArguments: (name: string) => boolean;
 
@@ -169,6 +174,7 @@ export class RequestParser {
     this.pendingLen += chunk.length;
     if (this.pendingLen < this.need) return out;
     const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.copied = null;
     let off = 0;
     while (off < buf.length) {
       const r = buf[off] === 42 ? this.parseArray(buf, off) : this.parseInline(buf, off);
@@ -284,13 +290,21 @@ export class RequestParser {
     if (count > 1 && !this.keepsArguments(name)) {
       for (let i = 1; i < count; i++) args[i - 1] = buf.subarray(starts[i], starts[i] + lengths[i]);
     } else if (count > 1) {
-      // One copy for all the arguments; each is a view of it. A stored value keeps its own
-      // command's bytes alive, not the socket's whole read.
-      const first = starts[1];
-      const copy = Buffer.allocUnsafe(off - 2 - first);
-      buf.copy(copy, 0, first, off - 2);
+      let copy = this.copied;
+      let base = this.copiedFrom;
+      if (copy === null && buf.length - start <= BATCH_COPY) {
+        // The rest of this read, copied once for every command in it that keeps arguments.
+        copy = this.copied = Buffer.allocUnsafe(buf.length - start);
+        buf.copy(copy, 0, start);
+        base = this.copiedFrom = start;
+      } else if (copy === null) {
+        // A large read: this command's arguments alone, so a stored value keeps only them.
+        base = starts[1];
+        copy = Buffer.allocUnsafe(off - 2 - base);
+        buf.copy(copy, 0, base, off - 2);
+      }
       for (let i = 1; i < count; i++) {
-        const at = starts[i] - first;
+        const at = starts[i] - base;
         args[i - 1] = copy.subarray(at, at + lengths[i]);
       }
     }
@@ -324,6 +338,9 @@ export class RequestParser {
     return { name: argv[0].toString("latin1"), args: argv.slice(1) };
   }
 }
+
+/** Reads up to this size are copied once for all their commands (half of Buffer's pool slab). */
+const BATCH_COPY = 4096;
 
 /** parseArray/parseInline: more bytes are needed. */
 const INCOMPLETE = Symbol("incomplete");
