@@ -97,6 +97,31 @@ export async function startRedis(
   throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms`);
 }
 
+/** The bare Node RESP server (./node-ceiling.ts) on 127.0.0.1:port, run by this Node. */
+export async function startCeiling(port: number, timeoutMs = 15_000): Promise<RedisServer> {
+  const script = new URL("./node-ceiling.ts", import.meta.url).pathname;
+  const proc = spawn(process.execPath, [script, String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const server = { port, proc, stop: () => stopPid(proc) };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`the Node ceiling server exited during start-up: ${stderr.trim()}`);
+    }
+    if ((await pingOnce(port, 500)).startsWith("+PONG")) return server;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await server.stop();
+  throw new Error(
+    `the Node ceiling server did not answer PING on port ${port} within ${timeoutMs} ms`,
+  );
+}
+
 let current: ChildProcess | undefined;
 
 /** Ends a redis-benchmark still running (for Ctrl-C). */

@@ -1,7 +1,8 @@
 /**
  * Turns redis-benchmark's CSV output into numbers and the collected rounds into tables: medians
- * per (test, pipeline depth, server), the HeroDB/Redis ratio, as a console table and as Markdown
- * for docs/benchmarks.md. Medians, because the 2-core machines here are noisy and one disturbed
+ * per (test, pipeline depth, server), HeroDB against redis-server and against the bare Node RESP
+ * server (./node-ceiling.ts, what Node itself allows), as a console table and as Markdown for
+ * docs/benchmarks.md. Medians, because the 2-core machines here are noisy and one disturbed
  * round should not move the result.
  */
 
@@ -12,7 +13,7 @@ export interface BenchRow {
   p50: number;
 }
 
-export type Target = "herodb" | "redis";
+export type Target = "herodb" | "redis" | "ceiling";
 
 export interface Sample extends BenchRow {
   target: Target;
@@ -85,6 +86,9 @@ export interface SummaryRow {
   herodbRps: number;
   redisRps: number;
   ratio: number;
+  /** The bare Node server's median (NaN when it did not run). */
+  ceilingRps: number;
+  ceilingRatio: number;
   herodbP50: number;
   redisP50: number;
   rounds: number;
@@ -107,12 +111,15 @@ export function summarize(samples: Sample[]): SummaryRow[] {
     const of = (t: Target) => group.filter((s) => s.target === t);
     const herodbRps = median(of("herodb").map((s) => s.rps));
     const redisRps = median(of("redis").map((s) => s.rps));
+    const ceilingRps = median(of("ceiling").map((s) => s.rps));
     return {
       test: group[0].test,
       pipeline: group[0].pipeline,
       herodbRps,
       redisRps,
       ratio: herodbRps / redisRps,
+      ceilingRps,
+      ceilingRatio: herodbRps / ceilingRps,
       herodbP50: median(of("herodb").map((s) => s.p50)),
       redisP50: median(of("redis").map((s) => s.p50)),
       rounds: Math.min(of("herodb").length, of("redis").length),
@@ -149,7 +156,9 @@ const HEADERS = [
   "Pipeline",
   "HeroDB req/s",
   "Redis req/s",
+  "Node ceiling req/s",
   "HeroDB/Redis",
+  "HeroDB/ceiling",
   "HeroDB p50 ms",
   "Redis p50 ms",
 ];
@@ -160,7 +169,9 @@ function cells(r: SummaryRow): string[] {
     String(r.pipeline),
     fmtRps(r.herodbRps),
     fmtRps(r.redisRps),
+    fmtRps(r.ceilingRps),
     fmtRatio(r.ratio),
+    fmtRatio(r.ceilingRatio),
     fmtMs(r.herodbP50),
     fmtMs(r.redisP50),
   ];
@@ -198,11 +209,13 @@ export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
       (durable
         ? "a persistent Redb instance: every write fsync'd in the Raft log before the reply"
         : "an InMemory instance") +
-      "), run alternately against HeroDB-TS and redis-server " +
+      "), run against HeroDB-TS, redis-server " +
       (durable
         ? '(`--save "" --appendonly yes --appendfsync always`)'
         : '(`--save "" --appendonly no`)') +
-      ` on the same machine; medians of ${info.rounds} rounds.`,
+      " and a bare Node RESP server (`scripts/bench/node-ceiling.ts`: one socket write per read," +
+      " a Map of pre-encoded replies, nothing else: the most a Node server can do here)" +
+      ` on the same machine, in turn; medians of ${info.rounds} rounds.`,
     "",
     `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; redis-server ${info.redisVersion}.`,
     "",

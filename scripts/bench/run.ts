@@ -1,11 +1,14 @@
 /**
- * `npm run bench`: redis-benchmark against HeroDB-TS and redis-server side by side, in one run
- * on one machine, reported as medians and HeroDB/Redis ratios (absolute numbers from a noisy
- * 2-core box mean little; the ratio is what we track).
+ * `npm run bench`: redis-benchmark against HeroDB-TS, redis-server and a bare Node RESP server
+ * (./node-ceiling.ts, the most a Node server can do here) side by side, in one run on one
+ * machine, reported as medians and HeroDB/Redis and HeroDB/ceiling ratios (absolute numbers from
+ * a noisy 2-core box mean little; the ratios are what we track).
  *
- * Starts redis-server (installing it with apt-get if missing) and a HeroDB server on free ports,
- * creates an InMemory instance over JSON-RPC, then for each round and pipeline depth runs the two
- * targets alternately (the order flips each round, so neither always gets the warmer machine).
+ * Starts redis-server (installing it with apt-get if missing), the Node ceiling and a HeroDB
+ * server on free ports, creates an instance over JSON-RPC, runs one warm-up pass against HeroDB
+ * (its code is compiled as it runs, redis-server's is not), then for each round and pipeline
+ * depth runs the three targets in turn (the order rotates each round, so none always gets the
+ * warmer machine).
  * Progress and a plain table go to stderr; the Markdown for docs/benchmarks.md goes to stdout.
  *
  *   npm run --silent bench -- [--rounds 3] [--requests 200000] [--clients 50] [--size 100]
@@ -27,6 +30,7 @@ import {
   ensureRedisTools,
   redisServerVersion,
   runBenchmark,
+  startCeiling,
   startRedis,
 } from "./procs.ts";
 import {
@@ -131,6 +135,9 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
   log(
     `redis-server ${redisServerVersion()} on port ${redis.port}${durable ? " (AOF, fsync always)" : ""}`,
   );
+  const ceiling = await startCeiling(await freePort());
+  track(() => ceiling.stop());
+  log(`Node ceiling (scripts/bench/node-ceiling.ts) on port ${ceiling.port}`);
   const herodb = await startServer({ secret: "bench-secret", startTimeoutMs: 60_000 });
   track(() => herodb.cleanup());
   log(`herodb on port ${herodb.port} (api ${herodb.apiPort}, data ${herodb.dataDir})`);
@@ -143,21 +150,35 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
     throw new Error(`db_createInstance returned ${JSON.stringify(index)}, not an index`);
   }
   await probe(herodb.port, index);
-  log(`${durable ? "Redb" : "InMemory"} instance ${index} ready\n`);
-
+  log(`${durable ? "Redb" : "InMemory"} instance ${index} ready`);
   const perRunTimeout = Math.max(120_000, opts.requests * (durable ? 20 : 2));
+  const benchArgs = (port: number, pipeline: number): string[] => {
+    const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get"];
+    args.push("-n", String(opts.requests), "-c", String(opts.clients));
+    args.push("-d", String(opts.size), "-P", String(pipeline), "-q", "--csv");
+    return args;
+  };
+  log("warm-up pass against HeroDB (not counted)");
+  for (const pipeline of opts.pipelines) {
+    await runBenchmark(
+      [...benchArgs(herodb.port, pipeline), "--dbnum", String(index)],
+      perRunTimeout,
+    );
+  }
+  log("");
+
   const samples: Sample[] = [];
   const notes: string[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
     for (const pipeline of opts.pipelines) {
-      const order: Target[] = round % 2 ? ["herodb", "redis"] : ["redis", "herodb"];
+      const targets: Target[] = ["herodb", "redis", "ceiling"];
+      const order = [0, 1, 2].map((i) => targets[(i + round - 1) % 3]);
       for (const target of order) {
-        const port = target === "herodb" ? herodb.port : redis.port;
-        const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get"];
-        args.push("-n", String(opts.requests), "-c", String(opts.clients));
-        args.push("-d", String(opts.size), "-P", String(pipeline), "-q", "--csv");
+        const port =
+          target === "herodb" ? herodb.port : target === "redis" ? redis.port : ceiling.port;
+        const args = benchArgs(port, pipeline);
         if (target === "herodb") args.push("--dbnum", String(index));
-        const label = `${mode} round ${round}/${opts.rounds}  -P ${String(pipeline).padEnd(3)} ${target.padEnd(6)}`;
+        const label = `${mode} round ${round}/${opts.rounds}  -P ${String(pipeline).padEnd(3)} ${target.padEnd(7)}`;
         const before = durable && target === "herodb" ? await durability(herodb.port) : null;
         const started = Date.now();
         const rows = parseBenchmarkCsv(await runBenchmark(args, perRunTimeout));

@@ -15,8 +15,7 @@
  * node, and applied exactly once; the client only waits a little longer.
  */
 import { randomInt } from "node:crypto";
-import type { Op } from "../engine/contract.ts";
-import type { Reply } from "../engine/reply.ts";
+import type { Op, WriteOutcome } from "../engine/contract.ts";
 import { HeroError } from "../errors.ts";
 import { encodeProposal, opSize, type ProposalId } from "./op-codec.ts";
 
@@ -28,8 +27,8 @@ export interface Waiting {
   op: Op;
   request: number;
   size: number;
-  resolve: (reply: Reply | symbol) => void;
-  reject: (e: HeroError) => void;
+  /** Told the reply once the write applied, or the error. */
+  to: WriteOutcome;
   /** When the client is told to retry (ms, performance.now()). */
   deadline: number;
   /** The term its entry was proposed in (0 while queued). */
@@ -72,21 +71,18 @@ export class Proposals {
     return this.waiting.size;
   }
 
-  /** Queues a write; the promise settles when it is applied (or fails). */
-  add(op: Op): Promise<Reply | symbol> {
-    return new Promise((resolve, reject) => {
-      const w: Waiting = {
-        op,
-        request: this.nextRequest++,
-        size: opSize(op),
-        resolve,
-        reject,
-        deadline: performance.now() + this.timeoutMs,
-        term: 0,
-      };
-      this.waiting.set(w.request, w);
-      this.queue.push(w);
-    });
+  /** Queues a write; `to` hears when it is applied (or fails). */
+  add(op: Op, to: WriteOutcome, now: number): void {
+    const w: Waiting = {
+      op,
+      request: this.nextRequest++,
+      size: opSize(op),
+      to,
+      deadline: now + this.timeoutMs,
+      term: 0,
+    };
+    this.waiting.set(w.request, w);
+    this.queue.push(w);
   }
 
   /**
@@ -122,7 +118,7 @@ export class Proposals {
         if (term < this.oldestTerm) this.oldestTerm = term;
       } catch (e) {
         const why = tryAgain(`no leader for this instance: ${(e as Error).message}`);
-        for (let k = i; k < j; k++) this.settle(q[k].request)?.reject(why);
+        for (let k = i; k < j; k++) this.settle(q[k].request)?.to.failed(why);
       }
       i = j;
     }
@@ -163,7 +159,7 @@ export class Proposals {
     return out;
   }
 
-  /** Forgets a write and returns it, to be resolved or rejected by the caller. */
+  /** Forgets a write and returns it, for the caller to tell its outcome. */
   settle(request: number): Waiting | undefined {
     const w = this.waiting.get(request);
     if (w !== undefined) this.waiting.delete(request);
@@ -175,7 +171,7 @@ export class Proposals {
     for (const [request, w] of this.waiting) {
       if (w.deadline > now) break;
       this.waiting.delete(request);
-      w.reject(
+      w.to.failed(
         w.term === 0
           ? tryAgain("the write could not be proposed in time (no leader?)")
           : undetermined(),
@@ -191,7 +187,7 @@ export class Proposals {
     for (const [request, w] of this.waiting) {
       if (w.term === 0) continue;
       this.waiting.delete(request);
-      w.reject(undetermined());
+      w.to.failed(undetermined());
     }
     this.oldestTerm = Number.POSITIVE_INFINITY;
   }
@@ -203,7 +199,7 @@ export class Proposals {
   failAll(e: HeroError): void {
     this.queue = [];
     this.oldestTerm = Number.POSITIVE_INFINITY;
-    for (const w of this.waiting.values()) w.reject(w.term === 0 ? e : undetermined());
+    for (const w of this.waiting.values()) w.to.failed(w.term === 0 ? e : undetermined());
     this.waiting.clear();
   }
 }

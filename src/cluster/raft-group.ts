@@ -13,7 +13,7 @@
  * (leader change) or the group stops, the client gets TRYAGAIN.
  */
 import { randomInt } from "node:crypto";
-import type { ApplyResult, Op, StateMachine } from "../engine/contract.ts";
+import type { ApplyResult, Op, StateMachine, WriteOutcome } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import { snapshotOfBytes } from "../engine/snapshot.ts";
 import { HeroError } from "../errors.ts";
@@ -216,11 +216,18 @@ export class RaftGroup implements Replicator {
    * ./proposals.ts), so a Raft round costs the same for one write as for hundreds.
    */
   submit(op: Op): Promise<Reply | symbol> {
-    if (this.closed) return Promise.reject(tryAgain("the instance is shutting down"));
-    const reply = this.proposals.add(op);
+    return new Promise((applied, failed) => this.submitTo(op, { applied, failed }));
+  }
+
+  /** The same, told to `to` rather than through a promise (the pipelined write path). */
+  submitTo(op: Op, to: WriteOutcome): void {
+    if (this.closed) {
+      to.failed(tryAgain("the instance is shutting down"));
+      return;
+    }
+    this.proposals.add(op, to, performance.now());
     this.batcher.submitted(this.proposals.inFlight);
     this.kick();
-    return reply;
   }
 
   /**
@@ -413,7 +420,7 @@ export class RaftGroup implements Replicator {
     for (let k = 0; k < results.length; k++) {
       this.o.onApplied(results[k]);
       if (holders[k] !== undefined)
-        this.proposals.settle(id.firstRequest + k)?.resolve(results[k].reply);
+        this.proposals.settle(id.firstRequest + k)?.to.applied(results[k].reply);
     }
   }
 

@@ -3,13 +3,15 @@
  * ops and to wait before a linearizable read. Kept apart so that instances depend on this small
  * contract, not on the group's machinery.
  */
-import type { Op } from "../engine/contract.ts";
+import type { Op, WriteOutcome } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import type { Message } from "../raft/types.ts";
 
 /** Proposes ops through consensus; resolves with apply's reply. */
 export interface Replicator {
   submit(op: Op): Promise<Reply | symbol>;
+  /** The same, with the outcome told to `to` instead of a promise (the pipelined write path). */
+  submitTo(op: Op, to: WriteOutcome): void;
   /**
    * Null when a read may run on local state now; otherwise resolves once local state holds every
    * write acknowledged before the call (a linearizable read), or rejects when that cannot be

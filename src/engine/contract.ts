@@ -12,8 +12,18 @@
  * capabilities an engine may offer: key events (an apply result lists the keys it touched, for
  * WATCH and blocked clients), active expiry, keyspace counts for INFO.
  */
+import type { HeroError } from "../errors.ts";
 import type { Reply } from "./reply.ts";
 import type { SnapshotSource } from "./snapshot.ts";
+
+/**
+ * Where the outcome of a replicated write goes once its entry applied, or once it cannot: the
+ * callback form of a write, which the pipelined hot path uses instead of a promise per write.
+ */
+export interface WriteOutcome {
+  applied(reply: Reply | symbol): void;
+  failed(e: HeroError): void;
+}
 
 export interface OpCall {
   cmd: string; // table name, "CONTAINER|SUB" for subcommands

@@ -9,7 +9,7 @@
  */
 import type { Replicator } from "../cluster/replicator.ts";
 import type { InstanceRecord } from "../db0/types.ts";
-import type { ApplyResult, Engine, Op, OpCall } from "../engine/contract.ts";
+import type { ApplyResult, Engine, Op, OpCall, WriteOutcome } from "../engine/contract.ts";
 import type { KindDescriptor } from "../engine/kind.ts";
 import type { Reply } from "../engine/reply.ts";
 
@@ -69,6 +69,17 @@ export class Instance {
     const result = this.engine.apply(op, ++this.logIndex);
     this.afterApply(result);
     return result.reply;
+  }
+
+  /**
+   * The same as `write`, for the pipelined path: a write through a Raft group tells its outcome
+   * to `to` later and this returns undefined; one applied at once returns its reply.
+   */
+  writeTo(op: Op, to: WriteOutcome): Reply | symbol | undefined {
+    if (this.replicator === null) return this.write(op) as Reply | symbol;
+    this.commands++;
+    this.replicator.submitTo(op, to);
+    return undefined;
   }
 
   /** Set when writes go through a Raft group (persistent types; every type in a cluster). */

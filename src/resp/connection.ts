@@ -10,18 +10,44 @@
  * because the stream cannot be resynchronised.
  */
 import type { Socket } from "node:net";
+import type { WriteOutcome } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import { log } from "../log.ts";
-import type { Dispatcher, Resolved } from "./dispatch.ts";
+import {
+  type Dispatched,
+  type Dispatcher,
+  LATER,
+  type ReplySink,
+  type Resolved,
+} from "./dispatch.ts";
 import { encode, OutBuf } from "./encode.ts";
 import { type ParserLimits, ProtocolError, type Request, RequestParser } from "./parser.ts";
 import type { Session } from "./session.ts";
 import { keepsArguments } from "./table.ts";
 
-interface Slot {
-  done: boolean;
-  reply: Reply;
+/**
+ * A reply that comes later, holding its command's place among the connection's replies. It is
+ * also the outcome a replicated write is told (WriteOutcome), so the pipelined write path needs
+ * no promise per command.
+ */
+class Slot implements WriteOutcome {
+  done = false;
+  reply: Reply = null;
+  private readonly settled: () => void;
+  constructor(settled: () => void) {
+    this.settled = settled;
+  }
+  applied(reply: Reply | symbol): void {
+    this.done = true;
+    this.reply = reply as Reply; // a plain write never answers BLOCKED
+    this.settled();
+  }
+  failed(e: HeroError): void {
+    this.done = true;
+    this.reply = e;
+    this.settled();
+  }
 }
 
 export interface ConnectionLimits extends ParserLimits {
@@ -33,7 +59,7 @@ export interface ConnectionLimits extends ParserLimits {
   idleMs: number;
 }
 
-export class Connection {
+export class Connection implements ReplySink {
   readonly session: Session;
   private readonly socket: Socket;
   private readonly parser: RequestParser;
@@ -48,6 +74,8 @@ export class Connection {
   private running = false;
   private closing = false;
   private onClose: () => void;
+  /** Tells the connection a pending reply is ready (one function for all its slots). */
+  private readonly settled = (): void => this.drainPending();
 
   constructor(
     socket: Socket,
@@ -125,21 +153,19 @@ export class Connection {
         this.closeAfterReplies();
         break;
       }
-      let reply: Reply | Promise<Reply>;
+      let reply: Dispatched;
       try {
-        reply = this.dispatcher.dispatch(this.session, req, now, resolved);
+        reply = this.dispatcher.dispatch(this.session, req, now, resolved, this);
       } catch (e) {
         reply = internalError(e);
       }
+      if (reply === LATER) continue; // its slot is in `pending` (later())
       if (reply instanceof Promise) {
-        const slot: Slot = { done: false, reply: null };
-        this.pending.push(slot);
-        const settle = (r: Reply): void => {
-          slot.done = true;
-          slot.reply = r;
-          this.drainPending();
-        };
-        reply.then(settle, (e: unknown) => settle(internalError(e)));
+        const slot = this.later();
+        reply.then(
+          (r) => slot.applied(r),
+          (e: unknown) => slot.failed(internalError(e)),
+        );
       } else {
         this.emit(reply);
       }
@@ -159,10 +185,21 @@ export class Connection {
     this.pauseIfBusy(this.pending.length > 0);
   }
 
+  /** A place for a reply that comes later, after every reply before it (ReplySink). */
+  later(): Slot {
+    const slot = new Slot(this.settled);
+    this.pending.push(slot);
+    return slot;
+  }
+
   /** Encodes a reply now, or after the pending ones when there are any. */
   private emit(reply: Reply): void {
-    if (this.pending.length > 0) this.pending.push({ done: true, reply });
-    else encode(reply, this.session.proto, this.out);
+    if (this.pending.length > 0) {
+      const slot = new Slot(this.settled);
+      slot.done = true;
+      slot.reply = reply;
+      this.pending.push(slot);
+    } else encode(reply, this.session.proto, this.out);
   }
 
   /**
@@ -240,7 +277,7 @@ export class Connection {
 /** Stands in the queue for the protocol error that ended the stream. */
 const BROKEN: Request = { name: "", args: [] };
 
-function internalError(e: unknown): Reply {
+function internalError(e: unknown): HeroError {
   // A bug, not user input: log it, answer without a stack trace, keep the connection usable.
   log.error({ err: e instanceof Error ? e.stack : String(e) }, "internal error in a command");
   return new HeroError("INTERNAL", "internal error (logged by the server)");

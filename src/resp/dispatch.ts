@@ -10,6 +10,7 @@
 
 import { kinds } from "../backends/kinds.ts";
 import { BLOCKED } from "../engine/command-spec.ts";
+import type { WriteOutcome } from "../engine/contract.ts";
 import { QUEUED, type Reply } from "../engine/reply.ts";
 import { err, HeroError, wrongArity } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
@@ -32,6 +33,20 @@ function isNamespace(word: string): boolean {
 
 /** A command found in the table, with its arguments after the name (and subcommand). */
 export type Resolved = QueuedCommand;
+
+/**
+ * How a connection takes a reply that comes later without a promise per command: `later()` holds
+ * the command's place among the connection's replies and is told the outcome. Replicated plain
+ * writes, the pipelined hot path, use it.
+ */
+export interface ReplySink {
+  later(): WriteOutcome;
+}
+
+/** dispatch's answer when the reply will be told to the sink's outcome. */
+export const LATER: unique symbol = Symbol("later");
+
+export type Dispatched = Reply | Promise<Reply> | typeof LATER;
 
 function unknownCommand(name: string, args: Buffer[]): HeroError {
   const shown = args
@@ -133,7 +148,8 @@ export class Dispatcher {
     req: Request,
     now: number,
     resolved?: Resolved,
-  ): Reply | Promise<Reply> {
+    sink?: ReplySink,
+  ): Dispatched {
     this.server.stats.commandsProcessed++;
     const r = resolved ?? resolve(session, req);
     if (r instanceof HeroError) {
@@ -148,7 +164,7 @@ export class Dispatcher {
       );
     }
     if (session.multi !== null && !t.immediate) return this.queue(session, r);
-    return this.execute(session, r, now);
+    return this.execute(session, r, now, sink);
   }
 
   private queue(session: Session, r: Resolved): Reply {
@@ -178,16 +194,18 @@ export class Dispatcher {
    * Runs a resolved command now (also used by EXEC for each queued command). A HeroError thrown
    * by any handler, synchronously or from its promise, becomes that command's error reply.
    */
-  execute(session: Session, r: Resolved, now = this.server.clock()): Reply | Promise<Reply> {
+  execute(session: Session, r: Resolved, now?: number): Reply | Promise<Reply>;
+  execute(session: Session, r: Resolved, now: number, sink: ReplySink | undefined): Dispatched;
+  execute(session: Session, r: Resolved, now = this.server.clock(), sink?: ReplySink): Dispatched {
     try {
-      const reply = this.run(session, r, now);
+      const reply = this.run(session, r, now, sink);
       return reply instanceof Promise ? reply.catch(asErrorReply) : reply;
     } catch (e) {
       return asErrorReply(e);
     }
   }
 
-  private run(session: Session, r: Resolved, now: number): Reply | Promise<Reply> {
+  private run(session: Session, r: Resolved, now: number, sink?: ReplySink): Dispatched {
     const spec = r.spec;
     const t = r.traits;
     if (t.universal && t.handled) {
@@ -201,7 +219,7 @@ export class Dispatcher {
     if (inst instanceof HeroError) return inst;
     if (t.handled) return spec.run!(this.ctx(session, r), r.args);
     if (!t.engine) return err(`'${r.name.toLowerCase()}' cannot run here`);
-    return this.runEngine(session, inst, r, now);
+    return this.runEngine(session, inst, r, now, sink);
   }
 
   private ctx(session: Session, r: Resolved): CommandContext {
@@ -218,7 +236,8 @@ export class Dispatcher {
     inst: Instance,
     r: Resolved,
     now: number,
-  ): Reply | Promise<Reply> {
+    sink?: ReplySink,
+  ): Dispatched {
     if (inst.record.encrypted) return this.runEngineSealed(session, inst, r, now);
     if (!r.traits.writes) {
       const linearizable = this.linearizable(session, inst);
@@ -230,9 +249,14 @@ export class Dispatcher {
     const t = r.traits;
     if (t.blocks) return this.writeOrBlock(session, inst, r, r.args, now, false);
     const args = t.prepare === null ? r.args : t.prepare(r.args, now);
-    // A plain write's reply needs no opening and cannot be BLOCKED: hand it on as it is (one
-    // fewer promise per replicated write).
-    return inst.write({ cmd: r.name, args, now }) as Reply;
+    // A plain write's reply needs no opening and cannot be BLOCKED: a replicated one is told to
+    // the connection when it applies (no promise per write), any other is the reply now.
+    const op = { cmd: r.name, args, now };
+    if (sink !== undefined && inst.replicator !== null) {
+      inst.writeTo(op, sink.later());
+      return LATER;
+    }
+    return inst.write(op) as Reply;
   }
 
   /** The same on an encrypted instance: arguments sealed with the session key, replies opened. */

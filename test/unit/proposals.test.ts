@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { decodeProposal, proposalId } from "../../src/cluster/op-codec.ts";
 import { Proposals } from "../../src/cluster/proposals.ts";
 import type { Op } from "../../src/engine/contract.ts";
+import type { Reply } from "../../src/engine/reply.ts";
 import { HeroError } from "../../src/errors.ts";
 
 const op = (key: string, value = "v"): Op => ({
@@ -15,10 +16,14 @@ const op = (key: string, value = "v"): Op => ({
   now: 1_700_000_000_000,
 });
 
+/** Queues a write; the promise settles with what its outcome is told. */
+const add = (p: Proposals, o: Op): Promise<Reply | symbol> =>
+  new Promise((applied, failed) => p.add(o, { applied, failed }, performance.now()));
+
 describe("Proposals", () => {
   it("turns the queue into one entry whose ops find their waiting writes", async () => {
     const p = new Proposals(1, 10_000);
-    const replies = [p.add(op("a")), p.add(op("b")), p.add(op("c"))];
+    const replies = [add(p, op("a")), add(p, op("b")), add(p, op("c"))];
     expect([p.queued, p.inFlight]).toEqual([3, 3]);
     const entries: Uint8Array[] = [];
     p.proposeQueued((data) => entries.push(data), 1);
@@ -30,7 +35,7 @@ describe("Proposals", () => {
     const holders = p.holders(id);
     expect(holders.map((w) => String(w?.op.args[0]))).toEqual(["a", "b", "c"]);
     for (let k = 0; k < holders.length; k++) {
-      p.settle(id.firstRequest + k)?.resolve(`reply-${k}`);
+      p.settle(id.firstRequest + k)?.to.applied(`reply-${k}`);
     }
     expect(await Promise.all(replies)).toEqual(["reply-0", "reply-1", "reply-2"]);
     expect(p.inFlight).toBe(0);
@@ -40,13 +45,13 @@ describe("Proposals", () => {
     const mine = new Proposals(1, 10_000);
     const other = new Proposals(2, 10_000);
     const restarted = new Proposals(1, 10_000);
-    void mine.add(op("x"));
-    void other.add(op("x"));
+    void add(mine, op("x"));
+    void add(other, op("x"));
     let data: Uint8Array = new Uint8Array();
     other.proposeQueued((d) => {
       data = d;
     }, 1);
-    void restarted.add(op("y"));
+    void add(restarted, op("y"));
     const foreign = mine.holders(proposalId(data));
     expect(foreign).toEqual([undefined]);
     expect(foreign.every((w) => w === undefined)).toBe(true);
@@ -60,7 +65,7 @@ describe("Proposals", () => {
   it("splits a large queue at 1 MiB per entry, keeping request order", () => {
     const p = new Proposals(1, 10_000);
     const big = "x".repeat(400 * 1024);
-    for (let i = 0; i < 5; i++) void p.add(op(`k${i}`, big));
+    for (let i = 0; i < 5; i++) void add(p, op(`k${i}`, big));
     const entries: Uint8Array[] = [];
     p.proposeQueued((data) => entries.push(data), 1);
     const ids = entries.map(proposalId);
@@ -70,12 +75,12 @@ describe("Proposals", () => {
 
   it("answers TRYAGAIN when there is no leader, and when a write waits too long", async () => {
     const p = new Proposals(1, 50);
-    const refused = p.add(op("a"));
+    const refused = add(p, op("a"));
     p.proposeQueued(() => {
       throw new Error("not leader");
     }, 1);
     await expect(refused).rejects.toMatchObject({ code: "TRYAGAIN" });
-    const slow = p.add(op("b"));
+    const slow = add(p, op("b"));
     p.proposeQueued(() => {}, 1);
     p.expire(performance.now()); // not yet
     expect(p.inFlight).toBe(1);
@@ -86,15 +91,15 @@ describe("Proposals", () => {
 
   it("proposes again, in request order, the writes of an earlier term once a later term applies", async () => {
     const p = new Proposals(1, 10_000);
-    const a = p.add(op("a"));
-    const b = p.add(op("b"));
+    const a = add(p, op("a"));
+    const b = add(p, op("b"));
     const first: Uint8Array[] = [];
     p.proposeQueued((d) => first.push(d), 3);
     expect(proposalId(first[0]).term).toBe(3);
-    const c = p.add(op("c"));
+    const c = add(p, op("c"));
     expect(p.requeueBefore(3)).toBe(0); // same term: nothing is known to be lost
     // Write a settles from its entry; b's entry was lost with the leader of term 3.
-    p.settle(1)?.resolve("done-a");
+    p.settle(1)?.to.applied("done-a");
     expect(p.requeueBefore(4)).toBe(1);
     expect(p.queued).toBe(2);
     const again: Uint8Array[] = [];
@@ -102,16 +107,16 @@ describe("Proposals", () => {
     // b (request 2) and c (request 3) are consecutive: one entry of term 4.
     expect(again.map(proposalId)).toMatchObject([{ firstRequest: 2, count: 2, term: 4 }]);
     expect(decodeProposal(again[0]).ops.map((o) => o.args[0].toString())).toEqual(["b", "c"]);
-    p.settle(2)?.resolve("done-b");
-    p.settle(3)?.resolve("done-c");
+    p.settle(2)?.to.applied("done-b");
+    p.settle(3)?.to.applied("done-c");
     await expect(Promise.all([a, b, c])).resolves.toEqual(["done-a", "done-b", "done-c"]);
   });
 
   it("splits an entry where a requeued write leaves a gap in request numbers", () => {
     const p = new Proposals(1, 10_000);
-    for (const k of ["a", "b", "c"]) void p.add(op(k));
+    for (const k of ["a", "b", "c"]) void add(p, op(k));
     p.proposeQueued(() => {}, 1);
-    p.settle(2)?.resolve("b");
+    p.settle(2)?.to.applied("b");
     p.requeueBefore(2);
     const out: Uint8Array[] = [];
     p.proposeQueued((d) => out.push(d), 2);
@@ -123,9 +128,9 @@ describe("Proposals", () => {
 
   it("fails queued writes with the given error but proposed ones as undetermined", async () => {
     const p = new Proposals(1, 10_000);
-    const proposed = p.add(op("a"));
+    const proposed = add(p, op("a"));
     p.proposeQueued(() => {}, 2);
-    const queued = p.add(op("b"));
+    const queued = add(p, op("b"));
     p.failAll(new HeroError("TRYAGAIN", "shutting down"));
     // The proposed write's entry may still commit on the other nodes: not "certainly not applied".
     await expect(proposed).rejects.toMatchObject({ code: "TIMEOUT" });

@@ -103,7 +103,7 @@ describe("benchmark report", () => {
   it("takes medians per test and pipeline and the HeroDB/Redis ratio", () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
-    const s = (target: "herodb" | "redis", round: number, rps: number) => ({
+    const s = (target: "herodb" | "redis" | "ceiling", round: number, rps: number) => ({
       test: "SET",
       rps,
       p50: 1,
@@ -111,9 +111,15 @@ describe("benchmark report", () => {
       pipeline: 16,
       round,
     });
-    const rows = summarize([s("herodb", 1, 50), s("redis", 1, 100), s("herodb", 2, 70)]);
+    const rows = summarize([
+      s("herodb", 1, 50),
+      s("redis", 1, 100),
+      s("ceiling", 1, 80),
+      s("herodb", 2, 70),
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ herodbRps: 60, redisRps: 100, ratio: 0.6, rounds: 1 });
+    expect(rows[0]).toMatchObject({ ceilingRps: 80, ceilingRatio: 0.75 });
     const md = markdownReport(rows, {
       mode: "memory",
       date: "2025-01-01",
@@ -126,7 +132,7 @@ describe("benchmark report", () => {
       cpu: "cpu",
       cores: 2,
     });
-    expect(md).toContain("| SET | 16 | 60 | 100 | 0.60 | 1.000 | 1.000 |");
+    expect(md).toContain("| SET | 16 | 60 | 100 | 80 | 0.60 | 0.75 | 1.000 | 1.000 |");
     expect(md).toContain("in-memory");
     const durable = markdownReport(rows, { ...baseInfo, mode: "durable", notes: ["- 5 fsyncs"] });
     expect(durable).toContain("--appendfsync always");
