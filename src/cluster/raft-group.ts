@@ -68,6 +68,10 @@ export interface GroupOptions {
 /** Syncs of one group in flight at once (the disk serves a few synced writes in parallel). */
 const MAX_SYNCS_IN_FLIGHT = 4;
 
+/** Whether a message may go out before the Ready it came in is durable here (see `handle`). */
+const sendsBeforeSync = (m: Message): boolean =>
+  m.type === "append" || m.type === "heartbeat" || m.type === "propose";
+
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
   private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
@@ -340,6 +344,18 @@ export class RaftGroup implements Replicator {
     if (rd.hardState !== null) log.setHardState(rd.hardState);
     const started = performance.now();
     const synced = rd.mustSync || rd.snapshot !== null ? this.o.flushLog() : null;
+    // Messages that do not speak for this node's disk leave now, while its sync runs: a leader's
+    // appends and heartbeats (Raft lets the leader write its log in parallel with replicating
+    // it; it counts its own copy toward commit only once durable) and a follower's forwarded
+    // proposals. Everything that vouches for local state (votes, acknowledgements) waits.
+    let messages = rd.messages;
+    if (synced !== null && messages.length > 0) {
+      const early = messages.filter(sendsBeforeSync);
+      if (early.length > 0) {
+        this.o.send(early);
+        messages = messages.filter((m) => !sendsBeforeSync(m));
+      }
+    }
     synced?.then(
       () => this.batcher.synced(performance.now() - started),
       () => {},
@@ -347,7 +363,7 @@ export class RaftGroup implements Replicator {
     // A snapshot must be durable before advance (the core's contract).
     if (rd.snapshot !== null) await synced;
     this.node.advance(rd);
-    this.afterSync(synced, rd.entries, rd.messages);
+    this.afterSync(synced, rd.entries, messages);
     this.compactor.maybeCompact();
   }
 
