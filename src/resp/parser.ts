@@ -12,8 +12,9 @@
  *
  * This is the first step of every command, so it is written for speed. Arguments are views of a
  * copy of the bytes read, never copied one by one: a read of at most 4 KiB is copied once for
- * all its commands (a stored value then keeps at most those 4 KiB alive, no more than the
- * 8 KiB pool slab a copy of its own would), a larger one once per command. A command the caller
+ * all its commands (a stored value then keeps at most those 4 KiB alive; small copies share
+ * Buffer's pool slabs either way), a larger read once per command, so a value never keeps the
+ * other commands of a large read alive. A command the caller
  * says keeps none of its arguments (a read) gets views of the read buffer itself, which nothing
  * reuses. The command name becomes a string without an allocation when it repeats the previous
  * one, as pipelines do.
@@ -295,13 +296,13 @@ export class RequestParser {
       if (copy === null && buf.length - start <= BATCH_COPY) {
         // The rest of this read, copied once for every command in it that keeps arguments.
         copy = this.copied = Buffer.allocUnsafe(buf.length - start);
-        buf.copy(copy, 0, start);
+        copy.set(buf.subarray(start));
         base = this.copiedFrom = start;
       } else if (copy === null) {
         // A large read: this command's arguments alone, so a stored value keeps only them.
         base = starts[1];
         copy = Buffer.allocUnsafe(off - 2 - base);
-        buf.copy(copy, 0, base, off - 2);
+        copy.set(buf.subarray(base, off - 2));
       }
       for (let i = 1; i < count; i++) {
         const at = starts[i] - base;
@@ -339,7 +340,7 @@ export class RequestParser {
   }
 }
 
-/** Reads up to this size are copied once for all their commands (half of Buffer's pool slab). */
+/** Reads up to this size are copied once for all their commands. */
 const BATCH_COPY = 4096;
 
 /** parseArray/parseInline: more bytes are needed. */

@@ -73,6 +73,51 @@ describe("RESP arrays", () => {
   });
 });
 
+describe("argument copies", () => {
+  /** A read buffer of its own (Buffer.from would take a slice of Node's shared pool). */
+  const read = (text: string): Buffer => {
+    const b = Buffer.alloc(Buffer.byteLength(text, "latin1"));
+    b.write(text, "latin1");
+    return b;
+  };
+  const viewOf = (a: Buffer, of: Buffer): boolean =>
+    a.buffer === of.buffer &&
+    a.byteOffset >= of.byteOffset &&
+    a.byteOffset + a.length <= of.byteOffset + of.length;
+
+  it("gives views of the bytes read to a command that keeps no arguments", () => {
+    const p = new RequestParser(DEFAULT_LIMITS, (name) => name !== "GET");
+    const chunk = read(resp("GET", "k") + resp("SET", "k", "v"));
+    const [get, set] = p.feed(chunk) as Request[];
+    expect(viewOf(get.args[0], chunk)).toBe(true);
+    expect(viewOf(set.args[0], chunk)).toBe(false);
+    chunk.fill(0x41);
+    expect(set.args.map(String)).toEqual(["k", "v"]);
+  });
+
+  it("copies a small read once for all its commands and a large one per command", () => {
+    const p = new RequestParser();
+    const text = resp("SET", "a", "1") + resp("SET", "b", "2");
+    const small = p.feed(read(text)) as Request[];
+    const [a, b] = [small[0].args[0], small[1].args[0]];
+    // One copy, laid out as the read was.
+    expect(a.buffer).toBe(b.buffer);
+    expect(b.byteOffset - a.byteOffset).toBe(text.indexOf("\r\nb\r\n") - text.indexOf("\r\na\r\n"));
+    // Over 4 KiB: each command gets a copy of its own (of its arguments only), so a stored
+    // value does not keep the other commands of its read alive.
+    const value = "v".repeat(5000);
+    const big = resp("SET", "a", value) + resp("SET", "b", value);
+    const large = p.feed(read(big)) as Request[];
+    const [v1, v2] = [large[0].args[1], large[1].args[1]];
+    const inStream = big.lastIndexOf(value) - big.indexOf(value);
+    expect(v1.buffer === v2.buffer && v2.byteOffset - v1.byteOffset === inStream).toBe(false);
+    expect(large.map((r) => r.args.map(String))).toEqual([
+      ["a", value],
+      ["b", value],
+    ]);
+  });
+});
+
 describe("inline commands", () => {
   it("splits on spaces and tabs, CRLF or LF terminated", () => {
     expect(feedAll(["PING\r\n", "SET  k\tv\n"])).toEqual([["PING"], ["SET", "k", "v"]]);

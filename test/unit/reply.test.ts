@@ -200,6 +200,29 @@ describe("OutBuf", () => {
     expect(bytes(1, 2, out).toString()).toBe(":1\r\n");
   });
 
+  it("hands out bytes that later replies never overwrite", () => {
+    // take() passes its bytes to the socket without a copy; the buffer moves on past them.
+    const out = new OutBuf(64);
+    const taken: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      encode(Buffer.from(`value-${i}`), 2, out);
+      taken.push(out.take());
+    }
+    expect(taken.map((b) => b.toString())).toEqual(
+      Array.from({ length: 40 }, (_, i) => `$${`value-${i}`.length}\r\nvalue-${i}\r\n`),
+    );
+  });
+
+  it("writes integer and bulk headers at the edges of the digit fast path", () => {
+    for (const n of [0, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, -1, -0, 2 ** 53 - 1, 1.5]) {
+      expect(bytes(n, 2).toString(), String(n)).toBe(`:${n}\r\n`);
+    }
+    for (const len of [0, 9, 10, 99, 100, 1000, 65536]) {
+      const v = Buffer.alloc(len, 120);
+      expect(bytes(v, 2).toString("latin1"), String(len)).toBe(`$${len}\r\n${"x".repeat(len)}\r\n`);
+    }
+  });
+
   it("encodes many pipelined replies into one buffer", () => {
     const out = new OutBuf(16);
     for (let i = 0; i < 1000; i++) encode(i, 3, out);
