@@ -204,8 +204,9 @@ export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
   return [
     `## redis-benchmark, ${durable ? "durable" : "in-memory"}, ${info.date}`,
     "",
-    `Command: \`redis-benchmark -t set,get -n ${info.requests} -c ${info.clients} ` +
-      `-d ${info.dataSize} -P <pipeline> -q --csv\` (HeroDB with \`--dbnum\` set to ` +
+    `Command: \`redis-benchmark -t set,get -n <requests> -c ${info.clients} ` +
+      `-d ${info.dataSize} -P <pipeline> -q --csv\` (${info.requests} requests at -P 1, four ` +
+      "times as many at -P 16, so a run lasts about a second; HeroDB with `--dbnum` set to " +
       (durable
         ? "a persistent Redb instance: every write fsync'd in the Raft log before the reply"
         : "an InMemory instance") +

@@ -96,6 +96,15 @@ function parseOptions(argv: string[]): Options {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * Requests per run at a pipeline depth: `--requests` at -P 1, more with deeper pipelines (x4 at
+ * -P 16), so a deep-pipeline run lasts about a second rather than a fraction of one, long enough
+ * that one scheduling hiccup of this shared machine does not decide its figure.
+ */
+export function requestsAt(requests: number, pipeline: number): number {
+  return requests * Math.max(1, Math.min(4, Math.floor(pipeline / 4)));
+}
+
 /** Checks that SELECT and SET/GET work on the instance before handing it to redis-benchmark. */
 async function probe(port: number, index: number): Promise<void> {
   const req = Buffer.concat([
@@ -154,7 +163,7 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
   const perRunTimeout = Math.max(120_000, opts.requests * (durable ? 20 : 2));
   const benchArgs = (port: number, pipeline: number): string[] => {
     const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get"];
-    args.push("-n", String(opts.requests), "-c", String(opts.clients));
+    args.push("-n", String(requestsAt(opts.requests, pipeline)), "-c", String(opts.clients));
     args.push("-d", String(opts.size), "-P", String(pipeline), "-q", "--csv");
     return args;
   };
