@@ -228,8 +228,9 @@ function markdownReport(rows: Row[], opts: Options, dir: string): string {
       "reply; each GET waits for a ReadIndex round, shared by the reads that arrive together). " +
       "etcd: its JSON " +
       "gateway (`/v3/kv/put`, `/v3/kv/range`, linearizable), default durability (WAL fsync'd). " +
-      "The load generator (scripts/bench/load.ts, one Node process) shares the machine; the " +
-      `targets run alternately, medians of ${opts.rounds} rounds, p50/p99 over each run's operations.`,
+      "The load generator (scripts/bench/load.ts, one Node process) shares the machine; each " +
+      "target first takes one uncounted pass of writes and reads (a warm-up), then the targets " +
+      `run alternately, medians of ${opts.rounds} rounds, p50/p99 over each run's operations.`,
     "",
     `Machine: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} cores; ` +
       `Node ${process.versions.node}; etcd ${etcdVersion()}; data on ${fsType(dir)}.`,

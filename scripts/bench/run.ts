@@ -231,7 +231,7 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
       redisVersion: redisServerVersion(),
       cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
       cores: availableParallelism(),
-    }),
+    }) + "\n",
   );
 }
 
