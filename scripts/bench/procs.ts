@@ -63,10 +63,39 @@ export interface RedisServer {
 }
 
 /**
+ * Starts `command args` (a RESP server on 127.0.0.1:port) and waits for PONG, bounded; stops it
+ * and throws, with what it printed, when it exits first or never answers.
+ */
+async function startResp(
+  what: string,
+  command: string,
+  args: string[],
+  port: number,
+  timeoutMs: number,
+): Promise<RedisServer> {
+  const proc = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const server = { port, proc, stop: () => stopPid(proc) };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`${what} exited during start-up: ${stderr.trim()}`);
+    }
+    if ((await pingOnce(port, 500)).startsWith("+PONG")) return server;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await server.stop();
+  throw new Error(`${what} did not answer PING on port ${port} within ${timeoutMs} ms`);
+}
+
+/**
  * Starts redis-server on 127.0.0.1:port and waits for PONG (bounded): without persistence, or,
  * with `aofDir`, with an append-only file fsync'd on every write (the durable comparison).
  */
-export async function startRedis(
+export function startRedis(
   port: number,
   timeoutMs = 15_000,
   aofDir?: string,
@@ -75,50 +104,19 @@ export async function startRedis(
     aofDir === undefined
       ? ["--appendonly", "no"]
       : ["--appendonly", "yes", "--appendfsync", "always", "--dir", aofDir];
-  const proc = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const server = { port, proc, stop: () => stopPid(proc) };
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`redis-server exited during start-up: ${stderr.trim()}`);
-    }
-    if ((await pingOnce(port, 500)).startsWith("+PONG")) return server;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await server.stop();
-  throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms`);
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence];
+  return startResp("redis-server", "redis-server", args, port, timeoutMs);
 }
 
 /** The bare Node RESP server (./node-ceiling.ts) on 127.0.0.1:port, run by this Node. */
-export async function startCeiling(port: number, timeoutMs = 15_000): Promise<RedisServer> {
+export function startCeiling(port: number, timeoutMs = 15_000): Promise<RedisServer> {
   const script = new URL("./node-ceiling.ts", import.meta.url).pathname;
-  const proc = spawn(process.execPath, [script, String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const server = { port, proc, stop: () => stopPid(proc) };
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`the Node ceiling server exited during start-up: ${stderr.trim()}`);
-    }
-    if ((await pingOnce(port, 500)).startsWith("+PONG")) return server;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await server.stop();
-  throw new Error(
-    `the Node ceiling server did not answer PING on port ${port} within ${timeoutMs} ms`,
+  return startResp(
+    "the Node ceiling server",
+    process.execPath,
+    [script, String(port)],
+    port,
+    timeoutMs,
   );
 }
 
