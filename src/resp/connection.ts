@@ -69,7 +69,9 @@ export class Connection implements ReplySink {
   /** Parsed commands not yet started; `head` is the next one (no shifting per command). */
   private queue: Request[] = [];
   private head = 0;
+  /** Replies not yet written, in command order; `pendingHead` is the oldest (no shifting). */
   private pending: Slot[] = [];
+  private pendingHead = 0;
   private flushQueued = false;
   private running = false;
   private closing = false;
@@ -141,7 +143,7 @@ export class Connection implements ReplySink {
     while (this.head < queue.length && !this.closing) {
       const req = queue[this.head];
       let resolved: Resolved | undefined;
-      if (this.pending.length > 0) {
+      if (this.waiting > 0) {
         if (req === BROKEN) break;
         const r = this.dispatcher.canOverlap(this.session, req);
         if (r === null) break;
@@ -182,7 +184,7 @@ export class Connection implements ReplySink {
     }
     this.running = false;
     this.flush();
-    this.pauseIfBusy(this.pending.length > 0);
+    this.pauseIfBusy(this.waiting > 0);
   }
 
   /** A place for a reply that comes later, after every reply before it (ReplySink). */
@@ -192,9 +194,14 @@ export class Connection implements ReplySink {
     return slot;
   }
 
+  /** Replies waiting to be written (the pending ones and any finished behind them). */
+  private get waiting(): number {
+    return this.pending.length - this.pendingHead;
+  }
+
   /** Encodes a reply now, or after the pending ones when there are any. */
   private emit(reply: Reply): void {
-    if (this.pending.length > 0) {
+    if (this.waiting > 0) {
       const slot = new Slot(this.settled);
       slot.done = true;
       slot.reply = reply;
@@ -208,9 +215,18 @@ export class Connection implements ReplySink {
    * client's pipelined writes at once, and they should leave in one write, not one each.
    */
   private drainPending(): void {
-    while (this.pending.length > 0 && this.pending[0].done) {
-      encode(this.pending.shift()!.reply, this.session.proto, this.out);
+    const pending = this.pending;
+    let head = this.pendingHead;
+    while (head < pending.length && pending[head].done) {
+      encode(pending[head++].reply, this.session.proto, this.out);
     }
+    if (head === pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (head > 1024) {
+      this.pending = pending.slice(head);
+      this.pendingHead = 0;
+    } else this.pendingHead = head;
     if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(() => {
@@ -226,7 +242,7 @@ export class Connection implements ReplySink {
       const ok = this.socket.write(this.out.take());
       if (!ok && this.socket.writableLength > this.limits.maxOutput) this.socket.pause();
     }
-    if (this.closing && this.pending.length === 0) this.socket.end();
+    if (this.closing && this.waiting === 0) this.socket.end();
   }
 
   private get queued(): number {
