@@ -141,6 +141,27 @@ describe("creating persistent instances", () => {
   });
 });
 
+describe("deep pipelines on a persistent instance", () => {
+  it("5000 commands in one pipeline come back in order, each read seeing the writes before it", async () => {
+    // Writes overlap in the log while their replies wait in the connection's slots; reads wait
+    // for the writes before them. More than a thousand slots exercise the slot queue's compaction.
+    const r = client(idx.redb);
+    const p = r.pipeline();
+    for (let i = 0; i < 5000; i++) {
+      if (i % 5 === 4) p.get(`deep:${i - 2}`);
+      else if (i % 5 === 3) p.incr("deep:n");
+      else p.set(`deep:${i}`, `v${i}`);
+    }
+    const res = await p.exec();
+    expect(res).toHaveLength(5000);
+    const want = Array.from({ length: 5000 }, (_, i) =>
+      i % 5 === 4 ? `v${i - 2}` : i % 5 === 3 ? (i + 2) / 5 : "OK",
+    );
+    expect(res?.map(([e, v]) => e ?? v)).toEqual(want);
+    closeAll();
+  });
+});
+
 describe("every KV family survives a restart", () => {
   it("clean stop (SIGTERM) and restart", async () => {
     await populate(client(idx.redb), "clean");
