@@ -349,12 +349,12 @@ export class RaftGroup implements Replicator {
     // it; it counts its own copy toward commit only once durable) and a follower's forwarded
     // proposals. Everything that vouches for local state (votes, acknowledgements) waits.
     let messages = rd.messages;
-    if (synced !== null && messages.length > 0) {
-      const early = messages.filter(sendsBeforeSync);
-      if (early.length > 0) {
-        this.o.send(early);
-        messages = messages.filter((m) => !sendsBeforeSync(m));
-      }
+    if (synced !== null && messages.some(sendsBeforeSync)) {
+      const early: Message[] = [];
+      const late: Message[] = [];
+      for (const m of messages) (sendsBeforeSync(m) ? early : late).push(m);
+      this.o.send(early);
+      messages = late;
     }
     synced?.then(
       () => this.batcher.synced(performance.now() - started),

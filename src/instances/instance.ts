@@ -72,14 +72,16 @@ export class Instance {
   }
 
   /**
-   * The same as `write`, for the pipelined path: a write through a Raft group tells its outcome
-   * to `to` later and this returns undefined; one applied at once returns its reply.
+   * The same as `write`, with the outcome told to `to` instead of returned (the pipelined path:
+   * no promise per replicated write).
    */
-  writeTo(op: Op, to: WriteOutcome): Reply | symbol | undefined {
-    if (this.replicator === null) return this.write(op) as Reply | symbol;
+  writeTo(op: Op, to: WriteOutcome): void {
+    if (this.replicator === null) {
+      to.applied(this.write(op) as Reply | symbol);
+      return;
+    }
     this.commands++;
     this.replicator.submitTo(op, to);
-    return undefined;
   }
 
   /** Set when writes go through a Raft group (persistent types; every type in a cluster). */

@@ -108,7 +108,6 @@ export function admit(session: Session, r: Resolved): Instance | HeroError {
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
     );
   }
-  if (session.perm === "readwrite" && !t.admin) return inst; // the common case, decided at SELECT
   const denied = authorizeCommand(session.principal, r.name, t, inst.index, session.perm);
   if (denied !== null) return denied;
   return inst;
@@ -209,10 +208,8 @@ export class Dispatcher {
     const spec = r.spec;
     const t = r.traits;
     if (t.universal && t.handled) {
-      if (t.admin) {
-        const denied = authorizeCommand(session.principal, r.name, t);
-        if (denied !== null) return denied;
-      }
+      const denied = authorizeCommand(session.principal, r.name, t);
+      if (denied !== null) return denied;
       return spec.run!(this.ctx(session, r), r.args);
     }
     const inst = admit(session, r);

@@ -95,11 +95,9 @@ export interface Found {
 let builtFor = -1;
 let all: TableEntry[] = [];
 const byName = new Map<string, Found>();
-const traitsBySpec = new Map<TableEntry, Traits>();
 
 function found(spec: TableEntry, name: string, parent?: TableEntry): Found {
   const traits = traitsOf(spec, name, parent);
-  traitsBySpec.set(spec, traits);
   let subs: Map<string, Found> | null = null;
   if (spec.subcommands !== undefined) {
     subs = new Map();
@@ -114,7 +112,6 @@ function build(): void {
   all = [...PROTOCOL_COMMANDS];
   for (const commands of families.values()) all.push(...commands);
   byName.clear();
-  traitsBySpec.clear();
   lastName = "";
   lastFound = undefined;
   for (const spec of all) {
@@ -166,14 +163,8 @@ export function keepsArguments(name: string): boolean {
   return f === undefined || f.subs !== null || !f.traits.engine || f.traits.writes;
 }
 
-/** The traits of any entry of the table (a subcommand's included). */
-export function traits(spec: TableEntry): Traits {
-  if (builtFor !== kinds.version) build();
-  return traitsBySpec.get(spec) ?? traitsOf(spec, spec.name);
-}
-
 /** Whether an entry is run by the selected instance's engine (not by a session handler). */
-export function isEngineCommand(spec: TableEntry): boolean {
+function isEngineCommand(spec: TableEntry): boolean {
   return spec.run === undefined && typeof spec.scope !== "string";
 }
 
