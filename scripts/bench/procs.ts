@@ -108,16 +108,14 @@ export function startRedis(
   return startResp("redis-server", "redis-server", args, port, timeoutMs);
 }
 
-/** The bare Node RESP server (./node-ceiling.ts) on 127.0.0.1:port, run by this Node. */
-export function startCeiling(port: number, timeoutMs = 15_000): Promise<RedisServer> {
+/**
+ * The bare Node RESP server (./node-ceiling.ts) on 127.0.0.1:port, run by this Node; given
+ * `log`, its durable form (every SET synced to that file before the reply).
+ */
+export function startCeiling(port: number, timeoutMs = 15_000, log?: string): Promise<RedisServer> {
   const script = new URL("./node-ceiling.ts", import.meta.url).pathname;
-  return startResp(
-    "the Node ceiling server",
-    process.execPath,
-    [script, String(port)],
-    port,
-    timeoutMs,
-  );
+  const args = [script, String(port), ...(log === undefined ? [] : ["--log", log])];
+  return startResp("the Node ceiling server", process.execPath, args, port, timeoutMs);
 }
 
 let current: ChildProcess | undefined;

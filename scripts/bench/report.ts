@@ -215,7 +215,12 @@ export function markdownReport(rows: SummaryRow[], info: RunInfo): string {
         ? '(`--save "" --appendonly yes --appendfsync always`)'
         : '(`--save "" --appendonly no`)') +
       " and a bare Node RESP server (`scripts/bench/node-ceiling.ts`: one socket write per read," +
-      " a Map of pre-encoded replies, nothing else: the most a Node server can do here)" +
+      " a Map of pre-encoded replies, nothing else: the most a Node server can do here" +
+      (durable
+        ? "; here with `--log`: each SET appended to a file by one synced write shared by every" +
+          " client that wrote meanwhile, and the reply sent once that write is durable"
+        : "") +
+      ")" +
       ` on the same machine, in turn; medians of ${info.rounds} rounds.`,
     "",
     `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; redis-server ${info.redisVersion}.`,

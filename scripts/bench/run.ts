@@ -144,9 +144,13 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
   log(
     `redis-server ${redisServerVersion()} on port ${redis.port}${durable ? " (AOF, fsync always)" : ""}`,
   );
-  const ceiling = await startCeiling(await freePort());
+  // Durable: the ceiling syncs its own log in the same temporary directory as redis's AOF.
+  const ceilingLog = aofDir === undefined ? undefined : join(aofDir, "node-ceiling.log");
+  const ceiling = await startCeiling(await freePort(), 15_000, ceilingLog);
   track(() => ceiling.stop());
-  log(`Node ceiling (scripts/bench/node-ceiling.ts) on port ${ceiling.port}`);
+  log(
+    `Node ceiling (scripts/bench/node-ceiling.ts${durable ? ", synced log" : ""}) on port ${ceiling.port}`,
+  );
   const herodb = await startServer({ secret: "bench-secret", startTimeoutMs: 60_000 });
   track(() => herodb.cleanup());
   log(`herodb on port ${herodb.port} (api ${herodb.apiPort}, data ${herodb.dataDir})`);
