@@ -41,6 +41,8 @@ const RULES: readonly Rule[] = [
   { from: ["raft"], only: [], packages: false },
   { from: ["engine", "backends", "db0", "security"], deny: ["resp", "api", ...COMPOSITION_ROOTS] },
   { from: ["engine"], only: ["errors.ts"] },
+  // Counters and the metrics text format: a leaf every layer may feed.
+  { from: ["metrics"], only: [] },
   // The layers below the protocols: instances and Raft groups know no RESP and no JSON-RPC.
   { from: ["instances", "cluster"], deny: ["resp", "api", ...COMPOSITION_ROOTS] },
   { from: "any folder", deny: COMPOSITION_ROOTS },

@@ -14,6 +14,8 @@ export interface Config {
   maxClients: number;
   idleTimeoutSec: number;
   auditLog: boolean;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** Applied entries after which a Raft group snapshots its state and compacts its log. */
   snapshotCount: number;
   /** Modules of out-of-tree instance types to register at start (--engine, repeatable). */
@@ -54,6 +56,8 @@ Options:
   --max-clients N         RESP connections accepted at once (default 10000)
   --timeout SECONDS       close idle RESP connections after this long (default 0: never)
   --no-audit-log          do not write audit.log in the data dir
+  --metrics-token TOKEN   GET /metrics needs "Authorization: Bearer TOKEN" (or env
+                          HERODB_METRICS_TOKEN); /health and /ready stay open
   --snapshot-count N      applied log entries after which an instance's Raft log is compacted
                           into a snapshot (default 20000)
   --engine MODULE         load an instance type from MODULE (its default export is a kind
@@ -121,6 +125,12 @@ const CLUSTER_FLAGS = [
   "--join",
 ];
 
+function metricsToken(v: string | undefined): { metricsToken?: string } {
+  if (v === undefined) return {};
+  if (v.length < 8) throw new ConfigError("--metrics-token must be at least 8 characters");
+  return { metricsToken: v };
+}
+
 export type Parsed = { kind: "help" } | { kind: "version" } | { kind: "run"; config: Config };
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
@@ -141,6 +151,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     "--max-clients",
     "--timeout",
     "--snapshot-count",
+    "--metrics-token",
     ...CLUSTER_FLAGS,
   ]);
   let bootstrap = false;
@@ -258,6 +269,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
         count("--snapshot-count", values.get("--snapshot-count") ?? "20000"),
       ),
       auditLog: audit,
+      ...metricsToken(values.get("--metrics-token") ?? env.HERODB_METRICS_TOKEN),
       engines,
       cluster,
     },

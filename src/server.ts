@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { ControlPlane } from "./api/control-plane.ts";
 import { type HttpServer, startHttp } from "./api/http.ts";
+import type { Probes } from "./api/probes.ts";
 import { startUds, type UdsServer } from "./api/uds.ts";
 import { loadKindModules } from "./backends/kind-modules.ts";
 import { kinds } from "./backends/kinds.ts";
@@ -19,6 +20,9 @@ import { Catalog, ensureDataDir } from "./db0/catalog.ts";
 import { HeroError } from "./errors.ts";
 import { InstanceRegistry } from "./instances/registry.ts";
 import { log } from "./log.ts";
+import { CommandStats } from "./metrics/command-stats.ts";
+import { PrometheusMetrics } from "./metrics/prometheus.ts";
+import { nodeFigures, notReady } from "./node-figures.ts";
 import type { ServerApi, ServerStats } from "./resp/context.ts";
 import { Dispatcher } from "./resp/dispatch.ts";
 import { RespListener } from "./resp/listener.ts";
@@ -122,6 +126,18 @@ export class HeroServer {
       commandsProcessed: 0,
       rejectedConnections: 0,
     };
+    const commandStats = new CommandStats();
+    const authThrottle = new AuthThrottle();
+    const figures = () =>
+      nodeFigures({
+        registry,
+        unselected: commandStats,
+        stats,
+        clients: () => sessions().length,
+        authThrottle,
+        audit,
+        clock,
+      });
     let listener: RespListener | null = null;
     const sessions = (): Session[] => listener?.sessions() ?? [];
     this.logs = NodeLogStore.open(join(c.dataDir, "raft"));
@@ -170,6 +186,7 @@ export class HeroServer {
       version: VERSION,
       port: c.port,
       stats,
+      commandStats,
       config,
       pubsub: new PubSubHub(),
       instance: (i) => registry.get(i),
@@ -181,12 +198,20 @@ export class HeroServer {
       checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
       sessions,
       audit: (ev) => audit.write(ev),
-      authThrottle: new AuthThrottle(),
+      authThrottle,
       clock,
       durability: () => registry.durability,
+      figures: () => figures(),
       execute: (session, r) => dispatcher.execute(session, r),
     };
     const dispatcher = new Dispatcher(api);
+    const prometheus = new PrometheusMetrics();
+    const probes: Probes = {
+      notReady: () => notReady(registry),
+      metrics: () => prometheus.render(figures()),
+      metricsContentType: prometheus.contentType,
+      ...(c.metricsToken === undefined ? {} : { metricsToken: c.metricsToken }),
+    };
     listener = new RespListener(
       {
         host: c.host,
@@ -215,7 +240,13 @@ export class HeroServer {
       throw listenError(e, "RESP", c.host, c.port);
     }
     try {
-      this.http = await startHttp({ plane, host: c.host, port: c.apiPort, version: VERSION });
+      this.http = await startHttp({
+        plane,
+        host: c.host,
+        port: c.apiPort,
+        version: VERSION,
+        probes,
+      });
       this.apiPort = this.http.port;
     } catch (e) {
       throw e instanceof HeroError ? e : listenError(e, "HTTP API", c.host, c.apiPort);

@@ -7,11 +7,11 @@
  * commands, no access control, no persistence.
  *
  * With `--log FILE` it is the ceiling of a durable Node server instead: every SET's bytes are
- * appended to FILE with one synced write (O_DSYNC, in libuv's thread pool) shared by all the
- * SETs read while the previous synced write ran (group commit), and a connection's replies wait
- * until the write holding its SETs is durable, the rule redis-server's `appendfsync always`
- * and HeroDB's Raft log both keep. The file is extended with zeros ahead of the writes, so a
- * synced write changes no file size.
+ * appended to FILE by synced writes (O_DSYNC, in libuv's thread pool) shared by the clients that
+ * wrote together (group commit, see SyncedLog), and a connection's replies wait until the write
+ * holding its SETs is durable, the rule redis-server's `appendfsync always` and HeroDB's Raft
+ * log both keep. The file is extended with zeros ahead of the writes, so a synced write changes
+ * no file size.
  *
  *   node scripts/bench/node-ceiling.ts PORT [--log FILE]   (prints "ready" once listening)
  *
@@ -108,7 +108,21 @@ function parse(buf: Buffer, out: Buffer[], written: Buffer[] | null): number {
   return off;
 }
 
-/** The synced log of `--log`: one synced write at a time, carrying every write queued before it. */
+/** Synced writes of `--log` in flight at once (disks serve a few in parallel; HeroDB's log does too). */
+const MAX_SYNCS = 4;
+
+interface Batch {
+  replies: Map<Socket, Buffer[]>;
+  durable: boolean;
+}
+
+/**
+ * The synced log of `--log`. Group commit as HeroDB's Raft log does it: the SETs read in one
+ * event-loop turn share one synced write, up to MAX_SYNCS writes run at once, and replies go out
+ * in order, once their write and every earlier one are durable. A batch waits (for at most as
+ * long as the last synced write took) until as many clients have written as the last batch
+ * carried, so closed-loop clients move as one cohort instead of two alternating half-size ones.
+ */
 class SyncedLog {
   private readonly fd: number;
   private end = 0;
@@ -116,10 +130,14 @@ class SyncedLog {
   /** Written bytes and held replies waiting for the next synced write. */
   private bytes: Buffer[] = [];
   private replies = new Map<Socket, Buffer[]>();
-  /** The replies of the synced write running now (null when none runs). */
-  private flying: Map<Socket, Buffer[]> | null = null;
-  /** Whether a synced write is due (scheduled, or waiting for the last cohort to return). */
+  /** Synced writes started, oldest first; each is answered once it and those before are durable. */
+  private readonly flying: Batch[] = [];
+  /** Replies held per socket, in batches not yet answered. */
+  private readonly held = new Map<Socket, number>();
   private scheduled = false;
+  private target = 1;
+  private lastSyncMs = 0;
+  private waitingSince: number | null = null;
 
   constructor(path: string) {
     this.fd = openSync(
@@ -131,7 +149,7 @@ class SyncedLog {
 
   /** Whether `socket` has replies waiting (a later reply must wait behind them). */
   holds(socket: Socket): boolean {
-    return this.replies.has(socket) || this.flying?.has(socket) === true;
+    return (this.held.get(socket) ?? 0) > 0 || this.replies.has(socket);
   }
 
   /** Queues `written` for the next synced write and `out` to be sent once it is durable. */
@@ -140,18 +158,35 @@ class SyncedLog {
     const held = this.replies.get(socket);
     if (held === undefined) this.replies.set(socket, [...out]);
     else for (const b of out) held.push(b);
-    // After this turn's reads, so every client whose request arrived together shares the write.
-    if (this.flying === null && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.sync());
-    }
+    this.schedule();
   }
 
-  private sync(): void {
-    this.scheduled = false;
-    if (this.flying !== null || this.replies.size === 0) return;
+  /** After this turn's reads, so every client whose request arrived together shares the write. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.start();
+    });
+  }
+
+  private start(): void {
+    if (this.replies.size === 0 || this.flying.length >= MAX_SYNCS) return;
+    if (this.replies.size < this.target) {
+      const now = performance.now();
+      this.waitingSince ??= now;
+      if (now - this.waitingSince < this.lastSyncMs) {
+        this.schedule();
+        return;
+      }
+    }
+    this.waitingSince = null;
+    this.target = this.replies.size;
     const data = Buffer.concat(this.bytes);
-    const replies = this.replies;
+    const batch: Batch = { replies: this.replies, durable: false };
+    for (const socket of batch.replies.keys())
+      this.held.set(socket, (this.held.get(socket) ?? 0) + 1);
     this.bytes = [];
     this.replies = new Map();
     const at = this.end;
@@ -161,24 +196,24 @@ class SyncedLog {
       writeSync(this.fd, Buffer.alloc(grow), 0, grow, this.zeroed);
       this.zeroed += grow;
     }
-    this.flying = replies;
+    this.flying.push(batch);
     const started = performance.now();
     write(this.fd, data, 0, data.length, at, (e) => {
       if (e) throw e;
-      this.flying = null;
-      for (const [socket, out] of replies)
-        socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
-      // The clients just answered come back in a moment: the next write waits for them (as
-      // many connections as this one carried) for at most as long as this write took, so the
-      // clients move as one cohort instead of two that alternate, each half as large.
-      this.scheduled = true;
-      this.gather(replies.size, performance.now() + (performance.now() - started));
+      this.lastSyncMs = performance.now() - started;
+      batch.durable = true;
+      while (this.flying.length > 0 && this.flying[0].durable) this.answer(this.flying.shift()!);
+      this.start();
     });
   }
 
-  private gather(connections: number, until: number): void {
-    if (this.replies.size >= connections || performance.now() >= until) this.sync();
-    else setImmediate(() => this.gather(connections, until));
+  private answer(batch: Batch): void {
+    for (const [socket, out] of batch.replies) {
+      socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
+      const n = (this.held.get(socket) ?? 1) - 1;
+      if (n === 0) this.held.delete(socket);
+      else this.held.set(socket, n);
+    }
   }
 }
 

@@ -14,6 +14,7 @@ import { ADMIN, ANONYMOUS } from "../security/authorization.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
 import type { CallContext } from "./methods.ts";
+import { type Probes, registerProbes } from "./probes.ts";
 import { RpcDispatcher, type RpcReply } from "./rpc.ts";
 
 export const DEFAULT_HTTP_HOST = "127.0.0.1";
@@ -34,7 +35,9 @@ export interface HttpOptions {
   version?: string;
   /** Share one dispatcher with the Unix socket; one is built when absent. */
   dispatcher?: RpcDispatcher;
-  /** Register extra routes (e.g. GET /metrics) before the server starts listening. */
+  /** GET /health, /ready and /metrics (./probes.ts); absent: no probes. */
+  probes?: Probes;
+  /** Register extra routes before the server starts listening. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
 }
 
@@ -121,7 +124,14 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   });
 
   app.setNotFoundHandler((req, reply) =>
-    sendJson(reply, 404, errorBody(INVALID_REQUEST, `no route ${req.method} ${req.url}; POST /`)),
+    sendJson(
+      reply,
+      404,
+      errorBody(
+        INVALID_REQUEST,
+        `no route ${req.method} ${req.url}; POST / (JSON-RPC), GET /health, /ready, /metrics`,
+      ),
+    ),
   );
 
   app.post("/", async (req, reply) => {
@@ -145,6 +155,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     return sendJson(reply, 200, result);
   });
 
+  if (opts.probes !== undefined) registerProbes(app, opts.probes);
   if (opts.configure !== undefined) await opts.configure(app);
 
   const host = opts.host ?? DEFAULT_HTTP_HOST;

@@ -17,6 +17,7 @@ import type { ApplyResult, Op, StateMachine, WriteOutcome } from "../engine/cont
 import type { Reply } from "../engine/reply.ts";
 import { snapshotOfBytes } from "../engine/snapshot.ts";
 import { HeroError } from "../errors.ts";
+import type { GroupFigures } from "../metrics/figures.ts";
 import { decodeConfChange, RawNode } from "../raft/index.ts";
 import type {
   ConfChange,
@@ -90,6 +91,10 @@ export class RaftGroup implements Replicator {
   private syncing = 0;
   private synced: Promise<void> = Promise.resolve();
   private readonly compactor: Compactor;
+  /** Counted for reports: see GroupReport. */
+  private readonly counts = { elections: 0, leaderChanges: 0, snapshotInstalls: 0 };
+  private lastTerm = 0;
+  private lastLeader: NodeId = 0;
 
   constructor(opts: GroupOptions) {
     this.o = {
@@ -125,7 +130,9 @@ export class RaftGroup implements Replicator {
       progress: opts.progress,
       failed: (e) => this.storageFailed(e),
     });
-    this.voters = opts.log.initialState().conf.voters.length;
+    const initial = opts.log.initialState();
+    this.voters = initial.conf.voters.length;
+    this.lastTerm = initial.hardState.term;
     this.node = new RawNode({
       id: opts.nodeId,
       electionTick: this.o.electionTick,
@@ -363,8 +370,42 @@ export class RaftGroup implements Replicator {
     // A snapshot must be durable before advance (the core's contract).
     if (rd.snapshot !== null) await synced;
     this.node.advance(rd);
+    this.noteRole(rd);
     this.afterSync(synced, rd.entries, messages);
     this.compactor.maybeCompact();
+  }
+
+  /** Counts elections this node starts (its vote for itself in a new term) and leader changes. */
+  private noteRole(rd: Ready): void {
+    const hs = rd.hardState;
+    if (hs !== null && hs.term > this.lastTerm) {
+      if (hs.vote === this.o.nodeId) this.counts.elections++;
+      this.lastTerm = hs.term;
+    }
+    const leader = this.node.leader;
+    if (leader !== this.lastLeader && leader !== 0) this.counts.leaderChanges++;
+    if (leader !== 0) this.lastLeader = leader;
+  }
+
+  /** The group's state and counters (INFO, /metrics). */
+  report(): GroupFigures {
+    const st = this.node.status();
+    const lag: GroupFigures["lag"] = [];
+    for (const [peer, pr] of Object.entries(st.progress)) {
+      if (Number(peer) !== st.id)
+        lag.push({ peer: Number(peer), entries: st.lastIndex - pr.match });
+    }
+    return {
+      groupId: this.groupId,
+      role: st.role,
+      term: st.term,
+      leader: st.leader,
+      commit: st.commit,
+      applied: this.appliedThrough,
+      lastIndex: st.lastIndex,
+      ...this.counts,
+      lag,
+    };
   }
 
   /** Runs once `synced` (and every earlier sync) completed: report durability, send messages. */
@@ -453,6 +494,7 @@ export class RaftGroup implements Replicator {
         : { index: s.meta.index, chunks: () => snapshotFileData(file.path) };
     await this.o.machine.restore(source);
     this.o.log.applySnapshot(s);
+    this.counts.snapshotInstalls++;
     this.voters = s.meta.conf.voters.length;
     this.o.progress?.(`snapshot at index ${s.meta.index} installed`);
   }

@@ -7,6 +7,7 @@ import type { NodeLogStore } from "../cluster/log-store.ts";
 import { RaftGroup } from "../cluster/raft-group.ts";
 import type { GroupNetwork } from "../cluster/replicator.ts";
 import type { ApplyResult, StateMachine } from "../engine/contract.ts";
+import { BATCH_BOUNDS, Histogram } from "../metrics/histogram.ts";
 
 export class NodeGroups {
   /**
@@ -14,6 +15,10 @@ export class NodeGroups {
    * groups (INFO persistence).
    */
   readonly durability = { fsyncs: 0, entries: 0, writes: 0 };
+  /** Seconds each log flush took, from its start until durable (/metrics). */
+  readonly syncSeconds = new Histogram();
+  /** Client writes each group's sync made durable (the group-commit batch size, /metrics). */
+  readonly syncWrites = new Histogram(BATCH_BOUNDS);
   /** This node's id in every Raft group (1 on a single server). */
   readonly nodeId: number;
   readonly network: GroupNetwork | null;
@@ -62,6 +67,7 @@ export class NodeGroups {
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;
         this.durability.writes += writes;
+        if (writes > 0) this.syncWrites.observe(writes);
       },
       machine,
       onApplied,
@@ -105,6 +111,11 @@ export class NodeGroups {
     if (p !== this.lastFlush) {
       this.lastFlush = p;
       this.durability.fsyncs++;
+      const started = performance.now();
+      p.then(
+        () => this.syncSeconds.observe((performance.now() - started) / 1000),
+        () => {},
+      );
     }
     return p;
   }

@@ -12,6 +12,7 @@ import type { InstanceRecord } from "../db0/types.ts";
 import type { ApplyResult, Engine, Op, OpCall, WriteOutcome } from "../engine/contract.ts";
 import type { KindDescriptor } from "../engine/kind.ts";
 import type { Reply } from "../engine/reply.ts";
+import { CommandStats } from "../metrics/command-stats.ts";
 
 /** Something that watches keys (a session in WATCH). */
 export interface Watcher {
@@ -40,6 +41,8 @@ export class Instance {
   private expiring = false;
   /** Writes and reads served (INFO stats). */
   commands = 0;
+  /** Commands run on this instance by name and outcome, and their latency (INFO, /metrics). */
+  readonly stats = new CommandStats();
   /** Where the instance keeps its data: the resolved path of its type (null for types without). */
   dataPath: string | null = null;
 

@@ -19,6 +19,7 @@ import type { Catalog } from "../db0/catalog.ts";
 import type { InstanceRecord } from "../db0/types.ts";
 import type { StateMachine } from "../engine/contract.ts";
 import { HeroError } from "../errors.ts";
+import type { Histogram } from "../metrics/histogram.ts";
 import { followCatalog } from "./catalog-follower.ts";
 import { buildDb0View } from "./db0-view.ts";
 import { NodeGroups } from "./groups.ts";
@@ -195,6 +196,11 @@ export class InstanceRegistry {
 
   allGroups(): RaftGroup[] {
     return this.groups.all();
+  }
+
+  /** Seconds per log flush and client writes per group sync (/metrics). */
+  get logSync(): { seconds: Histogram; writes: Histogram } {
+    return { seconds: this.groups.syncSeconds, writes: this.groups.syncWrites };
   }
 
   /** The file of a group's stored snapshot, streamed to a member that lags behind. */

@@ -34,6 +34,7 @@ import type {
   NodeId,
   RaftConfig,
   Ready,
+  Role,
   Status,
 } from "./types.ts";
 
@@ -159,6 +160,10 @@ export class RawNode {
   /** The current term, and the leader this node knows of (NONE when none): cheap, for hot paths. */
   get term(): number {
     return this.raft.term;
+  }
+
+  get role(): Role {
+    return this.raft.role;
   }
 
   get leader(): NodeId {

@@ -14,6 +14,7 @@ import type { WriteOutcome } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import { log } from "../log.ts";
+import type { CommandStats } from "../metrics/command-stats.ts";
 import {
   type Dispatched,
   type Dispatcher,
@@ -35,17 +36,26 @@ class Slot implements WriteOutcome {
   done = false;
   reply: Reply = null;
   private readonly settled: () => void;
-  constructor(settled: () => void) {
+  /** Where the command's outcome and latency are counted, and since when it waits (ms). */
+  readonly stats: CommandStats;
+  private readonly id: number;
+  readonly since: number;
+  constructor(settled: () => void, stats: CommandStats, id: number, since: number) {
     this.settled = settled;
+    this.stats = stats;
+    this.id = id;
+    this.since = since;
   }
   applied(reply: Reply | symbol): void {
     this.done = true;
     this.reply = reply as Reply; // a plain write never answers BLOCKED
+    if (reply instanceof HeroError && this.id >= 0) this.stats.failed[this.id]++;
     this.settled();
   }
   failed(e: HeroError): void {
     this.done = true;
     this.reply = e;
+    if (this.id >= 0) this.stats.failed[this.id]++;
     this.settled();
   }
 }
@@ -110,6 +120,7 @@ export class Connection implements ReplySink {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
+    this.readAt = performance.now();
     const items = this.parser.feed(chunk);
     if (this.queue.length === this.head) {
       // The usual case: nothing waiting, so the parsed batch becomes the queue.
@@ -125,6 +136,10 @@ export class Connection implements ReplySink {
   }
 
   private protocolError: ProtocolError | null = null;
+  /** When the last read arrived (performance.now() ms): where a command's latency starts. */
+  private readAt = 0;
+  /** Replies encoded in this run of `run` without waiting (their latency is counted at its end). */
+  private answered = 0;
 
   /**
    * Runs queued commands in order. A command whose reply is a promise (a replicated write, a
@@ -163,7 +178,7 @@ export class Connection implements ReplySink {
       }
       if (reply === LATER) continue; // its slot is in `pending` (later())
       if (reply instanceof Promise) {
-        const slot = this.later();
+        const slot = this.later(this.dispatcher.statsOf(this.session), -1);
         reply.then(
           (r) => slot.applied(r),
           (e: unknown) => slot.failed(internalError(e)),
@@ -183,13 +198,18 @@ export class Connection implements ReplySink {
       }
     }
     this.running = false;
+    if (this.answered > 0) {
+      const seconds = (performance.now() - this.readAt) / 1000;
+      this.dispatcher.statsOf(this.session).latency.observe(seconds, this.answered);
+      this.answered = 0;
+    }
     this.flush();
     this.pauseIfBusy(this.waiting > 0);
   }
 
   /** A place for a reply that comes later, after every reply before it (ReplySink). */
-  later(): Slot {
-    const slot = new Slot(this.settled);
+  later(stats: CommandStats, id: number): Slot {
+    const slot = new Slot(this.settled, stats, id, this.readAt);
     this.pending.push(slot);
     return slot;
   }
@@ -202,11 +222,14 @@ export class Connection implements ReplySink {
   /** Encodes a reply now, or after the pending ones when there are any. */
   private emit(reply: Reply): void {
     if (this.waiting > 0) {
-      const slot = new Slot(this.settled);
+      const slot = new Slot(this.settled, this.dispatcher.statsOf(this.session), -1, this.readAt);
       slot.done = true;
       slot.reply = reply;
       this.pending.push(slot);
-    } else encode(reply, this.session.proto, this.out);
+    } else {
+      encode(reply, this.session.proto, this.out);
+      this.answered++;
+    }
   }
 
   /**
@@ -217,8 +240,11 @@ export class Connection implements ReplySink {
   private drainPending(): void {
     const pending = this.pending;
     let head = this.pendingHead;
+    const now = performance.now();
     while (head < pending.length && pending[head].done) {
-      encode(pending[head++].reply, this.session.proto, this.out);
+      const slot = pending[head++];
+      encode(slot.reply, this.session.proto, this.out);
+      slot.stats.latency.observe((now - slot.since) / 1000);
     }
     if (head === pending.length) {
       this.pending = [];

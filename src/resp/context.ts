@@ -6,6 +6,8 @@ import type { InstanceRecord } from "../db0/types.ts";
 import type { CommandSpec } from "../engine/command-spec.ts";
 import type { Reply } from "../engine/reply.ts";
 import type { Instance } from "../instances/instance.ts";
+import type { CommandStats } from "../metrics/command-stats.ts";
+import type { NodeFigures } from "../metrics/figures.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import type { AuthThrottle } from "../security/auth-throttle.ts";
 import type { PubSubHub } from "./pubsub-hub.ts";
@@ -22,6 +24,8 @@ export interface ServerApi {
   readonly version: string;
   readonly port: number;
   readonly stats: ServerStats;
+  /** Counters of the commands run with no instance selected (PING, AUTH, HELLO…). */
+  readonly commandStats: CommandStats;
   readonly config: Map<string, string>;
   readonly pubsub: PubSubHub;
   instance(index: number): Instance | undefined;
@@ -44,6 +48,8 @@ export interface ServerApi {
   /** Failed-authentication counts per client address (slows down guessing). */
   readonly authThrottle: AuthThrottle;
   clock(): number;
+  /** The node's figures (commands by instance, Raft groups, log syncs): INFO reads them. */
+  figures(): NodeFigures;
   /** Raft log fsyncs and entries made durable by them, across all groups. */
   durability(): { fsyncs: number; entries: number; writes: number };
   /** Runs one already-resolved command now (EXEC of a transaction that is not one Op). */

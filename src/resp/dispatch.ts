@@ -15,6 +15,7 @@ import { QUEUED, type Reply } from "../engine/reply.ts";
 import { err, HeroError, wrongArity } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
 import { namespaceOf } from "../instances/instance.ts";
+import type { CommandStats } from "../metrics/command-stats.ts";
 import { authorizeCommand } from "../security/authorization.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
 import type { CommandContext, ServerApi } from "./context.ts";
@@ -40,7 +41,8 @@ export type Resolved = QueuedCommand;
  * writes, the pipelined hot path, use it.
  */
 export interface ReplySink {
-  later(): WriteOutcome;
+  /** `stats` and `id` count the reply when it is an error (a failed call). */
+  later(stats: CommandStats, id: number): WriteOutcome;
 }
 
 /** dispatch's answer when the reply will be told to the sink's outcome. */
@@ -125,6 +127,11 @@ export class Dispatcher {
     this.server = server;
   }
 
+  /** Where the commands of a session are counted: its instance's counters, or the server's. */
+  statsOf(session: Session): CommandStats {
+    return session.instance?.stats ?? this.server.commandStats;
+  }
+
   /**
    * Whether a command may start while earlier replies of the connection are still pending: only
    * replicated engine writes (not blocking ones, not inside MULTI), whose order is kept by the log.
@@ -196,27 +203,49 @@ export class Dispatcher {
   execute(session: Session, r: Resolved, now?: number): Reply | Promise<Reply>;
   execute(session: Session, r: Resolved, now: number, sink: ReplySink | undefined): Dispatched;
   execute(session: Session, r: Resolved, now = this.server.clock(), sink?: ReplySink): Dispatched {
+    const stats = this.statsOf(session);
+    const id = r.traits.id;
+    stats.called(id);
+    const admitted = this.admission(session, r);
+    if (admitted instanceof HeroError) {
+      stats.rejected[id]++;
+      return admitted;
+    }
     try {
-      const reply = this.run(session, r, now, sink);
-      return reply instanceof Promise ? reply.catch(asErrorReply) : reply;
+      const reply = this.run(session, r, admitted, now, stats, sink);
+      if (reply instanceof HeroError) stats.failed[id]++;
+      else if (reply instanceof Promise) return reply.then(countFailure(stats, id), asErrorReply);
+      return reply;
     } catch (e) {
-      return asErrorReply(e);
+      const reply = asErrorReply(e);
+      stats.failed[id]++;
+      return reply;
     }
   }
 
-  private run(session: Session, r: Resolved, now: number, sink?: ReplySink): Dispatched {
-    const spec = r.spec;
+  /**
+   * The checks before a command runs (a refusal here is a rejected call, not a failed one): the
+   * instance it needs, with its type and the session's permission; null for a command that
+   * needs none.
+   */
+  private admission(session: Session, r: Resolved): Instance | null | HeroError {
     const t = r.traits;
-    if (t.universal && t.handled) {
-      const denied = authorizeCommand(session.principal, r.name, t);
-      if (denied !== null) return denied;
-      return spec.run!(this.ctx(session, r), r.args);
-    }
+    if (t.universal && t.handled) return authorizeCommand(session.principal, r.name, t);
     const inst = admit(session, r);
-    if (inst instanceof HeroError) return inst;
-    if (t.handled) return spec.run!(this.ctx(session, r), r.args);
-    if (!t.engine) return err(`'${r.name.toLowerCase()}' cannot run here`);
-    return this.runEngine(session, inst, r, now, sink);
+    if (inst instanceof HeroError || t.handled || t.engine) return inst;
+    return err(`'${r.name.toLowerCase()}' cannot run here`);
+  }
+
+  private run(
+    session: Session,
+    r: Resolved,
+    inst: Instance | null,
+    now: number,
+    stats: CommandStats,
+    sink?: ReplySink,
+  ): Dispatched {
+    if (inst === null || r.traits.handled) return r.spec.run!(this.ctx(session, r), r.args);
+    return this.runEngine(session, inst, r, now, stats, sink);
   }
 
   private ctx(session: Session, r: Resolved): CommandContext {
@@ -233,6 +262,7 @@ export class Dispatcher {
     inst: Instance,
     r: Resolved,
     now: number,
+    stats: CommandStats,
     sink?: ReplySink,
   ): Dispatched {
     if (inst.record.encrypted) return this.runEngineSealed(session, inst, r, now);
@@ -250,7 +280,7 @@ export class Dispatcher {
     // the connection when it applies (no promise per write), any other is the reply now.
     const op = { cmd: r.name, args, now };
     if (sink !== undefined && inst.replicator !== null) {
-      inst.writeTo(op, sink.later());
+      inst.writeTo(op, sink.later(stats, t.id));
       return LATER;
     }
     return inst.write(op) as Reply;
@@ -372,6 +402,14 @@ export class Dispatcher {
 }
 
 const identity = (reply: Reply): Reply => reply;
+
+/** Counts a promised reply that turns out to be an error as a failed call. */
+function countFailure(stats: CommandStats, id: number): (reply: Reply) => Reply {
+  return (reply) => {
+    if (reply instanceof HeroError) stats.failed[id]++;
+    return reply;
+  };
+}
 
 /** Applies f to a value or, when it is a promise, to its result. */
 export function andThen<T, U>(x: T | Promise<T>, f: (v: T) => U | Promise<U>): U | Promise<U> {

@@ -8,6 +8,7 @@
  */
 
 import { kinds } from "../backends/kinds.ts";
+import { commandId } from "../metrics/command-stats.ts";
 import { connectionCommands } from "./commands/connection.ts";
 import { cryptoCommands } from "./commands/crypto.ts";
 import { moveCommands } from "./commands/move.ts";
@@ -32,6 +33,8 @@ const PROTOCOL_COMMANDS: readonly TableEntry[] = [
 export interface Traits {
   /** "GET", or "CLIENT|SETNAME" for a subcommand. */
   readonly name: string;
+  /** The name's id in the command counters (src/metrics/command-stats.ts). */
+  readonly id: number;
   readonly writes: boolean;
   readonly admin: boolean;
   /** Runs at once even inside MULTI. */
@@ -70,6 +73,7 @@ function traitsOf(spec: TableEntry, name: string, parent?: TableEntry): Traits {
   const scope = spec.scope;
   return {
     name,
+    id: commandId(name),
     writes: flags.includes("write"),
     admin: flags.includes("admin"),
     immediate: flags.includes("immediate"),

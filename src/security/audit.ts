@@ -65,6 +65,8 @@ export class AuditLog {
   readonly path: string | null;
   /** Lines that could not be written. */
   failures = 0;
+  /** Records written, by "event outcome" (/metrics). */
+  readonly written = new Map<string, number>();
   #fd: number | null;
   #host = hostname();
 
@@ -80,6 +82,8 @@ export class AuditLog {
     try {
       let off = 0;
       while (off < line.length) off += writeSync(this.#fd, line, off);
+      const key = `${ev.event} ${ev.outcome}`;
+      this.written.set(key, (this.written.get(key) ?? 0) + 1);
     } catch (e) {
       if (this.failures++ === 0) {
         process.stderr.write(`audit log ${this.path}: write failed: ${(e as Error).message}\n`);

@@ -13,6 +13,8 @@ interface Record {
 
 export class AuthThrottle {
   private readonly byAddress = new Map<string, Record>();
+  /** Failures recorded since the start (/metrics). */
+  total = 0;
   private readonly forgetMs: number;
   private readonly maxAddresses: number;
 
@@ -23,6 +25,7 @@ export class AuthThrottle {
 
   /** Records a failure from `address` at `now`; returns the failures counted for it. */
   fail(address: string, now: number): number {
+    this.total++;
     let r = this.byAddress.get(address);
     if (r === undefined || now - r.lastAt > this.forgetMs) r = { failures: 0, lastAt: now };
     r.failures++;

@@ -190,6 +190,32 @@ export async function curlRpc(
   return { status, body: text, json, curlExit: r.code ?? -1, stderr: r.stderr };
 }
 
+/** GETs http://127.0.0.1:<port><path> with curl; also returns the content type. */
+export async function curlGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<CurlReply & { contentType: string }> {
+  const argv = ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000))];
+  for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
+  argv.push("-w", "\n%{http_code} %{content_type}", `http://127.0.0.1:${port}${path}`);
+  const r = await runTool("curl", argv, { timeoutMs: timeoutMs + 2000 });
+  const cut = r.stdout.lastIndexOf("\n");
+  const [code, ...type] = r.stdout.slice(cut + 1).split(" ");
+  const status = Number(code);
+  if (!(status > 0)) throw new Error(`curl failed (code ${r.code}): ${r.stderr.trim()}`);
+  const text = r.stdout.slice(0, cut);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const contentType = type.join(" ");
+  return { status, body: text, json, curlExit: r.code ?? -1, stderr: r.stderr, contentType };
+}
+
 /** Encodes a command as a RESP array of bulk strings, as clients send it. */
 export function respCommand(...args: (string | Buffer | number)[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];

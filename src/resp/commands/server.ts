@@ -6,6 +6,7 @@ import { globMatch } from "../../backends/kv/glob.ts";
 import { MapReply, OK, type Reply, Verbatim } from "../../engine/reply.ts";
 import { err } from "../../errors.ts";
 import { namespaceOf } from "../../instances/instance.ts";
+import type { NodeFigures } from "../../metrics/figures.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { introspectionCommands } from "./introspection.ts";
 
@@ -69,6 +70,8 @@ function sections(ctx: CommandContext): Section[] {
         ["total_connections_received", srv.stats.connectionsReceived],
         ["total_commands_processed", srv.stats.commandsProcessed],
         ["rejected_connections", srv.stats.rejectedConnections],
+        ["total_error_replies", errorReplies(srv.figures())],
+        ["acl_access_denied_auth", srv.authThrottle.total],
         ["pubsub_channels", srv.pubsub.channelCount],
         ["pubsub_patterns", srv.pubsub.totalPatterns],
       ],
@@ -79,6 +82,52 @@ function sections(ctx: CommandContext): Section[] {
         ["role", "master"],
         ["connected_slaves", 0],
       ],
+    ],
+    [
+      "Raft",
+      () => {
+        const f = srv.figures();
+        const sync = f.syncSeconds;
+        return [
+          ["raft_groups", f.groups.length],
+          ["raft_log_syncs", sync.count],
+          [
+            "raft_log_sync_avg_ms",
+            sync.count === 0 ? 0 : ((sync.sum / sync.count) * 1000).toFixed(3),
+          ],
+          [
+            "raft_log_sync_avg_writes",
+            f.syncWrites.count === 0 ? 0 : (f.syncWrites.sum / f.syncWrites.count).toFixed(1),
+          ],
+          ...f.groups.map((g): [string, string] => [
+            `group${g.groupId}`,
+            `role=${g.role},term=${g.term},leader=${g.leader},commit=${g.commit},applied=${g.applied},` +
+              `last_index=${g.lastIndex},elections=${g.elections},leader_changes=${g.leaderChanges},` +
+              `snapshot_installs=${g.snapshotInstalls}` +
+              g.lag.map((l) => `,lag_node${l.peer}=${l.entries}`).join(""),
+          ]),
+        ];
+      },
+    ],
+    [
+      "Commandstats",
+      () => {
+        const f = srv.figures();
+        const sums = new Map<string, [number, number, number]>();
+        for (const stats of [f.unselected, ...f.instances.map((i) => i.stats)]) {
+          for (const c of stats.entries()) {
+            const s = sums.get(c.name) ?? [0, 0, 0];
+            s[0] += c.calls;
+            s[1] += c.rejected;
+            s[2] += c.failed;
+            sums.set(c.name, s);
+          }
+        }
+        return [...sums].map(([name, [calls, rejected, failed]]): [string, string] => [
+          `cmdstat_${name.toLowerCase()}`,
+          `calls=${calls},rejected_calls=${rejected},failed_calls=${failed}`,
+        ]);
+      },
     ],
     [
       "Keyspace",
@@ -92,12 +141,25 @@ function sections(ctx: CommandContext): Section[] {
   ];
 }
 
+/** Sections only `INFO all`, `INFO everything` or their own name print (as in Redis). */
+const NOT_DEFAULT = new Set(["commandstats"]);
+
+function errorReplies(f: NodeFigures): number {
+  let n = 0;
+  for (const stats of [f.unselected, ...f.instances.map((i) => i.stats)]) {
+    for (const c of stats.entries()) n += c.rejected + c.failed;
+  }
+  return n;
+}
+
 function infoText(ctx: CommandContext, wanted: string[]): string {
-  const all =
-    wanted.length === 0 || wanted.some((w) => w === "all" || w === "everything" || w === "default");
+  const every = wanted.some((w) => w === "all" || w === "everything");
+  const byDefault = wanted.length === 0 || wanted.includes("default");
   const parts: string[] = [];
   for (const [name, lines] of sections(ctx)) {
-    if (!all && !wanted.includes(name.toLowerCase())) continue;
+    const key = name.toLowerCase();
+    const shown = every || wanted.includes(key) || (byDefault && !NOT_DEFAULT.has(key));
+    if (!shown) continue;
     parts.push(
       `# ${name}\r\n${lines()
         .map(([k, v]) => `${k}:${v}\r\n`)
