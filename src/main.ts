@@ -30,6 +30,9 @@ async function main(): Promise<void> {
     process.stdout.write(`herodb ${VERSION}\n`);
     return;
   }
+  // Everything the server creates (DB0, LMDB files, the Raft log, the audit log) is for its own
+  // user only, whatever the shell's umask: files 0600, directories 0700.
+  process.umask(0o077);
   // Signals are handled from the start: one arriving during start-up stops the server as soon
   // as it is up (or aborts the start) instead of killing the process mid-write.
   let server: HeroServer | null = null;

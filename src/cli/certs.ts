@@ -22,7 +22,8 @@
  * reports instead of silently pairing it with something new.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { makeDirs } from "../make-dir.ts";
 import { isIP } from "node:net";
 import { dirname, join } from "node:path";
 import forge from "node-forge";
@@ -240,23 +241,11 @@ function pairState(dir: string, base: string): "none" | "both" {
 const ioMessage = (e: unknown) =>
   (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
 
-/**
- * mkdir -p, each new level 0700. Not `mkdirSync({ recursive: true })`: under /proc that spins
- * forever (mkdir says ENOENT although the parent exists), where this fails after one retry.
- */
-function makeDir(dir: string, retry = true): void {
+function makeDir(dir: string): void {
   try {
-    mkdirSync(dir, { mode: 0o700 });
+    makeDirs(dir, 0o700);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && retry && dirname(dir) !== dir) {
-      makeDir(dirname(dir));
-      makeDir(dir, false);
-    } else if (code !== "EEXIST") {
-      throw new CertsError(`cannot create ${dir}: ${ioMessage(e)}`, 1);
-    } else if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new CertsError(`${dir} exists and is not a directory`, 1);
-    }
+    throw new CertsError(`cannot create ${(e as Error).message}`, 1);
   }
 }
 

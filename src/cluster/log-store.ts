@@ -25,9 +25,10 @@
  * acknowledged, and it is cut off and reported in `warnings`. Damage anywhere else cannot be
  * repaired safely (a lost vote could elect two leaders), so opening then fails with a clear error.
  */
-import { copyFileSync, mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { copyFileSync, readdirSync, renameSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { HeroError } from "../errors.ts";
+import { makeDirs } from "../make-dir.ts";
 import type { ConfState, Entry } from "../raft/types.ts";
 import {
   type CacheLimits,
@@ -131,7 +132,7 @@ export class NodeLogStore implements GroupBackend {
     this.dir = dir;
     this.limits = { entries: opts.cacheEntries ?? 512, bytes: opts.cacheBytes ?? 2 * 1024 * 1024 };
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir, 0o700);
     const names = readdirSync(dir);
     const seqs = names.map(parseSegmentName).filter((s): s is number => s !== null);
     seqs.sort((a, b) => a - b);

@@ -11,9 +11,10 @@
  * atomically, so a crash leaves the old catalog or the new one.
  */
 
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HeroError } from "../errors.ts";
+import { DirError, explainFsError, makeDirs } from "../make-dir.ts";
 import { randomBytes, randomNonce } from "../security/aead.ts";
 import { type KdfParams, SALT_BYTES } from "../security/kdf.ts";
 import { catalogProblem, emptyCatalog } from "./catalog-data.ts";
@@ -34,11 +35,17 @@ const APPLIED_FIELD = "raft_applied";
 /** Creates the data dir (0700) if needed; a clear error when it cannot be used. */
 export async function ensureDataDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (!(await stat(dir)).isDirectory()) throw new Error("ENOTDIR");
+    makeDirs(dir, 0o700);
+    // Creating a file proves the directory is writable now, not at the first write.
+    const probe = join(dir, `.herodb-probe-${process.pid}`);
+    await writeFile(probe, "", { mode: 0o600 });
+    await rm(probe, { force: true });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new HeroError("ERR", `data dir ${dir} is not usable: ${code}`);
+    const why =
+      e instanceof DirError
+        ? e.message
+        : explainFsError((e as NodeJS.ErrnoException).code, dir);
+    throw new HeroError("ERR", `data dir not usable: ${why}`);
   }
 }
 

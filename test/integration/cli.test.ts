@@ -10,6 +10,7 @@ import {
   cpSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -336,8 +337,28 @@ describe("start-up failures", () => {
     const file = join(tempDir(), "not-a-dir");
     writeFileSync(file, "x");
     const r = await runCli([...(await isolatedArgs(file)), "--admin-secret", "s"]);
-    expectCleanFailure(r, /data dir/i);
+    expectCleanFailure(
+      r,
+      /^herodb: data dir not usable: .*not-a-dir exists and is not a directory$/,
+    );
     expect(readFileSync(file, "utf8")).toBe("x");
+    const under = await runCli([...(await isolatedArgs(join(file, "sub"))), "--admin-secret", "s"]);
+    expectCleanFailure(under, /a part of the path is a file, not a directory$/);
+  });
+
+  it("a data dir under /proc fails within a second instead of spinning", async () => {
+    const started = Date.now();
+    const r = await runCli(
+      [...(await isolatedArgs("/proc/herodb-nope/data")), "--admin-secret", "s"],
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    expectCleanFailure(
+      r,
+      /^herodb: data dir not usable: \/proc\/herodb-nope cannot be created there/,
+    );
+    expect(Date.now() - started).toBeLessThan(5_000); // node start-up included; the check itself is instant
   });
 
   it("an invalid port number is one clear line", async () => {
@@ -358,6 +379,35 @@ describe("signals", () => {
       expect(exit).toEqual({ code: 0, signal: null });
       expect(existsSync(srv.socketPath)).toBe(false);
       expect(existsSync(join(srv.dataDir, "herodb.lock"))).toBe(false);
+    } finally {
+      await srv.cleanup();
+    }
+  });
+});
+
+describe.skipIf(skipWithout("redis-cli"))("file modes", () => {
+  it("everything the server writes in its data dir is for its user only, whatever the umask", async () => {
+    const srv = await startServer();
+    try {
+      const index = await srv.call<number>("db_createInstance", {
+        name: "modes",
+        backend_type: { Redb: "store.redb" },
+      });
+      const r = await redisCli(srv.port, ["-n", String(index), "SET", "k", "v"]);
+      expect(r.stdout.trim()).toBe("OK");
+      await srv.stop();
+      const loose: string[] = [];
+      const walk = (dir: string): void => {
+        for (const name of readdirSync(dir)) {
+          const path = join(dir, name);
+          const st = statSync(path);
+          if ((st.mode & 0o077) !== 0) loose.push(`${path} ${(st.mode & 0o777).toString(8)}`);
+          if (st.isDirectory()) walk(path);
+        }
+      };
+      walk(srv.dataDir);
+      expect(loose).toEqual([]);
+      expect(existsSync(join(srv.dataDir, "store.redb"))).toBe(true);
     } finally {
       await srv.cleanup();
     }

@@ -3,10 +3,11 @@
  * same commands as the in-memory type over an LMDB environment at the instance's path, written
  * through the instance's Raft group, so a write is acknowledged once durable in the log.
  */
-import { mkdir, rm, rmdir } from "node:fs/promises";
+import { rm, rmdir } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import type { KindDescriptor } from "../../engine/kind.ts";
 import { HeroError } from "../../errors.ts";
+import { makeDirs } from "../../make-dir.ts";
 import { kvCommands } from "../kv/commands/family.ts";
 import { KV_FAMILY } from "../kv/commands/spec.ts";
 import { LmdbBackend } from "./lmdb-backend.ts";
@@ -37,9 +38,9 @@ export const lmdbKind: KindDescriptor = {
     // lock file beside it). A path without an extension is a directory holding the environment.
     const isFile = extname(dir) !== "";
     try {
-      await mkdir(isFile ? dirname(dir) : dir, { recursive: true, mode: 0o700 });
+      makeDirs(isFile ? dirname(dir) : dir, 0o700);
     } catch (e) {
-      throw new HeroError("ERR", `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code}`);
+      throw new HeroError("ERR", `cannot create the instance's directory: ${(e as Error).message}`);
     }
     // The Raft log makes writes durable; the engine only has to catch up before compaction, so
     // its state is written back every 50 ms, which keeps LMDB's work off the write path.
