@@ -22,11 +22,11 @@
  * reports instead of silently pairing it with something new.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { makeDirs } from "../make-dir.ts";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import forge from "node-forge";
+import { makeDirs } from "../make-dir.ts";
 import { nodeCertName } from "../security/tls.ts";
 
 export const CERTS_HELP = `herodb certs: write a cluster CA and per-node certificates for mutual TLS

@@ -42,9 +42,7 @@ export async function ensureDataDir(dir: string): Promise<void> {
     await rm(probe, { force: true });
   } catch (e) {
     const why =
-      e instanceof DirError
-        ? e.message
-        : explainFsError((e as NodeJS.ErrnoException).code, dir);
+      e instanceof DirError ? e.message : explainFsError((e as NodeJS.ErrnoException).code, dir);
     throw new HeroError("ERR", `data dir not usable: ${why}`);
   }
 }
