@@ -3,6 +3,17 @@
  * Parsing never throws a stack trace at the user: problems come back as one-line messages.
  */
 import { readFileSync } from "node:fs";
+import {
+  ConfigError,
+  describeLayer,
+  type Layer,
+  merge,
+  readConfigFile,
+  readEnv,
+  readFlags,
+} from "./config-sources.ts";
+
+export { ConfigError } from "./config-sources.ts";
 
 export interface Config {
   dataDir: string;
@@ -42,22 +53,31 @@ export interface ClusterConfig {
 export const HELP = `herodb: many typed database instances behind one Redis-protocol port
 
 Usage: herodb --data-dir DIR --admin-secret SECRET [options]
+       herodb --config herodb.toml [options]
+       herodb config check [--config FILE] [options]   check a configuration, print it, start nothing
        herodb certs --out DIR --nodes N [--hosts h1,h2,...]   TLS certificates for a cluster
+
+Every option may also be set in a TOML config file (key = the option without --, e.g.
+data-dir = "/var/lib/herodb") or in an environment variable (HERODB_ and the key in capitals,
+e.g. HERODB_DATA_DIR). Flags win over the environment, which wins over the file.
 
 Required:
   --data-dir DIR          where DB0 and persistent instances live (aliases: --data, --dir)
   --admin-secret SECRET   encrypts DB0 and authorises the JSON-RPC API
                           (or env HERODB_ADMIN_SECRET, or HERODB_ADMIN_SECRET_FILE=path)
 Options:
+  --config FILE           read settings from this TOML file (or env HERODB_CONFIG)
+  --print-config          print the effective settings (secrets hidden) and exit
+  --admin-secret-file F   read the admin secret from this file (one trailing newline dropped)
   --host HOST             bind address for RESP and HTTP (default 127.0.0.1)
   -p, --port PORT         RESP (Redis protocol) port (default 5555)
-  --api-port PORT         JSON-RPC over HTTP port (default 3000)
+  --api-port PORT         JSON-RPC over HTTP port, with /health, /ready, /metrics (default 3000)
   --socket-path PATH      JSON-RPC over a Unix socket (default /tmp/herodb.sock)
   --max-clients N         RESP connections accepted at once (default 10000)
   --timeout SECONDS       close idle RESP connections after this long (default 0: never)
-  --no-audit-log          do not write audit.log in the data dir
-  --metrics-token TOKEN   GET /metrics needs "Authorization: Bearer TOKEN" (or env
-                          HERODB_METRICS_TOKEN); /health and /ready stay open
+  --no-audit-log          do not write audit.log in the data dir (file: audit-log = false)
+  --metrics-token TOKEN   GET /metrics needs "Authorization: Bearer TOKEN"; /health and
+                          /ready stay open
   --snapshot-count N      applied log entries after which an instance's Raft log is compacted
                           into a snapshot (default 20000)
   --engine MODULE         load an instance type from MODULE (its default export is a kind
@@ -76,14 +96,10 @@ Cluster (docs/clustering.md):
                           (repeatable)
   -h, --help              this text
   -V, --version           print the version
+Environment only:
+  HERODB_LOG_LEVEL        trace, debug, info (default), warn, error, fatal
+  HERODB_LOG_FORMAT       pretty (default on a terminal) or json (default otherwise)
 `;
-
-export class ConfigError {
-  readonly message: string;
-  constructor(message: string) {
-    this.message = message;
-  }
-}
 
 function port(name: string, v: string): number {
   const n = /^[0-9]{1,5}$/.test(v) ? Number(v) : Number.NaN;
@@ -114,7 +130,7 @@ function address(name: string, v: string): string {
   return v;
 }
 
-/** Flags with a value that put the server in cluster mode (besides --bootstrap). */
+/** Options with a value that put the server in cluster mode (besides --bootstrap). */
 const CLUSTER_FLAGS = [
   "--node-id",
   "--raft-port",
@@ -123,105 +139,87 @@ const CLUSTER_FLAGS = [
   "--tls-key",
   "--tls-ca",
   "--join",
+  "--peer-address",
 ];
 
-function metricsToken(v: string | undefined): { metricsToken?: string } {
-  if (v === undefined) return {};
-  if (v.length < 8) throw new ConfigError("--metrics-token must be at least 8 characters");
-  return { metricsToken: v };
+export type Parsed =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "print-config"; text: string }
+  | { kind: "run"; config: Config };
+
+/**
+ * The configuration from the command line, the environment and the config file (flags win over
+ * HERODB_* variables, which win over the file; see ./config-sources.ts).
+ */
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
+  const flags = readFlags(argv);
+  if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
+  const file = flags.config ?? (env.HERODB_CONFIG || undefined);
+  const layers = [file === undefined ? new Map() : readConfigFile(file), readEnv(env), flags.layer];
+  const merged = merge(...layers);
+  const config = interpret(merged, adminSecret(layers));
+  if (flags.printConfig) return { kind: "print-config", text: describeLayer(merged) };
+  return { kind: "run", config };
 }
 
-export type Parsed = { kind: "help" } | { kind: "version" } | { kind: "run"; config: Config };
-
-export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
-  const values = new Map<string, string>();
-  let audit = true;
-  const aliases: Record<string, string> = {
-    "--data": "--data-dir",
-    "--dir": "--data-dir",
-    "-p": "--port",
-  };
-  const known = new Set([
-    "--data-dir",
-    "--admin-secret",
-    "--host",
-    "--port",
-    "--api-port",
-    "--socket-path",
-    "--max-clients",
-    "--timeout",
-    "--snapshot-count",
-    "--metrics-token",
-    ...CLUSTER_FLAGS,
-  ]);
-  let bootstrap = false;
-  const peerAddresses = new Map<number, string>();
-  const engines: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    if (arg === "-h" || arg === "--help") return { kind: "help" };
-    if (arg === "-V" || arg === "--version") return { kind: "version" };
-    if (arg === "--no-audit-log") {
-      audit = false;
-      continue;
+/**
+ * The admin secret from the highest source that gives one (a flag beats the environment, which
+ * beats the file); within one source the secret itself beats a file holding it.
+ */
+function adminSecret(layers: Layer[]): string {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const secret = layers[i].get("--admin-secret");
+    if (typeof secret === "string" && secret !== "") return secret;
+    const path = layers[i].get("--admin-secret-file");
+    if (typeof path === "string" && path !== "") {
+      try {
+        return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+      } catch (e) {
+        throw new ConfigError(
+          `cannot read the admin secret file ${path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+        );
+      }
     }
-    if (arg === "--bootstrap") {
-      bootstrap = true;
-      continue;
-    }
-    let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    arg = aliases[arg] ?? arg;
-    if (!known.has(arg) && arg !== "--peer-address" && arg !== "--engine") {
-      throw new ConfigError(`unknown option '${arg}' (see --help)`);
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new ConfigError(`option ${arg} needs a value`);
-    }
-    if (arg === "--engine") {
-      if (value === "") throw new ConfigError("--engine needs a module path");
-      engines.push(value);
-      continue;
-    }
-    if (arg === "--peer-address") {
-      const m = /^([0-9]{1,5})=(.+)$/.exec(value);
-      if (m === null) throw new ConfigError(`--peer-address must be ID=HOST:PORT, got '${value}'`);
-      peerAddresses.set(nodeId(m[1]), address("--peer-address", m[2]));
-      continue;
-    }
-    values.set(arg, value);
   }
-  const dataDir = values.get("--data-dir");
+  return "";
+}
+
+function interpret(values: Layer, secret: string): Config {
+  const str = (flag: string): string | undefined => {
+    const v = values.get(flag);
+    return typeof v === "string" ? v : undefined;
+  };
+  const list = (flag: string): string[] => {
+    const v = values.get(flag);
+    return Array.isArray(v) ? v : [];
+  };
+  const dataDir = str("--data-dir");
   if (dataDir === undefined || dataDir === "")
     throw new ConfigError("missing --data-dir DIR (see --help)");
-  let adminSecret = values.get("--admin-secret") ?? env.HERODB_ADMIN_SECRET;
-  if (adminSecret === undefined && env.HERODB_ADMIN_SECRET_FILE) {
-    try {
-      adminSecret = readFileSync(env.HERODB_ADMIN_SECRET_FILE, "utf8").replace(/\r?\n$/, "");
-    } catch (e) {
-      throw new ConfigError(
-        `cannot read HERODB_ADMIN_SECRET_FILE: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
-      );
-    }
-  }
-  if (adminSecret === undefined || adminSecret === "") {
+  if (secret === "") {
     throw new ConfigError(
       "missing admin secret: pass --admin-secret, or set HERODB_ADMIN_SECRET or HERODB_ADMIN_SECRET_FILE",
     );
   }
-  const host = values.get("--host") ?? "127.0.0.1";
-  const respPort = port("--port", values.get("--port") ?? "5555");
+  const host = str("--host") ?? "127.0.0.1";
+  const respPort = port("--port", str("--port") ?? "5555");
+  const engines = list("--engine");
+  if (engines.some((e) => e === "")) throw new ConfigError("--engine needs a module path");
+  const peerAddresses = new Map<number, string>();
+  for (const p of list("--peer-address")) {
+    const m = /^([0-9]{1,5})=(.+)$/.exec(p);
+    if (m === null) throw new ConfigError(`--peer-address must be ID=HOST:PORT, got '${p}'`);
+    peerAddresses.set(nodeId(m[1]), address("--peer-address", m[2]));
+  }
+  const bootstrap = values.get("--bootstrap") === true;
   let cluster: ClusterConfig | null = null;
-  if (bootstrap || CLUSTER_FLAGS.some((f) => values.has(f)) || peerAddresses.size > 0) {
-    const id = values.get("--node-id");
+  if (bootstrap || CLUSTER_FLAGS.some((f) => values.has(f))) {
+    const id = str("--node-id");
     if (id === undefined) throw new ConfigError("cluster mode needs --node-id N (see --help)");
     const tls = (flag: string): string => {
-      const v = values.get(flag);
+      const v = str(flag);
       if (v === undefined || v === "") {
         throw new ConfigError(
           `cluster mode needs ${flag} FILE: nodes authenticate each other with TLS certificates (herodb certs writes them)`,
@@ -229,22 +227,20 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       }
       return v;
     };
-    const join = (values.get("--join") ?? "")
-      .split(",")
-      .filter((a) => a !== "")
-      .map((a) => address("--join", a));
+    const join = list("--join").map((a) => address("--join", a));
     if (bootstrap && join.length > 0) {
       throw new ConfigError("--bootstrap starts a new cluster and --join joins one: give only one");
     }
-    const raftPort = values.has("--raft-port")
-      ? port("--raft-port", values.get("--raft-port") as string)
-      : respPort + 1000;
+    const raftPort =
+      str("--raft-port") !== undefined
+        ? port("--raft-port", str("--raft-port") as string)
+        : respPort + 1000;
     if (raftPort > 65535)
       throw new ConfigError(`--raft-port: RESP port + 1000 is not a port; give --raft-port`);
     cluster = {
       nodeId: nodeId(id),
       raftPort,
-      advertise: values.get("--advertise") ?? host,
+      advertise: str("--advertise") ?? host,
       tlsCert: tls("--tls-cert"),
       tlsKey: tls("--tls-key"),
       tlsCa: tls("--tls-ca"),
@@ -254,24 +250,47 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     };
   }
   return {
-    kind: "run",
-    config: {
-      dataDir,
-      adminSecret,
-      host,
-      port: respPort,
-      apiPort: port("--api-port", values.get("--api-port") ?? "3000"),
-      socketPath: values.get("--socket-path") ?? "/tmp/herodb.sock",
-      maxClients: count("--max-clients", values.get("--max-clients") ?? "10000"),
-      idleTimeoutSec: count("--timeout", values.get("--timeout") ?? "0"),
-      snapshotCount: Math.max(
-        1,
-        count("--snapshot-count", values.get("--snapshot-count") ?? "20000"),
-      ),
-      auditLog: audit,
-      ...metricsToken(values.get("--metrics-token") ?? env.HERODB_METRICS_TOKEN),
-      engines,
-      cluster,
-    },
+    dataDir,
+    adminSecret: secret,
+    host,
+    port: respPort,
+    apiPort: port("--api-port", str("--api-port") ?? "3000"),
+    socketPath: str("--socket-path") ?? "/tmp/herodb.sock",
+    maxClients: count("--max-clients", str("--max-clients") ?? "10000"),
+    idleTimeoutSec: count("--timeout", str("--timeout") ?? "0"),
+    snapshotCount: Math.max(1, count("--snapshot-count", str("--snapshot-count") ?? "20000")),
+    auditLog: values.get("--audit-log") !== false,
+    ...metricsToken(str("--metrics-token")),
+    engines,
+    cluster,
   };
+}
+
+function metricsToken(v: string | undefined): { metricsToken?: string } {
+  if (v === undefined) return {};
+  if (v.length < 8) throw new ConfigError("--metrics-token must be at least 8 characters");
+  return { metricsToken: v };
+}
+
+/** Secrets shorter than this are accepted with a warning (a guessable secret guards everything). */
+const STRONG_SECRET = 16;
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** What an operator should hear about a configuration that works but is risky. */
+export function startupWarnings(c: Config): string[] {
+  const warnings: string[] = [];
+  if (c.adminSecret.length < STRONG_SECRET) {
+    warnings.push(
+      `the admin secret has ${c.adminSecret.length} characters: it unlocks DB0 and every admin call, ` +
+        `so use ${STRONG_SECRET} or more random ones (e.g. openssl rand -base64 24)`,
+    );
+  }
+  if (!LOOPBACK.test(c.host)) {
+    warnings.push(
+      `RESP and HTTP listen on ${c.host} without TLS: secrets, keys and values cross the network ` +
+        "in clear; bind to 127.0.0.1 or put a TLS proxy in front",
+    );
+  }
+  return warnings;
 }

@@ -4,6 +4,7 @@
  * and a non-zero exit, never a stack trace.
  */
 import { runCerts } from "./cli/certs.ts";
+import { checkConfig } from "./cli/config-check.ts";
 import { ConfigError, HELP, parseArgs } from "./config.ts";
 import { HeroError } from "./errors.ts";
 import { HeroServer } from "./server.ts";
@@ -28,6 +29,10 @@ async function main(): Promise<void> {
   }
   if (parsed.kind === "version") {
     process.stdout.write(`herodb ${VERSION}\n`);
+    return;
+  }
+  if (parsed.kind === "print-config") {
+    process.stdout.write(parsed.text);
     return;
   }
   // Everything the server creates (DB0, LMDB files, the Raft log, the audit log) is for its own
@@ -62,6 +67,8 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "certs") {
   process.exitCode = runCerts(process.argv.slice(3));
+} else if (process.argv[2] === "config" && process.argv[3] === "check") {
+  process.exitCode = checkConfig(process.argv.slice(4), process.env);
 } else {
   main().catch((e: unknown) =>
     fail(`unexpected error: ${e instanceof Error ? e.message : String(e)}`),

@@ -14,7 +14,7 @@ import type { ClusterNode } from "./cluster/cluster-node.ts";
 import { startClusterNode } from "./cluster/cluster-start.ts";
 import { NodeLogStore } from "./cluster/log-store.ts";
 import type { Transport } from "./cluster/transport.ts";
-import type { Config } from "./config.ts";
+import { type Config, startupWarnings } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { Catalog, ensureDataDir } from "./db0/catalog.ts";
 import { HeroError } from "./errors.ts";
@@ -252,6 +252,7 @@ export class HeroServer {
       throw e instanceof HeroError ? e : listenError(e, "HTTP API", c.host, c.apiPort);
     }
     this.uds = await startUds(c.socketPath, plane, { version: VERSION });
+    for (const w of startupWarnings(c)) log.warn(w);
     log.info(
       {
         resp: `${c.host}:${this.respPort}`,

@@ -413,3 +413,56 @@ describe.skipIf(skipWithout("redis-cli"))("file modes", () => {
     }
   });
 });
+
+describe.skipIf(skipWithout("redis-cli"))("config file", () => {
+  it("starts a server from a TOML file, flags overriding it; config check and --print-config hide secrets", async () => {
+    const dir = tempDir();
+    const [port, apiPort, otherPort] = await freePorts(3);
+    const file = join(dir, "herodb.toml");
+    writeFileSync(
+      file,
+      [
+        `data-dir = "${join(dir, "data")}"`,
+        'admin-secret = "config-file-secret-0123"',
+        `port = ${otherPort}`,
+        `api-port = ${apiPort}`,
+        `socket-path = "${join(dir, "h.sock")}"`,
+        "audit-log = false",
+      ].join("\n"),
+    );
+    const check = await runCli(["config", "check", "--config", file, "--port", String(port)]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(`port = ${port}`);
+    expect(check.stdout).toContain("# admin-secret is set (hidden)");
+    expect(check.stdout + check.stderr).not.toContain("config-file-secret-0123");
+    expect(check.stderr).toBe("herodb: configuration OK\n");
+    const printed = await runCli(["--config", file, "--print-config"]);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain(`port = ${otherPort}`);
+
+    const bad = await runCli(["config", "check", "--config", file, "--port", "99999"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe("herodb: --port must be a port number (0-65535), got '99999'\n");
+
+    const srv = await startServer({
+      secretArg: false,
+      dataDir: join(dir, "data"),
+      port,
+      apiPort,
+      socketPath: join(dir, "h.sock"),
+      args: ["--config", file],
+    });
+    try {
+      const r = await redisCli(port, [
+        "-a",
+        "config-file-secret-0123",
+        "--no-auth-warning",
+        "PING",
+      ]);
+      expect(r.stdout.trim()).toBe("PONG");
+      expect(existsSync(join(dir, "data", "audit.log"))).toBe(false);
+    } finally {
+      await srv.cleanup();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Config, ConfigError, HELP, parseArgs } from "../../src/config.ts";
+import { type Config, ConfigError, HELP, parseArgs, startupWarnings } from "../../src/config.ts";
 
 const BASE = ["--data-dir", "/d", "--admin-secret", "s"];
 
@@ -135,7 +135,7 @@ describe("admin secret sources", () => {
 
   it("reports an unreadable file by its error code", () => {
     expect(problem(["--data-dir", "/d"], { HERODB_ADMIN_SECRET_FILE: join(dir, "nope") })).toBe(
-      "cannot read HERODB_ADMIN_SECRET_FILE: ENOENT",
+      `cannot read the admin secret file ${join(dir, "nope")}: ENOENT`,
     );
   });
 
@@ -276,5 +276,142 @@ describe("errors", () => {
         "--peer-address must be ID=HOST:PORT, got 'x'",
       );
     });
+  });
+});
+
+describe("config file and environment", () => {
+  const file = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it("reads every kind of key, and flags win over HERODB_* which win over the file", () => {
+    const toml = file(
+      "all.toml",
+      [
+        'data-dir = "/from-file"',
+        'admin-secret = "file-secret"',
+        "port = 7000",
+        'api-port = "7001"',
+        "audit-log = false",
+        'engine = ["a.ts", "b.ts"]',
+        'metrics-token = "file-token-123"',
+      ].join("\n"),
+    );
+    const fromFile = config(["--config", toml]);
+    expect(fromFile).toMatchObject({
+      dataDir: "/from-file",
+      adminSecret: "file-secret",
+      port: 7000,
+      apiPort: 7001,
+      auditLog: false,
+      engines: ["a.ts", "b.ts"],
+      metricsToken: "file-token-123",
+    });
+    const env = { HERODB_PORT: "7100", HERODB_ADMIN_SECRET: "env-secret", HERODB_AUDIT_LOG: "yes" };
+    expect(config(["--config", toml], env)).toMatchObject({
+      port: 7100,
+      adminSecret: "env-secret",
+      auditLog: true,
+      apiPort: 7001,
+    });
+    expect(
+      config(["--config", toml, "--port", "7200", "--admin-secret", "flag"], env),
+    ).toMatchObject({ port: 7200, adminSecret: "flag" });
+    // HERODB_CONFIG names the file when --config does not.
+    expect(config([], { HERODB_CONFIG: toml }).dataDir).toBe("/from-file");
+  });
+
+  it("reads cluster settings from the environment, lists comma separated", () => {
+    const c = config(BASE, {
+      HERODB_NODE_ID: "2",
+      HERODB_TLS_CERT: "n.crt",
+      HERODB_TLS_KEY: "n.key",
+      HERODB_TLS_CA: "ca.crt",
+      HERODB_JOIN: "10.0.0.1:6555, 10.0.0.3:6555",
+      HERODB_PEER_ADDRESS: "3=127.0.0.1:7003",
+    });
+    expect(c.cluster?.join).toEqual(["10.0.0.1:6555", "10.0.0.3:6555"]);
+    expect(c.cluster?.peerAddresses.get(3)).toBe("127.0.0.1:7003");
+    expect(
+      config(BASE, {
+        HERODB_BOOTSTRAP: "true",
+        HERODB_NODE_ID: "1",
+        HERODB_TLS_CERT: "c",
+        HERODB_TLS_KEY: "k",
+        HERODB_TLS_CA: "a",
+      }).cluster?.bootstrap,
+    ).toBe(true);
+  });
+
+  it("names the file, line and key of a problem", () => {
+    expect(problem(["--config", file("bad.toml", 'data-dir = "/d"\nport = [\n')])).toMatch(
+      /^config file .*bad\.toml line 3, column 1: /,
+    );
+    expect(problem(["--config", file("unknown.toml", "requirepass = 1\n")])).toMatch(
+      /unknown\.toml: unknown key 'requirepass' \(keys are the flags without --\)$/,
+    );
+    expect(problem(["--config", file("type.toml", "audit-log = 1\n")])).toMatch(
+      /type\.toml: audit-log must be true or false$/,
+    );
+    expect(problem(["--config", join(dir, "missing.toml")])).toMatch(
+      /^cannot read config file .*missing\.toml: ENOENT$/,
+    );
+    expect(problem(BASE, { HERODB_AUDIT_LOG: "maybe" })).toBe(
+      "HERODB_AUDIT_LOG must be true or false, got 'maybe'",
+    );
+  });
+
+  it("prints the effective settings without secrets", () => {
+    const r = parseArgs(
+      [
+        "--data-dir",
+        "/d",
+        "--admin-secret",
+        "hush-hush",
+        "--metrics-token",
+        "tok-tok-tok",
+        "--engine",
+        "a.ts",
+        "--engine",
+        "b.ts",
+        "--print-config",
+      ],
+      { HERODB_PORT: "7300" },
+    );
+    expect(r.kind).toBe("print-config");
+    const text = (r as { text: string }).text;
+    expect(text).not.toContain("hush-hush");
+    expect(text).not.toContain("tok-tok-tok");
+    expect(text).toContain("# admin-secret is set (hidden)");
+    expect(text).toContain("port = 7300");
+    expect(text).toContain('engine = ["a.ts", "b.ts"]');
+    expect(text).toContain('data-dir = "/d"');
+  });
+
+  it("refuses a metrics token too short to be a secret", () => {
+    expect(problem([...BASE, "--metrics-token", "short"])).toBe(
+      "--metrics-token must be at least 8 characters",
+    );
+  });
+});
+
+describe("start-up warnings", () => {
+  it("warns about a short admin secret and a non-loopback bind, and nothing else", () => {
+    expect(
+      startupWarnings(config(["--data-dir", "/d", "--admin-secret", "a-long-enough-secret"])),
+    ).toEqual([]);
+    const w = startupWarnings(
+      config(["--data-dir", "/d", "--admin-secret", "abc", "--host", "0.0.0.0"]),
+    );
+    expect(w).toHaveLength(2);
+    expect(w[0]).toMatch(/admin secret has 3 characters/);
+    expect(w[1]).toMatch(/listen on 0\.0\.0\.0 without TLS/);
+    expect(
+      startupWarnings(
+        config([...BASE.slice(0, 2), "--admin-secret", "a-long-enough-secret", "--host", "::1"]),
+      ),
+    ).toEqual([]);
   });
 });
