@@ -60,7 +60,27 @@ export interface JoinOptions {
   patienceMs?: number;
 }
 
-/** Asks the seeds until one answers `body`; throws the last error once patience runs out. */
+/**
+ * Answers that will not change however often the join is retried: the seed refused this node
+ * (another admin secret, a certificate naming another node, an id the cluster removed or already
+ * has) or the TLS handshake failed on certificates (another CA). Anything else (no answer, a
+ * seed still starting, no catalog leader yet) is worth another try.
+ */
+const REFUSALS = new Set(["WRONGPASS", "NOPERM", "CONFLICT"]);
+const TLS_REFUSAL = /certificate|unknown ca|handshake failure|alert/i;
+
+function finalRefusal(e: unknown): string | null {
+  const message = (e as Error).message ?? String(e);
+  if (e instanceof HeroError && REFUSALS.has(e.code)) return message;
+  if (TLS_REFUSAL.test(message)) return `the TLS handshake failed: ${message}`;
+  return null;
+}
+
+/**
+ * Asks the seeds until one answers `body`. A refusal that retrying cannot change ends the join at
+ * once with its reason; otherwise the seeds are retried (backing off to 2 s) until patience runs
+ * out, then the last error is thrown.
+ */
 async function askSeeds(o: JoinOptions, body: PeerRequest, what: string): Promise<unknown> {
   const until = Date.now() + (o.patienceMs ?? 120_000);
   let last = "";
@@ -69,14 +89,19 @@ async function askSeeds(o: JoinOptions, body: PeerRequest, what: string): Promis
       try {
         return await o.ask(seed, body, 10_000);
       } catch (e) {
+        const refused = finalRefusal(e);
+        if (refused !== null) throw new HeroError("ERR", `cannot ${what}: ${seed}: ${refused}`);
         last = `${seed}: ${(e as Error).message}`;
       }
     }
     if (Date.now() > until) break;
-    if (round % 5 === 0) o.progress(`${what}: no seed answered yet (${last}); retrying`);
+    if (round % 5 === 0) o.progress(`${what}: not yet (${last}); retrying`);
     await new Promise((r) => setTimeout(r, Math.min(2000, 200 * 2 ** round)));
   }
-  throw new HeroError("ERR", `could not ${what}: ${last}`);
+  throw new HeroError(
+    "ERR",
+    `could not ${what} within ${Math.round((o.patienceMs ?? 120_000) / 1000)} s: ${last}`,
+  );
 }
 
 function checkInfo(v: unknown): JoinInfo {

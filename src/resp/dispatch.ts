@@ -97,8 +97,17 @@ export function resolve(session: Session, req: Request): Resolved | HeroError {
   return { spec, traits: found.traits, name: found.traits.name, args };
 }
 
+/**
+ * The first command of a client that did not pick an instance. Every Redis client starts here
+ * (they assume database 0), so the message says why and what to do, not just what failed.
+ */
 export const noInstance = (): HeroError =>
-  new HeroError("NOINSTANCE", "no instance selected: use SELECT <index> (LIST shows them)");
+  new HeroError(
+    "NOINSTANCE",
+    "no instance selected: this server hosts many databases on one port; pick one with " +
+      "SELECT <index> (redis-cli -n <index>; a private one: SELECT <index> KEY <key>). " +
+      "LIST shows them; the db_createInstance API makes one",
+  );
 
 /** Checks that a command scoped to instances may run on the session's instance; returns the instance. */
 export function admit(session: Session, r: Resolved): Instance | HeroError {

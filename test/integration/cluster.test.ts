@@ -299,8 +299,10 @@ describe("cluster admission", () => {
           `127.0.0.1:${cluster.node(1).raftPort}`,
         ],
       });
-      // It cannot be admitted, so it never finishes starting (and is killed by the helper).
-      await expect(intruder).rejects.toThrow();
+      // It cannot be admitted: it stops at once with the reason instead of retrying for ever.
+      await expect(intruder).rejects.toThrow(
+        /exited \(code 1\)[\s\S]*cannot reach a seed: .*TLS handshake failed/,
+      );
       await waitFor("the refusal in node 1's log", () =>
         /refused/i.test(cluster.node(1).server.stdout() + cluster.node(1).server.stderr()),
       );
@@ -312,5 +314,46 @@ describe("cluster admission", () => {
       rmSync(otherCa, { recursive: true, force: true });
     }
     expect(existsSync(cluster.dir)).toBe(false);
+  }, 120_000);
+
+  it("a joiner that can never be admitted stops at once with the seed's reason", async () => {
+    const cluster = await startCluster({ nodes: 1 });
+    try {
+      const [port, apiPort, raftPort] = await freePorts(3);
+      const tls = (id: number) => [
+        "--tls-cert",
+        join(cluster.certsDir, `node${id}.crt`),
+        "--tls-key",
+        join(cluster.certsDir, `node${id}.key`),
+        "--tls-ca",
+        join(cluster.certsDir, "ca.crt"),
+      ];
+      const joiner = (secret: string, id: number, certOf: number) =>
+        startServer({
+          port,
+          apiPort,
+          secret,
+          startTimeoutMs: 20_000,
+          args: [
+            "--node-id",
+            String(id),
+            "--raft-port",
+            String(raftPort),
+            ...tls(certOf),
+            "--join",
+            `127.0.0.1:${cluster.node(1).raftPort}`,
+          ],
+        });
+      await expect(joiner("not-the-cluster-secret", 2, 2)).rejects.toThrow(
+        /exited \(code 1\)[\s\S]*cannot join the cluster: 127\.0\.0\.1:\d+: join refused: the admin secret differs/,
+      );
+      await expect(joiner(cluster.adminSecret, 2, 3)).rejects.toThrow(
+        /exited \(code 1\)[\s\S]*join refused: node 2 must present its own certificate \(this one names node 3\)/,
+      );
+      const s = await cluster.node(1).server.call<StatusView>("cluster_status");
+      expect(s.nodes.map((n) => n.id)).toEqual([1]);
+    } finally {
+      await cluster.stop();
+    }
   }, 120_000);
 });
