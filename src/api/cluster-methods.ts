@@ -8,10 +8,27 @@
 import type { ClusterControl } from "../cluster/cluster-node.ts";
 import { HeroError } from "../errors.ts";
 import type { ControlPlane } from "./control-plane.ts";
-import { INTERNAL, REQUEST_FAILED, UNAUTHORIZED } from "./errors.ts";
+import {
+  CONFLICT,
+  type DeclaredError,
+  INTERNAL,
+  INVALID_PARAMS,
+  REQUEST_FAILED,
+  TAKES_NO_PARAMS,
+  UNAUTHORIZED,
+  UNSUPPORTED_BACKEND,
+} from "./errors.ts";
 import type { MethodSpec } from "./methods.ts";
 
-const ERRORS = [UNAUTHORIZED, REQUEST_FAILED, INTERNAL];
+/** What every cluster method can answer: not in a cluster, no secret, or a crash. */
+const ERRORS: readonly DeclaredError[] = [
+  {
+    code: UNSUPPORTED_BACKEND,
+    message: "this server runs alone: it was started without --bootstrap or --join",
+  },
+  UNAUTHORIZED,
+  INTERNAL,
+];
 
 function clusterOf(plane: ControlPlane): ClusterControl {
   if (plane.cluster === null) {
@@ -39,7 +56,7 @@ export const CLUSTER_METHODS: readonly MethodSpec[] = [
     result: { name: "status", description: "Cluster status.", schema: { type: "object" } },
     admin: true,
     audited: false,
-    errors: ERRORS,
+    errors: [TAKES_NO_PARAMS, ...ERRORS],
     handler: (_a, { plane }) => clusterOf(plane).status(),
   },
   {
@@ -50,7 +67,21 @@ export const CLUSTER_METHODS: readonly MethodSpec[] = [
     result: { name: "removed", description: "true", schema: { type: "boolean" } },
     admin: true,
     audited: true,
-    errors: ERRORS,
+    errors: [
+      { code: INVALID_PARAMS, message: "node_id is missing, malformed or not a member" },
+      {
+        code: CONFLICT,
+        message: "the node is the cluster's last, or the catalog records no cluster yet",
+      },
+      {
+        code: REQUEST_FAILED,
+        message:
+          "the removal did not go through, e.g. no leader or not confirmed in time: " +
+          "error.data.code TRYAGAIN or CLUSTERDOWN means it had no effect, TIMEOUT that it may " +
+          "have had one",
+      },
+      ...ERRORS,
+    ],
     handler: async (a, { plane }) => {
       await clusterOf(plane).removeNode(a.node_id as number);
       return true;
@@ -75,7 +106,21 @@ export const CLUSTER_METHODS: readonly MethodSpec[] = [
     },
     admin: true,
     audited: true,
-    errors: ERRORS,
+    errors: [
+      {
+        code: INVALID_PARAMS,
+        message:
+          "node_id or group is malformed, the group is not on this node, or the node is not " +
+          "one of its voters",
+      },
+      {
+        code: REQUEST_FAILED,
+        message:
+          "the node did not take over in time, error.data.code TIMEOUT: the transfer may " +
+          "still complete",
+      },
+      ...ERRORS,
+    ],
     handler: (a, { plane }) =>
       clusterOf(plane).transferLeader((a.group as number | undefined) ?? 0, a.node_id as number),
   },

@@ -49,6 +49,21 @@ export const PROTOCOL_ERRORS: readonly ErrorDoc[] = [
   { code: INVALID_PARAMS, name: "InvalidParams", message: "a parameter is missing or malformed" },
 ];
 
+/**
+ * An error a method declares in its `errors` list (./methods.ts): a bare code, published with the
+ * code's general message above, or a code with a message saying what it means for that method.
+ */
+export type DeclaredError = number | { code: number; message: string };
+
+/** The code of a declared error. */
+export const errorCode = (e: DeclaredError): number => (typeof e === "number" ? e : e.code);
+
+/** -32602 for a method without params: any named or positional param is refused. */
+export const TAKES_NO_PARAMS: DeclaredError = {
+  code: INVALID_PARAMS,
+  message: "params were given, but this method takes none",
+};
+
 export function rpcCodeFor(code: ErrorCode): number {
   switch (code) {
     case "NOINSTANCE":

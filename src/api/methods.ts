@@ -4,7 +4,7 @@
  *
  * Each entry declares its parameters (by name, in positional order) with JSON schemas that the
  * dispatcher enforces before the handler runs, the schema of its result, whether it needs the
- * admin secret, and the application error codes it can answer with. Handlers receive arguments
+ * admin secret, and every error code it can answer with. Handlers receive arguments
  * already checked against those schemas and translate between wire form and the ControlPlane.
  */
 
@@ -15,9 +15,12 @@ import { CLUSTER_METHODS } from "./cluster-methods.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import {
   CONFLICT,
+  type DeclaredError,
   INTERNAL,
+  INVALID_PARAMS,
   NO_SUCH_INSTANCE,
   REQUEST_FAILED,
+  TAKES_NO_PARAMS,
   UNAUTHORIZED,
   UNSUPPORTED_BACKEND,
 } from "./errors.ts";
@@ -60,8 +63,11 @@ export interface MethodSpec {
   admin: boolean;
   /** Recorded in the audit log. */
   audited: boolean;
-  /** Application error codes this method can answer with. */
-  errors: readonly number[];
+  /**
+   * Every error code this method can answer with, besides -32700, -32600 and -32601 (which no
+   * method answers: they come before one is chosen). Published in rpc.discover.
+   */
+  errors: readonly DeclaredError[];
   handler(args: Record<string, unknown>, ctx: MethodContext): unknown;
 }
 
@@ -134,7 +140,33 @@ function instanceJson(r: InstanceRecord): Record<string, unknown> {
   };
 }
 
-const ADMIN_ERRORS = [UNAUTHORIZED, REQUEST_FAILED, INTERNAL];
+/**
+ * A change to the catalog that did not go through: in a cluster, error.data.code says whether
+ * it certainly had no effect (TRYAGAIN, CLUSTERDOWN: retry) or may have had one (TIMEOUT).
+ */
+const CHANGE_FAILED: DeclaredError = {
+  code: REQUEST_FAILED,
+  message:
+    "the change did not go through, e.g. the server is shutting down or the cluster has no " +
+    "leader: error.data.code TRYAGAIN or CLUSTERDOWN means it had no effect, TIMEOUT that it " +
+    "may have had one",
+};
+
+/** A catalog read that could not be confirmed as up to date (in a cluster, or at shutdown). */
+const READ_FAILED: DeclaredError = {
+  code: REQUEST_FAILED,
+  message:
+    "the catalog could not be confirmed up to date, e.g. the cluster has no leader or the " +
+    "server is shutting down: error.data.code CLUSTERDOWN or TRYAGAIN, retry",
+};
+
+const NO_INSTANCE: DeclaredError = {
+  code: NO_SUCH_INSTANCE,
+  message: "no instance has that index: it never existed or was deleted",
+};
+
+/** What every admin method can answer besides its own errors: no secret, or a crash. */
+const ADMIN_ERRORS = [UNAUTHORIZED, INTERNAL];
 
 export const METHODS: readonly MethodSpec[] = [
   {
@@ -144,7 +176,7 @@ export const METHODS: readonly MethodSpec[] = [
     result: { name: "status", description: 'Always "OK".', schema: { type: "string" } },
     admin: false,
     audited: false,
-    errors: [],
+    errors: [TAKES_NO_PARAMS],
     handler: () => "OK",
   },
   {
@@ -173,7 +205,37 @@ export const METHODS: readonly MethodSpec[] = [
     },
     admin: true,
     audited: true,
-    errors: [CONFLICT, UNSUPPORTED_BACKEND, ...ADMIN_ERRORS],
+    errors: [
+      {
+        code: INVALID_PARAMS,
+        message:
+          "a param is missing or malformed, including a name that is empty, over 128 " +
+          "characters or holds control characters, and a backend_type that names no known " +
+          "type, lacks the path its type needs or gives a path to a type that takes none",
+      },
+      {
+        code: UNSUPPORTED_BACKEND,
+        message: "the backend type is not available yet, or cannot be encrypted",
+      },
+      {
+        code: CONFLICT,
+        message: "another instance has that name, or keeps its data at that path",
+      },
+      {
+        code: REQUEST_FAILED,
+        message:
+          "the instance's storage could not be created, and its record was removed again, or " +
+          "the change did not go through: error.data.code TRYAGAIN or CLUSTERDOWN means it had " +
+          "no effect, TIMEOUT that it may have had one",
+      },
+      UNAUTHORIZED,
+      {
+        code: INTERNAL,
+        message:
+          "the instance could not be opened, and its record was removed again, or the server " +
+          "failed unexpectedly",
+      },
+    ],
     handler: async (a, { plane }) => {
       const record = await plane.createInstance({
         name: a.name as string,
@@ -194,7 +256,7 @@ export const METHODS: readonly MethodSpec[] = [
     },
     admin: true,
     audited: true,
-    errors: ADMIN_ERRORS,
+    errors: [TAKES_NO_PARAMS, READ_FAILED, ...ADMIN_ERRORS],
     handler: async (_a, { plane }) => (await plane.listInstances()).map(instanceJson),
   },
   {
@@ -204,7 +266,7 @@ export const METHODS: readonly MethodSpec[] = [
     result: { name: "instance", description: "The instance.", schema: instanceDetailSchema },
     admin: true,
     audited: true,
-    errors: [NO_SUCH_INSTANCE, ...ADMIN_ERRORS],
+    errors: [INVALID_PARAMS, NO_INSTANCE, READ_FAILED, ...ADMIN_ERRORS],
     handler: async (a, { plane }) => {
       const r = await plane.getInstance(a.instance_index as number);
       return { ...instanceJson(r), keys: r.keys };
@@ -217,7 +279,7 @@ export const METHODS: readonly MethodSpec[] = [
     result: { name: "deleted", description: "true", schema: { type: "boolean" } },
     admin: true,
     audited: true,
-    errors: [NO_SUCH_INSTANCE, ...ADMIN_ERRORS],
+    errors: [INVALID_PARAMS, NO_INSTANCE, CHANGE_FAILED, ...ADMIN_ERRORS],
     handler: async (a, { plane }) => {
       await plane.deleteInstance(a.instance_index as number);
       return true;
@@ -233,7 +295,18 @@ export const METHODS: readonly MethodSpec[] = [
     result: { name: "renamed", description: "true", schema: { type: "boolean" } },
     admin: true,
     audited: true,
-    errors: [NO_SUCH_INSTANCE, CONFLICT, ...ADMIN_ERRORS],
+    errors: [
+      {
+        code: INVALID_PARAMS,
+        message:
+          "a param is missing or malformed, including a name that is empty, over 128 " +
+          "characters or holds control characters",
+      },
+      NO_INSTANCE,
+      { code: CONFLICT, message: "another instance has that name" },
+      CHANGE_FAILED,
+      ...ADMIN_ERRORS,
+    ],
     handler: async (a, { plane }) => {
       await plane.renameInstance(a.instance_index as number, a.name as string);
       return true;
@@ -281,7 +354,16 @@ export const METHODS: readonly MethodSpec[] = [
     result: { name: "updated", description: "true", schema: { type: "boolean" } },
     admin: true,
     audited: true,
-    errors: [NO_SUCH_INSTANCE, ...ADMIN_ERRORS],
+    errors: [
+      {
+        code: INVALID_PARAMS,
+        message:
+          "a param is missing or malformed, or the instance would hold more than 1024 access keys",
+      },
+      NO_INSTANCE,
+      CHANGE_FAILED,
+      ...ADMIN_ERRORS,
+    ],
     handler: async (a, { plane }) => {
       await plane.updateSecurity(a.instance_index as number, {
         visibility: a.visibility as Visibility | undefined,
@@ -303,7 +385,7 @@ export const METHODS: readonly MethodSpec[] = [
     },
     admin: false,
     audited: false,
-    errors: [],
+    errors: [TAKES_NO_PARAMS],
     handler: (_a, { methods, version }) => buildOpenRpcDocument(methods, version),
   },
 ];

@@ -22,7 +22,10 @@ export function buildOpenRpcDocument(
   methods: readonly MethodSpec[],
   version: string,
 ): OpenRpcDocument {
-  const errorsByCode = new Map(APPLICATION_ERRORS.map((e) => [e.code, e]));
+  // A bare code in a method's list is published with the code's general message.
+  const messages = new Map(
+    [...PROTOCOL_ERRORS, ...APPLICATION_ERRORS].map((e) => [e.code, e.message]),
+  );
   const components: Record<string, { code: number; message: string }> = {};
   for (const e of [...PROTOCOL_ERRORS, ...APPLICATION_ERRORS]) {
     components[e.name] = { code: e.code, message: e.message };
@@ -49,10 +52,9 @@ export function buildOpenRpcDocument(
         schema: p.schema,
       })),
       result: m.result,
-      errors: m.errors.map((code) => {
-        const e = errorsByCode.get(code);
-        return e === undefined ? { code, message: "" } : { code, message: e.message };
-      }),
+      errors: m.errors.map((e) =>
+        typeof e === "number" ? { code: e, message: messages.get(e) ?? "" } : { ...e },
+      ),
       "x-requires-admin-secret": m.admin,
     })),
     components: { errors: components },

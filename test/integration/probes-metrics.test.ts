@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { curlGet, curlRpc, redisCli, skipWithout } from "../helpers/clients.ts";
-import { startCluster, waitFor } from "../helpers/cluster.ts";
+import { type StatusView, startCluster, waitFor } from "../helpers/cluster.ts";
 import { runCli, startServer, type TestServer } from "../helpers/server.ts";
 
 const SECRET = "probes-secret-0123456789";
@@ -240,6 +240,12 @@ describe.skipIf(skipWithout("curl"))("readiness in a cluster", () => {
     try {
       const index = await cluster.createInstance({ name: "r", backend_type: { Redb: "r" } });
       const node3 = cluster.node(3);
+      // Node 3 must be a voter of both groups: a learner never campaigns, so it would keep
+      // naming the leader it last heard from.
+      await waitFor("node 3 a voter of both groups", async () => {
+        const s = await cluster.node(1).server.call<StatusView>("cluster_status");
+        return [0, index].every((g) => s.groups.find((x) => x.group === g)?.voters.includes(3));
+      });
       await waitFor("node 3 ready", async () => {
         const r = await curlGet(node3.apiPort, "/ready");
         return r.status === 200;
@@ -253,7 +259,8 @@ describe.skipIf(skipWithout("curl"))("readiness in a cluster", () => {
           const reply = await curlGet(node3.apiPort, "/ready");
           const reasons = (reply.json as { reasons?: string[] }).reasons ?? [];
           // Each group notices on its own election timeout: wait for both.
-          return reply.status === 503 && reasons.length === 2 ? reply : undefined;
+          if (reply.status === 503 && reasons.length === 2) return reply;
+          throw new Error(`last answer: ${reply.status} ${reply.body}`);
         },
         30_000,
       );

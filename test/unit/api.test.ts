@@ -16,6 +16,7 @@ import {
   type InstanceHost,
 } from "../../src/api/control-plane.ts";
 import { renderOpenRpcMarkdown } from "../../src/api/docs.ts";
+import { errorCode } from "../../src/api/errors.ts";
 import { type HttpServer, startHttp } from "../../src/api/http.ts";
 import { METHODS } from "../../src/api/methods.ts";
 import { buildOpenRpcDocument } from "../../src/api/openrpc.ts";
@@ -104,9 +105,17 @@ async function ok(method: string, params?: unknown): Promise<Json> {
   return r.body.result;
 }
 
+/** The codes `method` declares in the method table (rpc.discover); null for an unknown method. */
+function declaredCodes(method: string): number[] | null {
+  return METHODS.find((m) => m.name === method)?.errors.map(errorCode) ?? null;
+}
+
 async function fails(method: string, params: unknown, code: number): Promise<string> {
   const r = await call(method, params);
   expect(r.body.error?.code, JSON.stringify(r.body)).toBe(code);
+  // Every error a method answers must be one it declares (docs/api.md lists them).
+  const declared = declaredCodes(method);
+  if (declared !== null) expect(declared, `${method} declares ${code}`).toContain(code);
   return r.body.error.message;
 }
 
@@ -234,6 +243,24 @@ describe("HTTP control plane", () => {
     await fails("db_deleteInstance", { instance_index: 999 }, -32001);
     await fails("db_renameInstance", { instance_index: 999, name: "x" }, -32001);
     await fails("nope", {}, -32601);
+  });
+
+  it("answers only errors each method declares", async () => {
+    for (const auth of [null, "wrong-secret"]) {
+      const r = await call("db_listInstances", {}, auth);
+      expect(declaredCodes("db_listInstances")).toContain(r.body.error.code);
+    }
+    for (const m of ["health_check", "rpc.discover", "db_listInstances", "cluster_status"]) {
+      await fails(m, { extra: 1 }, -32602);
+      await fails(m, [null], -32602);
+    }
+    await fails("db_renameInstance", { instance_index: 1, name: "a\nb" }, -32602);
+    await fails("db_updateSecurity", { instance_index: 999 }, -32001);
+    // This server runs alone: the cluster methods say so.
+    await fails("cluster_status", {}, -32003);
+    await fails("cluster_removeNode", { node_id: 2 }, -32003);
+    await fails("cluster_transferLeader", { node_id: 2, group: 0 }, -32003);
+    await fails("cluster_removeNode", { node_id: 0 }, -32602);
   });
 
   it("validates params, naming the bad field", async () => {
@@ -496,6 +523,16 @@ describe("method table", () => {
     const used = new Set<string>();
     for (const m of METHODS) for (const p of m.params) keywords(p.schema, used);
     for (const k of used) expect(SUPPORTED_KEYWORDS.has(k), k).toBe(true);
+  });
+
+  it("declares each error code once per method, with a message", () => {
+    const doc = buildOpenRpcDocument(METHODS, "1.2.3");
+    for (const m of doc.methods) {
+      const errors = m.errors as { code: number; message: string }[];
+      const codes = errors.map((e) => e.code);
+      expect(new Set(codes).size, m.name as string).toBe(codes.length);
+      for (const e of errors) expect(e.message, `${m.name} ${e.code}`).not.toBe("");
+    }
   });
 
   it("renders the OpenRPC document as Markdown", () => {
