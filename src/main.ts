@@ -3,6 +3,8 @@
  * start-up problem (missing or wrong secret, unusable data dir, busy port) is one line on stderr
  * and a non-zero exit, never a stack trace.
  */
+
+import { runBackupCli } from "./cli/backup.ts";
 import { runCerts } from "./cli/certs.ts";
 import { checkConfig } from "./cli/config-check.ts";
 import { ConfigError, HELP, parseArgs } from "./config.ts";
@@ -67,6 +69,10 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "certs") {
   process.exitCode = runCerts(process.argv.slice(3));
+} else if (process.argv[2] === "backup" || process.argv[2] === "restore") {
+  runBackupCli(process.argv[2], process.argv.slice(3), process.env).then((code) => {
+    process.exitCode = code;
+  });
 } else if (process.argv[2] === "config" && process.argv[3] === "check") {
   process.exitCode = checkConfig(process.argv.slice(4), process.env);
 } else {

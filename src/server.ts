@@ -10,6 +10,7 @@ import type { Probes } from "./api/probes.ts";
 import { startUds, type UdsServer } from "./api/uds.ts";
 import { loadKindModules } from "./backends/kind-modules.ts";
 import { kinds } from "./backends/kinds.ts";
+import { BackupService } from "./backup/backup-service.ts";
 import type { ClusterNode } from "./cluster/cluster-node.ts";
 import { startClusterNode } from "./cluster/cluster-start.ts";
 import { NodeLogStore } from "./cluster/log-store.ts";
@@ -125,6 +126,7 @@ export class HeroServer {
       connectionsReceived: 0,
       commandsProcessed: 0,
       rejectedConnections: 0,
+      lastSave: Math.floor(Date.now() / 1000),
     };
     const commandStats = new CommandStats();
     const authThrottle = new AuthThrottle();
@@ -166,6 +168,12 @@ export class HeroServer {
       catalogBarrier: () => registry.catalogRaft()?.readBarrier() ?? null,
       cluster: clusterNode ?? undefined,
     });
+    plane.backups = new BackupService({
+      instance: (i) => registry.get(i),
+      createInstance: (p) => plane.createInstance(p),
+      awaitInstance: (i) => registry.awaitInstance(i),
+      version: VERSION,
+    });
     for (const f of await plane.openAll()) {
       log.warn({ index: f.index, name: f.name, error: f.error }, "instance could not be opened");
     }
@@ -202,6 +210,8 @@ export class HeroServer {
       clock,
       durability: () => registry.durability,
       figures: () => figures(),
+      saveAll: async () =>
+        (await Promise.all(registry.allGroups().map((g) => g.snapshotNow()))).every((ok) => ok),
       execute: (session, r) => dispatcher.execute(session, r),
     };
     const dispatcher = new Dispatcher(api);
@@ -246,6 +256,7 @@ export class HeroServer {
         port: c.apiPort,
         version: VERSION,
         probes,
+        backupSpool: c.dataDir,
       });
       this.apiPort = this.http.port;
     } catch (e) {

@@ -9,6 +9,7 @@
  */
 
 import { kinds } from "../backends/kinds.ts";
+import type { BackupService } from "../backup/backup-service.ts";
 import type { ClusterControl } from "../cluster/cluster-node.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { BackendType, InstanceRecord, SecurityChanges } from "../db0/types.ts";
@@ -42,6 +43,8 @@ export interface ControlPlaneOptions {
   catalogBarrier?: () => Promise<void> | null;
   /** The cluster this node belongs to; absent on a single server. */
   cluster?: ClusterControl;
+  /** Backup and restore of instances (db_backup, db_restore). */
+  backups?: BackupService;
 }
 
 export interface CreateInstanceParams {
@@ -59,10 +62,13 @@ export class ControlPlane {
   readonly host: InstanceHost;
   readonly auditLog: AuditLog | null;
   readonly cluster: ClusterControl | null;
+  /** Set by the composition root once the service (which creates instances through this plane) exists. */
+  backups: BackupService | null;
   private readonly catalogBarrier: () => Promise<void> | null;
 
   constructor(opts: ControlPlaneOptions) {
     this.cluster = opts.cluster ?? null;
+    this.backups = opts.backups ?? null;
     this.catalogBarrier = opts.catalogBarrier ?? (() => null);
     this.catalog = opts.catalog;
     this.host = opts.host;

@@ -11,6 +11,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { HeroError } from "../errors.ts";
 import { ADMIN, ANONYMOUS } from "../security/authorization.ts";
+import { registerBackupRoutes } from "./backup-routes.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
 import type { CallContext } from "./methods.ts";
@@ -37,6 +38,8 @@ export interface HttpOptions {
   dispatcher?: RpcDispatcher;
   /** GET /health, /ready and /metrics (./probes.ts); absent: no probes. */
   probes?: Probes;
+  /** GET /backup/<index> and POST /restore (./backup-routes.ts), uploads spooled in this dir. */
+  backupSpool?: string;
   /** Register extra routes before the server starts listening. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -104,7 +107,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   // a broken pipe instead of the 413.
   app.addHook("onRequest", (req, reply, done) => {
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (!(declared > bodyLimit)) {
+    // A restore's body is a backup file, streamed to disk: the JSON-RPC limit is not for it.
+    if (!(declared > bodyLimit) || req.url.startsWith("/restore")) {
       done();
       return;
     }
@@ -156,6 +160,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   });
 
   if (opts.probes !== undefined) registerProbes(app, opts.probes);
+  if (opts.backupSpool !== undefined) registerBackupRoutes(app, opts.plane, opts.backupSpool);
   if (opts.configure !== undefined) await opts.configure(app);
 
   const host = opts.host ?? DEFAULT_HTTP_HOST;

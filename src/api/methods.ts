@@ -11,6 +11,7 @@
 import { backendToJson, parseBackendJson } from "../backends/backend-json.ts";
 import type { InstanceRecord, Permission, Visibility } from "../db0/types.ts";
 import type { Principal } from "../security/authorization.ts";
+import { BACKUP_METHODS } from "./backup-methods.ts";
 import { CLUSTER_METHODS } from "./cluster-methods.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import {
@@ -374,6 +375,7 @@ export const METHODS: readonly MethodSpec[] = [
     },
   },
   ...CLUSTER_METHODS,
+  ...BACKUP_METHODS,
   {
     name: "rpc.discover",
     summary: "This API's OpenRPC document; needs no secret.",

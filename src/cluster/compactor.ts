@@ -61,39 +61,62 @@ export class Compactor {
   private schedule(): void {
     if (this.running || this.stopped) return;
     this.running = true;
-    setImmediate(async () => {
-      try {
-        const { machine, log } = this.o;
-        const snap = await machine.snapshot();
-        let bytes: number;
-        const bytesCovered = this.appliedBytes;
-        try {
-          const durable = await machine.flush();
-          if (durable < snap.index || snap.index <= log.firstIndex()) return;
-          // Streamed from the state machine to the snapshot file: never whole in memory here.
-          bytes = await log.createSnapshotFrom(snap.index, this.o.conf(), snap.chunks());
-        } finally {
-          snap.close?.();
-        }
-        log.compact(snap.index);
-        this.snapshotAtBytes = bytesCovered;
-        await this.o.flushLog();
-        this.o.progress?.(`snapshot at index ${snap.index} (${bytes} bytes); log compacted`);
-      } catch (e) {
-        this.o.failed(e);
-      } finally {
-        this.running = false;
-        // Writes applied while this compaction ran may have passed the thresholds again; a group
-        // that has gone idle since would otherwise keep that log until its next write.
-        if (!this.stopped && this.recheck === null) {
-          this.recheck = setTimeout(() => {
-            this.recheck = null;
-            if (!this.stopped) this.maybeCompact();
-          }, RECHECK_MS);
-          this.recheck.unref();
-        }
-      }
+    setImmediate(() => {
+      this.current = this.run();
     });
+  }
+
+  /** The compaction running now, if any. */
+  private current: Promise<boolean> | null = null;
+
+  /**
+   * Takes a snapshot and compacts now, whatever the thresholds (SAVE): waits for a compaction
+   * already running, then runs one. Resolves false when it failed (the group then stops).
+   */
+  async compactNow(): Promise<boolean> {
+    while (this.running) {
+      await (this.current ?? new Promise<void>((r) => setImmediate(r)));
+    }
+    if (this.stopped) return false;
+    this.running = true;
+    this.current = this.run();
+    return this.current;
+  }
+
+  private async run(): Promise<boolean> {
+    try {
+      const { machine, log } = this.o;
+      const snap = await machine.snapshot();
+      let bytes: number;
+      const bytesCovered = this.appliedBytes;
+      try {
+        const durable = await machine.flush();
+        if (durable < snap.index || snap.index <= log.firstIndex()) return true;
+        // Streamed from the state machine to the snapshot file: never whole in memory here.
+        bytes = await log.createSnapshotFrom(snap.index, this.o.conf(), snap.chunks());
+      } finally {
+        snap.close?.();
+      }
+      log.compact(snap.index);
+      this.snapshotAtBytes = bytesCovered;
+      await this.o.flushLog();
+      this.o.progress?.(`snapshot at index ${snap.index} (${bytes} bytes); log compacted`);
+      return true;
+    } catch (e) {
+      this.o.failed(e);
+      return false;
+    } finally {
+      this.running = false;
+      // Writes applied while this compaction ran may have passed the thresholds again; a group
+      // that has gone idle since would otherwise keep that log until its next write.
+      if (!this.stopped && this.recheck === null) {
+        this.recheck = setTimeout(() => {
+          this.recheck = null;
+          if (!this.stopped) this.maybeCompact();
+        }, RECHECK_MS);
+        this.recheck.unref();
+      }
+    }
   }
 
   /** No compaction starts after this (the group is closing). */

@@ -18,6 +18,7 @@ import { randomInt } from "node:crypto";
 import type { Op, WriteOutcome } from "../engine/contract.ts";
 import { HeroError } from "../errors.ts";
 import { encodeProposal, opSize, type ProposalId } from "./op-codec.ts";
+import { isRestoreOp } from "./restore-stage.ts";
 
 /** Writes proposed together share an entry up to this size (one write may exceed it alone). */
 const MAX_ENTRY_BYTES = 1024 * 1024;
@@ -166,8 +167,11 @@ export class Proposals {
       // An entry holds consecutive request numbers (a requeued write may leave a gap).
       let j = i + 1;
       let bytes = q[i].size;
+      // A restore's ops each get an entry of their own (the group applies them itself).
       while (
         j < q.length &&
+        !isRestoreOp(q[i].op) &&
+        !isRestoreOp(q[j].op) &&
         q[j].request === q[j - 1].request + 1 &&
         bytes + q[j].size <= MAX_ENTRY_BYTES
       ) {

@@ -13,8 +13,10 @@
  * (leader change) or the group stops, the client gets TRYAGAIN.
  */
 import { randomInt } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ApplyResult, Op, StateMachine, WriteOutcome } from "../engine/contract.ts";
-import type { Reply } from "../engine/reply.ts";
+import { OK, type Reply } from "../engine/reply.ts";
 import { snapshotOfBytes } from "../engine/snapshot.ts";
 import { HeroError } from "../errors.ts";
 import type { GroupFigures } from "../metrics/figures.ts";
@@ -36,6 +38,7 @@ import { ProposalBatcher } from "./proposal-batcher.ts";
 import { Proposals, tryAgain, type Waiting } from "./proposals.ts";
 import { ReadGate } from "./read-gate.ts";
 import type { Replicator } from "./replicator.ts";
+import { isRestoreOp, RESTORE_CHUNK, RestoreStage } from "./restore-stage.ts";
 import { snapshotFileData } from "./snapshot-files.ts";
 
 export interface GroupOptions {
@@ -64,6 +67,8 @@ export interface GroupOptions {
   readTimeoutMs?: number;
   /** Reports progress of long operations (snapshot install). */
   progress?: (message: string) => void;
+  /** Where a restore's pieces are staged on this node (./restore-stage.ts; default: tmpdir). */
+  stagingDir?: string;
 }
 
 /** Syncs of one group in flight at once (the disk serves a few synced writes in parallel). */
@@ -75,7 +80,7 @@ const sendsBeforeSync = (m: Message): boolean =>
 
 export class RaftGroup implements Replicator {
   readonly node: RawNode;
-  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted">> &
+  private readonly o: Required<Omit<GroupOptions, "progress" | "onPersisted" | "stagingDir">> &
     Pick<GroupOptions, "progress" | "onPersisted">;
   readonly groupId: number;
   private readonly proposals: Proposals;
@@ -91,6 +96,7 @@ export class RaftGroup implements Replicator {
   private syncing = 0;
   private synced: Promise<void> = Promise.resolve();
   private readonly compactor: Compactor;
+  private readonly restores: RestoreStage;
   /** Counted for reports: see GroupReport. */
   private readonly counts = { elections: 0, leaderChanges: 0, snapshotInstalls: 0 };
   private lastTerm = 0;
@@ -119,6 +125,10 @@ export class RaftGroup implements Replicator {
       );
     }
     this.proposals = new Proposals(opts.nodeId, this.o.proposalTimeoutMs);
+    this.restores = new RestoreStage(
+      opts.stagingDir ?? join(tmpdir(), "herodb-restore"),
+      opts.groupId,
+    );
     this.reads = new ReadGate(opts.nodeId, this.o.readTimeoutMs);
     this.compactor = new Compactor({
       machine: opts.machine,
@@ -345,7 +355,10 @@ export class RaftGroup implements Replicator {
   private async handle(rd: Ready): Promise<void> {
     const { log } = this.o;
     if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
-    for (const e of rd.committed) this.applyEntry(e);
+    for (const e of rd.committed) {
+      const restoring = this.applyEntry(e);
+      if (restoring !== undefined) await restoring;
+    }
     for (const rs of rd.readStates) this.reads.confirmed(rs, this.appliedThrough);
     if (rd.entries.length > 0) log.append(rd.entries);
     if (rd.hardState !== null) log.setHardState(rd.hardState);
@@ -385,6 +398,11 @@ export class RaftGroup implements Replicator {
     const leader = this.node.leader;
     if (leader !== this.lastLeader && leader !== 0) this.counts.leaderChanges++;
     if (leader !== 0) this.lastLeader = leader;
+  }
+
+  /** Snapshots the state and compacts the log now (SAVE); false when that failed. */
+  snapshotNow(): Promise<boolean> {
+    return this.compactor.compactNow();
   }
 
   /** The group's state and counters (INFO, /metrics). */
@@ -447,16 +465,19 @@ export class RaftGroup implements Replicator {
     this.closed = true;
   }
 
-  private applyEntry(e: Entry): void {
+  /** Applies one committed entry; a promise only while a restore replaces the state (awaited). */
+  private applyEntry(e: Entry): Promise<void> | undefined {
     this.appliedThrough = e.index;
     this.compactor.applied(e.data.byteLength);
     // Writes this node proposed in an earlier term that have not applied by now never will.
     if (this.proposals.requeueBefore(e.term) > 0) this.again = true;
-    if (e.index > this.o.machine.appliedIndex) this.applyNew(e);
+    const restoring = e.index > this.o.machine.appliedIndex ? this.applyNew(e) : undefined;
+    if (restoring !== undefined) return restoring.then(() => this.onAppliedThrough());
     this.onAppliedThrough();
+    return undefined;
   }
 
-  private applyNew(e: Entry): void {
+  private applyNew(e: Entry): Promise<void> | undefined {
     if (e.type === "conf") {
       const conf: ConfState = this.node.applyConfChange(decodeConfChange(e.data));
       this.voters = conf.voters.length;
@@ -473,12 +494,51 @@ export class RaftGroup implements Replicator {
     const holders = this.proposals.holders(id);
     const held = holders.every((w) => w !== undefined);
     const ops = held ? holders.map((w) => (w as Waiting).op) : decodeProposal(e.data).ops;
+    if (ops.length === 1 && isRestoreOp(ops[0])) {
+      return this.applyRestore(ops[0], e.index, holders[0] === undefined ? -1 : id.firstRequest);
+    }
     const results = this.o.machine.applyAll(ops, e.index);
     for (let k = 0; k < results.length; k++) {
       this.o.onApplied(results[k]);
       if (holders[k] !== undefined)
         this.proposals.settle(id.firstRequest + k)?.to.applied(results[k].reply);
     }
+  }
+
+  /**
+   * A piece or the commit of a restore (./restore-stage.ts): pieces are staged; the commit
+   * replaces the state machine's state from them, and the apply loop waits for it.
+   */
+  private applyRestore(op: Op, index: number, request: number): Promise<void> | undefined {
+    const answer = (reply: Reply) => {
+      if (request >= 0) this.proposals.settle(request)?.to.applied(reply);
+    };
+    if (op.cmd === RESTORE_CHUNK) {
+      answer(this.restores.chunk(op));
+      return undefined;
+    }
+    const staged = this.restores.commit(op, index);
+    if (staged instanceof HeroError) {
+      answer(staged);
+      return undefined;
+    }
+    this.o.progress?.(`restoring a backup at index ${index}`);
+    return this.o.machine.restore(staged.source).then(
+      () => {
+        staged.done();
+        this.o.onApplied({ reply: OK, flushed: true });
+        this.o.progress?.(`backup restored at index ${index}`);
+        answer(OK);
+      },
+      (e: unknown) => {
+        staged.done();
+        answer(
+          e instanceof HeroError
+            ? e
+            : new HeroError("ERR", `restore failed: ${(e as Error).message}`),
+        );
+      },
+    );
   }
 
   private async installSnapshot(s: Snapshot): Promise<void> {

@@ -12,6 +12,11 @@
 export interface SnapshotSource {
   /** The applied index the state is at. */
   readonly index: number;
+  /**
+   * The bytes were taken at another index (a backup, restored later): install them as the state
+   * at `index` instead of checking that the index they record is `index`.
+   */
+  readonly rebased?: boolean;
   /** The state's bytes, in order. Iterate it once; reading to the end releases what it holds. */
   chunks(): AsyncIterable<Uint8Array>;
   /** Releases what the source holds when it will not be read to the end (safe to repeat). */

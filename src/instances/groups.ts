@@ -3,6 +3,7 @@
  * them with their log in the node's log store, replays what a restart left in the log, shares one
  * log flush (one fsync) among the groups that ask at once, and counts durability for INFO.
  */
+import { join } from "node:path";
 import type { NodeLogStore } from "../cluster/log-store.ts";
 import { RaftGroup } from "../cluster/raft-group.ts";
 import type { GroupNetwork } from "../cluster/replicator.ts";
@@ -63,6 +64,7 @@ export class NodeGroups {
       nodeId: this.nodeId,
       log: this.logs.group(groupId, { voters: [...voters], learners: [] }),
       flushLog: () => this.flushLog(),
+      stagingDir: join(this.logs.dir, "restore"),
       snapshotEntries: this.snapshotEntries,
       onPersisted: (entries, writes) => {
         this.durability.entries += entries;

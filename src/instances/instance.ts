@@ -12,6 +12,7 @@ import type { InstanceRecord } from "../db0/types.ts";
 import type { ApplyResult, Engine, Op, OpCall, WriteOutcome } from "../engine/contract.ts";
 import type { KindDescriptor } from "../engine/kind.ts";
 import type { Reply } from "../engine/reply.ts";
+import type { SnapshotSource } from "../engine/snapshot.ts";
 import { CommandStats } from "../metrics/command-stats.ts";
 
 /** Something that watches keys (a session in WATCH). */
@@ -85,6 +86,17 @@ export class Instance {
     }
     this.commands++;
     this.replicator.submitTo(op, to);
+  }
+
+  /**
+   * Replaces the state of an instance without a Raft group from a snapshot (a backup), at the
+   * index of its last write, so the next write still applies. Watchers and blocked clients hear
+   * that every key may have changed.
+   */
+  async restoreLocal(source: (index: number) => SnapshotSource): Promise<void> {
+    if (this.replicator !== null) throw new Error("restoreLocal on a replicated instance");
+    await this.engine.restore(source(this.logIndex));
+    this.afterApply({ reply: null, flushed: true });
   }
 
   /** Set when writes go through a Raft group (persistent types; every type in a cluster). */

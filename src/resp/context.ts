@@ -18,6 +18,8 @@ export interface ServerStats {
   connectionsReceived: number;
   commandsProcessed: number;
   rejectedConnections: number;
+  /** Unix seconds of the last successful SAVE/BGSAVE (the start until then). */
+  lastSave: number;
 }
 
 export interface ServerApi {
@@ -50,6 +52,8 @@ export interface ServerApi {
   clock(): number;
   /** The node's figures (commands by instance, Raft groups, log syncs): INFO reads them. */
   figures(): NodeFigures;
+  /** Snapshots every Raft group on this node and compacts its log (SAVE); false on a failure. */
+  saveAll(): Promise<boolean>;
   /** Raft log fsyncs and entries made durable by them, across all groups. */
   durability(): { fsyncs: number; entries: number; writes: number };
   /** Runs one already-resolved command now (EXEC of a transaction that is not one Op). */

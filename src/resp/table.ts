@@ -12,6 +12,7 @@ import { commandId } from "../metrics/command-stats.ts";
 import { connectionCommands } from "./commands/connection.ts";
 import { cryptoCommands } from "./commands/crypto.ts";
 import { moveCommands } from "./commands/move.ts";
+import { persistenceCommands } from "./commands/persistence.ts";
 import { pubsubCommands } from "./commands/pubsub.ts";
 import { serverCommands } from "./commands/server.ts";
 import { txCommands } from "./commands/tx.ts";
@@ -20,6 +21,7 @@ import type { TableEntry } from "./context.ts";
 const PROTOCOL_COMMANDS: readonly TableEntry[] = [
   ...connectionCommands,
   ...serverCommands,
+  ...persistenceCommands,
   ...txCommands,
   ...pubsubCommands,
   ...cryptoCommands,

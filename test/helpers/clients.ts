@@ -173,7 +173,7 @@ export async function curlRpc(
   for (const [k, v] of Object.entries(all)) argv.push("-H", `${k}: ${v}`);
   argv.push("--data-binary", "@-", "-w", "\n%{http_code}");
   argv.push(`http://127.0.0.1:${port}${opts.path ?? "/"}`);
-  const input = typeof body === "string" ? body : JSON.stringify(body);
+  const input = Buffer.isBuffer(body) || typeof body === "string" ? body : JSON.stringify(body);
   const r = await runTool("curl", argv, { input, timeoutMs: timeoutMs + 2000 });
   const cut = r.stdout.lastIndexOf("\n");
   const status = cut === -1 ? 0 : Number(r.stdout.slice(cut + 1));
@@ -188,6 +188,23 @@ export async function curlRpc(
     json = undefined;
   }
   return { status, body: text, json, curlExit: r.code ?? -1, stderr: r.stderr };
+}
+
+/** GETs http://127.0.0.1:<port><path> into the file `out` with curl (bytes as sent); the status. */
+export async function curlDownload(
+  port: number,
+  path: string,
+  out: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<number> {
+  const argv = ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000)), "-o", out];
+  for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
+  argv.push("-w", "%{http_code}", `http://127.0.0.1:${port}${path}`);
+  const r = await runTool("curl", argv, { timeoutMs: timeoutMs + 2000 });
+  const status = Number(r.stdout.trim());
+  if (!(status > 0)) throw new Error(`curl failed (code ${r.code}): ${r.stderr.trim()}`);
+  return status;
 }
 
 /** GETs http://127.0.0.1:<port><path> with curl; also returns the content type. */

@@ -178,7 +178,7 @@ export async function* checkedRecords(
     if (e instanceof HeroError) throw e;
     throw invalid(e instanceof Error ? e.message : String(e));
   }
-  if (reader.index !== source.index) {
+  if (source.rebased !== true && reader.index !== source.index) {
     throw invalid(`index ${source.index} expected, the header says ${reader.index}`);
   }
 }
