@@ -252,6 +252,8 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
       "CONFIG|SET": () => ["CONFIG", "SET", "maxmemory", "1"],
       "CONFIG|RESETSTAT": () => ["CONFIG", "RESETSTAT"],
       "CLIENT|KILL": (ownId) => ["CLIENT", "KILL", "ID", String(ownId + 1000)],
+      SAVE: () => ["SAVE"],
+      BGSAVE: () => ["BGSAVE"],
     };
     const adminCommands = allCommands().flatMap((c) => [
       ...(c.flags.includes("admin") ? [c.name] : []),

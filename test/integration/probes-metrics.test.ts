@@ -135,6 +135,38 @@ describe.skipIf(skipWithout("curl", "redis-cli"))("probes and metrics", () => {
     );
   });
 
+  it("declares every HeroDB metric family, even those with no sample yet", async () => {
+    const text = (await curlGet(srv.apiPort, "/metrics")).body;
+    const families = [
+      "herodb_commands_total counter",
+      "herodb_command_duration_seconds histogram",
+      "herodb_instance_keys gauge",
+      "herodb_instance_expiring_keys gauge",
+      "herodb_instance_disk_bytes gauge",
+      "herodb_raft_role gauge",
+      "herodb_raft_term gauge",
+      "herodb_raft_leader gauge",
+      "herodb_raft_commit_index gauge",
+      "herodb_raft_applied_index gauge",
+      "herodb_raft_last_index gauge",
+      "herodb_raft_elections_total counter",
+      "herodb_raft_leader_changes_total counter",
+      "herodb_raft_snapshot_installs_total counter",
+      "herodb_raft_follower_lag_entries gauge",
+      "herodb_log_sync_seconds histogram",
+      "herodb_log_sync_writes histogram",
+      "herodb_connected_clients gauge",
+      "herodb_connections_received_total counter",
+      "herodb_rejected_connections_total counter",
+      "herodb_auth_failures_total counter",
+      "herodb_audit_records_total counter",
+      "process_cpu_seconds_total counter",
+      "process_resident_memory_bytes gauge",
+      "nodejs_eventloop_lag_seconds gauge",
+    ];
+    for (const f of families) expect(text).toContain(`# TYPE ${f}\n`);
+  });
+
   it("reports Raft groups, log syncs and process figures", async () => {
     const m = await metrics(srv);
     for (const group of [0, durable]) {

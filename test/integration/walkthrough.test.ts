@@ -22,6 +22,8 @@ const METHOD_NAMES = [
   "cluster_status",
   "cluster_removeNode",
   "cluster_transferLeader",
+  "db_backup",
+  "db_restore",
   "rpc.discover",
 ];
 

@@ -269,7 +269,9 @@ describe("DB0 catalog", () => {
     await expect(Catalog.open(dir, "", opts)).rejects.toMatchObject({ code: "ERR" });
     const file = join(dir, "plain-file");
     writeFileSync(file, "x");
-    await expect(Catalog.open(file, SECRET, opts)).rejects.toThrow(/data dir .* is not usable/);
+    await expect(Catalog.open(file, SECRET, opts)).rejects.toThrow(
+      /data dir not usable: .*plain-file exists and is not a directory/,
+    );
   });
 
   it("opens with production KDF parameters by default", async () => {
