@@ -16,7 +16,7 @@ import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
 import type { CallContext } from "./methods.ts";
 import { type Probes, registerProbes } from "./probes.ts";
-import { RpcDispatcher, type RpcReply } from "./rpc.ts";
+import { logInternalError, RpcDispatcher, type RpcReply } from "./rpc.ts";
 
 export const DEFAULT_HTTP_HOST = "127.0.0.1";
 export const DEFAULT_HTTP_PORT = 3000;
@@ -72,7 +72,9 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
 
 export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const dispatcher = opts.dispatcher ?? new RpcDispatcher(opts.plane, { version: opts.version });
+  const dispatcher =
+    opts.dispatcher ??
+    new RpcDispatcher(opts.plane, { version: opts.version, onInternalError: logInternalError });
   const app = Fastify({
     logger: false,
     bodyLimit,

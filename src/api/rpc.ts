@@ -17,6 +17,7 @@ import {
   JSONRPCServer,
 } from "json-rpc-2.0";
 import { HeroError } from "../errors.ts";
+import { log } from "../log.ts";
 import type { AuditOutcome } from "../security/audit.ts";
 import { authorizeCall } from "../security/authorization.ts";
 import type { ControlPlane } from "./control-plane.ts";
@@ -34,6 +35,14 @@ export interface DispatcherOptions {
   maxBatch?: number;
   /** Told about exceptions that are not HeroErrors (bugs); clients only see "internal error". */
   onInternalError?: (method: string, error: unknown) => void;
+}
+
+/** A bug behind an "internal error" answer: logged with its stack (the client sees none). */
+export function logInternalError(method: string, error: unknown): void {
+  log.error(
+    { method, err: error instanceof Error ? error.stack : String(error) },
+    "internal error in a JSON-RPC method",
+  );
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>

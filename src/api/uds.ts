@@ -16,7 +16,7 @@ import { ADMIN } from "../security/authorization.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST } from "./errors.ts";
 import type { CallContext } from "./methods.ts";
-import { RpcDispatcher } from "./rpc.ts";
+import { logInternalError, RpcDispatcher } from "./rpc.ts";
 
 export const DEFAULT_SOCKET_PATH = "/tmp/herodb.sock";
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -89,7 +89,9 @@ export async function startUds(
   opts: UdsOptions = {},
 ): Promise<UdsServer> {
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const dispatcher = opts.dispatcher ?? new RpcDispatcher(plane, { version: opts.version });
+  const dispatcher =
+    opts.dispatcher ??
+    new RpcDispatcher(plane, { version: opts.version, onInternalError: logInternalError });
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createServer({ allowHalfOpen: true }, (socket) => {

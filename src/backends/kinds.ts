@@ -7,12 +7,12 @@
 import { KindRegistry } from "../engine/kind.ts";
 import { lmdbKind } from "./lmdb/kind.ts";
 import { memoryKind } from "./memory/kind.ts";
+import { sqlKind } from "./sql/kind.ts";
 
 export const kinds = new KindRegistry(
-  [memoryKind, lmdbKind],
+  [memoryKind, lmdbKind, sqlKind],
   [
     { apiName: "LanceDb", path: "required" },
     { apiName: "Tantivy", path: "required" },
-    { apiName: "Sql", path: "optional" },
   ],
 );

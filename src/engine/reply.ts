@@ -74,6 +74,18 @@ export class Sequence {
 }
 /** Null array: RESP2 `*-1` (EXEC aborted by WATCH, BLPOP timeout), RESP3 `_`. */
 export class NullArray {}
+/**
+ * A reply whose RESP2 form is not the mechanical one of its RESP3 form (SQL results: RESP3 maps
+ * per row, RESP2 a header row then value rows). Other edges (JSON) use the RESP3 form.
+ */
+export class ByProtocol {
+  readonly resp3: Reply;
+  readonly resp2: Reply;
+  constructor(resp3: Reply, resp2: Reply) {
+    this.resp3 = resp3;
+    this.resp2 = resp2;
+  }
+}
 
 export type Reply =
   | Buffer
@@ -92,6 +104,7 @@ export type Reply =
   | NullArray
   | Pairs
   | Sequence
+  | ByProtocol
   | Reply[];
 
 export const OK = new Simple("OK");

@@ -5,6 +5,7 @@
 
 import {
   Bool,
+  ByProtocol,
   Double,
   formatDouble,
   MapReply,
@@ -182,6 +183,8 @@ export function encode(r: Reply, proto: 2 | 3, out: OutBuf): void {
     }
   } else if (r instanceof Sequence) {
     for (const item of r.replies) encode(item, proto, out);
+  } else if (r instanceof ByProtocol) {
+    encode(proto === 3 ? r.resp3 : r.resp2, proto, out);
   } else if (r instanceof NullArray) {
     out.ascii(proto === 3 ? "_\r\n" : "*-1\r\n");
   } else {

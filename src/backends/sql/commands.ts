@@ -1,0 +1,129 @@
+/**
+ * The SQL command family: what a SQL instance serves after `SELECT n` (and as `SQL EXEC …` with
+ * the namespace word). Writes (SQL.EXEC, SQL.BATCH) are flagged `write`, so they become Ops
+ * through the instance's Raft group and run in apply on every replica; the others are reads of
+ * local state (linearizable by default through the read index, as for key-value). Each entry's
+ * `exec` runs against the instance's SqlDb; the engine (./engine.ts) calls them by name.
+ */
+import type { CommandSpec } from "../../engine/command-spec.ts";
+import { ByProtocol, MapReply, type Reply } from "../../engine/reply.ts";
+import { HeroError } from "../../errors.ts";
+import { pinClock } from "./sql-clock.ts";
+import { execReply, type SqlDb } from "./sql-db.ts";
+
+export const SQL_FAMILY = "sql";
+
+export type SqlCommand = CommandSpec<SqlDb>;
+
+const text = (b: Buffer | undefined): string => (b === undefined ? "" : b.toString("utf8"));
+
+/** Rows as RESP3 maps (column → value), or RESP2 a row of column names then the value rows. */
+function rowsReply(columns: string[], rows: Reply[][]): Reply {
+  const maps = rows.map((r) => new MapReply(columns.flatMap((c, i) => [c, r[i]])));
+  return new ByProtocol(maps, [columns, ...rows]);
+}
+
+const scope = [SQL_FAMILY] as const;
+
+export const sqlCommands: readonly SqlCommand[] = [
+  {
+    name: "SQL.EXEC",
+    group: "sql",
+    summary: "Runs one statement that writes; replies {changes, last_insert_rowid}.",
+    syntax: "sql [arg ...]",
+    arity: -2,
+    flags: ["write"],
+    scope,
+    exec: (db, args, now) => execReply(db.exec(pinClock(text(args[0]), now), args.slice(1))),
+  },
+  {
+    name: "SQL.BATCH",
+    group: "sql",
+    summary: "Runs several statements atomically: all of them, or none and the first error.",
+    syntax: "sql [sql ...]",
+    arity: -2,
+    flags: ["write"],
+    scope,
+    exec: (db, args, now) => {
+      const results: Reply[] = [];
+      for (let i = 0; i < args.length; i++) {
+        try {
+          results.push(execReply(db.exec(pinClock(text(args[i]), now), [])));
+        } catch (e) {
+          const why = e instanceof HeroError ? e.message : String(e);
+          // Thrown: the engine rolls the whole batch back.
+          throw new HeroError("ERR", `statement ${i + 1} of the batch failed: ${why}`);
+        }
+      }
+      return results;
+    },
+  },
+  {
+    name: "SQL.QUERY",
+    group: "sql",
+    summary: "Runs one read; replies rows (RESP3: a map per row; RESP2: column names, then rows).",
+    syntax: "sql [arg ...]",
+    arity: -2,
+    flags: ["readonly"],
+    scope,
+    exec: (db, args, now) => {
+      const r = db.query(pinClock(text(args[0]), now), args.slice(1));
+      return rowsReply(r.columns, r.rows);
+    },
+  },
+  {
+    name: "SQL.EXPLAIN",
+    group: "sql",
+    summary: "Shows the query plan SQLite chooses for a statement (EXPLAIN QUERY PLAN).",
+    syntax: "sql [arg ...]",
+    arity: -2,
+    flags: ["readonly"],
+    scope,
+    exec: (db, args) => {
+      const r = db.query(`EXPLAIN QUERY PLAN ${text(args[0])}`, args.slice(1));
+      return rowsReply(r.columns, r.rows);
+    },
+  },
+  {
+    name: "SQL.TABLES",
+    group: "sql",
+    summary: "Lists the tables and views.",
+    syntax: "",
+    arity: 1,
+    flags: ["readonly"],
+    scope,
+    exec: (db) =>
+      db
+        .query(
+          "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_herodb\\_%' ESCAPE '\\' ORDER BY name",
+          [],
+        )
+        .rows.map((r) => r[0]),
+  },
+  {
+    name: "SQL.SCHEMA",
+    group: "sql",
+    summary: "The CREATE statements of every table, index, view and trigger, or of one table's.",
+    syntax: "[table]",
+    arity: -1,
+    flags: ["readonly"],
+    scope,
+    exec: (db, args) => {
+      if (args.length > 1) throw new HeroError("ERR", "SQL.SCHEMA takes at most one table name");
+      const filter = args.length === 1 ? "AND tbl_name = ?" : "";
+      return db
+        .query(
+          `SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE '\\_herodb\\_%' ESCAPE '\\' ${filter} ORDER BY type = 'table' DESC, name`,
+          args,
+        )
+        .rows.map((r) => r[0]);
+    },
+  },
+];
+
+const byName = new Map(sqlCommands.map((c) => [c.name, c]));
+
+/** A SQL command's implementation as an Op names it. */
+export function sqlImplementation(cmd: string): SqlCommand["exec"] {
+  return byName.get(cmd)?.exec;
+}

@@ -1,0 +1,98 @@
+/**
+ * The SQL engine: a SqlDb (./sql-db.ts) behind the Engine contract. Writes arrive as Ops in log
+ * order and run in one SQLite transaction per log entry (with its index); reads run on the
+ * read-only connection. Snapshots are the database file's image; a restore writes the image to
+ * a file beside the database and swaps it in.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream, rmSync } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ApplyResult, Engine, Op, OpCall } from "../../engine/contract.ts";
+import type { Reply } from "../../engine/reply.ts";
+import { type SnapshotSource, snapshotOfBytes } from "../../engine/snapshot.ts";
+import { HeroError } from "../../errors.ts";
+import { sqlImplementation } from "./commands.ts";
+import { SqlDb } from "./sql-db.ts";
+
+const SQLITE_MAGIC = Buffer.from("SQLite format 3\0");
+
+function run(db: SqlDb, call: OpCall, now: number): Reply {
+  const exec = sqlImplementation(call.cmd);
+  if (exec === undefined) return new HeroError("ERR", `unknown command '${call.cmd}'`);
+  try {
+    return exec(db, call.args, now) as Reply;
+  } catch (e) {
+    if (e instanceof HeroError) return e;
+    throw e;
+  }
+}
+
+export class SqlEngine implements Engine {
+  readonly db: SqlDb;
+
+  constructor(path: string) {
+    this.db = new SqlDb(path);
+  }
+
+  get appliedIndex(): number {
+    return this.db.appliedIndex;
+  }
+
+  apply(op: Op, index: number): ApplyResult {
+    return this.applyAll([op], index)[0];
+  }
+
+  applyAll(ops: Op[], index: number): ApplyResult[] {
+    if (index <= this.db.appliedIndex) return ops.map(() => ({ reply: null, flushed: false }));
+    const replies = this.db.applyEntry(
+      index,
+      ops.map((op) => (seed: string) => {
+        this.db.seed(seed);
+        if (op.batch !== undefined)
+          return new HeroError("ERR", "SQL instances have no MULTI: use SQL.BATCH");
+        return run(this.db, op, op.now);
+      }),
+    );
+    // Any table may have changed: no key events (watchers see "everything").
+    return replies.map((reply) => ({ reply }));
+  }
+
+  read(call: OpCall, now: number): Reply {
+    return run(this.db, call, now);
+  }
+
+  async flush(): Promise<number> {
+    return this.db.checkpoint();
+  }
+
+  async snapshot(): Promise<SnapshotSource> {
+    // The image is taken now, at the applied index, whatever is applied while it is read.
+    return snapshotOfBytes(this.db.appliedIndex, this.db.serialize());
+  }
+
+  async restore(snapshot: SnapshotSource): Promise<void> {
+    const staging = `${this.db.path}.restore-${randomBytes(6).toString("hex")}`;
+    try {
+      let first = true;
+      const checked = (async function* () {
+        for await (const chunk of snapshot.chunks()) {
+          if (first && !Buffer.from(chunk.subarray(0, 16)).equals(SQLITE_MAGIC)) {
+            throw new HeroError("ERR", "invalid snapshot: not a SQLite database");
+          }
+          first = false;
+          yield chunk;
+        }
+      })();
+      await pipeline(Readable.from(checked), createWriteStream(staging, { mode: 0o600 }));
+      if (first) throw new HeroError("ERR", "invalid snapshot: empty");
+      this.db.replaceWith(staging, snapshot.index);
+    } finally {
+      rmSync(staging, { force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

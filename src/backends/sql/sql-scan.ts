@@ -1,0 +1,105 @@
+/**
+ * A small SQL tokenizer, enough to rewrite and check statements without parsing them: it knows
+ * SQLite's string literals ('…' with '' inside), quoted identifiers ("…", `…`, […]), blob
+ * literals (x'…', a word then a string), comments (-- and /* *\/), parameters (?, ?NNN, :name,
+ * @name, $name), words and single-character punctuation. Text inside strings, identifiers and
+ * comments is never mistaken for keywords, parameters or statement ends.
+ */
+
+export type TokenKind = "string" | "ident" | "comment" | "word" | "param" | "space" | "punct";
+
+export interface Token {
+  kind: TokenKind;
+  text: string;
+}
+
+const WORD_START = /[A-Za-z_\u0080-\uffff]/;
+const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+export function* tokens(sql: string): Generator<Token> {
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i];
+    const next = sql[i + 1];
+    let j = i + 1;
+    let kind: TokenKind;
+    if (c === "-" && next === "-") {
+      const end = sql.indexOf("\n", i);
+      j = end < 0 ? sql.length : end;
+      kind = "comment";
+    } else if (c === "/" && next === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      j = end < 0 ? sql.length : end + 2;
+      kind = "comment";
+    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
+      const close = c === "[" ? "]" : c;
+      while (j < sql.length) {
+        if (sql[j] === close) {
+          if (close !== "]" && sql[j + 1] === close) {
+            j += 2;
+            continue;
+          }
+          j++;
+          break;
+        }
+        j++;
+      }
+      kind = c === "'" ? "string" : "ident";
+    } else if (
+      c === "?" ||
+      ((c === ":" || c === "@" || c === "$") && next !== undefined && WORD.test(next))
+    ) {
+      while (j < sql.length && WORD.test(sql[j])) j++;
+      kind = "param";
+    } else if (WORD_START.test(c)) {
+      while (j < sql.length && WORD.test(sql[j])) j++;
+      kind = "word";
+    } else if (/\s/.test(c)) {
+      while (j < sql.length && /\s/.test(sql[j])) j++;
+      kind = "space";
+    } else kind = "punct";
+    yield { kind, text: sql.slice(i, j) };
+    i = j;
+  }
+}
+
+export interface Parameters {
+  /** How many values the statement binds: the highest index, counted as SQLite does (each `?`
+   * takes the next index, `?NNN` that index, each distinct name the next index). */
+  count: number;
+  /** The distinct names (`:name`, `@name`, `$name`) in index order; empty when there are none. */
+  names: string[];
+  /** Whether `?` / `?NNN` parameters appear too. */
+  positional: boolean;
+}
+
+export function parameters(sql: string): Parameters {
+  let max = 0;
+  const names: string[] = [];
+  let positional = false;
+  for (const t of tokens(sql)) {
+    if (t.kind !== "param") continue;
+    if (t.text === "?") {
+      max++;
+      positional = true;
+    } else if (t.text[0] === "?") {
+      max = Math.max(max, Number(t.text.slice(1)));
+      positional = true;
+    } else if (!names.includes(t.text)) {
+      names.push(t.text);
+      max++;
+    }
+  }
+  return { count: max, names, positional };
+}
+
+/** Whether `sql` holds more than one statement (anything but blanks and comments after a `;`). */
+export function hasSecondStatement(sql: string): boolean {
+  let ended = false;
+  for (const t of tokens(sql)) {
+    if (t.kind === "space" || t.kind === "comment") continue;
+    if (ended) return !(t.kind === "punct" && t.text === ";");
+    if (t.kind === "punct" && t.text === ";") ended = true;
+  }
+  return false;
+}
