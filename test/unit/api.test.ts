@@ -234,7 +234,14 @@ describe("HTTP control plane", () => {
     expect(
       await fails("db_createInstance", { name: "t", backend_type: { tantivy: "t" } }, -32003),
     ).toBe("backend Tantivy is not available yet");
-    await fails("db_createInstance", { name: "s", backend_type: "SQL" }, -32003);
+    await fails("db_createInstance", { name: "s", backend_type: "LanceDb" }, -32602); // needs a path
+    expect(
+      await fails(
+        "db_createInstance",
+        { name: "s", backend_type: "SQL", encryption_enabled: true },
+        -32003,
+      ),
+    ).toBe("encryption is not supported for backend Sql");
     await ok("db_createInstance", { name: "dup", backend_type: "InMemory" });
     expect(
       await fails("db_createInstance", { name: "dup", backend_type: "InMemory" }, -32004),
