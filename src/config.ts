@@ -58,6 +58,7 @@ Usage: herodb --data-dir DIR --admin-secret SECRET [options]
        herodb certs --out DIR --nodes N [--hosts h1,h2,...]   TLS certificates for a cluster
        herodb backup --instance N --out FILE | herodb restore --in FILE [--instance N]
                                                           (herodb backup --help)
+       herodb sql --instance N|NAME [--port P] [--key K]   a SQL shell (herodb sql --help)
 
 Every option may also be set in a TOML config file (key = the option without --, e.g.
 data-dir = "/var/lib/herodb") or in an environment variable (HERODB_ and the key in capitals,

@@ -7,6 +7,7 @@
 import { runBackupCli } from "./cli/backup.ts";
 import { runCerts } from "./cli/certs.ts";
 import { checkConfig } from "./cli/config-check.ts";
+import { runSqlShell } from "./cli/sql-shell.ts";
 import { ConfigError, HELP, parseArgs } from "./config.ts";
 import { HeroError } from "./errors.ts";
 import { HeroServer } from "./server.ts";
@@ -71,6 +72,10 @@ if (process.argv[2] === "certs") {
   process.exitCode = runCerts(process.argv.slice(3));
 } else if (process.argv[2] === "backup" || process.argv[2] === "restore") {
   runBackupCli(process.argv[2], process.argv.slice(3), process.env).then((code) => {
+    process.exitCode = code;
+  });
+} else if (process.argv[2] === "sql") {
+  runSqlShell(process.argv.slice(3)).then((code) => {
     process.exitCode = code;
   });
 } else if (process.argv[2] === "config" && process.argv[3] === "check") {

@@ -13,7 +13,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ioredisClient, redisCli, respCommand, skipWithout } from "../helpers/clients.ts";
 import { startCluster, waitFor } from "../helpers/cluster.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
+import { runCli, startServer, type TestServer } from "../helpers/server.ts";
 
 const SECRET = "sql-secret-0123456789";
 
@@ -204,6 +204,43 @@ describe.skipIf(skipWithout("redis-cli"))("SQL instances on one server", () => {
         remove_keys: [READ_KEY],
       });
     }
+  });
+
+  it("herodb sql runs statements from a pipe: multi-line, tables, dot commands, errors in one line", async () => {
+    const input = [
+      "CREATE TABLE shell_t(id INTEGER PRIMARY KEY,",
+      "  label TEXT);",
+      "INSERT INTO shell_t(label) VALUES ('a; b'), (NULL);",
+      "SELECT * FROM shell_t ORDER BY id;",
+      ".tables",
+      ".schema shell_t",
+      "SELECT missing FROM shell_t;",
+      "",
+    ].join("\n");
+    const r = await runCli(["sql", "--port", String(srv.port), "--instance", "shop"], { input });
+    // A CREATE changes no row; the last rowid is the connection's, from earlier inserts.
+    expect(r.stdout.replace(/^(ok: 0 changes), last_insert_rowid \d+/, "$1")).toBe(
+      [
+        "ok: 0 changes",
+        "ok: 2 changes, last_insert_rowid 2",
+        "id | label",
+        "---+------",
+        "1  | a; b",
+        "2  | NULL",
+        "(2 rows)",
+        "items",
+        "shell_t",
+        "CREATE TABLE shell_t(id INTEGER PRIMARY KEY,\n  label TEXT);",
+        "error: no such column: missing",
+        "",
+      ].join("\n"),
+    );
+    expect(r.code).toBe(1); // a statement failed
+    const none = await runCli(["sql", "--port", String(srv.port), "--instance", "nope"], {
+      input: "",
+    });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe("herodb sql: no instance nope (LIST shows them)\n");
   });
 
   it("refuses encryption, saying why", async () => {

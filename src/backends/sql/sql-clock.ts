@@ -11,7 +11,7 @@
  * Randomness is the other half (random(), randomblob()): see ./sql-db.ts, which replaces those
  * functions with ones seeded from the log index.
  */
-import { tokens } from "./sql-scan.ts";
+import { firstWord, tokens } from "./sql-scan.ts";
 
 const DATE_FUNCTIONS = new Set([
   "date",
@@ -28,15 +28,6 @@ const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 /** Whether `sql` may read the clock (a cheap test before the scan). */
 export function readsClock(sql: string): boolean {
   return /now|current_(timestamp|date|time)/i.test(sql);
-}
-
-/** The first word of a statement, upper case ("CREATE", "INSERT"…). */
-function firstWord(sql: string): string {
-  for (const t of tokens(sql)) {
-    if (t.kind === "word") return t.text.toUpperCase();
-    if (t.kind !== "space" && t.kind !== "comment") return "";
-  }
-  return "";
 }
 
 /**

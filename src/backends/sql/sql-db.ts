@@ -19,9 +19,12 @@ import { renameSync, rmSync } from "node:fs";
 import { constants, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import { hasSecondStatement, parameters } from "./sql-scan.ts";
+import { firstWord, hasSecondStatement, parameters } from "./sql-scan.ts";
 
 const META = "_herodb_meta";
+
+/** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
+const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
 
 /** PRAGMAs a statement may read (all others are refused on the writer). */
 const READABLE_PRAGMAS = new Set([
@@ -239,7 +242,9 @@ export class SqlDb {
     const { st, values } = this.prepare(this.writer, sql, args);
     try {
       const r = st.run(...(values as SQLInputValue[]));
-      return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
+      // SQLite's count is the last INSERT/UPDATE/DELETE's, even after a CREATE: say 0 there.
+      const dml = ROW_CHANGING.has(firstWord(sql));
+      return { changes: dml ? Number(r.changes) : 0, lastInsertRowid: r.lastInsertRowid };
     } catch (e) {
       throw sqlError(e);
     }

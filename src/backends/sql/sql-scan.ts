@@ -103,3 +103,12 @@ export function hasSecondStatement(sql: string): boolean {
   }
   return false;
 }
+
+/** The first word of a statement, upper case ("CREATE", "INSERT"…), or "" when there is none. */
+export function firstWord(sql: string): string {
+  for (const t of tokens(sql)) {
+    if (t.kind === "word") return t.text.toUpperCase();
+    if (t.kind !== "space" && t.kind !== "comment") return "";
+  }
+  return "";
+}
