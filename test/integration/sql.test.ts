@@ -162,6 +162,14 @@ describe.skipIf(skipWithout("redis-cli"))("SQL instances on one server", () => {
       [["SQL.EXEC", "DELETE FROM _herodb_meta"], /not authorized/],
       [["SQL.EXEC", "SELEC 1"], /syntax error/],
       [["GET", "k"], /not supported by instance \d+ \(SQL\)/],
+      [
+        [
+          "SQL.QUERY",
+          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 70000) SELECT x, zeroblob(1000) FROM c",
+        ],
+        /result is larger than 64 MiB: narrow it/,
+      ],
+      [["SQL.EXEC", `SELECT '${"x".repeat(1024 * 1024)}'`], /statement is longer than 1 MiB/],
     ];
     for (const [args, why] of cases) {
       await expect(r.call(...(args as [string, ...string[]])), args.join(" ")).rejects.toThrow(why);

@@ -23,6 +23,10 @@ import { firstWord, hasSecondStatement, parameters } from "./sql-scan.ts";
 
 const META = "_herodb_meta";
 
+/** Bounds on what one command may send and get back (clear errors beyond). */
+const MAX_STATEMENT_CHARS = 1024 * 1024;
+const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
 
@@ -120,6 +124,8 @@ export class SqlDb {
   private openWriter(): DatabaseSync {
     const db = new DatabaseSync(this.path);
     db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000");
+    // No statement may corrupt the file on purpose (writable_schema, raw page writes).
+    db.enableDefensive(true);
     db.exec(`CREATE TABLE IF NOT EXISTS ${META} (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`);
     const row = db.prepare(`SELECT v FROM ${META} WHERE k = 'applied'`).get() as
       | { v: number }
@@ -207,6 +213,12 @@ export class SqlDb {
     sql: string,
     args: readonly Buffer[],
   ): { st: StatementSync; values: SQLInputValue[] | [Record<string, SQLInputValue>] } {
+    if (sql.length > MAX_STATEMENT_CHARS) {
+      throw new HeroError(
+        "ERR",
+        `the statement is longer than ${MAX_STATEMENT_CHARS / 1048576} MiB: bind large values as arguments`,
+      );
+    }
     if (hasSecondStatement(sql)) {
       throw new HeroError("ERR", "one statement per command (SQL.BATCH runs several)");
     }
@@ -255,9 +267,21 @@ export class SqlDb {
     const { st, values } = this.prepare(this.reader, sql, args);
     try {
       st.setReturnArrays(true);
-      const rows = st.all(...(values as SQLInputValue[])) as unknown as unknown[][];
+      const rows: Reply[][] = [];
+      let bytes = 0;
+      for (const row of st.iterate(...(values as SQLInputValue[])) as Iterable<unknown[]>) {
+        for (const v of row)
+          bytes += typeof v === "string" || v instanceof Uint8Array ? v.length : 8;
+        if (bytes > MAX_RESULT_BYTES) {
+          throw new HeroError(
+            "ERR",
+            `the result is larger than ${MAX_RESULT_BYTES / 1048576} MiB: narrow it (LIMIT, fewer columns)`,
+          );
+        }
+        rows.push(row.map(valueReply));
+      }
       const columns = st.columns().map((c) => c.name);
-      return { columns, rows: rows.map((r) => r.map(valueReply)) };
+      return { columns, rows };
     } catch (e) {
       const message = (e as Error).message ?? "";
       if (/readonly database/i.test(message)) {
