@@ -94,6 +94,12 @@ const splitList = (v: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== "");
 
+/** `--flag=value` as ["--flag", "value"]; anything else as [arg, undefined]. */
+export function inlineValue(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf("=");
+  return arg.startsWith("--") && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+}
+
 /** Reads the command line. A flag given twice keeps the last value (repeatable lists add up). */
 export function readFlags(argv: string[]): FlagsRead {
   const layer: Layer = new Map();
@@ -113,11 +119,7 @@ export function readFlags(argv: string[]): FlagsRead {
       continue;
     }
     let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    [arg, value] = inlineValue(arg);
     if (arg === "--config") {
       value ??= argv[++i];
       if (value === undefined || value === "") throw new ConfigError("--config needs a file");

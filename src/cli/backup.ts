@@ -16,6 +16,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { inlineValue } from "../config-sources.ts";
 
 export const BACKUP_HELP = `herodb backup: write backups of a running server's instances
 herodb restore: restore one into an instance (replacing its state) or into a new instance
@@ -47,11 +48,7 @@ function parse(argv: string[]): Args {
       continue;
     }
     let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    [arg, value] = inlineValue(arg);
     if (!known.includes(arg)) throw new Usage(`unknown option '${arg}'`);
     value ??= argv[++i];
     if (value === undefined) throw new Usage(`option ${arg} needs a value`);

@@ -11,6 +11,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { inlineValue } from "../config-sources.ts";
 import { RespClient, RespError, type RespValue } from "./resp-client.ts";
 
 export const SQL_HELP = `herodb sql: a SQL shell for a SQL instance
@@ -39,11 +40,7 @@ function parseOptions(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    [arg, value] = inlineValue(arg);
     value ??= argv[++i];
     if (value === undefined) throw new Usage(`option ${arg} needs a value`);
     if (arg === "--host") o.host = value;

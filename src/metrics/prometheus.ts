@@ -121,18 +121,27 @@ export function herodbText(f: NodeFigures): string {
   );
   x.histogram("herodb_log_sync_writes", {}, f.syncWrites);
 
-  x.family("herodb_connected_clients", "gauge", "RESP connections open now.");
-  x.sample("herodb_connected_clients", {}, f.clients);
-  x.family("herodb_connections_received_total", "counter", "RESP connections accepted.");
-  x.sample("herodb_connections_received_total", {}, f.connectionsReceived);
-  x.family(
+  const single = (name: string, type: "counter" | "gauge", help: string, value: number) =>
+    x.family(name, type, help).sample(name, {}, value);
+  single("herodb_connected_clients", "gauge", "RESP connections open now.", f.clients);
+  single(
+    "herodb_connections_received_total",
+    "counter",
+    "RESP connections accepted.",
+    f.connectionsReceived,
+  );
+  single(
     "herodb_rejected_connections_total",
     "counter",
     "RESP connections refused (max clients reached).",
+    f.rejectedConnections,
   );
-  x.sample("herodb_rejected_connections_total", {}, f.rejectedConnections);
-  x.family("herodb_auth_failures_total", "counter", "Failed AUTH and SELECT … KEY attempts.");
-  x.sample("herodb_auth_failures_total", {}, f.authFailures);
+  single(
+    "herodb_auth_failures_total",
+    "counter",
+    "Failed AUTH and SELECT … KEY attempts.",
+    f.authFailures,
+  );
   x.family(
     "herodb_audit_records_total",
     "counter",
