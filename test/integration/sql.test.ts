@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ioredisClient, redisCli, respCommand, skipWithout } from "../helpers/clients.ts";
+import { curlGet, ioredisClient, redisCli, respCommand, skipWithout } from "../helpers/clients.ts";
 import { startCluster, waitFor } from "../helpers/cluster.ts";
 import { runCli, startServer, type TestServer } from "../helpers/server.ts";
 
@@ -287,6 +287,54 @@ describe.skipIf(skipWithout("redis-cli"))("SQL instances on one server", () => {
     await copy.call("SQL.EXEC", "INSERT INTO log VALUES (1000)");
     expect(await copy.call("SQL.QUERY", "SELECT max(n) FROM log")).toEqual([["max(n)", 1000]]);
   }, 60_000);
+});
+
+describe.skipIf(skipWithout("curl"))("SQL snapshots", () => {
+  it("a node that joins after the log was compacted installs the database from a snapshot", async () => {
+    const cluster = await startCluster({ nodes: 2, args: ["--snapshot-count", "20"] });
+    const clients: Redis[] = [];
+    try {
+      const index = await cluster.createInstance({ name: "snap", backend_type: "Sql" });
+      const w = ioredisClient(cluster.node(1).respPort, index);
+      clients.push(w);
+      await w.call("SQL.EXEC", "CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT)");
+      for (let i = 0; i < 100; i++) {
+        await w.call("SQL.EXEC", "INSERT INTO s(v) VALUES (?)", `value ${i}`.repeat(10));
+      }
+      // Both members compacted their log into a snapshot by now (every 20 entries).
+      await waitFor("a compacted log on node 1", () =>
+        /snapshot at index \d+/.test(cluster.node(1).server.stderr()),
+      );
+      const joiner = await cluster.addNode(3);
+      const r = ioredisClient(joiner.respPort, index);
+      clients.push(r);
+      const rows = await waitFor(
+        "the rows on node 3",
+        async () => {
+          const got = (await r.call(
+            "SQL.QUERY",
+            "SELECT count(*) AS n, sum(length(v)) AS bytes FROM s",
+          )) as unknown[][];
+          return got[0]?.[1] === 100 ? got : undefined;
+        },
+        60_000,
+      );
+      const there = (await w.call(
+        "SQL.QUERY",
+        "SELECT count(*) AS n, sum(length(v)) AS bytes FROM s",
+      )) as unknown[][];
+      expect(rows).toEqual(there);
+      const m = await curlGet(joiner.apiPort, "/metrics");
+      const installs = new RegExp(
+        `^herodb_raft_snapshot_installs_total\\{group="${index}"\\} (\\d+)$`,
+        "m",
+      ).exec(m.body);
+      expect(Number(installs?.[1])).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const c of clients) c.disconnect();
+      await cluster.stop();
+    }
+  }, 120_000);
 });
 
 describe("SQL replicas", () => {

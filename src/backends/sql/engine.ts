@@ -1,16 +1,17 @@
 /**
  * The SQL engine: a SqlDb (./sql-db.ts) behind the Engine contract. Writes arrive as Ops in log
  * order and run in one SQLite transaction per log entry (with its index); reads run on the
- * read-only connection. Snapshots are the database file's image; a restore writes the image to
- * a file beside the database and swaps it in.
+ * read-only connection. Snapshots are copies of the database file made with SQLite's online
+ * backup and streamed from disk (memory stays flat whatever the size); a restore writes the
+ * stream to a file beside the database and swaps it in.
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ApplyResult, Engine, Op, OpCall } from "../../engine/contract.ts";
 import type { Reply } from "../../engine/reply.ts";
-import { type SnapshotSource, snapshotOfBytes } from "../../engine/snapshot.ts";
+import type { SnapshotSource } from "../../engine/snapshot.ts";
 import { HeroError } from "../../errors.ts";
 import { sqlImplementation } from "./commands.ts";
 import { SqlDb } from "./sql-db.ts";
@@ -66,9 +67,30 @@ export class SqlEngine implements Engine {
     return this.db.checkpoint();
   }
 
+  /** A copy of the database file (see SqlDb.copyTo), streamed and removed once read. */
   async snapshot(): Promise<SnapshotSource> {
-    // The image is taken now, at the applied index, whatever is applied while it is read.
-    return snapshotOfBytes(this.db.appliedIndex, this.db.serialize());
+    const file = `${this.db.path}.snapshot-${randomBytes(6).toString("hex")}`;
+    let index: number;
+    try {
+      index = await this.db.copyTo(file);
+    } catch (e) {
+      rmSync(file, { force: true });
+      throw e;
+    }
+    const remove = () => rmSync(file, { force: true });
+    return {
+      index,
+      async *chunks() {
+        try {
+          for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+            yield chunk as Buffer;
+          }
+        } finally {
+          remove();
+        }
+      },
+      close: remove,
+    };
   }
 
   async restore(snapshot: SnapshotSource): Promise<void> {

@@ -16,7 +16,13 @@
  */
 import { createHash } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
-import { constants, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import {
+  backup,
+  constants,
+  DatabaseSync,
+  type SQLInputValue,
+  type StatementSync,
+} from "node:sqlite";
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { firstWord, hasSecondStatement, parameters } from "./sql-scan.ts";
@@ -291,13 +297,22 @@ export class SqlDb {
     }
   }
 
-  /** The whole database as one SQLite file image (a consistent copy at `appliedIndex`). */
-  serialize(): Uint8Array {
-    this.internal = true;
+  /**
+   * Copies the database into `file` with SQLite's online backup, a few hundred pages per
+   * event-loop turn, so writes go on meanwhile and memory stays flat. Writes applied while it
+   * runs may be in the copy, so the copy's own record of its applied index (written in the same
+   * transactions as the data) says which index it holds; that is returned.
+   */
+  async copyTo(file: string): Promise<number> {
+    await backup(this.writer, file, { rate: 256 });
+    const copy = new DatabaseSync(file, { readOnly: true });
     try {
-      return this.writer.serialize();
+      const row = copy.prepare(`SELECT v FROM ${META} WHERE k = 'applied'`).get() as
+        | { v: number }
+        | undefined;
+      return row?.v ?? 0;
     } finally {
-      this.internal = false;
+      copy.close();
     }
   }
 
