@@ -176,17 +176,20 @@ function adminSecret(layers: Layer[]): string {
     const secret = layers[i].get("--admin-secret");
     if (typeof secret === "string" && secret !== "") return secret;
     const path = layers[i].get("--admin-secret-file");
-    if (typeof path === "string" && path !== "") {
-      try {
-        return readFileSync(path, "utf8").replace(/\r?\n$/, "");
-      } catch (e) {
-        throw new ConfigError(
-          `cannot read the admin secret file ${path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
-        );
-      }
-    }
+    if (typeof path === "string" && path !== "") return readSecretFile(path);
   }
   return "";
+}
+
+/** A secret kept in a file: its text without one trailing newline (LF or CRLF). */
+export function readSecretFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read the admin secret file ${path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+    );
+  }
 }
 
 function interpret(values: Layer, secret: string): Config {

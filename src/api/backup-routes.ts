@@ -19,15 +19,7 @@ import { HeroError } from "../errors.ts";
 import { backupsOf } from "./backup-methods.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { rpcCodeFor } from "./errors.ts";
-
-function bearer(req: FastifyRequest): string | null {
-  const m = /^Bearer[ \t]+(.+)$/i.exec((req.headers.authorization ?? "").trim());
-  return m === null ? null : m[1];
-}
-
-function client(req: FastifyRequest): string {
-  return `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
-}
+import { bearerToken, clientAddress } from "./http-caller.ts";
 
 /** An error as JSON with the status a client can act on. */
 function fail(reply: FastifyReply, e: unknown): FastifyReply {
@@ -51,16 +43,26 @@ export function registerBackupRoutes(
     done(null, payload),
   );
 
-  const admitted = (req: FastifyRequest, reply: FastifyReply, method: string): boolean => {
-    const token = bearer(req);
-    if (token !== null && plane.checkAdminSecret(token)) return true;
+  /** Records the call in the audit log, as the JSON-RPC methods of the same names are. */
+  const audit = (
+    req: FastifyRequest,
+    method: string,
+    outcome: "ok" | "denied" | "error",
+    instance?: number,
+  ) =>
     plane.audit({
       event: "admin_call",
-      outcome: "denied",
-      client: client(req),
+      outcome,
+      client: clientAddress(req),
       method,
-      error: "-32002",
+      ...(instance === undefined ? {} : { instance }),
+      ...(outcome === "denied" ? { error: "-32002" } : {}),
     });
+
+  const admitted = (req: FastifyRequest, reply: FastifyReply, method: string): boolean => {
+    const token = bearerToken(req.headers.authorization);
+    if (token !== null && plane.checkAdminSecret(token)) return true;
+    audit(req, method, "denied");
     reply
       .code(401)
       .header("www-authenticate", 'Bearer realm="herodb"')
@@ -95,22 +97,10 @@ export function registerBackupRoutes(
         if (!raw.write(bytes)) await new Promise((r) => raw.once("drain", r));
       });
       raw.end();
-      plane.audit({
-        event: "admin_call",
-        outcome: "ok",
-        client: client(req),
-        method: "db_backup",
-        instance: index,
-      });
+      audit(req, "db_backup", "ok", index);
       return reply;
     } catch (e) {
-      plane.audit({
-        event: "admin_call",
-        outcome: "error",
-        client: client(req),
-        method: "db_backup",
-        instance: index,
-      });
+      audit(req, "db_backup", "error", index);
       if (!started) return fail(reply, e);
       raw.destroy(); // the client sees a cut stream, never a file that looks whole
       return reply;
@@ -139,13 +129,7 @@ export function registerBackupRoutes(
         target = { index };
       } else target = q.name === undefined ? {} : { name: q.name };
       const r = await backupsOf(plane).restore(file, target);
-      plane.audit({
-        event: "admin_call",
-        outcome: "ok",
-        client: client(req),
-        method: "db_restore",
-        instance: r.index,
-      });
+      audit(req, "db_restore", "ok", r.index);
       return reply.code(200).send({
         instance_index: r.index,
         name: r.name,
@@ -153,12 +137,7 @@ export function registerBackupRoutes(
         bytes: r.bytes,
       });
     } catch (e) {
-      plane.audit({
-        event: "admin_call",
-        outcome: "error",
-        client: client(req),
-        method: "db_restore",
-      });
+      audit(req, "db_restore", "error");
       return fail(reply, e);
     } finally {
       await rm(file, { force: true });

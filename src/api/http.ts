@@ -14,6 +14,7 @@ import { ADMIN, ANONYMOUS } from "../security/authorization.ts";
 import { registerBackupRoutes } from "./backup-routes.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
+import { bearerToken, clientAddress } from "./http-caller.ts";
 import type { CallContext } from "./methods.ts";
 import { type Probes, registerProbes } from "./probes.ts";
 import { logInternalError, RpcDispatcher, type RpcReply } from "./rpc.ts";
@@ -49,12 +50,6 @@ export interface HttpServer {
   host: string;
   app: FastifyInstance;
   close(): Promise<void>;
-}
-
-function bearerToken(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const match = /^Bearer[ \t]+(.+)$/i.exec(header.trim());
-  return match === null ? null : match[1];
 }
 
 function hasUnauthorized(reply: RpcReply): boolean {
@@ -143,7 +138,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   app.post("/", async (req, reply) => {
     const token = bearerToken(req.headers.authorization);
     const call: CallContext = {
-      client: `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`,
+      client: clientAddress(req),
       transport: "http",
       principal: token !== null && opts.plane.checkAdminSecret(token) ? ADMIN : ANONYMOUS,
       presentedSecret: token !== null,

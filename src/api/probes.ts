@@ -11,6 +11,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { bearerToken } from "./http-caller.ts";
 
 export interface Probes {
   /** Why the node is not ready (empty when it is). */
@@ -39,8 +40,8 @@ export function registerProbes(app: FastifyInstance, probes: Probes): void {
   app.get("/metrics", async (req, reply) => {
     const token = probes.metricsToken;
     if (token !== undefined) {
-      const m = /^Bearer[ \t]+(.+)$/i.exec((req.headers.authorization ?? "").trim());
-      if (m === null || !sameSecret(m[1], token)) {
+      const given = bearerToken(req.headers.authorization);
+      if (given === null || !sameSecret(given, token)) {
         return reply
           .code(401)
           .header("www-authenticate", 'Bearer realm="herodb metrics"')

@@ -11,11 +11,12 @@
  * --api defaults to http://127.0.0.1:3000 (or HERODB_API). Exit 0 on success, 1 on a failure
  * (one line on stderr), 2 on bad usage.
  */
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { readSecretFile } from "../config.ts";
 import { inlineValue } from "../config-sources.ts";
 
 export const BACKUP_HELP = `herodb backup: write backups of a running server's instances
@@ -61,7 +62,7 @@ function secretOf(a: Args, env: NodeJS.ProcessEnv): string {
   const s = a.values.get("--admin-secret") ?? env.HERODB_ADMIN_SECRET;
   if (s) return s;
   if (env.HERODB_ADMIN_SECRET_FILE) {
-    return readFileSync(env.HERODB_ADMIN_SECRET_FILE, "utf8").replace(/\r?\n$/, "");
+    return readSecretFile(env.HERODB_ADMIN_SECRET_FILE);
   }
   throw new Usage(
     "the admin secret is needed: --admin-secret, HERODB_ADMIN_SECRET or HERODB_ADMIN_SECRET_FILE",

@@ -97,7 +97,7 @@ export class RaftGroup implements Replicator {
   private synced: Promise<void> = Promise.resolve();
   private readonly compactor: Compactor;
   private readonly restores: RestoreStage;
-  /** Counted for reports: see GroupReport. */
+  /** Counted for reports (GroupFigures in src/metrics/figures.ts). */
   private readonly counts = { elections: 0, leaderChanges: 0, snapshotInstalls: 0 };
   private lastTerm = 0;
   private lastLeader: NodeId = 0;

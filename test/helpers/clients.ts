@@ -158,7 +158,7 @@ export interface CurlReply {
 }
 
 /**
- * POSTs `body` (a string as is, anything else as JSON) to http://127.0.0.1:<port>/ with curl,
+ * POSTs `body` (a string or Buffer as is, anything else as JSON) to http://127.0.0.1:<port>/ with curl,
  * the body fed on stdin (`--data-binary @-`). Rejects only when no HTTP response arrived.
  */
 export async function curlRpc(
@@ -168,10 +168,8 @@ export async function curlRpc(
   opts: { path?: string; timeoutMs?: number } = {},
 ): Promise<CurlReply> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  const argv = ["-sS", "-X", "POST", "--max-time", String(Math.ceil(timeoutMs / 1000))];
-  const all = { "content-type": "application/json", ...headers };
-  for (const [k, v] of Object.entries(all)) argv.push("-H", `${k}: ${v}`);
-  argv.push("--data-binary", "@-", "-w", "\n%{http_code}");
+  const argv = [...curlOptions(timeoutMs, { "content-type": "application/json", ...headers })];
+  argv.push("-X", "POST", "--data-binary", "@-", "-w", "\n%{http_code}");
   argv.push(`http://127.0.0.1:${port}${opts.path ?? "/"}`);
   const input = Buffer.isBuffer(body) || typeof body === "string" ? body : JSON.stringify(body);
   const r = await runTool("curl", argv, { input, timeoutMs: timeoutMs + 2000 });
@@ -181,13 +179,28 @@ export async function curlRpc(
   // closed while the upload was still going); no response at all is an error.
   if (!(status > 0)) throw new Error(`curl failed (code ${r.code}): ${r.stderr.trim()}`);
   const text = r.stdout.slice(0, cut);
-  let json: unknown;
+  return {
+    status,
+    body: text,
+    json: jsonOrUndefined(text),
+    curlExit: r.code ?? -1,
+    stderr: r.stderr,
+  };
+}
+
+/** curl's quiet mode, a time limit and the request headers. */
+function curlOptions(timeoutMs: number, headers: Record<string, string>): string[] {
+  const argv = ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000))];
+  for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
+  return argv;
+}
+
+function jsonOrUndefined(text: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status, body: text, json, curlExit: r.code ?? -1, stderr: r.stderr };
 }
 
 /** GETs http://127.0.0.1:<port><path> into the file `out` with curl (bytes as sent); the status. */
@@ -198,8 +211,7 @@ export async function curlDownload(
   headers: Record<string, string> = {},
   timeoutMs = 60_000,
 ): Promise<number> {
-  const argv = ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000)), "-o", out];
-  for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
+  const argv = [...curlOptions(timeoutMs, headers), "-o", out];
   argv.push("-w", "%{http_code}", `http://127.0.0.1:${port}${path}`);
   const r = await runTool("curl", argv, { timeoutMs: timeoutMs + 2000 });
   const status = Number(r.stdout.trim());
@@ -214,8 +226,7 @@ export async function curlGet(
   headers: Record<string, string> = {},
   timeoutMs = 15_000,
 ): Promise<CurlReply & { contentType: string }> {
-  const argv = ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000))];
-  for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
+  const argv = curlOptions(timeoutMs, headers);
   argv.push("-w", "\n%{http_code} %{content_type}", `http://127.0.0.1:${port}${path}`);
   const r = await runTool("curl", argv, { timeoutMs: timeoutMs + 2000 });
   const cut = r.stdout.lastIndexOf("\n");
@@ -223,14 +234,15 @@ export async function curlGet(
   const status = Number(code);
   if (!(status > 0)) throw new Error(`curl failed (code ${r.code}): ${r.stderr.trim()}`);
   const text = r.stdout.slice(0, cut);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const contentType = type.join(" ");
-  return { status, body: text, json, curlExit: r.code ?? -1, stderr: r.stderr, contentType };
+  const json = jsonOrUndefined(text);
+  return {
+    status,
+    body: text,
+    json,
+    curlExit: r.code ?? -1,
+    stderr: r.stderr,
+    contentType: type.join(" "),
+  };
 }
 
 /** Encodes a command as a RESP array of bulk strings, as clients send it. */
