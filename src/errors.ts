@@ -27,6 +27,7 @@ export type ErrorCode =
   | "TRYAGAIN" // the write certainly did not apply (no leader, shutting down): retry
   | "CLUSTERDOWN" // no leader reachable for the instance's group: retry later
   | "TIMEOUT" // a write was not confirmed in time: it may or may not have applied
+  | "SERIALIZATION" // a transaction conflicted with a concurrent commit: run it again
   | "INTERNAL";
 
 export class HeroError extends Error {
@@ -62,6 +63,7 @@ export function respPrefix(code: ErrorCode): string {
     case "TRYAGAIN":
     case "CLUSTERDOWN":
     case "TIMEOUT":
+    case "SERIALIZATION":
       return code;
     default:
       return "ERR";

@@ -130,6 +130,10 @@ export class RaftGroup implements Replicator {
       opts.groupId,
     );
     this.reads = new ReadGate(opts.nodeId, this.o.readTimeoutMs);
+    // What the state already holds counts as applied: an engine that records its applied index
+    // with its data (SQL) replays nothing after a restart, and reads confirmed at an index it
+    // already holds must not wait for an entry that may never come.
+    this.appliedThrough = applied;
     this.compactor = new Compactor({
       machine: opts.machine,
       log: opts.log,

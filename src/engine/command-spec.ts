@@ -32,7 +32,10 @@ export type Flag =
   | "no-multi" // refused inside MULTI (SUBSCRIBE, blocking-only admin commands…)
   | "immediate" // runs at once even inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET)
   | "loading"
-  | "stale";
+  | "stale"
+  // opens or ends a connection's interactive transaction (SQL.BEGIN…): goes to the engine's
+  // transactions capability, which then takes every command of the family until it ends
+  | "transaction";
 
 export type Group =
   | "connection"

@@ -10,7 +10,7 @@
  *
  * What every engine has is the core (apply, read, snapshot, restore, close). The rest are
  * capabilities an engine may offer: key events (an apply result lists the keys it touched, for
- * WATCH and blocked clients), active expiry, keyspace counts for INFO.
+ * WATCH and blocked clients), active expiry, keyspace counts for INFO, interactive transactions.
  */
 import type { HeroError } from "../errors.ts";
 import type { Reply } from "./reply.ts";
@@ -81,6 +81,27 @@ export interface ExpiryCapability {
   readonly op: string;
 }
 
+/**
+ * Capability: interactive transactions a client holds open across commands (SQL.BEGIN …
+ * SQL.COMMIT). The protocol keeps one opaque value per connection while a transaction is open
+ * and hands `step` every command of the engine's family until it ends (and, with none open, the
+ * commands flagged `transaction`). `step` answers from local state, or returns the Op that
+ * commits: its reply is then what apply returned. The engine owns the semantics (isolation,
+ * conflicts); the protocol only carries the value.
+ */
+export interface TransactionCapability {
+  step(tx: object | null, call: OpCall, now: number): TransactionStep;
+}
+
+export interface TransactionStep {
+  /** The connection's transaction after this command (null: none open). */
+  tx: object | null;
+  /** The reply, answered now; or */
+  reply?: Reply;
+  /** the Op to replicate, whose apply reply is the command's reply. */
+  op?: Op;
+}
+
 /** A live instance's engine, as its kind's descriptor opened it. */
 export interface Engine extends StateMachine {
   /** Applies one op at `index` (an instance without a Raft group numbers its own writes). */
@@ -93,6 +114,8 @@ export interface Engine extends StateMachine {
   close(): Promise<void>;
   /** Capability: active expiry. */
   readonly expiry?: ExpiryCapability;
+  /** Capability: interactive transactions held by a connection. */
+  readonly transactions?: TransactionCapability;
   /** Capability: counts for INFO keyspace. */
   stats?(now: number): { keys: number; expires: number };
 }

@@ -19,6 +19,7 @@ import type { CommandStats } from "../metrics/command-stats.ts";
 import { authorizeCommand } from "../security/authorization.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
 import type { CommandContext, ServerApi } from "./context.ts";
+import { inTransaction, runInTransaction } from "./engine-transactions.ts";
 import type { Request } from "./parser.ts";
 import type { QueuedCommand, Session } from "./session.ts";
 import { find, findSub } from "./table.ts";
@@ -150,7 +151,9 @@ export class Dispatcher {
    * null when it must wait.
    */
   canOverlap(session: Session, req: Request): Resolved | null {
-    if (session.multi !== null || session.instance?.replicator == null) return null;
+    if (session.multi !== null || session.tx !== null || session.instance?.replicator == null) {
+      return null;
+    }
     const r = resolve(session, req);
     if (r instanceof HeroError) return null;
     return r.traits.overlaps ? r : null;
@@ -276,6 +279,9 @@ export class Dispatcher {
     stats: CommandStats,
     sink?: ReplySink,
   ): Dispatched {
+    if (inTransaction(session, inst, r)) {
+      return runInTransaction(session, inst, r, now, () => this.linearizable(session, inst));
+    }
     if (inst.record.encrypted) return this.runEngineSealed(session, inst, r, now);
     if (!r.traits.writes) {
       const linearizable = this.linearizable(session, inst);

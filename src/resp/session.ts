@@ -55,6 +55,12 @@ export class Session {
    */
   readOnlyReplica = false;
   multi: QueuedCommand[] | null = null;
+  /**
+   * An interactive transaction open on an instance (SQL.BEGIN): the engine's value for it, which
+   * only the engine reads (src/engine/contract.ts, TransactionCapability). Leaving the instance
+   * ends it, uncommitted.
+   */
+  tx: { instance: Instance; state: object } | null = null;
   multiFailed = false;
   watched: { instance: Instance; key: string }[] = [];
   watchDirty = false;
@@ -89,6 +95,7 @@ export class Session {
   /** Leaves the selected instance (and anything tied to it). */
   deselect(): void {
     this.unwatchAll();
+    this.tx = null;
     this.instance = null;
     this.perm = "none";
   }

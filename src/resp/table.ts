@@ -55,6 +55,8 @@ export interface Traits {
   readonly handled: boolean;
   /** Waits for data (BLPOP…): the entry's `block`. */
   readonly blocks: boolean;
+  /** Opens or ends an interactive transaction (flag `transaction`). */
+  readonly txControl: boolean;
   /** The entry's `prepare`, if any. */
   readonly prepare: ((args: Buffer[], now: number) => Buffer[]) | null;
 }
@@ -87,6 +89,7 @@ function traitsOf(spec: TableEntry, name: string, parent?: TableEntry): Traits {
     families: typeof scope === "string" ? null : new Set(scope),
     handled: spec.run !== undefined,
     blocks: spec.block !== undefined,
+    txControl: flags.includes("transaction"),
     prepare: spec.prepare ?? null,
   };
 }

@@ -4,12 +4,17 @@
  * through the instance's Raft group and run in apply on every replica; the others are reads of
  * local state (linearizable by default through the read index, as for key-value). Each entry's
  * `exec` runs against the instance's SqlDb; the engine (./engine.ts) calls them by name.
+ *
+ * SQL.BEGIN, SQL.COMMIT and SQL.ROLLBACK are flagged `transaction`: they go to the engine's
+ * transactions capability (./sql-tx.ts), which then takes every SQL command of the connection
+ * until the transaction ends. SQL.COMMIT's `exec` is the apply side of the commit Op.
  */
 import type { CommandSpec } from "../../engine/command-spec.ts";
 import { ByProtocol, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { pinClock } from "./sql-clock.ts";
 import { execReply, type SqlDb } from "./sql-db.ts";
+import { applyCommit } from "./sql-tx.ts";
 
 export const SQL_FAMILY = "sql";
 
@@ -57,6 +62,36 @@ export const sqlCommands: readonly SqlCommand[] = [
       }
       return results;
     },
+  },
+  {
+    name: "SQL.BEGIN",
+    group: "sql",
+    summary:
+      "Opens a transaction on this connection: later SQL commands see its writes, nobody else does until SQL.COMMIT.",
+    syntax: "",
+    arity: 1,
+    flags: ["transaction", "fast"],
+    scope,
+  },
+  {
+    name: "SQL.COMMIT",
+    group: "sql",
+    summary:
+      "Applies the open transaction's writes atomically, or fails with SERIALIZATION when a concurrent commit changed what it used.",
+    syntax: "",
+    arity: 1,
+    flags: ["transaction"],
+    scope,
+    exec: (db, args) => applyCommit(db, args),
+  },
+  {
+    name: "SQL.ROLLBACK",
+    group: "sql",
+    summary: "Ends the open transaction without applying anything.",
+    syntax: "",
+    arity: 1,
+    flags: ["transaction", "fast"],
+    scope,
   },
   {
     name: "SQL.QUERY",

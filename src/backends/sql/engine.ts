@@ -9,12 +9,19 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { ApplyResult, Engine, Op, OpCall } from "../../engine/contract.ts";
+import type {
+  ApplyResult,
+  Engine,
+  Op,
+  OpCall,
+  TransactionCapability,
+} from "../../engine/contract.ts";
 import type { Reply } from "../../engine/reply.ts";
 import type { SnapshotSource } from "../../engine/snapshot.ts";
 import { HeroError } from "../../errors.ts";
 import { sqlImplementation } from "./commands.ts";
 import { SqlDb } from "./sql-db.ts";
+import { sqlTransactions } from "./sql-tx.ts";
 
 const SQLITE_MAGIC = Buffer.from("SQLite format 3\0");
 
@@ -31,9 +38,12 @@ function run(db: SqlDb, call: OpCall, now: number): Reply {
 
 export class SqlEngine implements Engine {
   readonly db: SqlDb;
+  readonly transactions: TransactionCapability;
 
   constructor(path: string) {
-    this.db = new SqlDb(path);
+    const db = new SqlDb(path);
+    this.db = db;
+    this.transactions = sqlTransactions(db, (call, now) => run(db, call, now));
   }
 
   get appliedIndex(): number {
@@ -108,7 +118,7 @@ export class SqlEngine implements Engine {
       })();
       await pipeline(Readable.from(checked), createWriteStream(staging, { mode: 0o600 }));
       if (first) throw new HeroError("ERR", "invalid snapshot: empty");
-      this.db.replaceWith(staging, snapshot.index);
+      this.db.replaceWith(staging, snapshot.index, snapshot.rebased === true);
     } finally {
       rmSync(staging, { force: true });
     }

@@ -6,28 +6,32 @@
  * applied index commit together (a restart neither loses nor re-applies an entry); the reader is
  * opened read-only and serves SQL.QUERY, so a statement that writes cannot run there at all.
  *
+ * The same transaction records, in `_herodb_writes`, the index at which each table (and the
+ * schema) was last written: interactive transactions (./sql-tx.ts) commit only if nothing they
+ * depend on was written after they began, a decision every replica makes alike from this table.
+ * Their statements run on the writer inside `scratch`, a transaction rolled back before the
+ * call returns, so the applier never waits and nothing of it is ever visible.
+ *
  * Determinism: statements run at the Op's clock (./sql-clock.ts) and the writer's `random()` and
- * `randomblob()` are replaced by functions drawing from a generator seeded with the log index and
- * the op's place in the entry, so every replica draws the same numbers. `last_insert_rowid()` and
- * `changes()` follow from identical state and statements. The writer's authorizer refuses what
- * would let a statement escape the instance or its transaction handling: ATTACH/DETACH, BEGIN/
- * COMMIT/SAVEPOINT (SQL.BATCH is the atomic unit), PRAGMAs that change settings, and any write to
- * `_herodb_meta`.
+ * `randomblob()` draw from a generator seeded from the log (./sql-random.ts). `last_insert_rowid()`
+ * and `changes()` are the connection's, so each op and each scratch transaction starts with both
+ * at 0 (`resetCounters`), as on a fresh connection; `total_changes()` counts since the
+ * connection opened, which differs per replica, so it is refused. What statements may do is the
+ * authorizer's (./sql-guard.ts). The authorizer runs when a statement is prepared, which is why
+ * statements are prepared for each run: a cached one would not report what it touches.
  */
-import { createHash } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
-import {
-  backup,
-  constants,
-  DatabaseSync,
-  type SQLInputValue,
-  type StatementSync,
-} from "node:sqlite";
+import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
+import { SCHEMA, StatementGuard } from "./sql-guard.ts";
+import { SeededRandom } from "./sql-random.ts";
 import { firstWord, hasSecondStatement, parameters } from "./sql-scan.ts";
 
 const META = "_herodb_meta";
+const WRITES = "_herodb_writes";
+/** Always empty: an insert into it, rolled back, resets the connection's last_insert_rowid. */
+const ROWID = "_herodb_rowid";
 
 /** Bounds on what one command may send and get back (clear errors beyond). */
 const MAX_STATEMENT_CHARS = 1024 * 1024;
@@ -36,52 +40,13 @@ const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
 
-/** PRAGMAs a statement may read (all others are refused on the writer). */
-const READABLE_PRAGMAS = new Set([
-  "table_info",
-  "table_xinfo",
-  "index_list",
-  "index_info",
-  "index_xinfo",
-  "foreign_key_list",
-  "table_list",
-]);
-
-/** xorshift128+ over a SHA-256 seed: fast, and the same on every replica for the same seed. */
-class SeededRandom {
-  private s0 = 1n;
-  private s1 = 2n;
-  seed(text: string): void {
-    const h = createHash("sha256").update(text).digest();
-    this.s0 = h.readBigUInt64LE(0) | 1n;
-    this.s1 = h.readBigUInt64LE(8) | 1n;
-  }
-  next(): bigint {
-    const mask = (1n << 64n) - 1n;
-    let x = this.s0;
-    const y = this.s1;
-    this.s0 = y;
-    x ^= (x << 23n) & mask;
-    this.s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
-    return (this.s1 + y) & mask;
-  }
-  int64(): bigint {
-    return BigInt.asIntN(64, this.next());
-  }
-  bytes(n: number): Buffer {
-    const out = Buffer.alloc(n);
-    for (let i = 0; i < n; i += 8) {
-      const v = this.next();
-      for (let k = 0; k < 8 && i + k < n; k++) out[i + k] = Number((v >> BigInt(8 * k)) & 0xffn);
-    }
-    return out;
-  }
-}
-
-function sqlError(e: unknown): HeroError {
+function sqlError(e: unknown, guard?: StatementGuard): HeroError {
   if (e instanceof HeroError) return e;
-  const message = (e as Error).message ?? String(e);
-  return new HeroError("ERR", message.replace(/^SqliteError: /, ""));
+  const message = ((e as Error).message ?? String(e)).replace(/^SqliteError: /, "");
+  if (guard !== undefined && guard.refusal !== "" && /not authorized/.test(message)) {
+    return new HeroError("ERR", `not authorized: ${guard.refusal}`);
+  }
+  return new HeroError("ERR", message);
 }
 
 /** A value SQLite returned, as a reply: integers as integers, reals as doubles, blobs as bytes. */
@@ -117,8 +82,7 @@ export class SqlDb {
   private writer: DatabaseSync;
   private reader: DatabaseSync;
   private readonly random = new SeededRandom();
-  /** Set while the engine itself writes (the meta table is off limits to statements). */
-  private internal = false;
+  private readonly guard = new StatementGuard();
   appliedIndex = 0;
 
   constructor(path: string) {
@@ -133,6 +97,19 @@ export class SqlDb {
     // No statement may corrupt the file on purpose (writable_schema, raw page writes).
     db.enableDefensive(true);
     db.exec(`CREATE TABLE IF NOT EXISTS ${META} (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${WRITES} (name TEXT PRIMARY KEY, idx INTEGER NOT NULL)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${ROWID} (id INTEGER PRIMARY KEY)`);
+    const reset = [
+      "SAVEPOINT herodb_reset",
+      `INSERT INTO ${ROWID} (id) VALUES (0)`,
+      "ROLLBACK TO herodb_reset",
+      "RELEASE herodb_reset",
+      `UPDATE ${ROWID} SET id = id WHERE 0`,
+    ].map((sql) => db.prepare(sql));
+    this.resetCounters = () =>
+      this.asEngine(() => {
+        for (const st of reset) st.run();
+      });
     const row = db.prepare(`SELECT v FROM ${META} WHERE k = 'applied'`).get() as
       | { v: number }
       | undefined;
@@ -141,72 +118,136 @@ export class SqlDb {
     db.function("randomblob", { deterministic: false }, (n: unknown) =>
       this.random.bytes(Math.max(1, Math.min(Number(n) || 1, 1 << 20))),
     );
-    db.setAuthorizer((action, a1) => {
-      if (this.internal) return constants.SQLITE_OK;
-      switch (action) {
-        case constants.SQLITE_ATTACH:
-        case constants.SQLITE_DETACH:
-        case constants.SQLITE_TRANSACTION:
-        case constants.SQLITE_SAVEPOINT:
-          return constants.SQLITE_DENY;
-        case constants.SQLITE_PRAGMA:
-          return READABLE_PRAGMAS.has(String(a1).toLowerCase())
-            ? constants.SQLITE_OK
-            : constants.SQLITE_DENY;
-        case constants.SQLITE_INSERT:
-        case constants.SQLITE_UPDATE:
-        case constants.SQLITE_DELETE:
-        case constants.SQLITE_DROP_TABLE:
-        case constants.SQLITE_ALTER_TABLE:
-          return String(a1) === META ? constants.SQLITE_DENY : constants.SQLITE_OK;
-        default:
-          return constants.SQLITE_OK;
-      }
+    db.function("total_changes", () => {
+      throw new Error(
+        "total_changes() is not available: it counts per connection, and replicas differ",
+      );
     });
+    db.setAuthorizer(this.guard.authorize);
     return db;
+  }
+
+  /** Sets the writer's last_insert_rowid() and changes() to 0 (see the module comment). */
+  private resetCounters: () => void = () => {};
+
+  /** Runs the engine's own statements (unchecked by the guard). */
+  private asEngine<T>(fn: () => T): T {
+    const was = this.guard.internal;
+    this.guard.internal = true;
+    try {
+      return fn();
+    } finally {
+      this.guard.internal = was;
+    }
   }
 
   /**
    * Applies one log entry's ops in one transaction recording `index`; each op runs in a
-   * savepoint of its own, so a failing statement answers its error and leaves the others.
+   * savepoint of its own, so a failing statement answers its error and leaves the others. The
+   * tables the successful ops wrote are recorded as written at `index`.
    */
   applyEntry(index: number, runs: ((seed: string) => Reply)[]): Reply[] {
     const w = this.writer;
-    this.internal = true;
-    w.exec("BEGIN IMMEDIATE");
-    this.internal = false;
+    const guard = this.guard;
+    this.asEngine(() => w.exec("BEGIN IMMEDIATE"));
     const replies: Reply[] = [];
+    const written = new Set<string>();
     try {
       runs.forEach((run, k) => {
-        this.internal = true;
-        w.exec("SAVEPOINT op");
-        this.internal = false;
+        this.asEngine(() => w.exec("SAVEPOINT op"));
+        this.resetCounters();
+        const mine = new Set<string>();
+        guard.written = mine;
         let reply: Reply;
         try {
           reply = run(`${index}:${k}`);
         } catch (e) {
-          reply = sqlError(e);
+          reply = sqlError(e, guard);
+        } finally {
+          guard.written = null;
         }
-        this.internal = true;
-        if (reply instanceof HeroError) w.exec("ROLLBACK TO op");
-        w.exec("RELEASE op");
-        this.internal = false;
+        this.asEngine(() => {
+          if (reply instanceof HeroError) w.exec("ROLLBACK TO op");
+          else for (const t of mine) written.add(t);
+          w.exec("RELEASE op");
+        });
         replies.push(reply);
       });
-      this.internal = true;
-      w.prepare(
-        `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
-      ).run(index);
-      w.exec("COMMIT");
+      this.asEngine(() => {
+        if (written.size > 0) {
+          const mark = w.prepare(
+            `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
+          );
+          for (const t of written) mark.run(t, index);
+        }
+        w.prepare(
+          `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
+        ).run(index);
+        w.exec("COMMIT");
+      });
       this.appliedIndex = index;
     } catch (e) {
-      if (w.isTransaction) w.exec("ROLLBACK");
+      if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
       throw e;
-    } finally {
-      this.internal = false;
     }
     return replies;
   }
+
+  /**
+   * Of `tables` (and the schema, which everything depends on), the one written last after
+   * `since`, with its index; null when none was.
+   */
+  writtenAfter(tables: Iterable<string>, since: number): { table: string; index: number } | null {
+    return this.asEngine(() => {
+      const get = this.writer.prepare(`SELECT idx FROM ${WRITES} WHERE name = ?`);
+      let last: { table: string; index: number } | null = null;
+      for (const table of new Set([SCHEMA, ...tables])) {
+        const row = get.get(table) as { idx: number } | undefined;
+        if (row !== undefined && row.idx > since && (last === null || row.idx > last.index)) {
+          last = { table, index: row.idx };
+        }
+      }
+      return last;
+    });
+  }
+
+  /**
+   * Runs `fn` in a transaction on the writer that is rolled back before this returns (whatever
+   * `fn` does): how a client's open transaction sees its own writes without anyone else seeing
+   * them. Synchronous, so no log entry is applied meanwhile.
+   */
+  scratch<T>(fn: () => T): T {
+    const w = this.writer;
+    this.asEngine(() => w.exec("BEGIN"));
+    try {
+      this.resetCounters();
+      return fn();
+    } finally {
+      this.asEngine(() => w.exec("ROLLBACK"));
+    }
+  }
+
+  /**
+   * Runs `fn` recording in `touched` the tables its statements read or write. With `readOnly`
+   * (a transaction's reads), reads run on the writer, where the transaction's own writes are,
+   * and statements that would write are refused.
+   */
+  tracking<T>(touched: Set<string>, readOnly: boolean, fn: () => T): T {
+    const guard = this.guard;
+    guard.touched = touched;
+    guard.readOnly = readOnly;
+    this.readsOnWriter = readOnly;
+    try {
+      return fn();
+    } finally {
+      guard.touched = null;
+      guard.readOnly = false;
+      this.readsOnWriter = false;
+    }
+  }
+
+  /** Set while a transaction's reads run (see `tracking`). */
+  private readsOnWriter = false;
 
   /** Seeds random()/randomblob() for the op about to run. */
   seed(seed: string): void {
@@ -251,7 +292,7 @@ export class SqlDb {
       });
       return { st, values: [named] };
     } catch (e) {
-      throw sqlError(e);
+      throw sqlError(e, this.guard);
     }
   }
 
@@ -264,13 +305,18 @@ export class SqlDb {
       const dml = ROW_CHANGING.has(firstWord(sql));
       return { changes: dml ? Number(r.changes) : 0, lastInsertRowid: r.lastInsertRowid };
     } catch (e) {
-      throw sqlError(e);
+      throw sqlError(e, this.guard);
     }
   }
 
-  /** Runs a read on the reader: column names and rows of replies. */
+  /**
+   * Runs a read: column names and rows of replies. On the reader (read-only, so nothing that
+   * writes can run), or, for a transaction's reads, on the writer inside `scratch` and
+   * `tracking`, where the guard refuses writes.
+   */
   query(sql: string, args: readonly Buffer[]): { columns: string[]; rows: Reply[][] } {
-    const { st, values } = this.prepare(this.reader, sql, args);
+    const db = this.readsOnWriter ? this.writer : this.reader;
+    const { st, values } = this.prepare(db, sql, args);
     try {
       st.setReturnArrays(true);
       const rows: Reply[][] = [];
@@ -293,7 +339,7 @@ export class SqlDb {
       if (/readonly database/i.test(message)) {
         throw new HeroError("ERR", "SQL.QUERY runs reads only: use SQL.EXEC to change data");
       }
-      throw sqlError(e);
+      throw sqlError(e, this.guard);
     }
   }
 
@@ -316,36 +362,37 @@ export class SqlDb {
     }
   }
 
-  /** Replaces the database with `file` (a SQLite file already on disk), recording `index`. */
-  replaceWith(file: string, index: number): void {
+  /**
+   * Replaces the database with `file` (a SQLite file already on disk), recording `index`. A
+   * `rebased` file (a backup restored through the log, on every replica at the same index)
+   * also counts as a write of everything at `index`, so no transaction begun before it commits;
+   * a snapshot installed to catch up is left exactly as the leader had it.
+   */
+  replaceWith(file: string, index: number, rebased: boolean): void {
     this.writer.close();
     this.reader.close();
     // The old database's journal must not be applied to the new file.
     for (const suffix of ["-wal", "-shm"]) rmSync(`${this.path}${suffix}`, { force: true });
     renameSync(file, this.path);
     this.writer = this.openWriter();
-    this.internal = true;
-    try {
-      this.writer
-        .prepare(
-          `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
-        )
-        .run(index);
-    } finally {
-      this.internal = false;
-    }
+    this.asEngine(() => {
+      const w = this.writer;
+      w.prepare(
+        `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
+      ).run(index);
+      if (rebased) {
+        w.prepare(
+          `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
+        ).run(SCHEMA, index);
+      }
+    });
     this.appliedIndex = index;
     this.reader = new DatabaseSync(this.path, { readOnly: true });
   }
 
   /** Makes everything applied durable (a full checkpoint syncs the database file). */
   checkpoint(): number {
-    this.internal = true;
-    try {
-      this.writer.exec("PRAGMA wal_checkpoint(FULL)");
-    } finally {
-      this.internal = false;
-    }
+    this.asEngine(() => this.writer.exec("PRAGMA wal_checkpoint(FULL)"));
     return this.appliedIndex;
   }
 

@@ -101,7 +101,10 @@ function selectOn(
     }
     return authFailure(ctx, index, key, wrongPass());
   }
-  if (s.instance !== inst) s.unwatchAll();
+  if (s.instance !== inst) {
+    s.unwatchAll();
+    s.tx = null;
+  }
   s.instance = inst;
   s.perm = perm;
   s.selectKey = key;

@@ -1,0 +1,230 @@
+/**
+ * Interactive SQL transactions (SQL.BEGIN … SQL.COMMIT or SQL.ROLLBACK), serializable by
+ * optimistic concurrency over tables:
+ *
+ * - BEGIN (after the read index, like a linearizable read) remembers the applied index `start`
+ *   and draws a seed for the transaction's random().
+ * - Each statement inside runs on the receiving node's writer in a scratch transaction
+ *   (SqlDb.scratch): the transaction's earlier writes are replayed, the statement runs, and all
+ *   is rolled back. So the client sees its own writes and nobody else sees any. The tables each
+ *   statement reads or writes are recorded (./sql-guard.ts); when one of them, or the schema,
+ *   was written after `start`, the answer might not be the state at `start`, so the transaction
+ *   ends at once with a serialization failure. Every answer a client gets inside a transaction
+ *   is therefore the state at `start` plus its own writes.
+ * - COMMIT of a transaction that wrote is one Op carrying `start`, the seed, the tables it
+ *   depends on and its write statements (their clocks already pinned). Apply, on every replica at
+ *   the same log index, refuses it when any of those tables was written after `start`, and
+ *   otherwise replays the statements: same state, same seeds, so the results the client saw.
+ *   All of it or nothing, on every node.
+ * - A transaction that only read commits without an Op: each read was checked when it ran.
+ *
+ * The cost is a replay of the earlier writes per statement, so a transaction holds at most
+ * MAX_STATEMENTS writes.
+ */
+import { randomBytes } from "node:crypto";
+import type { Op, OpCall, TransactionCapability, TransactionStep } from "../../engine/contract.ts";
+import { OK, type Reply } from "../../engine/reply.ts";
+import { HeroError } from "../../errors.ts";
+import { pinClock } from "./sql-clock.ts";
+import { execReply, type SqlDb } from "./sql-db.ts";
+
+/** Writes one transaction may hold (each statement replays the ones before it). */
+export const MAX_STATEMENTS = 1000;
+/** Bytes of statements and arguments one transaction may hold. */
+const MAX_BYTES = 16 * 1024 * 1024;
+
+interface Statement {
+  sql: string;
+  args: Buffer[];
+}
+
+class SqlTransaction {
+  /** Tables read or written inside, and so depended on at commit. */
+  readonly touched = new Set<string>();
+  readonly writes: Statement[] = [];
+  bytes = 0;
+  readonly start: number;
+  readonly seed: string;
+  constructor(start: number, seed: string) {
+    this.start = start;
+    this.seed = seed;
+  }
+}
+
+const text = (b: Buffer | undefined): string => (b === undefined ? "" : b.toString("utf8"));
+
+function conflict(table: string, index: number): HeroError {
+  const what = table === "sqlite_schema" ? "the schema" : `table ${table}`;
+  return new HeroError(
+    "SERIALIZATION",
+    `the transaction was rolled back: ${what} changed at log index ${index} after it began; run it again`,
+  );
+}
+
+/** Replays a transaction's writes on the writer (inside a scratch or an apply). */
+function replay(db: SqlDb, tx: { seed: string }, writes: readonly Statement[]): void {
+  writes.forEach((w, i) => {
+    db.seed(`${tx.seed}:${i}`);
+    db.exec(w.sql, w.args);
+  });
+}
+
+/**
+ * The transactions capability of a SQL engine; `read` runs one of the family's read commands
+ * (on the writer, as SqlDb.tracking arranges inside a transaction).
+ */
+export function sqlTransactions(
+  db: SqlDb,
+  read: (call: OpCall, now: number) => Reply,
+): TransactionCapability {
+  /**
+   * Runs `fn` as the transaction's next statement: in a scratch transaction after its writes,
+   * recording what it touches, and checking that none of that changed since `start`.
+   */
+  function inside<T>(tx: SqlTransaction, readOnly: boolean, fn: () => T): T {
+    const touched = new Set<string>();
+    let result: T;
+    try {
+      result = db.scratch(() => {
+        replay(db, tx, tx.writes);
+        db.seed(`${tx.seed}:${tx.writes.length}`);
+        return db.tracking(touched, readOnly, fn);
+      });
+    } catch (e) {
+      // An error that a concurrent write may have caused (a constraint) is a conflict too.
+      const changed = db.writtenAfter(touched, tx.start);
+      throw changed === null ? e : conflict(changed.table, changed.index);
+    }
+    const changed = db.writtenAfter(touched, tx.start);
+    if (changed !== null) throw conflict(changed.table, changed.index);
+    for (const t of touched) tx.touched.add(t);
+    return result;
+  }
+
+  function exec(tx: SqlTransaction, sqls: string[], args: Buffer[]): Reply {
+    const added = sqls.map((sql, i) => ({ sql, args: i === 0 ? args : [] }));
+    const size = added.reduce(
+      (n, s) => n + s.sql.length + s.args.reduce((m, a) => m + a.length, 0),
+      0,
+    );
+    if (tx.writes.length + added.length > MAX_STATEMENTS || tx.bytes + size > MAX_BYTES) {
+      throw new HeroError(
+        "ERR",
+        `a transaction holds at most ${MAX_STATEMENTS} writes and ${MAX_BYTES / 1048576} MiB: commit this one and go on in another`,
+      );
+    }
+    const replies = inside(tx, false, () =>
+      added.map((s, i) => {
+        db.seed(`${tx.seed}:${tx.writes.length + i}`);
+        try {
+          return execReply(db.exec(s.sql, s.args));
+        } catch (e) {
+          if (sqls.length === 1 || !(e instanceof HeroError)) throw e;
+          throw new HeroError("ERR", `statement ${i + 1} of the batch failed: ${e.message}`);
+        }
+      }),
+    );
+    tx.writes.push(...added);
+    tx.bytes += size;
+    return sqls.length === 1 ? replies[0] : replies;
+  }
+
+  function step(open: object | null, call: OpCall, now: number): TransactionStep {
+    const tx = open as SqlTransaction | null;
+    if (call.cmd === "SQL.BEGIN") {
+      if (tx !== null) {
+        return {
+          tx,
+          reply: new HeroError(
+            "ERR",
+            "a transaction is already open: SQL.COMMIT or SQL.ROLLBACK ends it",
+          ),
+        };
+      }
+      return {
+        tx: new SqlTransaction(db.appliedIndex, randomBytes(12).toString("hex")),
+        reply: OK,
+      };
+    }
+    if (tx === null) {
+      return {
+        tx: null,
+        reply: new HeroError("ERR", `${call.cmd} without a transaction: SQL.BEGIN opens one`),
+      };
+    }
+    if (call.cmd === "SQL.ROLLBACK") return { tx: null, reply: OK };
+    if (call.cmd === "SQL.COMMIT") {
+      if (tx.writes.length === 0) return { tx: null, reply: OK };
+      return { tx: null, op: commitOp(tx, now) };
+    }
+    try {
+      return { tx, reply: statement(tx, call, now) };
+    } catch (e) {
+      if (!(e instanceof HeroError)) throw e;
+      // A conflict ends the transaction; any other error is the statement's alone (as SQLite).
+      return { tx: e.code === "SERIALIZATION" ? null : tx, reply: e };
+    }
+  }
+
+  function statement(tx: SqlTransaction, call: OpCall, now: number): Reply {
+    const args = call.args;
+    switch (call.cmd) {
+      case "SQL.EXEC":
+        return exec(tx, [pinClock(text(args[0]), now)], args.slice(1));
+      case "SQL.BATCH":
+        return exec(
+          tx,
+          args.map((a) => pinClock(text(a), now)),
+          [],
+        );
+      default: {
+        // Reads: the family's read commands, run on the writer inside the transaction.
+        return inside(tx, true, () => read(call, now));
+      }
+    }
+  }
+
+  return { step };
+}
+
+/** The Op that commits: [start, seed, tables (JSON), statement count, then sql, n, args… each]. */
+function commitOp(tx: SqlTransaction, now: number): Op {
+  const args: Buffer[] = [
+    Buffer.from(String(tx.start)),
+    Buffer.from(tx.seed),
+    Buffer.from(JSON.stringify([...tx.touched])),
+    Buffer.from(String(tx.writes.length)),
+  ];
+  for (const w of tx.writes)
+    args.push(Buffer.from(w.sql), Buffer.from(String(w.args.length)), ...w.args);
+  return { cmd: "SQL.COMMIT", args, now };
+}
+
+/** Applies a commit Op (see the module comment): OK, or the serialization failure. */
+export function applyCommit(db: SqlDb, args: Buffer[]): Reply {
+  const malformed = () => new HeroError("ERR", "malformed transaction commit");
+  if (args.length < 4) throw malformed();
+  const start = Number(text(args[0]));
+  const seed = text(args[1]);
+  const tables = JSON.parse(text(args[2])) as string[];
+  const count = Number(text(args[3]));
+  const writes: Statement[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    const sql = text(args[at]);
+    const n = Number(text(args[at + 1]));
+    if (at + 2 + n > args.length) throw malformed();
+    writes.push({ sql, args: args.slice(at + 2, at + 2 + n) });
+    at += 2 + n;
+  }
+  const changed = db.writtenAfter(tables, start);
+  if (changed !== null) throw conflict(changed.table, changed.index);
+  try {
+    replay(db, { seed }, writes);
+  } catch (e) {
+    // The same statements on the same state succeeded inside: only a bug gets here.
+    const why = e instanceof HeroError ? e.message : String(e);
+    throw new HeroError("ERR", `the transaction could not be applied and was rolled back: ${why}`);
+  }
+  return OK;
+}
