@@ -363,7 +363,7 @@ describe("SQL replicas", () => {
       clients.push(w);
       await w.call(
         "SQL.EXEC",
-        "CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, b BLOB, at TEXT, ts TEXT, d TEXT, tm TEXT, jd REAL, rowid_seen INTEGER, changed INTEGER)",
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, b BLOB, at TEXT, ts TEXT, d TEXT, tm TEXT, jd REAL, rowid_seen INTEGER, changed INTEGER, dflt TEXT DEFAULT CURRENT_TIMESTAMP, bound TEXT)",
       );
       const through = new Map<number, Redis>();
       const on = (node: number): Redis => {
@@ -378,17 +378,17 @@ describe("SQL replicas", () => {
       const insert =
         "INSERT INTO t(r, b, at, ts, d, tm, jd) VALUES (random(), randomblob(16), datetime('now'), CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, julianday('now'))";
       const remember =
-        "UPDATE t SET rowid_seen = last_insert_rowid(), changed = changes() WHERE id = last_insert_rowid()";
+        "UPDATE t SET rowid_seen = last_insert_rowid(), changed = changes(), bound = strftime('%f', ?) WHERE id = last_insert_rowid()";
       for (let i = 0; i < 20; i++) {
         // Through every node, so proposals are forwarded too.
         const c = on(1 + (i % 3));
         if (i % 4 === 3) {
           await c.call("SQL.BEGIN");
           await c.call("SQL.EXEC", insert);
-          await c.call("SQL.EXEC", remember);
+          await c.call("SQL.EXEC", remember, "now");
           await c.call("SQL.COMMIT");
         } else {
-          await c.call("SQL.BATCH", insert, remember);
+          await c.call("SQL.BATCH", insert, remember.replace("?", "'now'"));
         }
         // A statement on its own starts from a fresh connection's counters on every replica.
         await c.call(

@@ -1,11 +1,14 @@
 /**
- * The SQL tokenizer and the clock pinning built on it: parameters counted as SQLite counts them,
- * a second statement found only outside strings and comments, and the clock replaced only where
- * SQLite would read it (date functions' 'now', CURRENT_* keywords), never in strings, quoted
- * identifiers, comments, other functions' arguments or schema statements.
+ * The SQL tokenizer and the clock built on it: parameters counted as SQLite counts them, a
+ * second statement found only outside strings and comments, CURRENT_* keywords written as
+ * date-function calls (never in strings, quoted identifiers or comments), and the writer's date
+ * functions reading 'now' as the Op's clock, wherever it comes from (a bound argument, a column
+ * DEFAULT), while SQLite's own implementation does the rest.
  */
+
+import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
-import { pinClock } from "../../src/backends/sql/sql-clock.ts";
+import { clockCalls, SqlClock } from "../../src/backends/sql/sql-clock.ts";
 import { hasSecondStatement, parameters } from "../../src/backends/sql/sql-scan.ts";
 
 const NOW = Date.UTC(2026, 11, 7, 18, 9, 5, 42);
@@ -31,30 +34,60 @@ describe("hasSecondStatement", () => {
   });
 });
 
-describe("pinClock", () => {
-  it("pins CURRENT_* and the 'now' of date functions to the op's clock", () => {
-    expect(
-      pinClock("INSERT INTO t VALUES (CURRENT_TIMESTAMP, current_date, CURRENT_TIME)", NOW),
-    ).toBe("INSERT INTO t VALUES ('2026-12-07 18:09:05', '2026-12-07', '18:09:05')");
-    expect(
-      pinClock("SELECT datetime('now'), julianday ( 'NOW' ), strftime('%s', 'now')", NOW),
-    ).toBe(
-      "SELECT datetime('2026-12-07 18:09:05.042'), julianday ( '2026-12-07 18:09:05.042' ), strftime('%s', '2026-12-07 18:09:05.042')",
+describe("clockCalls", () => {
+  it("writes the CURRENT_* keywords as date-function calls, anywhere a statement has them", () => {
+    expect(clockCalls("INSERT INTO t VALUES (CURRENT_TIMESTAMP, current_date, CURRENT_TIME)")).toBe(
+      "INSERT INTO t VALUES ((datetime('now')), (date('now')), (time('now')))",
     );
-    expect(pinClock("SELECT date('now', '+1 day')", NOW)).toBe(
-      "SELECT date('2026-12-07 18:09:05.042', '+1 day')",
+    expect(clockCalls("CREATE TABLE t(at TEXT DEFAULT CURRENT_TIMESTAMP)")).toBe(
+      "CREATE TABLE t(at TEXT DEFAULT (datetime('now')))",
     );
   });
 
-  it("leaves 'now' and CURRENT_* alone where SQLite would not read the clock", () => {
+  it("leaves strings, quoted names and comments alone", () => {
     const untouched = [
       "INSERT INTO t VALUES ('now')",
-      "SELECT upper('now')",
       "SELECT 'CURRENT_TIMESTAMP', \"current_date\" FROM t -- CURRENT_TIME",
-      "SELECT datetime(coalesce(x, 1)) FROM t /* 'now' */",
-      "CREATE TABLE t(at TEXT DEFAULT CURRENT_TIMESTAMP)",
-      "ALTER TABLE t ADD COLUMN d TEXT DEFAULT CURRENT_DATE",
+      "SELECT datetime('now') /* CURRENT_DATE */",
     ];
-    for (const sql of untouched) expect(pinClock(sql, NOW), sql).toBe(sql);
+    for (const sql of untouched) expect(clockCalls(sql), sql).toBe(sql);
+  });
+});
+
+describe("SqlClock", () => {
+  const db = new DatabaseSync(":memory:");
+  const clock = new SqlClock();
+  clock.install(db);
+  clock.at(NOW);
+  const one = (sql: string, ...args: string[]): unknown =>
+    (db.prepare(`SELECT ${sql} AS v`).get(...args) as { v: unknown }).v;
+
+  it("reads 'now' as the time it was set to, in every date function and however it comes", () => {
+    expect(one("datetime('now')")).toBe("2026-12-07 18:09:05");
+    expect(one("datetime()")).toBe("2026-12-07 18:09:05");
+    expect(one("date('NOW', '+1 day')")).toBe("2026-12-08");
+    expect(one("time('now')")).toBe("18:09:05");
+    expect(one("strftime('%Y %H:%M:%f', 'now')")).toBe("2026 18:09:05.042");
+    expect(one("strftime('%s')")).toBe(String(Math.floor(NOW / 1000)));
+    expect(one("unixepoch('now')")).toBe(Math.floor(NOW / 1000));
+    expect(one("julianday('now')")).toBeCloseTo(NOW / 86_400_000 + 2_440_587.5, 6);
+    expect(one("datetime(?)", "now")).toBe("2026-12-07 18:09:05");
+    // Not 'now': SQLite's own answer.
+    expect(one("date('2000-01-31', '+1 month')")).toBe("2000-03-02");
+    expect(one("strftime('now', '2000-01-01')")).toBe("now");
+  });
+
+  it("refuses the time-zone modifiers, which differ per node", () => {
+    expect(() => one("datetime('now', 'localtime')")).toThrow(/depends on each node's time zone/);
+    expect(() => one("datetime('now', 'utc')")).toThrow(/depends on each node's time zone/);
+  });
+
+  it("gives the same default to a column DEFAULT CURRENT_TIMESTAMP", () => {
+    db.exec(
+      clockCalls("CREATE TABLE d(id INTEGER PRIMARY KEY, at TEXT DEFAULT CURRENT_TIMESTAMP)"),
+    );
+    clock.at(NOW + 60_000);
+    db.exec("INSERT INTO d(id) VALUES (1)");
+    expect(one("(SELECT at FROM d)")).toBe("2026-12-07 18:10:05");
   });
 });

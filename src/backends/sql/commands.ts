@@ -12,7 +12,6 @@
 import type { CommandSpec } from "../../engine/command-spec.ts";
 import { ByProtocol, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import { pinClock } from "./sql-clock.ts";
 import { execReply, type SqlDb } from "./sql-db.ts";
 import { applyCommit } from "./sql-tx.ts";
 
@@ -39,7 +38,7 @@ export const sqlCommands: readonly SqlCommand[] = [
     arity: -2,
     flags: ["write"],
     scope,
-    exec: (db, args, now) => execReply(db.exec(pinClock(text(args[0]), now), args.slice(1))),
+    exec: (db, args) => execReply(db.exec(text(args[0]), args.slice(1))),
   },
   {
     name: "SQL.BATCH",
@@ -49,11 +48,11 @@ export const sqlCommands: readonly SqlCommand[] = [
     arity: -2,
     flags: ["write"],
     scope,
-    exec: (db, args, now) => {
+    exec: (db, args) => {
       const results: Reply[] = [];
       for (let i = 0; i < args.length; i++) {
         try {
-          results.push(execReply(db.exec(pinClock(text(args[i]), now), [])));
+          results.push(execReply(db.exec(text(args[i]), [])));
         } catch (e) {
           const why = e instanceof HeroError ? e.message : String(e);
           // Thrown: the engine rolls the whole batch back.
@@ -101,8 +100,8 @@ export const sqlCommands: readonly SqlCommand[] = [
     arity: -2,
     flags: ["readonly"],
     scope,
-    exec: (db, args, now) => {
-      const r = db.query(pinClock(text(args[0]), now), args.slice(1));
+    exec: (db, args) => {
+      const r = db.query(text(args[0]), args.slice(1));
       return rowsReply(r.columns, r.rows);
     },
   },

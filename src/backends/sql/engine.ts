@@ -60,6 +60,7 @@ export class SqlEngine implements Engine {
       index,
       ops.map((op) => (seed: string) => {
         this.db.seed(seed);
+        this.db.clock.at(op.now);
         if (op.batch !== undefined)
           return new HeroError("ERR", "SQL instances have no MULTI: use SQL.BATCH");
         return run(this.db, op, op.now);

@@ -1,76 +1,111 @@
 /**
  * Making a statement's time deterministic: every replica applies a write at the clock its
- * proposer read (the Op's `now`), never at its own. SQLite reads the time for `'now'` in its date
- * functions and for CURRENT_TIMESTAMP / CURRENT_DATE / CURRENT_TIME, and neither can be hooked
- * from node:sqlite, so the statement is rewritten before it runs, as rqlite does: those keywords
- * become string literals of the Op's time, and a `'now'` argument directly inside date(),
- * time(), datetime(), julianday(), unixepoch(), strftime() or timediff() becomes the literal time.
- * A `'now'` anywhere else (a value inserted, a comparison) is left alone. The tokenizer
- * (./sql-scan.ts) keeps strings, quoted identifiers and comments untouched.
+ * proposer read (the Op's `now`), never at its own. SQLite reads the time in two ways, and both
+ * may hide anywhere (a statement, a column DEFAULT, a trigger body, a bound argument):
  *
- * Randomness is the other half (random(), randomblob()): see ./sql-db.ts, which replaces those
- * functions with ones seeded from the log index.
+ * - the date functions given 'now' (or no time at all). On the writer they are replaced
+ *   (`SqlClock.install`) by functions that read 'now' as the time set with `at(now)` and then
+ *   ask SQLite's own implementation, on a private in-memory connection, for everything else, so
+ *   modifiers and formats behave exactly as SQLite's. The 'localtime' and 'utc' modifiers depend
+ *   on each node's time zone, so writes may not use them.
+ * - the CURRENT_TIMESTAMP / CURRENT_DATE / CURRENT_TIME keywords, which become the equivalent
+ *   calls before any statement is prepared (`clockCalls`): (datetime('now')), (date('now')),
+ *   (time('now')). In a CREATE that keeps their meaning ("at each insert"), and the schema holds
+ *   a parenthesised call that any SQLite understands.
+ *
+ * The reader keeps SQLite's own functions: a read is not replicated, and its 'now' is the time
+ * it runs.
  */
-import { firstWord, tokens } from "./sql-scan.ts";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { tokens } from "./sql-scan.ts";
 
-const DATE_FUNCTIONS = new Set([
-  "date",
-  "time",
-  "datetime",
-  "julianday",
-  "unixepoch",
-  "strftime",
-  "timediff",
-]);
+const KEYWORDS: Record<string, string> = {
+  current_timestamp: "(datetime('now'))",
+  current_date: "(date('now'))",
+  current_time: "(time('now'))",
+};
+
+/** Whether `sql` may name a clock keyword (a cheap test before the scan). */
+const mentionsKeyword = (sql: string): boolean => /current_(timestamp|date|time)/i.test(sql);
+
+/** `sql` with the CURRENT_* keywords written as date-function calls (see the module comment). */
+export function clockCalls(sql: string): string {
+  if (!mentionsKeyword(sql)) return sql;
+  let out = "";
+  for (const t of tokens(sql)) {
+    out += t.kind === "word" ? (KEYWORDS[t.text.toLowerCase()] ?? t.text) : t.text;
+  }
+  return out;
+}
+
+/** The date functions, and which of their arguments are time values (the rest: modifiers). */
+const FUNCTIONS: Record<string, (i: number) => boolean> = {
+  date: (i) => i === 0,
+  time: (i) => i === 0,
+  datetime: (i) => i === 0,
+  julianday: (i) => i === 0,
+  unixepoch: (i) => i === 0,
+  strftime: (i) => i === 1,
+  timediff: (i) => i <= 1,
+};
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
-/** Whether `sql` may read the clock (a cheap test before the scan). */
-export function readsClock(sql: string): boolean {
-  return /now|current_(timestamp|date|time)/i.test(sql);
+/** A time in the form SQLite parses, to the millisecond, UTC (as SQLite's 'now' is). */
+function timeText(ms: number): string {
+  const d = new Date(ms);
+  return (
+    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`
+  );
 }
 
-/**
- * `sql` with its reads of the clock replaced by the time `now` (unix ms, UTC as SQLite uses).
- * Schema statements are left as written: in `DEFAULT CURRENT_TIMESTAMP` the keyword means "at
- * each insert", which a literal would freeze (docs/sql.md says what that leaves to each replica).
- */
-export function pinClock(sql: string, now: number): string {
-  if (!readsClock(sql)) return sql;
-  const verb = firstWord(sql);
-  if (verb === "CREATE" || verb === "ALTER") return sql;
-  const d = new Date(now);
-  const date = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-  const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-  const literals: Record<string, string> = {
-    current_timestamp: `'${date} ${time}'`,
-    current_date: `'${date}'`,
-    current_time: `'${time}'`,
-  };
-  const nowLiteral = `'${date} ${time}.${pad(d.getUTCMilliseconds(), 3)}'`;
-  let out = "";
-  /** For each open parenthesis: whether it opened a date function's arguments. */
-  const parens: boolean[] = [];
-  let lastWord = "";
-  for (const t of tokens(sql)) {
-    if (t.kind === "space" || t.kind === "comment") {
-      out += t.text;
-      continue;
-    }
-    if (t.kind === "word") {
-      const lower = t.text.toLowerCase();
-      out += literals[lower] ?? t.text;
-      lastWord = lower;
-      continue;
-    }
-    if (t.kind === "string" && parens.at(-1) === true && t.text.toLowerCase() === "'now'") {
-      out += nowLiteral;
-    } else {
-      if (t.text === "(") parens.push(DATE_FUNCTIONS.has(lastWord));
-      else if (t.text === ")") parens.pop();
-      out += t.text;
-    }
-    lastWord = "";
+export class SqlClock {
+  private now = 0;
+  private readonly sqlite = new DatabaseSync(":memory:");
+  private readonly calls = new Map<string, StatementSync>();
+
+  /** The time 'now' means for the statements that run next (the Op's clock). */
+  at(now: number): void {
+    this.now = now;
   }
-  return out;
+
+  /** Replaces `db`'s date functions with ones that read 'now' from this clock. */
+  install(db: DatabaseSync): void {
+    for (const name of Object.keys(FUNCTIONS)) {
+      db.function(name, { varargs: true, deterministic: true }, (...args) =>
+        this.call(name, args as SQLInputValue[]),
+      );
+    }
+  }
+
+  private call(name: string, given: SQLInputValue[]): SQLInputValue {
+    const isTime = FUNCTIONS[name];
+    const args = given.slice();
+    // No time value at all means now (date(), strftime('%s')).
+    if (!args.some((_, i) => isTime(i))) args.push("now");
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (typeof a !== "string") continue;
+      const word = a.trim().toLowerCase();
+      if (isTime(i)) {
+        if (word === "now") args[i] = timeText(this.now);
+      } else if (word === "localtime" || word === "utc") {
+        throw new Error(
+          `the '${word}' modifier depends on each node's time zone, so writes may not use it (times are UTC)`,
+        );
+      }
+    }
+    const key = `${name}/${args.length}`;
+    let st = this.calls.get(key);
+    if (st === undefined) {
+      st = this.sqlite.prepare(`SELECT ${name}(${args.map(() => "?").join(", ")}) AS v`);
+      this.calls.set(key, st);
+    }
+    return (st.get(...args) as { v: SQLInputValue }).v;
+  }
+
+  close(): void {
+    this.sqlite.close();
+  }
 }

@@ -12,7 +12,7 @@
  * Their statements run on the writer inside `scratch`, a transaction rolled back before the
  * call returns, so the applier never waits and nothing of it is ever visible.
  *
- * Determinism: statements run at the Op's clock (./sql-clock.ts) and the writer's `random()` and
+ * Determinism: the writer's date functions read 'now' as the Op's clock (./sql-clock.ts) and its `random()` and
  * `randomblob()` draw from a generator seeded from the log (./sql-random.ts). `last_insert_rowid()`
  * and `changes()` are the connection's, so each op and each scratch transaction starts with both
  * at 0 (`resetCounters`), as on a fresh connection; `total_changes()` counts since the
@@ -24,6 +24,7 @@ import { renameSync, rmSync } from "node:fs";
 import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
+import { clockCalls, SqlClock } from "./sql-clock.ts";
 import { SCHEMA, StatementGuard } from "./sql-guard.ts";
 import { SeededRandom } from "./sql-random.ts";
 import { firstWord, hasSecondStatement, parameters } from "./sql-scan.ts";
@@ -83,6 +84,8 @@ export class SqlDb {
   private reader: DatabaseSync;
   private readonly random = new SeededRandom();
   private readonly guard = new StatementGuard();
+  /** What 'now' means on the writer: set to the Op's clock before its statements run. */
+  readonly clock = new SqlClock();
   appliedIndex = 0;
 
   constructor(path: string) {
@@ -118,6 +121,7 @@ export class SqlDb {
     db.function("randomblob", { deterministic: false }, (n: unknown) =>
       this.random.bytes(Math.max(1, Math.min(Number(n) || 1, 1 << 20))),
     );
+    this.clock.install(db);
     db.function("total_changes", () => {
       throw new Error(
         "total_changes() is not available: it counts per connection, and replicas differ",
@@ -269,6 +273,7 @@ export class SqlDb {
     if (hasSecondStatement(sql)) {
       throw new HeroError("ERR", "one statement per command (SQL.BATCH runs several)");
     }
+    sql = clockCalls(sql);
     const p = parameters(sql);
     const wanted = p.count;
     if (p.names.length > 0 && p.positional) {
@@ -399,5 +404,6 @@ export class SqlDb {
   close(): void {
     this.reader.close();
     this.writer.close();
+    this.clock.close();
   }
 }

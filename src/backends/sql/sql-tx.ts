@@ -25,7 +25,6 @@ import { randomBytes } from "node:crypto";
 import type { Op, OpCall, TransactionCapability, TransactionStep } from "../../engine/contract.ts";
 import { OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import { pinClock } from "./sql-clock.ts";
 import { execReply, type SqlDb } from "./sql-db.ts";
 
 /** Writes one transaction may hold (each statement replays the ones before it). */
@@ -36,6 +35,8 @@ const MAX_BYTES = 16 * 1024 * 1024;
 interface Statement {
   sql: string;
   args: Buffer[];
+  /** The clock when the statement arrived: what 'now' means in it, then and at commit. */
+  now: number;
 }
 
 class SqlTransaction {
@@ -65,6 +66,7 @@ function conflict(table: string, index: number): HeroError {
 function replay(db: SqlDb, tx: { seed: string }, writes: readonly Statement[]): void {
   writes.forEach((w, i) => {
     db.seed(`${tx.seed}:${i}`);
+    db.clock.at(w.now);
     db.exec(w.sql, w.args);
   });
 }
@@ -81,13 +83,14 @@ export function sqlTransactions(
    * Runs `fn` as the transaction's next statement: in a scratch transaction after its writes,
    * recording what it touches, and checking that none of that changed since `start`.
    */
-  function inside<T>(tx: SqlTransaction, readOnly: boolean, fn: () => T): T {
+  function inside<T>(tx: SqlTransaction, readOnly: boolean, now: number, fn: () => T): T {
     const touched = new Set<string>();
     let result: T;
     try {
       result = db.scratch(() => {
         replay(db, tx, tx.writes);
         db.seed(`${tx.seed}:${tx.writes.length}`);
+        db.clock.at(now);
         return db.tracking(touched, readOnly, fn);
       });
     } catch (e) {
@@ -101,8 +104,8 @@ export function sqlTransactions(
     return result;
   }
 
-  function exec(tx: SqlTransaction, sqls: string[], args: Buffer[]): Reply {
-    const added = sqls.map((sql, i) => ({ sql, args: i === 0 ? args : [] }));
+  function exec(tx: SqlTransaction, sqls: string[], args: Buffer[], now: number): Reply {
+    const added = sqls.map((sql, i) => ({ sql, args: i === 0 ? args : [], now }));
     const size = added.reduce(
       (n, s) => n + s.sql.length + s.args.reduce((m, a) => m + a.length, 0),
       0,
@@ -113,7 +116,7 @@ export function sqlTransactions(
         `a transaction holds at most ${MAX_STATEMENTS} writes and ${MAX_BYTES / 1048576} MiB: commit this one and go on in another`,
       );
     }
-    const replies = inside(tx, false, () =>
+    const replies = inside(tx, false, now, () =>
       added.map((s, i) => {
         db.seed(`${tx.seed}:${tx.writes.length + i}`);
         try {
@@ -170,16 +173,12 @@ export function sqlTransactions(
     const args = call.args;
     switch (call.cmd) {
       case "SQL.EXEC":
-        return exec(tx, [pinClock(text(args[0]), now)], args.slice(1));
+        return exec(tx, [text(args[0])], args.slice(1), now);
       case "SQL.BATCH":
-        return exec(
-          tx,
-          args.map((a) => pinClock(text(a), now)),
-          [],
-        );
+        return exec(tx, args.map(text), [], now);
       default: {
         // Reads: the family's read commands, run on the writer inside the transaction.
-        return inside(tx, true, () => read(call, now));
+        return inside(tx, true, now, () => read(call, now));
       }
     }
   }
@@ -187,7 +186,10 @@ export function sqlTransactions(
   return { step };
 }
 
-/** The Op that commits: [start, seed, tables (JSON), statement count, then sql, n, args… each]. */
+/**
+ * The Op that commits: [start, seed, tables (JSON), statement count], then for each statement
+ * [sql, its clock, argument count, arguments…].
+ */
 function commitOp(tx: SqlTransaction, now: number): Op {
   const args: Buffer[] = [
     Buffer.from(String(tx.start)),
@@ -195,8 +197,10 @@ function commitOp(tx: SqlTransaction, now: number): Op {
     Buffer.from(JSON.stringify([...tx.touched])),
     Buffer.from(String(tx.writes.length)),
   ];
-  for (const w of tx.writes)
-    args.push(Buffer.from(w.sql), Buffer.from(String(w.args.length)), ...w.args);
+  for (const w of tx.writes) {
+    args.push(Buffer.from(w.sql), Buffer.from(String(w.now)), Buffer.from(String(w.args.length)));
+    args.push(...w.args);
+  }
   return { cmd: "SQL.COMMIT", args, now };
 }
 
@@ -212,10 +216,11 @@ export function applyCommit(db: SqlDb, args: Buffer[]): Reply {
   let at = 4;
   for (let i = 0; i < count; i++) {
     const sql = text(args[at]);
-    const n = Number(text(args[at + 1]));
-    if (at + 2 + n > args.length) throw malformed();
-    writes.push({ sql, args: args.slice(at + 2, at + 2 + n) });
-    at += 2 + n;
+    const now = Number(text(args[at + 1]));
+    const n = Number(text(args[at + 2]));
+    if (!(n >= 0) || at + 3 + n > args.length) throw malformed();
+    writes.push({ sql, now, args: args.slice(at + 3, at + 3 + n) });
+    at += 3 + n;
   }
   const changed = db.writtenAfter(tables, start);
   if (changed !== null) throw conflict(changed.table, changed.index);
