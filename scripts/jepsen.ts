@@ -1,11 +1,12 @@
 /**
- * `npm run jepsen -- [--runs N] [--seconds S] [--instance persistent|memory|both] [--seed N]`:
- * repeated fault runs (test/support/jepsen) against fresh 3-node clusters: clients record
- * gets/puts/compare-and-sets and acknowledged SADDs while a nemesis kills, pauses and partitions
- * nodes; each run must be linearizable and lose no acknowledged write.
+ * `npm run jepsen -- [--runs N] [--seconds S] [--instance persistent|memory|sql|both|all]
+ * [--seed N]`: repeated fault runs (test/support/jepsen) against fresh 3-node clusters: clients
+ * record gets/puts/compare-and-sets and acknowledged SADDs (on a SQL instance: bank transfers
+ * inside transactions and reads of the total) while a nemesis kills, pauses and partitions
+ * nodes; each run must be linearizable (keep the bank's total) and lose no acknowledged write.
  *
- * Run i uses seed base+i (base: --seed, else random; printed), and with --instance both (the
- * default) alternates persistent and in-memory instances. One progress line per run; a failing
+ * Run i uses seed base+i (base: --seed, else random; printed); --instance all (the default)
+ * cycles persistent, in-memory and SQL instances, both alternates the first two. One progress line per run; a failing
  * run also prints its problems, the path of its saved history and node logs, and a command that
  * replays its schedule. The summary at the end counts runs, ops and faults; the exit status is 1
  * if any run failed or stayed undecided.
@@ -19,12 +20,13 @@ import {
   describe,
   FaultRunError,
   type FaultRunResult,
+  type InstanceKind,
   randomSeed,
   runFaultRun,
 } from "../test/support/jepsen/index.ts";
 
 const USAGE =
-  "usage: npm run jepsen -- [--runs N] [--seconds S] [--instance persistent|memory|both] " +
+  "usage: npm run jepsen -- [--runs N] [--seconds S] [--instance persistent|memory|sql|both|all] " +
   "[--seed N] [--clients C] [--keys K] [--nodes N] [--faults F] [--stop-on-failure] " +
   "[--stale-reads] [--verbose]";
 
@@ -71,9 +73,13 @@ if (values.help) usage();
 
 const runs = int("runs", values.runs, 10);
 const seconds = int("seconds", values.seconds, 60);
-const instance = values.instance ?? "both";
-if (!["persistent", "memory", "both"].includes(instance))
-  usage("--instance: persistent|memory|both");
+const instance = values.instance ?? "all";
+if (!["persistent", "memory", "sql", "both", "all"].includes(instance))
+  usage("--instance: persistent|memory|sql|both|all");
+const CYCLES: Record<string, readonly InstanceKind[]> = {
+  both: ["persistent", "memory"],
+  all: ["persistent", "memory", "sql"],
+};
 const base = values.seed === undefined ? randomSeed() : int("seed", values.seed, 0, 0);
 const clients = int("clients", values.clients, 6);
 const keys = int("keys", values.keys, 3);
@@ -92,7 +98,8 @@ const results: FaultRunResult[] = [];
 const failed: { seed: number; kind: string; message: string; first: string }[] = [];
 for (let i = 0; i < runs; i++) {
   const seed = (base + i) >>> 0;
-  const kind = instance === "both" ? (i % 2 === 0 ? "persistent" : "memory") : instance;
+  const cycle = CYCLES[instance];
+  const kind = cycle === undefined ? (instance as InstanceKind) : cycle[i % cycle.length];
   const replay =
     `npm run jepsen -- --runs 1 --seconds ${seconds} --instance ${kind} --seed ${seed}` +
     (nodes !== 3 ? ` --nodes ${nodes}` : "") +
@@ -105,7 +112,7 @@ for (let i = 0; i < runs; i++) {
   try {
     result = await runFaultRun({
       seconds,
-      instance: kind as "persistent" | "memory",
+      instance: kind,
       seed,
       nodes,
       clients,
@@ -139,7 +146,7 @@ err(
     `failed; ${sum((r) => r.ops)} ops (ok ${byStatus("ok")}, fail ${byStatus("fail")}, ` +
     `indeterminate ${byStatus("info")}); faults: kill ${sum((r) => r.faults.kill)}, pause ` +
     `${sum((r) => r.faults.pause)}, partition ${sum((r) => r.faults.partition)}; acknowledged ` +
-    `SADDs ${sum((r) => r.acked)}, lost ${sum((r) => r.lost.length)}; ` +
+    `writes (SADDs, transfers) ${sum((r) => r.acked)}, lost ${sum((r) => r.lost.length)}; ` +
     `${((performance.now() - started) / 1000).toFixed(0)} s`,
 );
 for (const f of failed) err(`  seed ${f.seed} (${f.kind}): ${f.first}`);

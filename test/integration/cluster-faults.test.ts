@@ -3,8 +3,11 @@
  * record gets, puts, compare-and-sets and acknowledged SADDs while a nemesis kills (-9), pauses
  * (SIGSTOP) and partitions nodes (test/support/jepsen). Each run must be linearizable per key,
  * lose no acknowledged SADD, and must really have been under fire: faults injected and every op
- * type succeeding at least once. Runs alternate persistent (Redb) and in-memory instances, one
- * fresh cluster per run. A failing run prints the seed and the path of its saved history.
+ * type succeeding at least once. Runs cycle through persistent (Redb), in-memory and SQL
+ * instances; a SQL instance runs the bank workload instead (transfers inside transactions, reads
+ * of the total that must never change, every acknowledged transfer in the ledger, identical
+ * replicas). One fresh cluster per run. A failing run prints the seed and the path of its saved
+ * history.
  *
  * A first test checks the harness's own LinkProxy (cut drops live connections and refuses new
  * ones, heal lets them through). The last test pins down what READONLY promises: a follower cut off from the others serves its
@@ -30,15 +33,16 @@ const BASE_SEED = Number(process.env.JEPSEN_SEED ?? new Prng(Date.now() >>> 0).n
 
 function assertUnderFire(r: FaultRunResult): void {
   expect(r.verdict, describeRun(r)).toBe("ok");
-  expect(r.lost, "acknowledged SADDs lost").toEqual([]);
-  expect(r.phantoms, "SADDs refused with TRYAGAIN/CLUSTERDOWN but present").toEqual([]);
+  expect(r.lost, "acknowledged SADDs (or transfers) lost").toEqual([]);
+  expect(r.phantoms, "SADDs (or transfers) that certainly failed but are present").toEqual([]);
   expect(r.problems).toEqual([]);
   const faults = r.faults.kill + r.faults.pause + r.faults.partition;
   expect(faults, "faults injected").toBeGreaterThanOrEqual(3);
   for (const [type, c] of Object.entries(r.byType)) {
     expect(c.ok, `${type} ops that succeeded`).toBeGreaterThan(0);
   }
-  expect(r.ops, "operations recorded").toBeGreaterThan(500);
+  // A transfer is six round trips: the bank records fewer, larger operations.
+  expect(r.ops, "operations recorded").toBeGreaterThan(r.instance === "sql" ? 100 : 500);
 }
 
 /** Connects through `port` and resolves with what one round trip echoes ("" if the link drops). */
@@ -94,7 +98,7 @@ describe("LinkProxy", () => {
 
 describe("cluster under faults (kill -9, SIGSTOP, partitions)", () => {
   for (let i = 0; i < RUNS; i++) {
-    const instance = i % 2 === 0 ? "persistent" : "memory";
+    const instance = (["persistent", "memory", "sql"] as const)[i % 3];
     const seed = (BASE_SEED + i) >>> 0;
     it(`run ${i + 1}/${RUNS}: ${instance} instance`, { timeout: 120_000 }, async () => {
       const lines: string[] = [];

@@ -155,7 +155,8 @@ export class SqlDb {
     const guard = this.guard;
     this.asEngine(() => w.exec("BEGIN IMMEDIATE"));
     const replies: Reply[] = [];
-    const written = new Set<string>();
+    /** Tables already recorded as written at `index` in this entry. */
+    const marked = new Set<string>();
     try {
       runs.forEach((run, k) => {
         this.asEngine(() => w.exec("SAVEPOINT op"));
@@ -172,21 +173,22 @@ export class SqlDb {
         }
         this.asEngine(() => {
           if (reply instanceof HeroError) w.exec("ROLLBACK TO op");
-          else for (const t of mine) written.add(t);
+          else {
+            // At once, not at the end of the entry: a transaction's commit later in this same
+            // entry must see that this op wrote its tables (two commits batched into one entry
+            // would otherwise both pass their checks).
+            for (const t of mine) {
+              if (marked.has(t)) continue;
+              marked.add(t);
+              this.markWritten().run(t, index);
+            }
+          }
           w.exec("RELEASE op");
         });
         replies.push(reply);
       });
       this.asEngine(() => {
-        if (written.size > 0) {
-          const mark = w.prepare(
-            `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
-          );
-          for (const t of written) mark.run(t, index);
-        }
-        w.prepare(
-          `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
-        ).run(index);
+        this.recordApplied().run(index);
         w.exec("COMMIT");
       });
       this.appliedIndex = index;
@@ -197,13 +199,34 @@ export class SqlDb {
     return replies;
   }
 
+  /** The engine's own statements, prepared once per writer connection. */
+  private own = new Map<string, StatementSync>();
+  private ownStatement(sql: string): StatementSync {
+    let st = this.own.get(sql);
+    if (st === undefined) {
+      st = this.asEngine(() => this.writer.prepare(sql));
+      this.own.set(sql, st);
+    }
+    return st;
+  }
+  private markWritten(): StatementSync {
+    return this.ownStatement(
+      `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
+    );
+  }
+  private recordApplied(): StatementSync {
+    return this.ownStatement(
+      `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
+    );
+  }
+
   /**
    * Of `tables` (and the schema, which everything depends on), the one written last after
    * `since`, with its index; null when none was.
    */
   writtenAfter(tables: Iterable<string>, since: number): { table: string; index: number } | null {
     return this.asEngine(() => {
-      const get = this.writer.prepare(`SELECT idx FROM ${WRITES} WHERE name = ?`);
+      const get = this.ownStatement(`SELECT idx FROM ${WRITES} WHERE name = ?`);
       let last: { table: string; index: number } | null = null;
       for (const table of new Set([SCHEMA, ...tables])) {
         const row = get.get(table) as { idx: number } | undefined;
@@ -380,16 +403,10 @@ export class SqlDb {
     for (const suffix of ["-wal", "-shm"]) rmSync(`${this.path}${suffix}`, { force: true });
     renameSync(file, this.path);
     this.writer = this.openWriter();
+    this.own.clear();
     this.asEngine(() => {
-      const w = this.writer;
-      w.prepare(
-        `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
-      ).run(index);
-      if (rebased) {
-        w.prepare(
-          `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
-        ).run(SCHEMA, index);
-      }
+      this.recordApplied().run(index);
+      if (rebased) this.markWritten().run(SCHEMA, index);
     });
     this.appliedIndex = index;
     this.reader = new DatabaseSync(this.path, { readOnly: true });

@@ -8,7 +8,8 @@
  * reconnects by itself and never queues; every command races its own timer. Outcomes:
  *
  * - "ok": the server replied (a nil reply too) — the command took effect / observed that value;
- * - "fail": TRYAGAIN or CLUSTERDOWN — the server says it definitely did not take effect;
+ * - "fail": TRYAGAIN, CLUSTERDOWN or SERIALIZATION (a SQL transaction that conflicted) — the
+ *   server says it definitely did not take effect;
  * - "info" (indeterminate): TIMEOUT, any other error reply, a client-side timeout or a lost
  *   connection — it may or may not have taken effect. The connection is then dropped, since
  *   a late reply could otherwise be read as the answer to a later command.
@@ -28,7 +29,7 @@ export interface ConnOptions {
   openTimeoutMs?: number;
 }
 
-const DEFINITE = /^(TRYAGAIN|CLUSTERDOWN)\b/;
+const DEFINITE = /^(TRYAGAIN|CLUSTERDOWN|SERIALIZATION)\b/;
 
 /** Rejects with `timeout:<what>` after `ms` unless `p` settles first. */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -16,7 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KvInput, KvOutput, Operation } from "../linearizability/index.ts";
 
-export type OpType = "get" | "put" | "cas" | "sadd";
+/** Key-value workload: get, put, cas, sadd. Bank workload (./bank.ts): transfer, balances. */
+export type OpType = "get" | "put" | "cas" | "sadd" | "transfer" | "balances";
 export type OpStatus = "ok" | "fail" | "info";
 
 export interface HistoryOp {
@@ -54,10 +55,12 @@ export interface FaultEvent {
   note?: string;
 }
 
+const KV_TYPES = new Set<OpType>(["get", "put", "cas"]);
+
 export function toKvOperations(ops: HistoryOp[]): Operation<KvInput, KvOutput>[] {
   const out: Operation<KvInput, KvOutput>[] = [];
   for (const op of ops) {
-    if (op.type === "sadd" || op.status === "fail") continue;
+    if (!KV_TYPES.has(op.type) || op.status === "fail") continue;
     const info = op.status === "info";
     const base = {
       client: op.process,

@@ -17,4 +17,9 @@ export {
   type FaultRunResult,
   runFaultRun,
 } from "./run.ts";
-export { describeHealth, type ProxiedCluster, startProxiedCluster } from "./setup.ts";
+export {
+  describeHealth,
+  type InstanceKind,
+  type ProxiedCluster,
+  startProxiedCluster,
+} from "./setup.ts";

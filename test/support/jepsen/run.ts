@@ -1,7 +1,8 @@
 /**
  * One fault run, end to end: a fresh proxied cluster, the workload and the nemesis side by side
  * for `seconds`, then heal everything, the final state checks and the linearizability check, then
- * the cluster is stopped and its files removed.
+ * the cluster is stopped and its files removed. A SQL instance runs the bank workload instead
+ * (./bank.ts), whose invariants are its check.
  *
  * `runFaultRun` returns a summary (ops by type and outcome, faults by kind, the verdict). A
  * violation (non-linearizable history, lost or phantom SADDs, diverged replicas, a cluster that
@@ -11,6 +12,7 @@
  * `--seed` can replay the schedule.
  */
 import type { CheckResult } from "../linearizability/index.ts";
+import { finalBank, runBank, setupBank } from "./bank.ts";
 import { checkLinearizable, finalState } from "./check.ts";
 import type { FaultKind, HistoryOp, OpStatus, OpType } from "./history.ts";
 import { saveHistory } from "./history.ts";
@@ -117,7 +119,11 @@ export async function runFaultRun(o: FaultRunOptions): Promise<FaultRunResult> {
     const nemesisDone = nemesis.done.catch((e: Error) => {
       result.problems.push(`nemesis failed: ${e.message}`);
     });
-    ops = await runWorkload({ pc, rng, clients, keys, deadline, staleReads: o.staleReads });
+    const bank = o.instance === "sql";
+    if (bank) await setupBank(pc);
+    ops = bank
+      ? await runBank({ pc, rng, clients, deadline })
+      : await runWorkload({ pc, rng, clients, keys, deadline, staleReads: o.staleReads });
     nemesis.stop();
     await nemesisDone;
     try {
@@ -126,18 +132,28 @@ export async function runFaultRun(o: FaultRunOptions): Promise<FaultRunResult> {
       result.problems.push(`could not heal the cluster: ${(e as Error).message}`);
     }
     log(`workload done: ${ops.length} ops; checking`);
-    if (result.problems.length === 0) {
-      const fin = await finalState(pc, ops, keys, 60_000);
-      ops = ops.concat(fin.finalOps);
+    if (bank) {
+      // The bank's invariants are its check: totals on every read, the ledger at the end.
+      const fin = await finalBank(pc, ops, 60_000);
       result.acked = fin.acked;
       result.lost = fin.lost;
       result.phantoms = fin.phantoms;
       result.problems.push(...fin.problems);
+      result.verdict = "ok";
+    } else {
+      if (result.problems.length === 0) {
+        const fin = await finalState(pc, ops, keys, 60_000);
+        ops = ops.concat(fin.finalOps);
+        result.acked = fin.acked;
+        result.lost = fin.lost;
+        result.phantoms = fin.phantoms;
+        result.problems.push(...fin.problems);
+      }
+      const lin = checkLinearizable(ops, o.checkTimeoutMs ?? 30_000);
+      result.verdict = lin.verdict;
+      result.checkerInfo = lin.info;
+      if (lin.verdict === "illegal") result.problems.push(`not linearizable: ${lin.info}`);
     }
-    const lin = checkLinearizable(ops, o.checkTimeoutMs ?? 30_000);
-    result.verdict = lin.verdict;
-    result.checkerInfo = lin.info;
-    if (lin.verdict === "illegal") result.problems.push(`not linearizable: ${lin.info}`);
   } catch (e) {
     result.problems.push(`harness error: ${(e as Error).stack ?? e}`);
   } finally {
@@ -162,8 +178,9 @@ export async function runFaultRun(o: FaultRunOptions): Promise<FaultRunResult> {
 
 function summarize(r: FaultRunResult, ops: HistoryOp[], faults: { kind: FaultKind }[]): void {
   r.ops = ops.length;
-  for (const t of ["get", "put", "cas", "sadd"] as OpType[])
-    r.byType[t] = { ok: 0, fail: 0, info: 0 };
+  const types: OpType[] =
+    r.instance === "sql" ? ["transfer", "balances"] : ["get", "put", "cas", "sadd"];
+  for (const t of types) r.byType[t] = { ok: 0, fail: 0, info: 0 };
   for (const op of ops) {
     r.byType[op.type][op.status]++;
     if (op.error !== undefined) {

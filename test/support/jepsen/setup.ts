@@ -23,7 +23,14 @@ import {
 import { LinkProxy } from "../../helpers/link-proxy.ts";
 import { freePorts } from "../../helpers/ports.ts";
 
-export type InstanceKind = "persistent" | "memory";
+/** persistent (Redb) and memory run the key-value workload; sql (a SQL instance) the bank. */
+export type InstanceKind = "persistent" | "memory" | "sql";
+
+const BACKENDS: Record<InstanceKind, unknown> = {
+  persistent: { Redb: "jepsen.redb" },
+  memory: "InMemory",
+  sql: "Sql",
+};
 
 /** Both directions of the link between nodes a < b. */
 export interface PairLink {
@@ -85,8 +92,7 @@ export async function startProxiedCluster(o: ProxiedClusterOptions): Promise<Pro
       peerAddresses: (id) => ids.filter((j) => j !== id).map((j) => `${j}=127.0.0.1:${via(id, j)}`),
     });
     const c = cluster;
-    const backend = o.kind === "persistent" ? { Redb: "jepsen.redb" } : "InMemory";
-    const index = await c.createInstance({ name: "jepsen", backend_type: backend });
+    const index = await c.createInstance({ name: "jepsen", backend_type: BACKENDS[o.kind] });
     if (!Number.isInteger(index)) throw new Error(`db_createInstance returned ${index}`);
 
     const statusOf = async (id: number, timeoutMs = 2_000): Promise<StatusView> => {
