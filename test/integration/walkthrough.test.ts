@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { curlRpc, redisCli, skipWithout, socatUds } from "../helpers/clients.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
+import { runCli, startServer, type TestServer } from "../helpers/server.ts";
 
 const SECRET = "changeme";
 const JSON_HEADERS = { "Content-Type": "application/json" };
@@ -241,5 +241,46 @@ describe.skipIf(skipWithout("redis-cli", "socat", "curl"))("README quick tour", 
     const out = lines(r.stdout);
     expect(out[0]).toMatch(/^get summary .*value of a key/i);
     expect(out).toContain("group string");
+  });
+
+  describe("SQL walkthrough", () => {
+    let shop: number;
+
+    beforeAll(async () => {
+      const r = await curlRpc(
+        srv.apiPort,
+        '{"jsonrpc":"2.0","method":"db_createInstance","params":{"name":"shop","backend_type":"Sql"},"id":4}',
+        ADMIN_HEADERS,
+      );
+      shop = (r.json as { result: number }).result;
+    });
+
+    it("SQL.EXEC creates and inserts, SQL.QUERY reads, as redis-cli prints them", async () => {
+      const n = ["-n", String(shop)];
+      const create = await redisCli(srv.port, [
+        ...n,
+        "SQL.EXEC",
+        "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL)",
+      ]);
+      expect(lines(create.stdout)).toEqual(["0", "0"]);
+      const insert = await redisCli(srv.port, [
+        ...n,
+        "SQL.EXEC",
+        "INSERT INTO items(name, price) VALUES (?, ?)",
+        "apple",
+        "1.5",
+      ]);
+      expect(lines(insert.stdout)).toEqual(["1", "1"]);
+      const query = await redisCli(srv.port, [...n, "SQL.QUERY", "SELECT name, price FROM items"]);
+      expect(lines(query.stdout)).toEqual(["name", "price", "apple", "1.5"]);
+    });
+
+    it("herodb sql reads from a pipe and prints a table", async () => {
+      const r = await runCli(["sql", "--port", String(srv.port), "--instance", "shop"], {
+        input: "SELECT id, name FROM items;\n",
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("id | name\n---+------\n1  | apple\n(1 row)\n");
+    });
   });
 });
