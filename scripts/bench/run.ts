@@ -18,6 +18,8 @@
  * cluster, with its own load generator): see cluster.ts, loaded only when asked for.
  * `npm run bench -- snapshot [options]`: memory while a joining node installs a large instance
  * (snapshot-install.ts).
+ * `npm run bench -- sql [options]`: SQL instances (one node, three nodes) against PostgreSQL and
+ * bare node:sqlite (sql.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -56,7 +58,8 @@ interface Options {
 const USAGE =
   "usage: node scripts/bench/run.ts [--mode memory|durable|all] [--rounds N] [--requests N] " +
   "[--clients N] [--size BYTES] [--pipelines 1,16]\n" +
-  "       node scripts/bench/run.ts cluster --help";
+  "       node scripts/bench/run.ts cluster --help\n" +
+  "       node scripts/bench/run.ts sql --help";
 
 function parseOptions(argv: string[]): Options {
   const o: Options = {
@@ -271,7 +274,9 @@ const job =
     ? import("./cluster.ts").then((cluster) => cluster.main(argv.slice(1)))
     : argv[0] === "snapshot"
       ? import("./snapshot-install.ts").then((snapshot) => snapshot.main(argv.slice(1)))
-      : main(argv);
+      : argv[0] === "sql"
+        ? import("./sql.ts").then((sql) => sql.main(argv.slice(1)))
+        : main(argv);
 job.catch((e: unknown) => {
   log(`bench: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;

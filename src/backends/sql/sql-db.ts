@@ -24,10 +24,10 @@ import { renameSync, rmSync } from "node:fs";
 import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import { clockCalls, SqlClock } from "./sql-clock.ts";
+import { SqlClock } from "./sql-clock.ts";
 import { SCHEMA, StatementGuard } from "./sql-guard.ts";
 import { SeededRandom } from "./sql-random.ts";
-import { firstWord, hasSecondStatement, parameters } from "./sql-scan.ts";
+import { Bounded, shapeOf } from "./sql-shapes.ts";
 
 const META = "_herodb_meta";
 const WRITES = "_herodb_writes";
@@ -281,23 +281,28 @@ export class SqlDb {
     this.random.seed(seed);
   }
 
-  /** The statement, prepared, and its arguments in the form node:sqlite binds them. */
+  /**
+   * The statement, prepared, and its arguments in the form node:sqlite binds them. Statements
+   * on the reader are kept and reused (SQLite prepares them again itself if the schema
+   * changed); those on the writer are prepared for each run, since the authorizer, which says
+   * what a write touches, is consulted only while a statement is prepared.
+   */
   private prepare(
     db: DatabaseSync,
-    sql: string,
+    text: string,
     args: readonly Buffer[],
   ): { st: StatementSync; values: SQLInputValue[] | [Record<string, SQLInputValue>] } {
-    if (sql.length > MAX_STATEMENT_CHARS) {
+    if (text.length > MAX_STATEMENT_CHARS) {
       throw new HeroError(
         "ERR",
         `the statement is longer than ${MAX_STATEMENT_CHARS / 1048576} MiB: bind large values as arguments`,
       );
     }
-    if (hasSecondStatement(sql)) {
+    const shape = shapeOf(text);
+    if (shape.second) {
       throw new HeroError("ERR", "one statement per command (SQL.BATCH runs several)");
     }
-    sql = clockCalls(sql);
-    const p = parameters(sql);
+    const p = shape.params;
     const wanted = p.count;
     if (p.names.length > 0 && p.positional) {
       throw new HeroError("ERR", "use either ? parameters or named ones (:name), not both");
@@ -310,8 +315,12 @@ export class SqlDb {
     }
     const strings = args.map((a) => a.toString("utf8"));
     try {
-      const st = db.prepare(sql);
-      st.setReadBigInts(true);
+      let st = db === this.reader ? this.readerStatements.get(shape.sql) : undefined;
+      if (st === undefined) {
+        st = db.prepare(shape.sql);
+        st.setReadBigInts(true);
+        if (db === this.reader) this.readerStatements.set(shape.sql, st);
+      }
       if (p.names.length === 0) return { st, values: strings };
       // Named parameters bind by name, in the order they first appear.
       const named: Record<string, SQLInputValue> = {};
@@ -324,13 +333,16 @@ export class SqlDb {
     }
   }
 
+  /** The reader's prepared statements, by text (see `prepare`). */
+  private readonly readerStatements = new Bounded<StatementSync>(256);
+
   /** Runs a statement on the writer (inside applyEntry); its changes and last rowid. */
   exec(sql: string, args: readonly Buffer[]): ExecResult {
     const { st, values } = this.prepare(this.writer, sql, args);
     try {
       const r = st.run(...(values as SQLInputValue[]));
       // SQLite's count is the last INSERT/UPDATE/DELETE's, even after a CREATE: say 0 there.
-      const dml = ROW_CHANGING.has(firstWord(sql));
+      const dml = ROW_CHANGING.has(shapeOf(sql).verb);
       return { changes: dml ? Number(r.changes) : 0, lastInsertRowid: r.lastInsertRowid };
     } catch (e) {
       throw sqlError(e, this.guard);
@@ -404,6 +416,7 @@ export class SqlDb {
     renameSync(file, this.path);
     this.writer = this.openWriter();
     this.own.clear();
+    this.readerStatements.clear();
     this.asEngine(() => {
       this.recordApplied().run(index);
       if (rebased) this.markWritten().run(SCHEMA, index);

@@ -1,0 +1,610 @@
+/**
+ * `npm run bench -- sql`: HeroDB's SQL instances against PostgreSQL, in one run on this machine.
+ * PostgreSQL is what a SQL database is usually measured against, so this is the comparison that
+ * says whether a SQL instance, with every write in the Raft log before its reply, is competitive
+ * (targets: on one node at least PostgreSQL's inserts/s and point selects/s, on three nodes at
+ * least half its inserts/s). Bare node:sqlite, in this process, is the engine's own line: what
+ * SQLite itself does here with a synced write per insert, without a server or a log around it.
+ *
+ * Four targets: PostgreSQL 15 (installed with apt-get when missing, started here on a fresh data
+ * dir on a free 127.0.0.1 port with `fsync=on` and `synchronous_commit=on`, driven by the `pg`
+ * package, one connection per client, named prepared statements); a HeroDB server with a SQL
+ * instance and a 3-node HeroDB cluster with one (ioredis, one connection per client, client i
+ * on node i mod 3, SQL.EXEC and SQL.QUERY); and node:sqlite (one DatabaseSync, WAL,
+ * `synchronous=FULL`, autocommit, a sequential loop of the same number of operations). Each gets
+ * the table `bench(id, k, v)` with `--rows` rows loaded in one statement, a probe whose replies
+ * must have the expected shape (so a broken target cannot post a figure), and one uncounted pass
+ * of each test (HeroDB's code is compiled as it runs). Then, for each round, the targets take
+ * turns (the order flips each round): `--requests` single-row INSERTs of a `--size`-byte value,
+ * each durable before its reply, then as many point SELECTs by a random id among the loaded rows.
+ * The load comes from load.ts, closed-loop, `--clients` at once; medians over rounds are
+ * reported. Progress and a plain table go to stderr; the Markdown for docs/benchmarks.md goes to
+ * stdout.
+ *
+ * PostgreSQL's process (found or installed, started, stopped by its PID) is ./postgres.ts's.
+ *
+ *   npm run --silent bench -- sql [--clients 50] [--requests 20000,50000] [--rows 10000]
+ *                                 [--size 100] [--rounds 3] [--only postgres,herodb,cluster,sqlite]
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Redis } from "ioredis";
+import { startCluster } from "../../test/helpers/cluster.ts";
+import { startServer } from "../../test/helpers/server.ts";
+import { type LoadResult, runLoad } from "./load.ts";
+import { ensurePostgres, pgClient, startPostgres } from "./postgres.ts";
+import { fmtMs, fmtRatio, fmtRps, markdownTable, median, textTable } from "./report.ts";
+
+type Name = "postgres" | "herodb" | "cluster" | "sqlite";
+type Test = "insert" | "select";
+
+const NAMES: readonly Name[] = ["postgres", "herodb", "cluster", "sqlite"];
+const TESTS: readonly Test[] = ["insert", "select"];
+const LABEL: Record<Name, string> = {
+  postgres: "PostgreSQL",
+  herodb: "HeroDB, 1 node",
+  cluster: "HeroDB, 3 nodes",
+  sqlite: "node:sqlite, in process",
+};
+const TEST_LABEL: Record<Test, string> = { insert: "insert", select: "point select" };
+
+interface Options {
+  clients: number;
+  /** Operations per run, by test. */
+  requests: Record<Test, number>;
+  /** Rows loaded before the runs; point selects pick among their ids (1..rows). */
+  rows: number;
+  size: number;
+  rounds: number;
+  targets: Name[];
+}
+
+const USAGE =
+  "usage: node scripts/bench/run.ts sql [--clients N] [--requests INSERTS[,SELECTS]] [--rows N] " +
+  "[--size BYTES] [--rounds N] [--only postgres,herodb,cluster,sqlite]";
+const NODES = 3;
+/** The goals this benchmark tracks: a target's ops/s over PostgreSQL's (on one node). */
+const GOALS: { test: Test; target: Name; ratio: number; what: string }[] = [
+  { test: "insert", target: "herodb", ratio: 1.0, what: "HeroDB on one node, inserts" },
+  { test: "insert", target: "cluster", ratio: 0.5, what: "HeroDB on 3 nodes, inserts" },
+  { test: "select", target: "herodb", ratio: 1.0, what: "HeroDB on one node, point selects" },
+];
+
+const CREATE_SQLITE =
+  "CREATE TABLE bench(id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)";
+const CREATE_PG = "CREATE TABLE bench(id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)";
+/** Loads ids 1..rows in one statement; the count is inlined (a bound one would be text). */
+const loadSqlite = (rows: number) =>
+  `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) ` +
+  "INSERT INTO bench(k, v) SELECT 'key:' || i, ? FROM n";
+const loadPg = (rows: number) =>
+  `INSERT INTO bench(k, v) SELECT 'key:' || n, $1 FROM generate_series(1, ${rows}) AS n`;
+const INSERT = "INSERT INTO bench(k, v) VALUES (?, ?)";
+const SELECT = "SELECT k, v FROM bench WHERE id = ?";
+const INSERT_PG = "INSERT INTO bench(k, v) VALUES ($1, $2)";
+const SELECT_PG = "SELECT k, v FROM bench WHERE id = $1";
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = {
+    clients: 50,
+    requests: { insert: 20_000, select: 50_000 },
+    rows: 10_000,
+    size: 100,
+    rounds: 3,
+    targets: [...NAMES],
+  };
+  const positive = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (Number.isInteger(n) && n > 0) return n;
+    throw new Error(`${flag} needs a positive integer\n${USAGE}`);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (flag === "--clients") o.clients = positive(flag, value);
+    else if (flag === "--requests") {
+      const [inserts, selects = inserts] = (value ?? "").split(",");
+      o.requests = { insert: positive(flag, inserts), select: positive(flag, selects) };
+    } else if (flag === "--rows") o.rows = positive(flag, value);
+    else if (flag === "--size") o.size = positive(flag, value);
+    else if (flag === "--rounds") o.rounds = positive(flag, value);
+    else if (flag === "--only") {
+      const names = (value ?? "").split(",");
+      const bad = names.find((n) => !NAMES.includes(n as Name));
+      if (bad !== undefined) throw new Error(`--only takes ${NAMES.join(", ")}\n${USAGE}`);
+      o.targets = NAMES.filter((n) => names.includes(n));
+    } else if (flag === "--help" || flag === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown option ${flag}\n${USAGE}`);
+    i++;
+  }
+  return o;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+type Track = (cleanup: () => Promise<unknown>) => void;
+
+/** What a run needs to know of the rows: the value loaded with them and their count. */
+interface Fixture {
+  rows: number;
+  /** The `--size`-character value of every loaded row. */
+  fill: string;
+  /** Values for the inserts: a pool, so no insert repeats the one before it. */
+  values: string[];
+}
+
+interface Target {
+  name: Name;
+  /** One run of `requests` operations of `test`. */
+  run(test: Test, requests: number, progress: (line: string) => void): Promise<LoadResult>;
+}
+
+/** One connection per benchmark client, for one run; each call throws on a reply out of shape. */
+interface Session {
+  insert(client: number, k: string, v: string): Promise<void>;
+  select(client: number, id: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A random id among the loaded rows. */
+const randomId = (rows: number) => 1 + Math.floor(Math.random() * rows);
+
+/** A target driven by `clients` concurrent connections through load.ts. */
+function clientTarget(
+  name: Name,
+  clients: number,
+  fx: Fixture,
+  open: () => Promise<Session>,
+): Target {
+  return {
+    name,
+    async run(test, requests, progress) {
+      const s = await open();
+      try {
+        return await runLoad({
+          clients,
+          requests,
+          op:
+            test === "insert"
+              ? (c, i) => s.insert(c, `k${i}`, fx.values[i % fx.values.length])
+              : (c) => s.select(c, randomId(fx.rows)),
+          onProgress: progress,
+        });
+      } finally {
+        await s.close();
+      }
+    },
+  };
+}
+
+/** Checks a probe's rows: exactly `row`, or throws saying what came instead. */
+function expectRow(who: string, got: unknown, row: { k: string; v: string }): void {
+  const { k, v } = (got ?? {}) as { k?: unknown; v?: unknown };
+  if (k !== row.k || v !== row.v) {
+    const want = `k ${row.k} and a ${row.v.length}-character v`;
+    throw new Error(`${who}: the probe read ${JSON.stringify(got)}, not ${want}`);
+  }
+}
+
+async function postgresTarget(
+  bin: string,
+  opts: Options,
+  fx: Fixture,
+  track: Track,
+): Promise<{ target: Target; version: string }> {
+  const server = await startPostgres(bin, Math.max(100, opts.clients + 10));
+  track(() => server.stop());
+  const admin = pgClient(server.port);
+  await admin.connect();
+  try {
+    await admin.query(CREATE_PG);
+    await admin.query(loadPg(opts.rows), [fx.fill]);
+    const ins = await admin.query(`${INSERT_PG} RETURNING id`, ["probe", fx.fill]);
+    if (ins.rowCount !== 1 || String(ins.rows[0]?.id) !== String(opts.rows + 1)) {
+      throw new Error(`postgres: the probe insert returned ${JSON.stringify(ins.rows)}`);
+    }
+    const id = randomId(opts.rows);
+    const sel = await admin.query(SELECT_PG, [id]);
+    expectRow("postgres", sel.rows[0], { k: `key:${id}`, v: fx.fill });
+  } finally {
+    await admin.end();
+  }
+  log(`postgres: table bench loaded with ${opts.rows} rows`);
+  const open = async (): Promise<Session> => {
+    const conns = Array.from({ length: opts.clients }, () => pgClient(server.port));
+    try {
+      await Promise.all(conns.map((c) => c.connect()));
+    } catch (e) {
+      await Promise.allSettled(conns.map((c) => c.end()));
+      throw e;
+    }
+    return {
+      async insert(c, k, v) {
+        const r = await conns[c].query({ name: "bench_insert", text: INSERT_PG, values: [k, v] });
+        if (r.rowCount !== 1) throw new Error(`INSERT: rowCount ${r.rowCount}`);
+      },
+      async select(c, id) {
+        const r = await conns[c].query({ name: "bench_select", text: SELECT_PG, values: [id] });
+        if (r.rows.length !== 1) throw new Error(`SELECT id ${id}: ${r.rows.length} rows`);
+      },
+      close: () => Promise.allSettled(conns.map((c) => c.end())).then(() => undefined),
+    };
+  };
+  return { target: clientTarget("postgres", opts.clients, fx, open), version: server.version };
+}
+
+/** `changes` of a SQL.EXEC reply: RESP3 (what ioredis speaks) a flattened map, RESP2 [n, id]. */
+function execChanges(reply: unknown): number | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  return reply[0] === "changes" ? reply[1] : reply[0];
+}
+
+/** The only row of a SQL.QUERY reply as {k, v}: RESP3 [[col, val, …]], RESP2 [[cols], [vals]]. */
+function onlyRow(reply: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const pairs = (cols: unknown[], vals: unknown[]) =>
+    Object.fromEntries(cols.map((c, i) => [String(c), vals[i]]));
+  if (reply.length === 1 && Array.isArray(reply[0])) {
+    const flat = reply[0] as unknown[];
+    return pairs(
+      flat.filter((_, i) => i % 2 === 0),
+      flat.filter((_, i) => i % 2 === 1),
+    );
+  }
+  if (reply.length === 2 && Array.isArray(reply[0]) && Array.isArray(reply[1])) {
+    return pairs(reply[0], reply[1]);
+  }
+  return undefined;
+}
+
+async function connectResp(port: number, index: number): Promise<Redis> {
+  const conn = new Redis({
+    host: "127.0.0.1",
+    port,
+    db: index, // ioredis SELECTs it on connect
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 30_000,
+  });
+  // Failures surface through the commands (and are counted there); no unhandled 'error'.
+  conn.on("error", () => {});
+  await conn.connect();
+  return conn;
+}
+
+/** Creates and loads the table through `port`, then checks an insert's and a read's replies. */
+async function prepareHerodb(who: string, port: number, index: number, opts: Options, fx: Fixture) {
+  const conn = await connectResp(port, index);
+  try {
+    await conn.call("SQL.EXEC", CREATE_SQLITE);
+    const loaded = execChanges(await conn.call("SQL.EXEC", loadSqlite(opts.rows), fx.fill));
+    if (loaded !== opts.rows) throw new Error(`${who}: loading the rows changed ${loaded}`);
+    const ins = await conn.call("SQL.EXEC", INSERT, "probe", fx.fill);
+    // RESP3 (what ioredis speaks) or RESP2.
+    const want = [
+      ["changes", 1, "last_insert_rowid", opts.rows + 1],
+      [1, opts.rows + 1],
+    ];
+    if (!want.some((w) => JSON.stringify(ins) === JSON.stringify(w))) {
+      throw new Error(`${who}: the probe insert replied ${JSON.stringify(ins)}`);
+    }
+    const id = randomId(opts.rows);
+    const sel = await conn.call("SQL.QUERY", SELECT, String(id));
+    expectRow(who, onlyRow(sel), { k: `key:${id}`, v: fx.fill });
+  } finally {
+    conn.disconnect();
+  }
+  log(`${who}: SQL instance ${index}, table bench loaded with ${opts.rows} rows`);
+}
+
+/** Sessions over ioredis: client c on ports[c mod ports]. */
+function herodbSessions(ports: number[], index: number, clients: number) {
+  return async (): Promise<Session> => {
+    const conns = await Promise.all(
+      Array.from({ length: clients }, (_, c) => connectResp(ports[c % ports.length], index)),
+    );
+    return {
+      async insert(c, k, v) {
+        const changes = execChanges(await conns[c].call("SQL.EXEC", INSERT, k, v));
+        if (changes !== 1) throw new Error(`SQL.EXEC INSERT: changes ${changes}`);
+      },
+      async select(c, id) {
+        const reply = await conns[c].call("SQL.QUERY", SELECT, String(id));
+        if (onlyRow(reply) === undefined) {
+          throw new Error(`SQL.QUERY id ${id}: ${JSON.stringify(reply).slice(0, 200)}`);
+        }
+      },
+      async close() {
+        for (const conn of conns) conn.disconnect();
+      },
+    };
+  };
+}
+
+async function herodbTarget(opts: Options, fx: Fixture, track: Track): Promise<Target> {
+  const srv = await startServer({ secret: "bench-secret", startTimeoutMs: 60_000 });
+  track(() => srv.cleanup());
+  log(`herodb: pid ${srv.proc.pid}, port ${srv.port}, data ${srv.dataDir}`);
+  const index = await srv.call<number>("db_createInstance", { name: "bench", backend_type: "Sql" });
+  if (!Number.isInteger(index)) throw new Error(`db_createInstance returned ${index}`);
+  await prepareHerodb("herodb", srv.port, index, opts, fx);
+  return clientTarget("herodb", opts.clients, fx, herodbSessions([srv.port], index, opts.clients));
+}
+
+async function clusterTarget(
+  opts: Options,
+  fx: Fixture,
+  dir: string,
+  track: Track,
+): Promise<Target> {
+  const cluster = await startCluster({ nodes: NODES, dir });
+  track(() => cluster.stop());
+  log(`cluster: ${cluster.nodes.map((n) => `node ${n.id} resp ${n.respPort}`).join(", ")}`);
+  const index = await cluster.createInstance({ name: "bench", backend_type: "Sql" });
+  if (!Number.isInteger(index)) throw new Error(`createInstance returned ${index}`);
+  const ports = cluster.nodes.map((n) => n.respPort);
+  await prepareHerodb("cluster", ports[0], index, opts, fx);
+  return clientTarget("cluster", opts.clients, fx, herodbSessions(ports, index, opts.clients));
+}
+
+/** Nearest-rank percentile of sorted values, as load.ts takes them. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+function sqliteTarget(opts: Options, fx: Fixture, dir: string, track: Track): Target {
+  const db = new DatabaseSync(join(dir, "bench.sqlite"));
+  track(async () => db.close());
+  db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
+  db.exec(CREATE_SQLITE);
+  db.prepare(loadSqlite(opts.rows)).run(fx.fill);
+  const insert = db.prepare(INSERT);
+  const select = db.prepare(SELECT);
+  const probe = insert.run("probe", fx.fill);
+  if (probe.changes !== 1 || Number(probe.lastInsertRowid) !== opts.rows + 1) {
+    throw new Error(`sqlite: the probe insert gave ${JSON.stringify(probe)}`);
+  }
+  const id = randomId(opts.rows);
+  expectRow("sqlite", select.get(id), { k: `key:${id}`, v: fx.fill });
+  log(`sqlite: ${join(dir, "bench.sqlite")}, table bench loaded with ${opts.rows} rows`);
+  return {
+    name: "sqlite",
+    // Synchronous, so a plain loop: one operation at a time, progress every second.
+    async run(test, requests, progress) {
+      const latencies = new Float64Array(requests);
+      const start = performance.now();
+      let lastAt = start;
+      let lastOps = 0;
+      for (let i = 0; i < requests; i++) {
+        const t0 = performance.now();
+        if (test === "insert") {
+          const r = insert.run(`k${i}`, fx.values[i % fx.values.length]);
+          if (r.changes !== 1) throw new Error(`sqlite INSERT: changes ${r.changes}`);
+        } else if (select.get(randomId(fx.rows)) === undefined) {
+          throw new Error("sqlite SELECT: no row");
+        }
+        const now = performance.now();
+        latencies[i] = now - t0;
+        if (now - lastAt >= 1000) {
+          const rate = ((i + 1 - lastOps) * 1000) / (now - lastAt);
+          progress(`… ${fmtRps(i + 1)} ops, ${fmtRps(rate)}/s`);
+          lastAt = now;
+          lastOps = i + 1;
+        }
+      }
+      const seconds = (performance.now() - start) / 1000;
+      latencies.sort();
+      // Let the event loop breathe between runs (timers, the servers' pipes).
+      await new Promise((r) => setImmediate(r));
+      return {
+        ops: requests,
+        errors: 0,
+        seconds,
+        opsPerSec: requests / seconds,
+        p50Ms: percentile(latencies, 0.5),
+        p99Ms: percentile(latencies, 0.99),
+      };
+    },
+  };
+}
+
+interface Sample extends LoadResult {
+  target: Name;
+  test: Test;
+}
+
+interface Row {
+  test: Test;
+  target: Name;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** ops/s over PostgreSQL's for the same test (NaN when PostgreSQL did not run). */
+  ratio: number;
+}
+
+function summarize(samples: Sample[], opts: Options): Row[] {
+  const rows: Row[] = [];
+  for (const test of TESTS) {
+    const of = (target: Name) => samples.filter((s) => s.target === target && s.test === test);
+    const pgRps = median(of("postgres").map((s) => s.opsPerSec));
+    for (const target of opts.targets) {
+      const s = of(target);
+      if (s.length === 0) continue;
+      const rps = median(s.map((x) => x.opsPerSec));
+      rows.push({
+        test,
+        target,
+        rps,
+        p50: median(s.map((x) => x.p50Ms)),
+        p99: median(s.map((x) => x.p99Ms)),
+        ratio: rps / pgRps,
+      });
+    }
+  }
+  return rows;
+}
+
+const HEADERS = ["Test", "Target", "ops/s", "p50 ms", "p99 ms", "vs PostgreSQL"];
+const cells = (r: Row) => [
+  TEST_LABEL[r.test],
+  LABEL[r.target],
+  fmtRps(r.rps),
+  fmtMs(r.p50, 2),
+  fmtMs(r.p99, 2),
+  r.target === "postgres" ? "1.00" : fmtRatio(r.ratio),
+];
+
+function verdicts(rows: Row[]): string[] {
+  return GOALS.map((g) => {
+    const row = rows.find((r) => r.test === g.test && r.target === g.target);
+    const want = `${g.what}: at least ${g.ratio.toFixed(1)}x PostgreSQL's (one node)`;
+    if (row === undefined || !Number.isFinite(row.ratio)) return `- ${want}: not measured.`;
+    return `- ${want}: ${row.ratio.toFixed(2)}x, ${row.ratio >= g.ratio ? "met" : "not met"}.`;
+  });
+}
+
+/** The file system the data dirs live on (fsync cost depends on it), e.g. "ext4". */
+function fsType(dir: string): string {
+  const r = spawnSync("findmnt", ["-n", "-o", "FSTYPE", "-T", dir], { encoding: "utf8" });
+  return r.stdout?.trim() || "unknown file system";
+}
+
+interface Versions {
+  postgres?: string;
+  sqlite: string;
+}
+
+function markdownReport(
+  rows: Row[],
+  opts: Options,
+  argv: string[],
+  versions: Versions,
+  dir: string,
+): string {
+  const command = ["npm run --silent bench -- sql", ...argv].join(" ");
+  return [
+    `## SQL instances against PostgreSQL, ${new Date().toISOString().slice(0, 10)}`,
+    "",
+    `${opts.clients} closed-loop clients (scripts/bench/load.ts, one Node process on the same ` +
+      `machine) make ${opts.requests.insert} single-row inserts in all, ` +
+      `\`INSERT INTO bench(k, v) VALUES (?, ?)\` with a ${opts.size}-byte value, each durable ` +
+      `before its reply, then ${opts.requests.select} point selects, ` +
+      `\`SELECT k, v FROM bench WHERE id = ?\` by a random id among ${opts.rows} rows loaded ` +
+      "beforehand. PostgreSQL: a server started for the run (`fsync=on`, " +
+      "`synchronous_commit=on`, otherwise defaults), the `pg` package, one connection per " +
+      "client, named prepared statements, `id BIGSERIAL PRIMARY KEY`. HeroDB: a SQL instance " +
+      `on one server and on a ${NODES}-node cluster (client i on node i mod ${NODES}), ioredis, ` +
+      "one connection per client, `SQL.EXEC` and `SQL.QUERY` with bound arguments (every " +
+      "insert in the Raft log, synced, before its reply; reads linearizable). node:sqlite: one " +
+      "`DatabaseSync` in the benchmark's own process, `journal_mode=WAL`, `synchronous=FULL`, " +
+      "autocommit, the same number of operations one after the other (SQLite's own cost, no " +
+      "server around it). Each target first takes one uncounted pass of both tests, then the " +
+      `targets take turns, the order flipping each round; medians of ${opts.rounds} rounds, ` +
+      "p50/p99 over each run's operations.",
+    "",
+    `Command: \`${command}\``,
+    "",
+    `Machine: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} cores; ` +
+      `Node ${process.versions.node}; ` +
+      (versions.postgres === undefined ? "" : `PostgreSQL ${versions.postgres}; `) +
+      `SQLite ${versions.sqlite} (node:sqlite); data on ${fsType(dir)}.`,
+    "",
+    ...markdownTable(HEADERS, rows.map(cells)),
+    "",
+    "Targets:",
+    "",
+    ...verdicts(rows),
+    "",
+  ].join("\n");
+}
+
+async function run(opts: Options, argv: string[], dir: string, track: Track): Promise<void> {
+  const fill = "x".repeat(opts.size);
+  // Printable values of exactly --size characters (TEXT columns).
+  const values = Array.from({ length: 1024 }, () =>
+    randomBytes(opts.size).toString("base64").slice(0, opts.size),
+  );
+  const fx: Fixture = { rows: opts.rows, fill, values };
+  const mem = new DatabaseSync(":memory:");
+  const versions: Versions = {
+    sqlite: String((mem.prepare("SELECT sqlite_version() AS v").get() as { v: unknown }).v),
+  };
+  mem.close();
+  const targets: Target[] = [];
+  for (const name of opts.targets) {
+    if (name === "postgres") {
+      const pgt = await postgresTarget(ensurePostgres(), opts, fx, track);
+      versions.postgres = pgt.version;
+      targets.push(pgt.target);
+    } else if (name === "herodb") targets.push(await herodbTarget(opts, fx, track));
+    else if (name === "cluster") targets.push(await clusterTarget(opts, fx, dir, track));
+    else targets.push(sqliteTarget(opts, fx, dir, track));
+  }
+  const samples: Sample[] = [];
+  // One uncounted pass of each test against each target: HeroDB's code is compiled as it runs,
+  // and its first round would measure the compiler.
+  for (const target of targets) {
+    log(`warm-up: ${LABEL[target.name]} (not counted)`);
+    for (const test of TESTS) {
+      await target
+        .run(test, Math.max(opts.clients, opts.requests[test] >> 1), () => {})
+        .catch((e: Error) => Promise.reject(new Error(`${target.name} warm-up: ${e.message}`)));
+    }
+  }
+  for (let round = 1; round <= opts.rounds; round++) {
+    const order = round % 2 ? targets : [...targets].reverse();
+    for (const target of order) {
+      for (const test of TESTS) {
+        const label = `round ${round}/${opts.rounds}  ${target.name.padEnd(8)} ${test.padEnd(6)}`;
+        const result = await target.run(test, opts.requests[test], (line) =>
+          log(`  ${label} ${line}`),
+        );
+        samples.push({ ...result, target: target.name, test });
+        log(
+          `${label}  ${fmtRps(result.opsPerSec)} ops/s, p50 ${fmtMs(result.p50Ms, 2)} ms, ` +
+            `p99 ${fmtMs(result.p99Ms, 2)} ms (${result.seconds.toFixed(1)} s)`,
+        );
+      }
+    }
+  }
+  const rows = summarize(samples, opts);
+  log(`\n${textTable(HEADERS, rows.map(cells))}`);
+  log(verdicts(rows).join("\n"));
+  process.stdout.write(markdownReport(rows, opts, argv, versions, dir));
+}
+
+/** Entry point from run.ts: `argv` is what follows `sql`. */
+export async function main(argv: string[]): Promise<void> {
+  const opts = parseOptions(argv);
+  // The cluster's data dirs and the node:sqlite file (PostgreSQL and the single server make
+  // their own).
+  const dir = mkdtempSync(join(tmpdir(), "bench-sql-"));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let cleaning: Promise<unknown> | undefined;
+  // Servers first, then the data dir they were writing to.
+  const cleanup = () => {
+    cleaning ??= Promise.allSettled(cleanups.map((c) => c())).then(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
+    return cleaning;
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      log(`\n${sig}: stopping servers`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  try {
+    await run(opts, argv, dir, (c) => cleanups.push(c));
+  } finally {
+    await cleanup();
+  }
+}
