@@ -19,7 +19,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -27,6 +27,7 @@ import { startCluster } from "../../test/helpers/cluster.ts";
 import { ensureEtcd, etcdVersion, startEtcdCluster } from "./etcd.ts";
 import { connectEtcd } from "./etcd-client.ts";
 import { type LoadResult, runLoad } from "./load.ts";
+import { withServers } from "./procs.ts";
 import { fmtMs, fmtRatio, fmtRps, markdownTable, median, textTable } from "./report.ts";
 
 type Side = "herodb" | "etcd";
@@ -322,24 +323,5 @@ export async function main(argv: string[]): Promise<void> {
   if (opts.sides.includes("etcd")) ensureEtcd(log);
   // A fresh dir even under --dir: etcd would reuse an old member's data and ignore the flags.
   const dir = mkdtempSync(join(opts.dir ?? tmpdir(), "bench-cluster-"));
-  const cleanups: (() => Promise<unknown>)[] = [];
-  let cleaning: Promise<unknown> | undefined;
-  // Servers first, then the data dir they were writing to.
-  const cleanup = () => {
-    cleaning ??= Promise.allSettled(cleanups.map((c) => c())).then(() =>
-      rmSync(dir, { recursive: true, force: true }),
-    );
-    return cleaning;
-  };
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      log(`\n${sig}: stopping clusters`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-  try {
-    await run(opts, dir, (c) => cleanups.push(c));
-  } finally {
-    await cleanup();
-  }
+  await withServers(dir, "clusters", (track) => run(opts, dir, track));
 }

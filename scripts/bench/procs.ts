@@ -5,6 +5,7 @@
  * behind and touches nothing it did not start.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { hasTool } from "../../test/helpers/clients.ts";
 import { pingOnce, waitExit } from "../../test/helpers/server.ts";
 
@@ -159,4 +160,36 @@ export function runBenchmark(args: string[], timeoutMs: number): Promise<string>
       } else resolve(stdout);
     });
   });
+}
+
+/**
+ * Runs a benchmark whose servers write under `dir`: `body` registers how to stop each server it
+ * starts (`track`); at the end, on an error and on SIGINT/SIGTERM, every server is stopped
+ * (their PIDs), then `dir` is removed.
+ */
+export async function withServers(
+  dir: string,
+  what: string,
+  body: (track: (stop: () => Promise<unknown>) => void) => Promise<void>,
+): Promise<void> {
+  const stops: (() => Promise<unknown>)[] = [];
+  let cleaning: Promise<unknown> | undefined;
+  // Servers first, then the data dir they were writing to.
+  const cleanup = () => {
+    cleaning ??= Promise.allSettled(stops.map((c) => c())).then(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
+    return cleaning;
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping ${what}\n`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  try {
+    await body((c) => stops.push(c));
+  } finally {
+    await cleanup();
+  }
 }

@@ -221,7 +221,7 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
   const rows = summarize(samples);
   log(`\n${consoleTable(rows)}`);
   process.stdout.write(
-    markdownReport(rows, {
+    `${markdownReport(rows, {
       mode,
       notes: durable
         ? [
@@ -238,7 +238,7 @@ async function runMode(mode: Mode, opts: Options, track: (c: () => Promise<unkno
       redisVersion: redisServerVersion(),
       cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
       cores: availableParallelism(),
-    }) + "\n",
+    })}\n`,
   );
 }
 

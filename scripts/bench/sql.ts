@@ -28,7 +28,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -37,6 +37,7 @@ import { startCluster } from "../../test/helpers/cluster.ts";
 import { startServer } from "../../test/helpers/server.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { ensurePostgres, pgClient, startPostgres } from "./postgres.ts";
+import { withServers } from "./procs.ts";
 import { fmtMs, fmtRatio, fmtRps, markdownTable, median, textTable } from "./report.ts";
 
 type Name = "postgres" | "herodb" | "cluster" | "sqlite";
@@ -587,24 +588,5 @@ export async function main(argv: string[]): Promise<void> {
   // The cluster's data dirs and the node:sqlite file (PostgreSQL and the single server make
   // their own).
   const dir = mkdtempSync(join(tmpdir(), "bench-sql-"));
-  const cleanups: (() => Promise<unknown>)[] = [];
-  let cleaning: Promise<unknown> | undefined;
-  // Servers first, then the data dir they were writing to.
-  const cleanup = () => {
-    cleaning ??= Promise.allSettled(cleanups.map((c) => c())).then(() =>
-      rmSync(dir, { recursive: true, force: true }),
-    );
-    return cleaning;
-  };
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      log(`\n${sig}: stopping servers`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-  try {
-    await run(opts, argv, dir, (c) => cleanups.push(c));
-  } finally {
-    await cleanup();
-  }
+  await withServers(dir, "servers", (track) => run(opts, argv, dir, track));
 }
