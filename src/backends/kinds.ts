@@ -5,14 +5,12 @@
  * available yet" rather than "unknown".
  */
 import { KindRegistry } from "../engine/kind.ts";
+import { fullTextKind } from "./fulltext/kind.ts";
 import { lmdbKind } from "./lmdb/kind.ts";
 import { memoryKind } from "./memory/kind.ts";
 import { sqlKind } from "./sql/kind.ts";
 
 export const kinds = new KindRegistry(
-  [memoryKind, lmdbKind, sqlKind],
-  [
-    { apiName: "LanceDb", path: "required" },
-    { apiName: "Tantivy", path: "required" },
-  ],
+  [memoryKind, lmdbKind, sqlKind, fullTextKind],
+  [{ apiName: "LanceDb", path: "required" }],
 );

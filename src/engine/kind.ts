@@ -31,6 +31,11 @@ export interface KindDescriptor {
   readonly family: string;
   /** The family's commands; types that share a family share the same list. */
   readonly commands: readonly CommandSpec<never, unknown>[];
+  /**
+   * The prefix the family's command names carry ("FT" for FT.SEARCH), when it is not the
+   * namespace word itself: `TANTIVY SEARCH …` then finds FT.SEARCH, as `SQL EXEC` finds SQL.EXEC.
+   */
+  readonly commandPrefix?: string;
   /** Values may be sealed with a session key (USEKEY) on its instances. */
   readonly encryptable: boolean;
   /**
@@ -102,6 +107,11 @@ export class KindRegistry {
     }
     const p = this.planned.get(lower);
     return p === undefined ? undefined : { name: p.apiName, path: p.path };
+  }
+
+  /** The prefix of a namespace's command names (see KindDescriptor.commandPrefix). */
+  commandPrefix(namespace: string): string {
+    return this.get(namespace)?.commandPrefix ?? namespace;
   }
 
   /** Every registered descriptor, in registration order. */

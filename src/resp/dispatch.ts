@@ -77,8 +77,8 @@ export function resolve(session: Session, req: Request): Resolved | HeroError {
     }
     name = args[0].toString("latin1");
     args = args.slice(1);
-    // A family's commands may carry its namespace in their names (SQL EXEC is SQL.EXEC).
-    found = find(`${ns}.${name}`) ?? find(name);
+    // A family's commands may carry a prefix in their names (SQL EXEC is SQL.EXEC).
+    found = find(`${kinds.commandPrefix(ns)}.${name}`) ?? find(name);
     if (found !== undefined) name = found.spec.name;
   }
   if (found === undefined) return unknownCommand(name, args);

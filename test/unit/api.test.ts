@@ -232,9 +232,16 @@ describe("HTTP control plane", () => {
 
   it("answers application errors with stable codes", async () => {
     expect(
-      await fails("db_createInstance", { name: "t", backend_type: { tantivy: "t" } }, -32003),
-    ).toBe("backend Tantivy is not available yet");
+      await fails("db_createInstance", { name: "t", backend_type: { lancedb: "t" } }, -32003),
+    ).toBe("backend LanceDb is not available yet");
     await fails("db_createInstance", { name: "s", backend_type: "LanceDb" }, -32602); // needs a path
+    expect(
+      await fails(
+        "db_createInstance",
+        { name: "f", backend_type: { Tantivy: "f" }, encryption_enabled: true },
+        -32003,
+      ),
+    ).toBe("encryption is not supported for backend Tantivy");
     expect(
       await fails(
         "db_createInstance",

@@ -5,10 +5,6 @@
  * backup and streamed from disk (memory stays flat whatever the size); a restore writes the
  * stream to a file beside the database and swaps it in.
  */
-import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, rmSync } from "node:fs";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type {
   ApplyResult,
   Engine,
@@ -22,8 +18,7 @@ import { HeroError } from "../../errors.ts";
 import { sqlImplementation } from "./commands.ts";
 import { SqlDb } from "./sql-db.ts";
 import { sqlTransactions } from "./sql-tx.ts";
-
-const SQLITE_MAGIC = Buffer.from("SQLite format 3\0");
+import { restoreFile, snapshotOfFile } from "./sqlite-snapshots.ts";
 
 function run(db: SqlDb, call: OpCall, now: number): Reply {
   const exec = sqlImplementation(call.cmd);
@@ -78,51 +73,12 @@ export class SqlEngine implements Engine {
     return this.db.checkpoint();
   }
 
-  /** A copy of the database file (see SqlDb.copyTo), streamed and removed once read. */
-  async snapshot(): Promise<SnapshotSource> {
-    const file = `${this.db.path}.snapshot-${randomBytes(6).toString("hex")}`;
-    let index: number;
-    try {
-      index = await this.db.copyTo(file);
-    } catch (e) {
-      rmSync(file, { force: true });
-      throw e;
-    }
-    const remove = () => rmSync(file, { force: true });
-    return {
-      index,
-      async *chunks() {
-        try {
-          for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-            yield chunk as Buffer;
-          }
-        } finally {
-          remove();
-        }
-      },
-      close: remove,
-    };
+  snapshot(): Promise<SnapshotSource> {
+    return snapshotOfFile(this.db);
   }
 
-  async restore(snapshot: SnapshotSource): Promise<void> {
-    const staging = `${this.db.path}.restore-${randomBytes(6).toString("hex")}`;
-    try {
-      let first = true;
-      const checked = (async function* () {
-        for await (const chunk of snapshot.chunks()) {
-          if (first && !Buffer.from(chunk.subarray(0, 16)).equals(SQLITE_MAGIC)) {
-            throw new HeroError("ERR", "invalid snapshot: not a SQLite database");
-          }
-          first = false;
-          yield chunk;
-        }
-      })();
-      await pipeline(Readable.from(checked), createWriteStream(staging, { mode: 0o600 }));
-      if (first) throw new HeroError("ERR", "invalid snapshot: empty");
-      this.db.replaceWith(staging, snapshot.index, snapshot.rebased === true);
-    } finally {
-      rmSync(staging, { force: true });
-    }
+  restore(snapshot: SnapshotSource): Promise<void> {
+    return restoreFile(this.db, snapshot);
   }
 
   async close(): Promise<void> {

@@ -199,9 +199,30 @@ export class SqlDb {
     return replies;
   }
 
-  /** The engine's own statements, prepared once per writer connection. */
+  /**
+   * Runs `fn` as the engine itself: its statements pass the guard unchecked (engines built on
+   * this file, such as full-text, run only their own statements).
+   */
+  internal<T>(fn: () => T): T {
+    return this.asEngine(fn);
+  }
+
+  /**
+   * A read statement of the engine's own on the reader, prepared once (run it inside
+   * `internal` when it may be prepared again after a schema change).
+   */
+  readStatement(sql: string): StatementSync {
+    let st = this.readerStatements.get(sql);
+    if (st === undefined) {
+      st = this.reader.prepare(sql);
+      this.readerStatements.set(sql, st);
+    }
+    return st;
+  }
+
+  /** The engine's own statements on the writer, prepared once per writer connection. */
   private own = new Map<string, StatementSync>();
-  private ownStatement(sql: string): StatementSync {
+  ownStatement(sql: string): StatementSync {
     let st = this.own.get(sql);
     if (st === undefined) {
       st = this.asEngine(() => this.writer.prepare(sql));

@@ -1,0 +1,332 @@
+/**
+ * The full-text command family: HeroDB's Tantivy commands (FT.CREATE, FT.ADD, FT.SEARCH, FT.DEL,
+ * FT.INFO, FT.DROP) in RediSearch's grammar and reply shapes, plus RediSearch's FT.DROPINDEX and
+ * FT._LIST. Writes (FT.CREATE, FT.ADD, FT.DEL, FT.DROP, FT.DROPINDEX) become Ops through the
+ * instance's Raft group and run in apply on every replica; the others read local state. Each
+ * entry's `exec` runs against the instance's FtStore (./store.ts); the engine calls them by name.
+ *
+ * FT.SEARCH answers as RediSearch does: RESP2 `[total, id, [field, value, …], …]` (WITHSCORES
+ * adds each score after its id, NOCONTENT leaves the fields out); RESP3 a map with
+ * `attributes`, `format`, `results` (a map per document: `id`, `extra_attributes`, `values`,
+ * and `score` with WITHSCORES), `total_results` and `warning`.
+ */
+import type { CommandSpec } from "../../engine/command-spec.ts";
+import { ByProtocol, Double, formatDouble, MapReply, OK, type Reply } from "../../engine/reply.ts";
+import { HeroError } from "../../errors.ts";
+import { parseQuery } from "./query.ts";
+import { fieldOf, type IndexDef, parseCreate } from "./schema.ts";
+import type { FtStore, Hit, SearchOptions } from "./store.ts";
+
+export const FULLTEXT_FAMILY = "fulltext";
+export type FullTextCommand = CommandSpec<FtStore>;
+
+const scope = [FULLTEXT_FAMILY] as const;
+const text = (b: Buffer | undefined): string => (b === undefined ? "" : b.toString("utf8"));
+const err = (m: string) => new HeroError("ERR", m);
+const MAX_LIMIT = 10_000;
+
+function integer(v: string | undefined, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < 0 || n > max) throw err(`bad ${what}`);
+  return n;
+}
+
+/** FT.ADD's arguments after the index: doc, score, options, then field/value pairs. */
+function parseAdd(args: string[]): { doc: string; score: number; fields: [string, string][] } {
+  const [doc, scoreText] = args;
+  if (doc === undefined || doc === "") throw err("FT.ADD: a document id expected");
+  const score = Number(scoreText);
+  if (!(score >= 0 && score <= 1)) throw err("FT.ADD: the score must be a number from 0 to 1");
+  let i = 2;
+  // RediSearch's options before FIELDS (HeroDB's form goes straight to the pairs).
+  while (i < args.length) {
+    const w = args[i].toUpperCase();
+    if (w === "FIELDS") {
+      i++;
+      break;
+    }
+    if (w === "REPLACE" || w === "PARTIAL" || w === "NOSAVE") i++;
+    else if (w === "LANGUAGE" || w === "PAYLOAD") i += 2;
+    else break;
+  }
+  const pairs = args.slice(i);
+  if (pairs.length === 0 || pairs.length % 2 !== 0) {
+    throw err("FT.ADD: field and value pairs expected");
+  }
+  const fields: [string, string][] = [];
+  for (let k = 0; k < pairs.length; k += 2) fields.push([pairs[k], pairs[k + 1]]);
+  return { doc, score, fields };
+}
+
+interface SearchArgs extends SearchOptions {
+  query: string;
+  noContent: boolean;
+  withScores: boolean;
+  returns: { name: string; as: string }[] | null;
+  params: Map<string, string>;
+}
+
+function parseSearch(def: IndexDef, args: string[]): SearchArgs {
+  const o: SearchArgs = {
+    query: args[0] ?? "",
+    offset: 0,
+    limit: 10,
+    sortBy: null,
+    inKeys: null,
+    noContent: false,
+    withScores: false,
+    returns: null,
+    params: new Map(),
+  };
+  let i = 1;
+  const next = (what: string) => {
+    if (i >= args.length) throw err(`FT.SEARCH: ${what} expected`);
+    return args[i++];
+  };
+  while (i < args.length) {
+    const w = args[i++].toUpperCase();
+    if (w === "NOCONTENT") o.noContent = true;
+    else if (w === "WITHSCORES") o.withScores = true;
+    else if (w === "VERBATIM" || w === "NOSTOPWORDS" || w === "WITHPAYLOADS") {
+      // Accepted: the index stems and drops stop words as its definition says.
+    } else if (w === "LIMIT") {
+      o.offset = integer(next("LIMIT offset"), "LIMIT offset");
+      o.limit = integer(next("LIMIT count"), "LIMIT count", MAX_LIMIT);
+    } else if (w === "INKEYS") {
+      const n = integer(next("INKEYS count"), "INKEYS count", 100_000);
+      o.inKeys = [];
+      for (let k = 0; k < n; k++) o.inKeys.push(next("a key"));
+    } else if (w === "RETURN") {
+      const n = integer(next("RETURN count"), "RETURN count", 1024);
+      o.returns = [];
+      const end = i + n;
+      while (i < end) {
+        const name = next("a field");
+        let as = name;
+        if (args[i]?.toUpperCase() === "AS" && i + 1 < end) {
+          as = args[i + 1];
+          i += 2;
+        }
+        o.returns.push({ name, as });
+      }
+    } else if (w === "SORTBY") {
+      const field = fieldOf(def, next("a SORTBY field"));
+      let desc = false;
+      const dir = args[i]?.toUpperCase();
+      if (dir === "ASC" || dir === "DESC") {
+        desc = dir === "DESC";
+        i++;
+      }
+      o.sortBy = { field, desc };
+    } else if (w === "PARAMS") {
+      const n = integer(next("PARAMS count"), "PARAMS count", 2048);
+      if (n % 2 !== 0) throw err("FT.SEARCH: PARAMS takes name and value pairs");
+      for (let k = 0; k < n; k += 2) o.params.set(next("a name"), next("a value"));
+    } else if (w === "DIALECT" || w === "TIMEOUT" || w === "LANGUAGE" || w === "SCORER") {
+      next(`a ${w} value`);
+    } else {
+      throw err(`FT.SEARCH: unknown argument '${w.slice(0, 32)}'`);
+    }
+  }
+  return o;
+}
+
+/** The document's fields to return: all of them, or RETURN's (by name or alias). */
+function returned(def: IndexDef, hit: Hit, returns: SearchArgs["returns"]): [string, string][] {
+  if (returns === null) return Object.entries(hit.fields);
+  const out: [string, string][] = [];
+  for (const r of returns) {
+    const f = def.fields.find((x) => x.alias === r.name || x.name === r.name);
+    const v = hit.fields[f?.name ?? r.name];
+    if (v !== undefined) out.push([r.as, v]);
+  }
+  return out;
+}
+
+function searchReply(def: IndexDef, total: number, hits: Hit[], o: SearchArgs): Reply {
+  const content = !o.noContent && !(o.returns !== null && o.returns.length === 0);
+  const resp2: Reply[] = [total];
+  const results: Reply[] = [];
+  for (const h of hits) {
+    const fields = content ? returned(def, h, o.returns) : [];
+    resp2.push(h.doc);
+    if (o.withScores) resp2.push(formatDouble(h.score));
+    if (content) resp2.push(fields.flat());
+    const entry: Reply[] = ["id", h.doc];
+    if (o.withScores) entry.push("score", new Double(h.score));
+    entry.push("extra_attributes", new MapReply(fields.flat()), "values", []);
+    results.push(new MapReply(entry));
+  }
+  const resp3 = new MapReply([
+    "attributes",
+    [],
+    "format",
+    "STRING",
+    "results",
+    results,
+    "total_results",
+    total,
+    "warning",
+    [],
+  ]);
+  return new ByProtocol(resp3, resp2);
+}
+
+function infoReply(store: FtStore, name: string): Reply {
+  const info = store.info(name);
+  const def = info.def;
+  const attributes = def.fields.map((f) => {
+    const a: Reply[] = ["identifier", f.name, "attribute", f.alias, "type", f.type];
+    if (f.type === "TEXT") a.push("WEIGHT", formatDouble(f.weight));
+    if (f.type === "TAG") a.push("SEPARATOR", f.separator);
+    if (f.sortable) a.push("SORTABLE");
+    if (f.noindex) a.push("NOINDEX");
+    if (f.nostem) a.push("NOSTEM");
+    if (f.caseSensitive) a.push("CASESENSITIVE");
+    return a;
+  });
+  return new MapReply([
+    "index_name",
+    def.name,
+    "index_options",
+    [],
+    "index_definition",
+    new MapReply(["key_type", "HASH", "prefixes", def.prefixes, "default_score", "1"]),
+    "attributes",
+    attributes,
+    "num_docs",
+    info.docs,
+    "max_doc_id",
+    info.maxDocId,
+    "num_terms",
+    info.terms,
+    "indexing",
+    0,
+    "percent_indexed",
+    "1",
+    "hash_indexing_failures",
+    0,
+  ]);
+}
+
+export const fullTextCommands: readonly FullTextCommand[] = [
+  {
+    name: "FT.CREATE",
+    group: "fulltext",
+    summary: "Creates a full-text index with a schema of TEXT, TAG, NUMERIC and GEO fields.",
+    syntax:
+      "index [ON HASH] [PREFIX count prefix ...] [STOPWORDS count word ...] SCHEMA field [AS alias] TEXT|TAG|NUMERIC|GEO [options] ...",
+    arity: -4,
+    flags: ["write"],
+    scope,
+    exec: (store, args) => {
+      const strings = args.map((a) => text(a));
+      store.create(parseCreate(strings[0], strings.slice(1)));
+      return OK;
+    },
+  },
+  {
+    name: "FT.ADD",
+    group: "fulltext",
+    summary: "Adds a document (or replaces the one with that id) to an index.",
+    syntax: "index doc_id score [REPLACE] [FIELDS] field value [field value ...]",
+    arity: -6,
+    flags: ["write"],
+    scope,
+    exec: (store, args) => {
+      const strings = args.map((a) => text(a));
+      const a = parseAdd(strings.slice(1));
+      store.add(strings[0], a.doc, a.score, a.fields);
+      return OK;
+    },
+  },
+  {
+    name: "FT.DEL",
+    group: "fulltext",
+    summary: "Deletes a document from an index; replies 1, or 0 when there was none.",
+    syntax: "index doc_id [DD]",
+    arity: -3,
+    flags: ["write"],
+    scope,
+    exec: (store, args) => (store.del(text(args[0]), text(args[1])) ? 1 : 0),
+  },
+  {
+    name: "FT.SEARCH",
+    group: "fulltext",
+    summary:
+      "Searches an index: terms, phrases, | ! - ~ prefix* %fuzzy%, @field: scopes, numeric ranges, tags, geo.",
+    syntax:
+      "index query [NOCONTENT] [WITHSCORES] [INKEYS count key ...] [RETURN count field [AS name] ...] [SORTBY field [ASC|DESC]] [LIMIT offset count] [PARAMS count name value ...] [DIALECT n]",
+    arity: -3,
+    flags: ["readonly"],
+    scope,
+    exec: (store, args) => {
+      const name = text(args[0]);
+      const def = store.definition(name);
+      const o = parseSearch(
+        def,
+        args.slice(1).map((a) => text(a)),
+      );
+      const stopwords = def.stopwords === null ? undefined : new Set(def.stopwords);
+      const query = parseQuery(o.query, { params: o.params, stopwords });
+      const r = store.search(name, query, o);
+      return searchReply(def, r.total, r.hits, o);
+    },
+  },
+  {
+    name: "FT.INFO",
+    group: "fulltext",
+    summary: "Describes an index: its definition, fields and counts.",
+    syntax: "index",
+    arity: 2,
+    flags: ["readonly"],
+    scope,
+    exec: (store, args) => infoReply(store, text(args[0])),
+  },
+  {
+    name: "FT.DROP",
+    group: "fulltext",
+    summary: "Deletes an index and its documents.",
+    syntax: "index",
+    arity: 2,
+    flags: ["write"],
+    scope,
+    exec: (store, args) => {
+      if (!store.drop(text(args[0]))) throw err(`${text(args[0])}: no such index`);
+      return OK;
+    },
+  },
+  {
+    name: "FT.DROPINDEX",
+    group: "fulltext",
+    summary: "Deletes an index (RediSearch's name; DD is accepted: documents live in the index).",
+    syntax: "index [DD]",
+    arity: -2,
+    flags: ["write"],
+    scope,
+    exec: (store, args) => {
+      if (args.length > 2 || (args.length === 2 && text(args[1]).toUpperCase() !== "DD")) {
+        throw err("FT.DROPINDEX: only DD may follow the index name");
+      }
+      if (!store.drop(text(args[0]))) throw err("Unknown Index name");
+      return OK;
+    },
+  },
+  {
+    name: "FT._LIST",
+    group: "fulltext",
+    summary: "Lists the indexes.",
+    syntax: "",
+    arity: 1,
+    flags: ["readonly"],
+    scope,
+    exec: (store) => store.names(),
+  },
+];
+
+const byName = new Map(fullTextCommands.map((c) => [c.name, c]));
+
+/** A full-text command's implementation as an Op names it. */
+export function fullTextImplementation(cmd: string): FullTextCommand["exec"] {
+  return byName.get(cmd)?.exec;
+}

@@ -1,0 +1,230 @@
+/**
+ * A parsed query (./query.ts) as SQL over one index's tables (./store.ts): a condition on the
+ * document's row id, and a scoring match. Text that can be said in one FTS5 expression (terms,
+ * phrases, prefixes, fuzzy terms expanded from the index's vocabulary, their ANDs, ORs and
+ * negations, scoped to fields as FTS5 column filters) goes to FTS5 in one MATCH, which is what
+ * it is fast at; numeric ranges, tags and geo circles are conditions on their own tables, and
+ * everything combines with AND, OR and NOT in SQL. The score is FTS5's BM25 (with the fields'
+ * weights) over the positive text of the query, times the document's own score.
+ */
+import { HeroError } from "../../errors.ts";
+import type { Node } from "./query.ts";
+import { fieldOf, type IndexDef } from "./schema.ts";
+
+export interface Tables {
+  docs: string;
+  text: string | null;
+  /** fts5vocab "row" (terms) and "instance" (term, doc, column) over `text`. */
+  vocab: string | null;
+  instances: string | null;
+  num: string;
+  tag: string;
+  geo: string;
+}
+
+export interface Compiled {
+  /** A condition on `d.rid` (the document's row id). */
+  where: string;
+  params: (string | number)[];
+  /** An FTS5 expression for scoring (the query's positive text), or null. */
+  scoring: string | null;
+}
+
+/** Terms of the index's vocabulary within `distance` edits of a word (for %fuzzy%). */
+export type Vocabulary = (word: string, distance: number) => string[];
+
+const err = (m: string) => new HeroError("ERR", m);
+const quote = (word: string) => `"${word.replace(/"/g, '""')}"`;
+const EARTH_METERS = 6_371_008.8;
+
+export function compile(def: IndexDef, tables: Tables, node: Node, vocab: Vocabulary): Compiled {
+  const params: (string | number)[] = [];
+  const textColumn = (alias: string | null): string | null => {
+    if (alias === null) return null;
+    const f = fieldOf(def, alias);
+    if (f.type !== "TEXT") {
+      throw err(`field '${alias}' is ${f.type}, not TEXT: use the ${syntaxOf(f.type)} syntax`);
+    }
+    if (f.noindex) throw err(`field '${alias}' is NOINDEX: it cannot be searched`);
+    return `c${def.fields.filter((x) => x.type === "TEXT").indexOf(f)}`;
+  };
+
+  /** The FTS5 expression of a text-only subtree, or null when the subtree is not text only. */
+  const text = (n: Node): string | null => {
+    switch (n.t) {
+      case "term": {
+        if (n.field !== null && fieldOf(def, n.field).type === "TAG") return null;
+        // Fuzzy terms are the index's own (stemmed) terms, which a MATCH would stem again.
+        if (n.fuzzy > 0) return null;
+        const col = textColumn(n.field);
+        const expr = n.prefix ? `${quote(n.word)}*` : quote(n.word);
+        return col === null ? expr : `{${col}} : ${expr}`;
+      }
+      case "phrase": {
+        const col = textColumn(n.field);
+        const expr = quote(n.words.join(" "));
+        return col === null ? expr : `{${col}} : ${expr}`;
+      }
+      case "and": {
+        const pos: string[] = [];
+        const neg: string[] = [];
+        for (const item of n.items) {
+          if (item.t === "optional") continue;
+          if (item.t === "not") {
+            const e = text(item.item);
+            if (e === null) return null;
+            neg.push(e);
+          } else {
+            const e = text(item);
+            if (e === null) return null;
+            pos.push(e);
+          }
+        }
+        if (pos.length === 0) return null; // FTS5's NOT needs something to subtract from
+        let expr = pos.map((e) => `(${e})`).join(" AND ");
+        for (const e of neg) expr = `(${expr}) NOT (${e})`;
+        return expr;
+      }
+      case "or": {
+        const parts = n.items.map(text);
+        if (parts.some((p) => p === null)) return null;
+        return parts.map((e) => `(${e})`).join(" OR ");
+      }
+      default:
+        return null;
+    }
+  };
+
+  const match = (expr: string): string => {
+    if (tables.text === null) throw err(`index '${def.name}' has no TEXT field to search`);
+    params.push(expr);
+    return `d.rid IN (SELECT rowid FROM ${tables.text} WHERE ${tables.text} MATCH ?)`;
+  };
+
+  const cond = (n: Node): string => {
+    const t = text(n);
+    if (t !== null) return match(t);
+    switch (n.t) {
+      case "all":
+      case "optional":
+        return "1";
+      case "none":
+        return "0";
+      case "term": {
+        if (n.fuzzy > 0) {
+          // The documents holding any of the index's terms within the distance (the word
+          // itself too), straight from the vocabulary: no stemming in between.
+          const col = textColumn(n.field);
+          if (tables.instances === null)
+            throw err(`index '${def.name}' has no TEXT field to search`);
+          const near = [...new Set([n.word, ...vocab(n.word, n.fuzzy)])];
+          params.push(...near);
+          let sql = `SELECT doc FROM ${tables.instances} WHERE term IN (${near.map(() => "?").join(", ")})`;
+          if (col !== null) {
+            sql += " AND col = ?";
+            params.push(col);
+          }
+          return `d.rid IN (${sql})`;
+        }
+        // A term on a TAG field (@tag:word) matches that tag.
+        return cond({ t: "tag", field: n.field as string, tags: [n.word] });
+      }
+      case "phrase":
+        return "0"; // unreachable: a phrase is always text
+      case "and":
+        return `(${n.items.map(cond).join(" AND ")})`;
+      case "or":
+        return `(${n.items.map(cond).join(" OR ")})`;
+      case "not":
+        return `NOT (${cond(n.item)})`;
+      case "num": {
+        const f = fieldOf(def, n.field);
+        if (f.type !== "NUMERIC") throw err(`field '${n.field}' is ${f.type}, not NUMERIC`);
+        const parts = [`f = ?`];
+        params.push(f.name);
+        if (n.lo !== -Infinity) {
+          parts.push(`v ${n.loEx ? ">" : ">="} ?`);
+          params.push(n.lo);
+        }
+        if (n.hi !== Infinity) {
+          parts.push(`v ${n.hiEx ? "<" : "<="} ?`);
+          params.push(n.hi);
+        }
+        return `d.rid IN (SELECT rid FROM ${tables.num} WHERE ${parts.join(" AND ")})`;
+      }
+      case "tag": {
+        const f = fieldOf(def, n.field);
+        if (f.type !== "TAG") throw err(`field '${n.field}' is ${f.type}, not TAG`);
+        params.push(f.name, ...n.tags.map((x) => (f.caseSensitive ? x : x.toLowerCase())));
+        const marks = n.tags.map(() => "?").join(", ");
+        return `d.rid IN (SELECT rid FROM ${tables.tag} WHERE f = ? AND tag IN (${marks}))`;
+      }
+      case "geo": {
+        const f = fieldOf(def, n.field);
+        if (f.type !== "GEO") throw err(`field '${n.field}' is ${f.type}, not GEO`);
+        // A box first (uses the index), then the great-circle distance.
+        const dLat = (n.meters / EARTH_METERS) * (180 / Math.PI);
+        const cos = Math.max(Math.cos((n.lat * Math.PI) / 180), 1e-9);
+        const dLon = Math.min(180, dLat / cos);
+        params.push(f.name, n.lat - dLat, n.lat + dLat, n.lon - dLon, n.lon + dLon);
+        params.push(n.lat, n.lat, n.lon, n.meters);
+        return (
+          `d.rid IN (SELECT rid FROM ${tables.geo} WHERE f = ? AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? ` +
+          `AND ${EARTH_METERS} * 2 * asin(min(1, sqrt(pow(sin(radians(lat - ?) / 2), 2) + ` +
+          `cos(radians(lat)) * cos(radians(?)) * pow(sin(radians(lon - ?) / 2), 2)))) <= ?)`
+        );
+      }
+    }
+  };
+
+  const where = cond(node);
+  // Scoring: the positive text of the query (under no NOT), in one OR.
+  const positive: string[] = [];
+  const collect = (n: Node): void => {
+    if (n.t === "not") return;
+    if (n.t === "and" || n.t === "or") {
+      for (const i of n.items) collect(i);
+      return;
+    }
+    if (n.t === "optional") {
+      collect(n.item);
+      return;
+    }
+    const t = text(n);
+    if (t !== null) positive.push(t);
+  };
+  collect(node);
+  const scoring =
+    tables.text === null || positive.length === 0
+      ? null
+      : positive.map((e) => `(${e})`).join(" OR ");
+  return { where, params, scoring };
+}
+
+function syntaxOf(type: string): string {
+  if (type === "NUMERIC") return "@field:[min max]";
+  if (type === "TAG") return "@field:{tag | tag}";
+  return "@field:[lon lat radius unit]";
+}
+
+/** Levenshtein distance, stopping early past `max`. */
+export function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(
+        prev[j] + 1,
+        cur[j - 1] + 1,
+        prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      cur.push(v);
+      if (v < best) best = v;
+    }
+    if (best > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length];
+}

@@ -1,0 +1,305 @@
+/**
+ * Full-text indexes in one SQLite file (a SqlDb, which gives the file its applied index, one
+ * transaction per log entry, snapshots and restores). Each index `fti_<id>` has:
+ *
+ * - `_docs`: every document (its id, its score, all its fields as JSON), keyed by a row id;
+ * - `_text`: an FTS5 table over the TEXT fields (porter stemming, Unicode word breaking), with
+ *   the document's row id as its rowid, and `_vocab` over it (terms, for fuzzy queries);
+ * - `_num`, `_tag`, `_geo`: NUMERIC values, TAG values (split at the separator, lower-cased
+ *   unless CASESENSITIVE) and GEO points, each indexed by field.
+ *
+ * Writes run in apply (FT.CREATE, FT.ADD, FT.DEL, FT.DROP) with the engine's own statements on
+ * the writer; searches run on the read-only connection. Every replica applies the same writes
+ * in the same order and SQLite is deterministic, so every replica ranks the same way.
+ */
+import type { StatementSync } from "node:sqlite";
+import { HeroError } from "../../errors.ts";
+import type { SqlDb } from "../sql/sql-db.ts";
+import { type Compiled, compile, editDistance, type Tables } from "./compile.ts";
+import type { Node } from "./query.ts";
+import type { FieldDef, IndexDef } from "./schema.ts";
+
+const INDEXES = "fti_indexes";
+
+export interface Hit {
+  doc: string;
+  score: number;
+  fields: Record<string, string>;
+}
+
+export interface SearchOptions {
+  offset: number;
+  limit: number;
+  sortBy: { field: FieldDef; desc: boolean } | null;
+  inKeys: string[] | null;
+}
+
+const err = (m: string) => new HeroError("ERR", m);
+
+function tablesOf(id: number, def: IndexDef): Tables {
+  const base = `fti_${id}`;
+  const hasText = def.fields.some((f) => f.type === "TEXT");
+  return {
+    docs: `${base}_docs`,
+    text: hasText ? `${base}_text` : null,
+    vocab: hasText ? `${base}_vocab` : null,
+    instances: hasText ? `${base}_inst` : null,
+    num: `${base}_num`,
+    tag: `${base}_tag`,
+    geo: `${base}_geo`,
+  };
+}
+
+/** A GEO value as FT.ADD and HSET give it: "lon,lat". */
+function geoOf(field: string, value: string): { lon: number; lat: number } {
+  const m = /^\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*$/.exec(value);
+  const lon = Number(m?.[1]);
+  const lat = Number(m?.[2]);
+  if (m === null || !(Math.abs(lon) <= 180 && Math.abs(lat) <= 90)) {
+    throw err(`field '${field}': '${value.slice(0, 64)}' is not a "lon,lat" point`);
+  }
+  return { lon, lat };
+}
+
+export function tagsOf(f: FieldDef, value: string): string[] {
+  const out = new Set<string>();
+  for (const raw of value.split(f.separator)) {
+    const t = raw.trim();
+    if (t !== "") out.add(f.caseSensitive ? t : t.toLowerCase());
+  }
+  return [...out];
+}
+
+export class FtStore {
+  private readonly db: SqlDb;
+
+  constructor(db: SqlDb) {
+    this.db = db;
+    db.internal(() =>
+      db
+        .ownStatement(
+          `CREATE TABLE IF NOT EXISTS ${INDEXES} (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, def TEXT NOT NULL)`,
+        )
+        .run(),
+    );
+  }
+
+  private w(sql: string): StatementSync {
+    return this.db.ownStatement(sql);
+  }
+
+  /** An index by name, as the writer (in apply) or the reader sees it. */
+  lookup(name: string, on: "writer" | "reader"): { id: number; def: IndexDef } | null {
+    const sql = `SELECT id, def FROM ${INDEXES} WHERE name = ?`;
+    const row = this.db.internal(() =>
+      (on === "writer" ? this.w(sql) : this.db.readStatement(sql)).get(name),
+    ) as { id: number; def: string } | undefined;
+    return row === undefined ? null : { id: row.id, def: JSON.parse(row.def) as IndexDef };
+  }
+
+  private need(name: string, on: "writer" | "reader"): { id: number; def: IndexDef } {
+    const found = this.lookup(name, on);
+    if (found === null) throw err(`${name}: no such index`);
+    return found;
+  }
+
+  names(): string[] {
+    return this.db.internal(() =>
+      (
+        this.db.readStatement(`SELECT name FROM ${INDEXES} ORDER BY name`).all() as {
+          name: string;
+        }[]
+      ).map((r) => r.name),
+    );
+  }
+
+  create(def: IndexDef): void {
+    this.db.internal(() => {
+      if (this.lookup(def.name, "writer") !== null) throw err("Index already exists");
+      const r = this.w(`INSERT INTO ${INDEXES} (name, def) VALUES (?, ?)`).run(
+        def.name,
+        JSON.stringify(def),
+      );
+      const t = tablesOf(Number(r.lastInsertRowid), def);
+      const ddl = [
+        `CREATE TABLE ${t.docs} (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL UNIQUE, score REAL NOT NULL, fields TEXT NOT NULL)`,
+        `CREATE TABLE ${t.num} (rid INTEGER NOT NULL, f TEXT NOT NULL, v REAL NOT NULL)`,
+        `CREATE INDEX ${t.num}_fv ON ${t.num} (f, v)`,
+        `CREATE INDEX ${t.num}_rid ON ${t.num} (rid)`,
+        `CREATE TABLE ${t.tag} (rid INTEGER NOT NULL, f TEXT NOT NULL, tag TEXT NOT NULL)`,
+        `CREATE INDEX ${t.tag}_ft ON ${t.tag} (f, tag)`,
+        `CREATE INDEX ${t.tag}_rid ON ${t.tag} (rid)`,
+        `CREATE TABLE ${t.geo} (rid INTEGER NOT NULL, f TEXT NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL)`,
+        `CREATE INDEX ${t.geo}_fl ON ${t.geo} (f, lat)`,
+        `CREATE INDEX ${t.geo}_rid ON ${t.geo} (rid)`,
+      ];
+      if (t.text !== null) {
+        const cols = def.fields.filter((f) => f.type === "TEXT").map((_, i) => `c${i}`);
+        ddl.push(
+          `CREATE VIRTUAL TABLE ${t.text} USING fts5(${cols.join(", ")}, tokenize = 'porter unicode61')`,
+          `CREATE VIRTUAL TABLE ${t.vocab} USING fts5vocab(${t.text}, row)`,
+          `CREATE VIRTUAL TABLE ${t.instances} USING fts5vocab(${t.text}, instance)`,
+        );
+      }
+      for (const sql of ddl) this.db.ownStatement(sql).run();
+    });
+  }
+
+  drop(name: string): boolean {
+    return this.db.internal(() => {
+      const found = this.lookup(name, "writer");
+      if (found === null) return false;
+      const t = tablesOf(found.id, found.def);
+      const drops = [t.docs, t.num, t.tag, t.geo];
+      if (t.text !== null) drops.unshift(t.vocab as string, t.instances as string, t.text);
+      for (const table of drops) this.db.ownStatement(`DROP TABLE IF EXISTS ${table}`).run();
+      this.w(`DELETE FROM ${INDEXES} WHERE id = ?`).run(found.id);
+      return true;
+    });
+  }
+
+  /** Adds (or replaces) a document; fields not in the schema are kept but not indexed. */
+  add(name: string, doc: string, score: number, fields: [string, string][]): void {
+    this.db.internal(() => {
+      const { id, def } = this.need(name, "writer");
+      const t = tablesOf(id, def);
+      const values = new Map(fields);
+      // Check every value before anything is written.
+      for (const f of def.fields) {
+        const v = values.get(f.name);
+        if (v === undefined || f.noindex) continue;
+        if (f.type === "NUMERIC" && !Number.isFinite(Number(v))) {
+          throw err(`field '${f.name}': '${v.slice(0, 64)}' is not a number`);
+        }
+        if (f.type === "GEO") geoOf(f.name, v);
+      }
+      this.removeDoc(t, doc);
+      const r = this.w(`INSERT INTO ${t.docs} (doc, score, fields) VALUES (?, ?, ?)`).run(
+        doc,
+        score,
+        JSON.stringify(Object.fromEntries(values)),
+      );
+      const rid = Number(r.lastInsertRowid);
+      const textFields = def.fields.filter((f) => f.type === "TEXT");
+      if (t.text !== null && textFields.some((f) => values.has(f.name) && !f.noindex)) {
+        const cols = textFields.map((_, i) => `c${i}`);
+        this.w(
+          `INSERT INTO ${t.text} (rowid, ${cols.join(", ")}) VALUES (?, ${cols.map(() => "?").join(", ")})`,
+        ).run(rid, ...textFields.map((f) => (f.noindex ? "" : (values.get(f.name) ?? ""))));
+      }
+      for (const f of def.fields) {
+        const v = values.get(f.name);
+        if (v === undefined || f.noindex) continue;
+        if (f.type === "NUMERIC")
+          this.w(`INSERT INTO ${t.num} VALUES (?, ?, ?)`).run(rid, f.name, Number(v));
+        else if (f.type === "TAG") {
+          const ins = this.w(`INSERT INTO ${t.tag} VALUES (?, ?, ?)`);
+          for (const tag of tagsOf(f, v)) ins.run(rid, f.name, tag);
+        } else if (f.type === "GEO") {
+          const p = geoOf(f.name, v);
+          this.w(`INSERT INTO ${t.geo} VALUES (?, ?, ?, ?)`).run(rid, f.name, p.lon, p.lat);
+        }
+      }
+    });
+  }
+
+  private removeDoc(t: Tables, doc: string): boolean {
+    const row = this.w(`SELECT rid FROM ${t.docs} WHERE doc = ?`).get(doc) as
+      | { rid: number }
+      | undefined;
+    if (row === undefined) return false;
+    if (t.text !== null) this.w(`DELETE FROM ${t.text} WHERE rowid = ?`).run(row.rid);
+    for (const table of [t.num, t.tag, t.geo]) {
+      this.w(`DELETE FROM ${table} WHERE rid = ?`).run(row.rid);
+    }
+    this.w(`DELETE FROM ${t.docs} WHERE rid = ?`).run(row.rid);
+    return true;
+  }
+
+  del(name: string, doc: string): boolean {
+    return this.db.internal(() => {
+      const { id, def } = this.need(name, "writer");
+      return this.removeDoc(tablesOf(id, def), doc);
+    });
+  }
+
+  definition(name: string): IndexDef {
+    return this.need(name, "reader").def;
+  }
+
+  /** Matching documents, ranked (score, then id), and how many match in all. */
+  search(name: string, query: Node, o: SearchOptions): { total: number; hits: Hit[] } {
+    return this.db.internal(() => {
+      const { id, def } = this.need(name, "reader");
+      const t = tablesOf(id, def);
+      const vocab = (word: string, distance: number): string[] => {
+        if (t.vocab === null) return [];
+        const rows = this.db.readStatement(`SELECT term FROM ${t.vocab}`).all() as {
+          term: string;
+        }[];
+        return rows
+          .map((r) => r.term)
+          .filter((term) => editDistance(word, term, distance) <= distance)
+          .slice(0, 256);
+      };
+      const c: Compiled = compile(def, t, query, vocab);
+      let where = c.where;
+      const params = [...c.params];
+      if (o.inKeys !== null) {
+        where = `(${where}) AND d.doc IN (${o.inKeys.map(() => "?").join(", ") || "NULL"})`;
+        params.push(...o.inKeys);
+      }
+      const total = (
+        this.db
+          .readStatement(`SELECT count(*) AS n FROM ${t.docs} d WHERE ${where}`)
+          .get(...params) as { n: number }
+      ).n;
+      const weights = def.fields.filter((f) => f.type === "TEXT").map((f) => f.weight);
+      const scoreJoin =
+        c.scoring === null
+          ? ""
+          : `LEFT JOIN (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s FROM ${t.text} WHERE ${t.text} MATCH ?) sc ON sc.rid = d.rid`;
+      const score = c.scoring === null ? "d.score" : "coalesce(-sc.s, 0) * d.score";
+      let order = "score DESC, d.doc";
+      if (o.sortBy !== null) {
+        const key = `json_extract(d.fields, '$."${o.sortBy.field.name.replace(/"/g, "")}"')`;
+        const expr = o.sortBy.field.type === "NUMERIC" ? `CAST(${key} AS REAL)` : key;
+        order = `${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.doc`;
+      }
+      const sql =
+        `SELECT d.doc, d.fields, ${score} AS score FROM ${t.docs} d ${scoreJoin} ` +
+        `WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`;
+      const all = c.scoring === null ? params : [c.scoring, ...params];
+      const rows = this.db.readStatement(sql).all(...all, o.limit, o.offset) as {
+        doc: string;
+        fields: string;
+        score: number;
+      }[];
+      return {
+        total,
+        hits: rows.map((r) => ({
+          doc: r.doc,
+          score: r.score,
+          fields: JSON.parse(r.fields) as Record<string, string>,
+        })),
+      };
+    });
+  }
+
+  /** What FT.INFO reports: the definition and counts. */
+  info(name: string): { def: IndexDef; docs: number; terms: number; maxDocId: number } {
+    return this.db.internal(() => {
+      const { id, def } = this.need(name, "reader");
+      const t = tablesOf(id, def);
+      const d = this.db
+        .readStatement(`SELECT count(*) AS n, coalesce(max(rid), 0) AS m FROM ${t.docs}`)
+        .get() as { n: number; m: number };
+      const terms =
+        t.vocab === null
+          ? 0
+          : (this.db.readStatement(`SELECT count(*) AS n FROM ${t.vocab}`).get() as { n: number })
+              .n;
+      return { def, docs: d.n, terms, maxDocId: d.m };
+    });
+  }
+}

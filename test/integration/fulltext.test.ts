@@ -1,0 +1,343 @@
+/**
+ * Full-text instances (SQLite FTS5 through each instance's Raft group) driven by redis-cli,
+ * node-redis's search commands and ioredis: HeroDB's FT.CREATE / FT.ADD / FT.SEARCH / FT.DEL /
+ * FT.INFO / FT.DROP flow, RediSearch's reply shapes in RESP2 and RESP3, a table of queries with
+ * the documents each must find (every syntax element), ranking by field weight, sorting, paging
+ * and RETURN, the namespaced TANTIVY form, bad input, Read keys, kill -9, and three replicas
+ * that rank alike.
+ */
+import type { Redis } from "ioredis";
+import { createClient, SCHEMA_FIELD_TYPE } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ioredisClient, redisCli, skipWithout } from "../helpers/clients.ts";
+import { startCluster, waitFor } from "../helpers/cluster.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+
+const SECRET = "fulltext-secret-0123456789";
+const READ_KEY = "fulltext-reader-key-01";
+
+/** The documents of the query table: id → fields. */
+const DOCS: Record<string, Record<string, string>> = {
+  "doc:1": {
+    title: "Running with dogs",
+    body: "The quick brown fox jumps over the lazy dog",
+    category: "pets,animals",
+    price: "10",
+    location: "13.361389,38.115556", // Palermo
+  },
+  "doc:2": {
+    title: "Cats at home",
+    body: "Lazy cats sleeping in the afternoon sun",
+    category: "pets",
+    price: "25",
+    location: "15.087269,37.502669", // Catania
+  },
+  "doc:3": {
+    title: "Databases",
+    body: "SQLite full text search with FTS5 and a quick ranking function",
+    category: "tech",
+    price: "99.5",
+    location: "2.352222,48.856613", // Paris
+  },
+  "doc:4": {
+    title: "Search engines",
+    body: "Inverted indexes make searching text fast; ranking uses BM25",
+    category: "tech,search",
+    price: "150",
+    location: "13.404954,52.520008", // Berlin
+  },
+};
+
+/** Query → the documents it must find (in any order). */
+const QUERIES: [string, string[]][] = [
+  ["quick", ["doc:1", "doc:3"]],
+  ["quick brown", ["doc:1"]],
+  ['"brown fox"', ["doc:1"]],
+  ['"fox brown"', []],
+  ["lazy | ranking", ["doc:1", "doc:2", "doc:3", "doc:4"]],
+  ["lazy -cats", ["doc:1"]],
+  ["-lazy", ["doc:3", "doc:4"]],
+  ["search*", ["doc:3", "doc:4"]],
+  ["sleep", ["doc:2"]], // stemming: sleeping
+  ["%quck%", ["doc:1", "doc:3"]], // one edit away
+  ["%%databse%%", ["doc:3"]], // two edits from the stem "databas"
+  ["@title:dogs", ["doc:1"]],
+  ["@body:dogs", ["doc:1"]],
+  ["@title:(cats | databases)", ["doc:2", "doc:3"]],
+  ["@price:[20 100]", ["doc:2", "doc:3"]],
+  ["@price:[(25 +inf]", ["doc:3", "doc:4"]],
+  ["@price:[-inf (25]", ["doc:1"]],
+  ["@category:{pets}", ["doc:1", "doc:2"]],
+  ["@category:{tech | animals}", ["doc:1", "doc:3", "doc:4"]],
+  ["@category:{pets} lazy", ["doc:1", "doc:2"]],
+  ["@location:[13.361389 38.115556 200 km]", ["doc:1", "doc:2"]],
+  ["@location:[13.361389 38.115556 10 mi]", ["doc:1"]],
+  ["(quick | cats) @price:[0 50]", ["doc:1", "doc:2"]],
+  ["~lazy dogs", ["doc:1"]],
+  ["the", []], // a stop word alone constrains nothing
+  ["*", ["doc:1", "doc:2", "doc:3", "doc:4"]],
+  ["$term", ["doc:3", "doc:4"]], // PARAMS 2 term ranking
+];
+
+describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", () => {
+  let srv: TestServer;
+  let index: number;
+  const clients: Redis[] = [];
+  const cli = (args: string[], flags: string[] = []) =>
+    redisCli(srv.port, args, { flags: ["-n", String(index), ...flags] });
+  const client = (): Redis => {
+    const c = ioredisClient(srv.port, index);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    srv = await startServer({ secret: SECRET });
+    index = await srv.call<number>("db_createInstance", { name: "docs", backend_type: "FullText" });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await srv?.cleanup();
+  });
+
+  it("creates an index and adds documents with HeroDB's commands", async () => {
+    expect((await redisCli(srv.port, ["LIST"])).stdout).toContain(`${index}: docs (FULLTEXT)`);
+    const create = await cli([
+      "FT.CREATE",
+      "idx",
+      "SCHEMA",
+      "title",
+      "TEXT",
+      "WEIGHT",
+      "2",
+      "body",
+      "TEXT",
+      "category",
+      "TAG",
+      "price",
+      "NUMERIC",
+      "SORTABLE",
+      "location",
+      "GEO",
+    ]);
+    expect(create.stdout.trim()).toBe("OK");
+    for (const [id, fields] of Object.entries(DOCS)) {
+      const r = await cli(["FT.ADD", "idx", id, "1", ...Object.entries(fields).flat()]);
+      expect(r.stdout.trim(), id).toBe("OK");
+    }
+    expect((await cli(["FT._LIST"])).stdout.trim()).toBe("idx");
+  });
+
+  it("finds what each query should, for every syntax element", async () => {
+    const c = client();
+    for (const [q, want] of QUERIES) {
+      const extra = q.includes("$") ? ["PARAMS", "2", "term", "ranking", "DIALECT", "2"] : [];
+      const got = (await c.call(
+        "FT.SEARCH",
+        "idx",
+        q,
+        "NOCONTENT",
+        "LIMIT",
+        "0",
+        "100",
+        ...extra,
+      )) as {
+        total_results: number;
+        results: { id: string }[];
+      } & unknown[];
+      // ioredis speaks RESP3: a map, flattened to [key, value, …].
+      const m = new Map<unknown, unknown>();
+      for (let i = 0; i < got.length; i += 2) m.set(got[i], got[i + 1]);
+      const ids = (m.get("results") as unknown[][]).map((r) => r[1] as string);
+      expect(ids.sort(), q).toEqual([...want].sort());
+      expect(m.get("total_results"), q).toBe(want.length);
+    }
+  });
+
+  it("answers RediSearch's RESP2 shape, ranks by weight, sorts, pages and returns fields", async () => {
+    const r = await cli(["FT.SEARCH", "idx", "fox | databases", "RETURN", "1", "title"]);
+    // A title match (weight 2) ranks above a body match; [total, id, [field, value], …].
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "2",
+      "doc:3",
+      "title",
+      "Databases",
+      "doc:1",
+      "title",
+      "Running with dogs",
+    ]);
+    const scores = await cli(["FT.SEARCH", "idx", "quick", "WITHSCORES", "NOCONTENT"]);
+    const lines = scores.stdout.trim().split("\n");
+    expect(lines[0]).toBe("2");
+    expect(Number(lines[2])).toBeGreaterThan(0);
+    const sorted = await cli([
+      "FT.SEARCH",
+      "idx",
+      "*",
+      "SORTBY",
+      "price",
+      "DESC",
+      "LIMIT",
+      "1",
+      "2",
+      "NOCONTENT",
+    ]);
+    expect(sorted.stdout.trim().split("\n")).toEqual(["4", "doc:3", "doc:2"]);
+  });
+
+  it("works through node-redis's search commands", async () => {
+    const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
+    await nr.connect();
+    try {
+      await nr.ft.create("books", {
+        name: { type: SCHEMA_FIELD_TYPE.TEXT, SORTABLE: true },
+        year: { type: SCHEMA_FIELD_TYPE.NUMERIC },
+      });
+      await nr.sendCommand(["FT.ADD", "books", "b1", "1", "name", "Moby Dick", "year", "1851"]);
+      await nr.sendCommand(["FT.ADD", "books", "b2", "1", "name", "Dracula", "year", "1897"]);
+      const found = await nr.ft.search("books", "@year:[1800 1860]");
+      expect(found.total).toBe(1);
+      expect(found.documents[0].id).toBe("b1");
+      expect(found.documents[0].value).toMatchObject({ name: "Moby Dick", year: "1851" });
+      const info = (await nr.ft.info("books")) as unknown as Record<string, unknown>;
+      expect(info.index_name).toBe("books");
+      expect(Number(info.num_docs)).toBe(2);
+      expect(await nr.ft._list()).toEqual(expect.arrayContaining(["books", "idx"]));
+      expect(await nr.sendCommand(["FT.DEL", "books", "b1"])).toBe(1);
+      expect(await nr.sendCommand(["FT.DEL", "books", "b1"])).toBe(0);
+      expect((await nr.ft.search("books", "*")).total).toBe(1);
+      expect(await nr.ft.dropIndex("books")).toBe("OK");
+    } finally {
+      await nr.quit();
+    }
+  });
+
+  it("serves the namespaced TANTIVY form on a Tantivy instance", async () => {
+    const t = await srv.call<number>("db_createInstance", {
+      name: "tantivy",
+      backend_type: { Tantivy: "tantivy-index" },
+    });
+    expect((await redisCli(srv.port, ["LIST"])).stdout).toContain(`${t}: tantivy (TANTIVY)`);
+    const run = (...args: string[]) => redisCli(srv.port, ["-n", String(t), ...args]);
+    expect((await run("TANTIVY", "CREATE", "i", "SCHEMA", "t", "TEXT")).stdout.trim()).toBe("OK");
+    expect((await run("TANTIVY", "FT.ADD", "i", "x", "1", "t", "hello world")).stdout.trim()).toBe(
+      "OK",
+    );
+    expect((await run("TANTIVY", "SEARCH", "i", "hello")).stdout.trim().split("\n")).toEqual([
+      "1",
+      "x",
+      "t",
+      "hello world",
+    ]);
+    expect((await run("SQL", "QUERY", "SELECT 1")).stdout).toMatch(/namespace SQL does not match/);
+  });
+
+  it("refuses bad input with clear errors and keeps serving", async () => {
+    const cases: [string[], RegExp][] = [
+      [["FT.SEARCH", "nope", "x"], /nope: no such index/],
+      [["FT.SEARCH", "idx", "(quick"], /Syntax error at offset 6: '\)' expected/],
+      [["FT.SEARCH", "idx", "@nofield:x"], /unknown field 'nofield'/],
+      [["FT.SEARCH", "idx", "@price:hello"], /field 'price' is NUMERIC, not TEXT/],
+      [["FT.SEARCH", "idx", "x", "LIMIT", "0"], /LIMIT count expected/],
+      [["FT.ADD", "idx", "doc:9", "1", "price", "cheap"], /field 'price': 'cheap' is not a number/],
+      [["FT.ADD", "idx", "doc:9", "1", "location", "here"], /is not a "lon,lat" point/],
+      [["FT.ADD", "idx", "doc:9", "2", "title", "x"], /score must be a number from 0 to 1/],
+      [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"], /Index already exists/],
+      [["FT.CREATE", "j", "SCHEMA", "t", "VECTOR"], /unknown type 'VECTOR'/],
+      [["FT.CREATE", "j", "ON", "HASH", "SCHEMA", "t", "TEXT"], /not available yet/],
+      [["SET", "k", "v"], /'set' is not supported by instance/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await cli(args);
+      expect(r.stdout, args.join(" ")).toMatch(want);
+    }
+    expect((await cli(["FT.SEARCH", "idx", "*", "NOCONTENT"])).stdout.trim().split("\n")[0]).toBe(
+      "4",
+    );
+  });
+
+  it("lets a Read key search but not write", async () => {
+    await srv.call("db_updateSecurity", {
+      instance_index: index,
+      visibility: "Private",
+      add_keys: [{ key: READ_KEY, permission: "Read" }],
+    });
+    try {
+      const auth = ["-a", READ_KEY, "--no-auth-warning"];
+      const q = await cli(["FT.SEARCH", "idx", "quick", "NOCONTENT"], auth);
+      expect(q.stdout.trim().split("\n")[0]).toBe("2");
+      const w = await cli(["FT.DEL", "idx", "doc:1"], auth);
+      expect(w.stdout).toMatch(/NOPERM/);
+    } finally {
+      await srv.call("db_updateSecurity", {
+        instance_index: index,
+        visibility: "Public",
+        remove_keys: [READ_KEY],
+      });
+    }
+  });
+
+  it("keeps every acknowledged document through kill -9", async () => {
+    const c = client();
+    await c.call("FT.CREATE", "log", "SCHEMA", "line", "TEXT", "n", "NUMERIC");
+    for (let i = 0; i < 100; i++) {
+      await c.call("FT.ADD", "log", `l${i}`, "1", "line", `entry number ${i}`, "n", String(i));
+    }
+    for (const x of clients.splice(0)) x.disconnect();
+    await srv.kill();
+    await srv.restart();
+    const r = await cli(["FT.SEARCH", "log", "entry @n:[90 +inf]", "NOCONTENT", "LIMIT", "0", "0"]);
+    expect(r.stdout.trim()).toBe("10");
+  }, 60_000);
+});
+
+describe("full-text replicas", () => {
+  it("rank the same documents the same way on every node", async () => {
+    const cluster = await startCluster({ nodes: 3 });
+    const clients: Redis[] = [];
+    try {
+      const index = await cluster.createInstance({ name: "ft", backend_type: "FullText" });
+      const w = ioredisClient(cluster.node(2).respPort, index);
+      clients.push(w);
+      await w.call(
+        "FT.CREATE",
+        "idx",
+        "SCHEMA",
+        "title",
+        "TEXT",
+        "body",
+        "TEXT",
+        "price",
+        "NUMERIC",
+      );
+      for (const [id, f] of Object.entries(DOCS)) {
+        // Through every node, so writes are forwarded too.
+        const c = ioredisClient(cluster.nodes[Number(id.slice(4)) % 3].respPort, index);
+        clients.push(c);
+        await c.call("FT.ADD", "idx", id, "1", "title", f.title, "body", f.body, "price", f.price);
+      }
+      const answers: string[] = [];
+      for (const n of cluster.nodes) {
+        const c = ioredisClient(n.respPort, index);
+        clients.push(c);
+        const got = await waitFor(`node ${n.id}'s answer`, async () => {
+          const r = (await c.call(
+            "FT.SEARCH",
+            "idx",
+            "quick | lazy | ranking",
+            "WITHSCORES",
+            "NOCONTENT",
+          )) as unknown[];
+          return JSON.stringify(r).includes("doc:4") ? r : undefined;
+        });
+        answers.push(JSON.stringify(got));
+      }
+      expect(answers[1]).toBe(answers[0]);
+      expect(answers[2]).toBe(answers[0]);
+    } finally {
+      for (const c of clients) c.disconnect();
+      await cluster.stop();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,94 @@
+/**
+ * The full-text query parser: RediSearch's syntax into a tree, stop words dropped, parameters
+ * substituted, and syntax errors that name their offset; and the edit distance behind %fuzzy%.
+ */
+import { describe, expect, it } from "vitest";
+import { editDistance } from "../../src/backends/fulltext/compile.ts";
+import { parseQuery } from "../../src/backends/fulltext/query.ts";
+
+describe("parseQuery", () => {
+  it("builds the tree RediSearch's grammar describes", () => {
+    expect(parseQuery("hello world")).toEqual({
+      t: "and",
+      items: [
+        { t: "term", field: null, word: "hello", prefix: false, fuzzy: 0 },
+        { t: "term", field: null, word: "world", prefix: false, fuzzy: 0 },
+      ],
+    });
+    expect(parseQuery("a1 | -b2* ~c3")).toEqual({
+      t: "or",
+      items: [
+        { t: "term", field: null, word: "a1", prefix: false, fuzzy: 0 },
+        {
+          t: "and",
+          items: [
+            { t: "not", item: { t: "term", field: null, word: "b2", prefix: true, fuzzy: 0 } },
+            {
+              t: "optional",
+              item: { t: "term", field: null, word: "c3", prefix: false, fuzzy: 0 },
+            },
+          ],
+        },
+      ],
+    });
+    expect(parseQuery('@title:"Quick Fox" @n:[(1 +inf] @tags:{a b | c\\,d}')).toEqual({
+      t: "and",
+      items: [
+        { t: "phrase", field: "title", words: ["quick", "fox"] },
+        { t: "num", field: "n", lo: 1, loEx: true, hi: Infinity, hiEx: false },
+        { t: "tag", field: "tags", tags: ["a b", "c,d"] },
+      ],
+    });
+    expect(parseQuery("@g:[2.35 48.85 5 km] %%helo%%")).toEqual({
+      t: "and",
+      items: [
+        { t: "geo", field: "g", lon: 2.35, lat: 48.85, meters: 5000 },
+        { t: "term", field: null, word: "helo", prefix: false, fuzzy: 2 },
+      ],
+    });
+  });
+
+  it("drops stop words, and a query of stop words alone finds nothing", () => {
+    expect(parseQuery("the fox")).toEqual({
+      t: "term",
+      field: null,
+      word: "fox",
+      prefix: false,
+      fuzzy: 0,
+    });
+    expect(parseQuery("the")).toEqual({ t: "none" });
+    expect(parseQuery("the", { stopwords: new Set() })).toMatchObject({ t: "term", word: "the" });
+  });
+
+  it("substitutes $parameters", () => {
+    expect(parseQuery("$q", { params: new Map([["q", "Fox"]]) })).toMatchObject({
+      t: "term",
+      word: "fox",
+    });
+  });
+
+  it("names the offset of a syntax error", () => {
+    const cases: [string, RegExp][] = [
+      ["(a b", /offset 4: '\)' expected/],
+      ["a )", /offset 2 near '\)': unexpected '\)'/],
+      ['"open phrase', /offset 0 near '"open phrase': unterminated phrase/],
+      ["@:x", /offset 1 near ':x': a field name expected/],
+      ["@n:[1 x]", /offset 6 near 'x\]': a number expected/],
+      ["@g:[1 2 3 parsecs]", /a unit \(m, km, mi, ft\) expected/],
+      ["%%%%x%%%%", /at most three '%'/],
+      ["$nope", /no parameter 'nope'/],
+      ["a*", /offset 0 near 'a\*': a prefix needs at least two characters/],
+      ["", /the query is empty/],
+    ];
+    for (const [q, want] of cases) expect(() => parseQuery(q), q).toThrow(want);
+  });
+});
+
+describe("editDistance", () => {
+  it("counts insertions, deletions and substitutions, stopping past the bound", () => {
+    expect(editDistance("kitten", "sitting", 3)).toBe(3);
+    expect(editDistance("quck", "quick", 1)).toBe(1);
+    expect(editDistance("abc", "abc", 0)).toBe(0);
+    expect(editDistance("abcdef", "a", 2)).toBe(3);
+  });
+});
