@@ -186,6 +186,57 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
     expect(sorted.stdout.trim().split("\n")).toEqual(["4", "doc:3", "doc:2"]);
   });
 
+  it("highlights and summarizes the matched terms", async () => {
+    const h = await cli([
+      "FT.SEARCH",
+      "idx",
+      "lazy",
+      "RETURN",
+      "1",
+      "body",
+      "HIGHLIGHT",
+      "FIELDS",
+      "1",
+      "body",
+    ]);
+    expect(h.stdout.trim().split("\n")).toEqual([
+      "2",
+      "doc:2", // the shorter text ranks first (BM25)
+      "body",
+      "<b>Lazy</b> cats sleeping in the afternoon sun",
+      "doc:1",
+      "body",
+      "The quick brown fox jumps over the <b>lazy</b> dog",
+    ]);
+    const s = await cli([
+      "FT.SEARCH",
+      "idx",
+      "ranking",
+      "INKEYS",
+      "1",
+      "doc:4",
+      "RETURN",
+      "1",
+      "body",
+      "SUMMARIZE",
+      "FIELDS",
+      "1",
+      "body",
+      "LEN",
+      "3",
+      "HIGHLIGHT",
+      "TAGS",
+      "[",
+      "]",
+    ]);
+    expect(s.stdout.trim().split("\n")).toEqual([
+      "1",
+      "doc:4",
+      "body",
+      "... fast; [ranking] uses...",
+    ]);
+  });
+
   it("works through node-redis's search commands", async () => {
     const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
     await nr.connect();

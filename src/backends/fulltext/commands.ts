@@ -4,18 +4,15 @@
  * FT._LIST. Writes (FT.CREATE, FT.ADD, FT.DEL, FT.DROP, FT.DROPINDEX) become Ops through the
  * instance's Raft group and run in apply on every replica; the others read local state. Each
  * entry's `exec` runs against the instance's FtStore (./store.ts); the engine calls them by name.
- *
- * FT.SEARCH answers as RediSearch does: RESP2 `[total, id, [field, value, …], …]` (WITHSCORES
- * adds each score after its id, NOCONTENT leaves the fields out); RESP3 a map with
- * `attributes`, `format`, `results` (a map per document: `id`, `extra_attributes`, `values`,
- * and `score` with WITHSCORES), `total_results` and `warning`.
+ * FT.SEARCH's arguments and reply shapes are ./search-args.ts's.
  */
 import type { CommandSpec } from "../../engine/command-spec.ts";
-import { ByProtocol, Double, formatDouble, MapReply, OK, type Reply } from "../../engine/reply.ts";
+import { formatDouble, MapReply, OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { parseQuery } from "./query.ts";
-import { fieldOf, type IndexDef, parseCreate } from "./schema.ts";
-import type { FtStore, Hit, SearchOptions } from "./store.ts";
+import { parseCreate } from "./schema.ts";
+import { parseSearch, searchReply } from "./search-args.ts";
+import type { FtStore } from "./store.ts";
 
 export const FULLTEXT_FAMILY = "fulltext";
 export type FullTextCommand = CommandSpec<FtStore>;
@@ -23,13 +20,6 @@ export type FullTextCommand = CommandSpec<FtStore>;
 const scope = [FULLTEXT_FAMILY] as const;
 const text = (b: Buffer | undefined): string => (b === undefined ? "" : b.toString("utf8"));
 const err = (m: string) => new HeroError("ERR", m);
-const MAX_LIMIT = 10_000;
-
-function integer(v: string | undefined, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < 0 || n > max) throw err(`bad ${what}`);
-  return n;
-}
 
 /** FT.ADD's arguments after the index: doc, score, options, then field/value pairs. */
 function parseAdd(args: string[]): { doc: string; score: number; fields: [string, string][] } {
@@ -56,120 +46,6 @@ function parseAdd(args: string[]): { doc: string; score: number; fields: [string
   const fields: [string, string][] = [];
   for (let k = 0; k < pairs.length; k += 2) fields.push([pairs[k], pairs[k + 1]]);
   return { doc, score, fields };
-}
-
-interface SearchArgs extends SearchOptions {
-  query: string;
-  noContent: boolean;
-  withScores: boolean;
-  returns: { name: string; as: string }[] | null;
-  params: Map<string, string>;
-}
-
-function parseSearch(def: IndexDef, args: string[]): SearchArgs {
-  const o: SearchArgs = {
-    query: args[0] ?? "",
-    offset: 0,
-    limit: 10,
-    sortBy: null,
-    inKeys: null,
-    noContent: false,
-    withScores: false,
-    returns: null,
-    params: new Map(),
-  };
-  let i = 1;
-  const next = (what: string) => {
-    if (i >= args.length) throw err(`FT.SEARCH: ${what} expected`);
-    return args[i++];
-  };
-  while (i < args.length) {
-    const w = args[i++].toUpperCase();
-    if (w === "NOCONTENT") o.noContent = true;
-    else if (w === "WITHSCORES") o.withScores = true;
-    else if (w === "VERBATIM" || w === "NOSTOPWORDS" || w === "WITHPAYLOADS") {
-      // Accepted: the index stems and drops stop words as its definition says.
-    } else if (w === "LIMIT") {
-      o.offset = integer(next("LIMIT offset"), "LIMIT offset");
-      o.limit = integer(next("LIMIT count"), "LIMIT count", MAX_LIMIT);
-    } else if (w === "INKEYS") {
-      const n = integer(next("INKEYS count"), "INKEYS count", 100_000);
-      o.inKeys = [];
-      for (let k = 0; k < n; k++) o.inKeys.push(next("a key"));
-    } else if (w === "RETURN") {
-      const n = integer(next("RETURN count"), "RETURN count", 1024);
-      o.returns = [];
-      const end = i + n;
-      while (i < end) {
-        const name = next("a field");
-        let as = name;
-        if (args[i]?.toUpperCase() === "AS" && i + 1 < end) {
-          as = args[i + 1];
-          i += 2;
-        }
-        o.returns.push({ name, as });
-      }
-    } else if (w === "SORTBY") {
-      const field = fieldOf(def, next("a SORTBY field"));
-      let desc = false;
-      const dir = args[i]?.toUpperCase();
-      if (dir === "ASC" || dir === "DESC") {
-        desc = dir === "DESC";
-        i++;
-      }
-      o.sortBy = { field, desc };
-    } else if (w === "PARAMS") {
-      const n = integer(next("PARAMS count"), "PARAMS count", 2048);
-      if (n % 2 !== 0) throw err("FT.SEARCH: PARAMS takes name and value pairs");
-      for (let k = 0; k < n; k += 2) o.params.set(next("a name"), next("a value"));
-    } else if (w === "DIALECT" || w === "TIMEOUT" || w === "LANGUAGE" || w === "SCORER") {
-      next(`a ${w} value`);
-    } else {
-      throw err(`FT.SEARCH: unknown argument '${w.slice(0, 32)}'`);
-    }
-  }
-  return o;
-}
-
-/** The document's fields to return: all of them, or RETURN's (by name or alias). */
-function returned(def: IndexDef, hit: Hit, returns: SearchArgs["returns"]): [string, string][] {
-  if (returns === null) return Object.entries(hit.fields);
-  const out: [string, string][] = [];
-  for (const r of returns) {
-    const f = def.fields.find((x) => x.alias === r.name || x.name === r.name);
-    const v = hit.fields[f?.name ?? r.name];
-    if (v !== undefined) out.push([r.as, v]);
-  }
-  return out;
-}
-
-function searchReply(def: IndexDef, total: number, hits: Hit[], o: SearchArgs): Reply {
-  const content = !o.noContent && !(o.returns !== null && o.returns.length === 0);
-  const resp2: Reply[] = [total];
-  const results: Reply[] = [];
-  for (const h of hits) {
-    const fields = content ? returned(def, h, o.returns) : [];
-    resp2.push(h.doc);
-    if (o.withScores) resp2.push(formatDouble(h.score));
-    if (content) resp2.push(fields.flat());
-    const entry: Reply[] = ["id", h.doc];
-    if (o.withScores) entry.push("score", new Double(h.score));
-    entry.push("extra_attributes", new MapReply(fields.flat()), "values", []);
-    results.push(new MapReply(entry));
-  }
-  const resp3 = new MapReply([
-    "attributes",
-    [],
-    "format",
-    "STRING",
-    "results",
-    results,
-    "total_results",
-    total,
-    "warning",
-    [],
-  ]);
-  return new ByProtocol(resp3, resp2);
 }
 
 function infoReply(store: FtStore, name: string): Reply {
@@ -256,7 +132,7 @@ export const fullTextCommands: readonly FullTextCommand[] = [
     summary:
       "Searches an index: terms, phrases, | ! - ~ prefix* %fuzzy%, @field: scopes, numeric ranges, tags, geo.",
     syntax:
-      "index query [NOCONTENT] [WITHSCORES] [INKEYS count key ...] [RETURN count field [AS name] ...] [SORTBY field [ASC|DESC]] [LIMIT offset count] [PARAMS count name value ...] [DIALECT n]",
+      "index query [NOCONTENT] [WITHSCORES] [INKEYS count key ...] [RETURN count field [AS name] ...] [SUMMARIZE [FIELDS count field ...] [LEN words] [SEPARATOR s]] [HIGHLIGHT [FIELDS count field ...] [TAGS open close]] [SORTBY field [ASC|DESC]] [LIMIT offset count] [PARAMS count name value ...] [DIALECT n]",
     arity: -3,
     flags: ["readonly"],
     scope,

@@ -27,9 +27,17 @@ export interface Hit {
   fields: Record<string, string>;
 }
 
+/** HIGHLIGHT / SUMMARIZE of one TEXT field (FTS5's highlight() and snippet()). */
+export interface Decoration {
+  field: string;
+  highlight: { open: string; close: string } | null;
+  summarize: { len: number; separator: string } | null;
+}
+
 export interface SearchOptions {
   offset: number;
   limit: number;
+  decorate: Decoration[];
   sortBy: { field: FieldDef; desc: boolean } | null;
   inKeys: string[] | null;
 }
@@ -254,11 +262,32 @@ export class FtStore {
           .readStatement(`SELECT count(*) AS n FROM ${t.docs} d WHERE ${where}`)
           .get(...params) as { n: number }
       ).n;
-      const weights = def.fields.filter((f) => f.type === "TEXT").map((f) => f.weight);
+      const textFields = def.fields.filter((f) => f.type === "TEXT");
+      const weights = textFields.map((f) => f.weight);
+      // Highlighting and summaries come from the scoring match (they mark its terms).
+      const decorations: { field: string; column: string }[] = [];
+      const decoParams: (string | number)[] = [];
+      const decoColumns: string[] = [];
+      if (c.scoring !== null) {
+        o.decorate.forEach((d, i) => {
+          const k = textFields.findIndex((f) => f.name === d.field || f.alias === d.field);
+          if (k < 0) return;
+          const open = d.highlight?.open ?? "";
+          const close = d.highlight?.close ?? "";
+          if (d.summarize !== null) {
+            decoColumns.push(`snippet(${t.text}, ${k}, ?, ?, ?, ?) AS x${i}`);
+            decoParams.push(open, close, d.summarize.separator, d.summarize.len);
+          } else {
+            decoColumns.push(`highlight(${t.text}, ${k}, ?, ?) AS x${i}`);
+            decoParams.push(open, close);
+          }
+          decorations.push({ field: textFields[k].name, column: `x${i}` });
+        });
+      }
       const scoreJoin =
         c.scoring === null
           ? ""
-          : `LEFT JOIN (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s FROM ${t.text} WHERE ${t.text} MATCH ?) sc ON sc.rid = d.rid`;
+          : `LEFT JOIN (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s${decoColumns.map((x) => `, ${x}`).join("")} FROM ${t.text} WHERE ${t.text} MATCH ?) sc ON sc.rid = d.rid`;
       const score = c.scoring === null ? "d.score" : "coalesce(-sc.s, 0) * d.score";
       let order = "score DESC, d.doc";
       if (o.sortBy !== null) {
@@ -266,22 +295,25 @@ export class FtStore {
         const expr = o.sortBy.field.type === "NUMERIC" ? `CAST(${key} AS REAL)` : key;
         order = `${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.doc`;
       }
+      const decorated = decorations.map((d) => `, sc.${d.column} AS ${d.column}`).join("");
       const sql =
-        `SELECT d.doc, d.fields, ${score} AS score FROM ${t.docs} d ${scoreJoin} ` +
+        `SELECT d.doc, d.fields, ${score} AS score${decorated} FROM ${t.docs} d ${scoreJoin} ` +
         `WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`;
-      const all = c.scoring === null ? params : [c.scoring, ...params];
-      const rows = this.db.readStatement(sql).all(...all, o.limit, o.offset) as {
-        doc: string;
-        fields: string;
-        score: number;
-      }[];
+      const all = c.scoring === null ? params : [...decoParams, c.scoring, ...params];
+      const rows = this.db.readStatement(sql).all(...all, o.limit, o.offset) as Record<
+        string,
+        string | number | null
+      >[];
       return {
         total,
-        hits: rows.map((r) => ({
-          doc: r.doc,
-          score: r.score,
-          fields: JSON.parse(r.fields) as Record<string, string>,
-        })),
+        hits: rows.map((r) => {
+          const fields = JSON.parse(r.fields as string) as Record<string, string>;
+          for (const d of decorations) {
+            const v = r[d.column];
+            if (typeof v === "string" && fields[d.field] !== undefined) fields[d.field] = v;
+          }
+          return { doc: r.doc as string, score: r.score as number, fields };
+        }),
       };
     });
   }
