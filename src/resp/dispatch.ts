@@ -151,7 +151,12 @@ export class Dispatcher {
    * null when it must wait.
    */
   canOverlap(session: Session, req: Request): Resolved | null {
-    if (session.multi !== null || session.tx !== null || session.instance?.replicator == null) {
+    if (
+      session.multi !== null ||
+      session.tx !== null ||
+      session.txOpening ||
+      session.instance?.replicator == null
+    ) {
       return null;
     }
     const r = resolve(session, req);

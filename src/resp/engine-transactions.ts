@@ -9,7 +9,7 @@
  * does), so the transaction starts from every write acknowledged before it.
  */
 import type { Reply } from "../engine/reply.ts";
-import { err } from "../errors.ts";
+import { err, HeroError } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
 import type { Resolved } from "./dispatch.ts";
 import type { Session } from "./session.ts";
@@ -32,14 +32,31 @@ export function runInTransaction(
     return err(`'${r.name.toLowerCase()}' is not supported by instance ${inst.index}`);
   }
   const step = (): Reply | Promise<Reply> => {
+    session.txOpening = false;
     // The connection may have left the instance while it waited.
     if (session.instance !== inst) return err("the instance was deselected");
     const open = session.tx?.instance === inst ? session.tx.state : null;
     const next = capability.step(open, { cmd: r.name, args: r.args }, now);
     session.tx = next.tx === null ? null : { instance: inst, state: next.tx };
-    if (next.op !== undefined) return inst.write(next.op) as Reply | Promise<Reply>;
+    if (next.op !== undefined) {
+      // What the transaction wrote is applied now: that needs write access now, whatever the
+      // session had when the writes were made (a key may have been demoted meanwhile).
+      if (session.perm !== "readwrite") {
+        return new HeroError(
+          "NOPERM",
+          "this connection may no longer write to the instance: the transaction was rolled back",
+        );
+      }
+      return inst.write(next.op) as Reply | Promise<Reply>;
+    }
     return next.reply ?? null;
   };
   const barrier = session.tx === null ? linearizable() : null;
-  return barrier === null ? step() : barrier.then(step);
+  if (barrier === null) return step();
+  // Until the transaction is open, nothing pipelined behind it may start (canOverlap).
+  session.txOpening = true;
+  return barrier.then(step, (e: unknown) => {
+    session.txOpening = false;
+    throw e;
+  });
 }

@@ -61,6 +61,8 @@ export class Session {
    * ends it, uncommitted.
    */
   tx: { instance: Instance; state: object } | null = null;
+  /** Set while a command that opens a transaction waits for its read index. */
+  txOpening = false;
   multiFailed = false;
   watched: { instance: Instance; key: string }[] = [];
   watchDirty = false;

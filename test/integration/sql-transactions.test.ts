@@ -173,6 +173,40 @@ describe.skipIf(skipWithout("redis-cli"))("SQL transactions on one server", () =
     expect(await a.call("SQL", "ROLLBACK")).toBe("OK");
   });
 
+  it("refuses SQL.COMMIT of writes once the connection lost write access", async () => {
+    const KEY = "sqltx-writer-key-0123";
+    await srv.call("db_updateSecurity", {
+      instance_index: index,
+      visibility: "Private",
+      add_keys: [{ key: KEY, permission: "ReadWrite" }],
+    });
+    try {
+      const c = ioredisClient(srv.port);
+      clients.push(c);
+      await c.call("SELECT", String(index), "KEY", KEY);
+      await c.call("SQL.BEGIN");
+      await c.call("SQL.EXEC", "INSERT INTO other(v) VALUES ('demoted')");
+      await srv.call("db_updateSecurity", {
+        instance_index: index,
+        remove_keys: [KEY],
+        add_keys: [{ key: KEY, permission: "Read" }],
+      });
+      expect(await failure(c.call("SQL.COMMIT"))).toMatch(/^NOPERM .*no longer write/);
+      const admin = ioredisClient(srv.port);
+      clients.push(admin);
+      await admin.call("SELECT", String(index), "KEY", SECRET);
+      expect(
+        await admin.call("SQL.QUERY", "SELECT count(*) AS n FROM other WHERE v = 'demoted'"),
+      ).toEqual([["n", 0]]);
+    } finally {
+      await srv.call("db_updateSecurity", {
+        instance_index: index,
+        visibility: "Public",
+        remove_keys: [KEY],
+      });
+    }
+  });
+
   it("commits random() and randomblob() as the transaction saw them", async () => {
     const a = client();
     await a.call("SQL.EXEC", "CREATE TABLE rnd(id INTEGER PRIMARY KEY, r INTEGER, b BLOB)");
@@ -301,6 +335,18 @@ describe("SQL transactions in a cluster", () => {
       // Not visible on the leader before the commit.
       expect(await leader.call("SQL.QUERY", "SELECT count(*) AS n FROM t")).toEqual([["n", 0]]);
       expect(await follower.call("SQL.COMMIT")).toBe("OK");
+      // Pipelined behind a BEGIN that waits for its read index, writes stay inside it.
+      const piped = await follower
+        .pipeline()
+        .call("SQL.BEGIN")
+        .call("SQL.EXEC", "INSERT INTO t(r, at) VALUES (1, 'piped')")
+        .call("SQL.EXEC", "INSERT INTO t(r, at) VALUES (2, 'piped')")
+        .call("SQL.ROLLBACK")
+        .exec();
+      expect(piped?.map(([e]) => e)).toEqual([null, null, null, null]);
+      expect(
+        await leader.call("SQL.QUERY", "SELECT count(*) AS n FROM t WHERE at = 'piped'"),
+      ).toEqual([["n", 0]]);
       for (const n of cluster.nodes) {
         const c = ioredisClient(n.respPort, index);
         clients.push(c);

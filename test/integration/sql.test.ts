@@ -160,6 +160,10 @@ describe.skipIf(skipWithout("redis-cli"))("SQL instances on one server", () => {
       [["SQL.EXEC", "BEGIN"], /not authorized/],
       [["SQL.EXEC", "PRAGMA journal_mode=DELETE"], /not authorized/],
       [["SQL.EXEC", "DELETE FROM _herodb_meta"], /not authorized/],
+      // The read connection is guarded too: no other files, no temporary objects, no copies.
+      [["SQL.QUERY", "ATTACH DATABASE '/tmp/elsewhere.db' AS x"], /not authorized/],
+      [["SQL.QUERY", "CREATE TEMP VIEW items AS SELECT 1"], /not authorized/],
+      [["SQL.QUERY", "VACUUM INTO '/tmp/copy.db'"], /VACUUM is not available/],
       [["SQL.EXEC", "SELEC 1"], /syntax error/],
       [["GET", "k"], /not supported by instance \d+ \(SQL\)/],
       [

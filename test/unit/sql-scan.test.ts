@@ -91,3 +91,14 @@ describe("SqlClock", () => {
     expect(one("(SELECT at FROM d)")).toBe("2026-12-07 18:10:05");
   });
 });
+
+describe("hasSecondStatement and triggers", () => {
+  it("keeps a trigger's body in its CREATE, and still sees statements after it", () => {
+    const trigger =
+      "CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO log VALUES (CASE WHEN new.x > 0 THEN 1 ELSE 0 END); UPDATE c SET n = n + 1; END";
+    expect(hasSecondStatement(trigger)).toBe(false);
+    expect(hasSecondStatement(`${trigger};`)).toBe(false);
+    expect(hasSecondStatement(`${trigger}; DROP TABLE a`)).toBe(true);
+    expect(hasSecondStatement("BEGIN; COMMIT")).toBe(true);
+  });
+});

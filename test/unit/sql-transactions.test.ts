@@ -1,8 +1,10 @@
 /**
- * SQL transactions at the engine (no server): commits batched into one log entry judge each
- * other, an apply replays what the transaction saw, and a commit that arrives twice applies
- * once. These are the cases a live cluster reaches only by chance (proposals batched into one
- * entry, a proposal retried after a leader change).
+ * SQL at the engine (no server): commits batched into one log entry judge each other, a commit
+ * that arrives twice applies once (the cases a live cluster reaches only by chance: proposals
+ * batched into one entry, a proposal retried after a leader change); statements that would end
+ * an entry's transaction themselves (a ROLLBACK conflict clause, a deferred foreign key) fail
+ * alone and the instance goes on; a schema's stored CURRENT_TIMESTAMP reads the Op's clock; a
+ * restored backup's marks do not outlive it; 'now' stays out of generated columns.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +12,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqlEngine } from "../../src/backends/sql/engine.ts";
 import type { Op, TransactionStep } from "../../src/engine/contract.ts";
+import { snapshotBytes, snapshotOfBytes } from "../../src/engine/snapshot.ts";
 import { HeroError } from "../../src/errors.ts";
 
 const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
@@ -85,5 +88,81 @@ describe("SQL transactions at the engine", () => {
     const [, commit] = write(exec("UPDATE acct SET balance = 1 WHERE id = 1"), a);
     expect((commit as HeroError).code).toBe("SERIALIZATION");
     expect(balance(2)).toBe(100);
+  });
+
+  it("fails a statement that ends the entry's transaction alone, and goes on", () => {
+    const replies = write(
+      exec("INSERT INTO other VALUES ('before')"),
+      exec("INSERT OR ROLLBACK INTO acct VALUES (1, 5)"),
+      exec("INSERT INTO other VALUES ('after')"),
+    );
+    expect(replies[0]).not.toBeInstanceOf(HeroError);
+    expect((replies[1] as HeroError).message).toMatch(/ended the log entry's transaction/);
+    expect(replies[2]).not.toBeInstanceOf(HeroError);
+    expect(engine.db.query("SELECT v FROM other ORDER BY rowid", []).rows).toEqual([
+      ["before"],
+      ["after"],
+    ]);
+    expect(write(exec("INSERT INTO other VALUES ('later')"))[0]).not.toBeInstanceOf(HeroError);
+    expect(engine.appliedIndex).toBe(index);
+  });
+
+  it("answers an entry whose COMMIT fails (a deferred foreign key) with errors, and goes on", () => {
+    write(
+      exec(
+        "CREATE TABLE child(id INTEGER PRIMARY KEY, p INTEGER REFERENCES acct(id) DEFERRABLE INITIALLY DEFERRED)",
+      ),
+    );
+    const replies = write(
+      exec("INSERT INTO other VALUES ('lost with its entry')"),
+      exec("INSERT INTO child VALUES (1, 999)"),
+    );
+    for (const r of replies) expect((r as HeroError).message).toMatch(/could not be committed/);
+    expect(engine.db.query("SELECT count(*) FROM child", []).rows).toEqual([[0]]);
+    expect(write(exec("INSERT INTO child VALUES (2, 1)"))[0]).not.toBeInstanceOf(HeroError);
+    expect(engine.appliedIndex).toBe(index);
+  });
+
+  it("reads the Op's clock for a CURRENT_TIMESTAMP that a schema stores as written", () => {
+    // As a schema made before CURRENT_* was rewritten (or restored from such a backup) holds it.
+    engine.db.internal(() =>
+      engine.db
+        .ownStatement(
+          "CREATE TABLE legacy(id INTEGER PRIMARY KEY, at TEXT DEFAULT CURRENT_TIMESTAMP)",
+        )
+        .run(),
+    );
+    write(exec("INSERT INTO legacy(id) VALUES (1)"));
+    expect(engine.db.query("SELECT at FROM legacy", []).rows).toEqual([["2026-12-07 12:00:00"]]);
+  });
+
+  it("keeps 'now' out of generated columns, where the reader could not read it", () => {
+    const [r] = write(exec("CREATE TABLE g(a INTEGER, d TEXT AS (datetime('now')))"));
+    expect(r).toBeInstanceOf(HeroError);
+    expect((r as HeroError).message).toMatch(/non-deterministic/);
+  });
+
+  it("does not carry a restored backup's write marks into this log", async () => {
+    for (let i = 0; i < 30; i++) write(exec("UPDATE acct SET balance = balance + 1 WHERE id = 1"));
+    const bytes = await snapshotBytes(await engine.snapshot());
+    const dir2 = mkdtempSync(join(tmpdir(), "sqltx2-"));
+    const other = new SqlEngine(join(dir2, "db.sqlite"));
+    try {
+      await other.restore({ ...snapshotOfBytes(5, bytes), rebased: true });
+      const tx = other.transactions;
+      let step = tx.step(null, { cmd: "SQL.BEGIN", args: [] }, NOW);
+      step = tx.step(
+        step.tx,
+        { cmd: "SQL.EXEC", args: [b("UPDATE acct SET balance = 0 WHERE id = 2")] },
+        NOW,
+      );
+      expect(step.reply).not.toBeInstanceOf(HeroError);
+      step = tx.step(step.tx, { cmd: "SQL.COMMIT", args: [] }, NOW);
+      const [commit] = other.applyAll([step.op!], 6).map((x) => x.reply);
+      expect(commit).not.toBeInstanceOf(HeroError);
+    } finally {
+      await other.close();
+      rmSync(dir2, { recursive: true, force: true });
+    }
   });
 });

@@ -33,11 +33,20 @@ export interface Compiled {
 /** Terms of the index's vocabulary within `distance` edits of a word (for %fuzzy%). */
 export type Vocabulary = (word: string, distance: number) => string[];
 
+/** The terms a query term matches through its synonym groups (itself included). */
+export type Synonyms = (word: string) => string[];
+
 const err = (m: string) => new HeroError("ERR", m);
 const quote = (word: string) => `"${word.replace(/"/g, '""')}"`;
 const EARTH_METERS = 6_371_008.8;
 
-export function compile(def: IndexDef, tables: Tables, node: Node, vocab: Vocabulary): Compiled {
+export function compile(
+  def: IndexDef,
+  tables: Tables,
+  node: Node,
+  vocab: Vocabulary,
+  synonyms: Synonyms = (w) => [w],
+): Compiled {
   const params: (string | number)[] = [];
   const textColumn = (alias: string | null): string | null => {
     if (alias === null) return null;
@@ -57,7 +66,12 @@ export function compile(def: IndexDef, tables: Tables, node: Node, vocab: Vocabu
         // Fuzzy terms are the index's own (stemmed) terms, which a MATCH would stem again.
         if (n.fuzzy > 0) return null;
         const col = textColumn(n.field);
-        const expr = n.prefix ? `${quote(n.word)}*` : quote(n.word);
+        const same = n.prefix ? [n.word] : synonyms(n.word);
+        const expr = n.prefix
+          ? `${quote(n.word)}*`
+          : same.length > 1
+            ? `(${same.map(quote).join(" OR ")})`
+            : quote(n.word);
         return col === null ? expr : `{${col}} : ${expr}`;
       }
       case "phrase": {

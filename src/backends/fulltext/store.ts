@@ -16,6 +16,7 @@ import type { StatementSync } from "node:sqlite";
 import { HeroError } from "../../errors.ts";
 import type { SqlDb } from "../sql/sql-db.ts";
 import { type Compiled, compile, editDistance, type Tables } from "./compile.ts";
+import { Dictionaries } from "./dictionaries.ts";
 import type { Node } from "./query.ts";
 import type { FieldDef, IndexDef } from "./schema.ts";
 
@@ -80,6 +81,8 @@ export function tagsOf(f: FieldDef, value: string): string[] {
 
 export class FtStore {
   private readonly db: SqlDb;
+  /** Suggestion dictionaries and synonym groups. */
+  readonly dicts: Dictionaries;
 
   constructor(db: SqlDb) {
     this.db = db;
@@ -90,6 +93,7 @@ export class FtStore {
         )
         .run(),
     );
+    this.dicts = new Dictionaries(db);
   }
 
   private w(sql: string): StatementSync {
@@ -162,6 +166,7 @@ export class FtStore {
       if (t.text !== null) drops.unshift(t.vocab as string, t.instances as string, t.text);
       for (const table of drops) this.db.ownStatement(`DROP TABLE IF EXISTS ${table}`).run();
       this.w(`DELETE FROM ${INDEXES} WHERE id = ?`).run(found.id);
+      this.dicts.dropIndex(name);
       return true;
     });
   }
@@ -250,7 +255,7 @@ export class FtStore {
           .filter((term) => editDistance(word, term, distance) <= distance)
           .slice(0, 256);
       };
-      const c: Compiled = compile(def, t, query, vocab);
+      const c: Compiled = compile(def, t, query, vocab, this.dicts.synonymsOf(name));
       let where = c.where;
       const params = [...c.params];
       if (o.inKeys !== null) {

@@ -70,12 +70,26 @@ export class SqlClock {
     this.now = now;
   }
 
-  /** Replaces `db`'s date functions with ones that read 'now' from this clock. */
+  /**
+   * Replaces `db`'s date functions with ones that read 'now' from this clock, and the CURRENT_*
+   * keywords too (a function of that name overrides the keyword, also inside a DEFAULT stored
+   * by a schema written before the keywords were rewritten). They are registered as not
+   * deterministic, as SQLite's own are when given 'now', so SQLite keeps them out of CHECK
+   * constraints, generated columns and index expressions, where a replica could not agree.
+   */
   install(db: DatabaseSync): void {
     for (const name of Object.keys(FUNCTIONS)) {
-      db.function(name, { varargs: true, deterministic: true }, (...args) =>
+      db.function(name, { varargs: true, deterministic: false }, (...args) =>
         this.call(name, args as SQLInputValue[]),
       );
+    }
+    const keywords: [string, string][] = [
+      ["current_timestamp", "datetime"],
+      ["current_date", "date"],
+      ["current_time", "time"],
+    ];
+    for (const [keyword, fn] of keywords) {
+      db.function(keyword, { deterministic: false }, () => this.call(fn, []));
     }
   }
 

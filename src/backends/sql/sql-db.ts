@@ -37,6 +37,8 @@ const ROWID = "_herodb_rowid";
 /** Bounds on what one command may send and get back (clear errors beyond). */
 const MAX_STATEMENT_CHARS = 1024 * 1024;
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+/** Statements longer than this are prepared for each run, not kept. */
+const MAX_CACHED_CHARS = 4096;
 
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
@@ -84,6 +86,9 @@ export class SqlDb {
   private reader: DatabaseSync;
   private readonly random = new SeededRandom();
   private readonly guard = new StatementGuard();
+  /** The reader's guard: always read-only (the temp schema and ATTACH stay writable on a
+   * read-only connection, so the connection alone does not keep a Read key to reads). */
+  private readonly readerGuard = new StatementGuard();
   /** What 'now' means on the writer: set to the Op's clock before its statements run. */
   readonly clock = new SqlClock();
   appliedIndex = 0;
@@ -91,7 +96,14 @@ export class SqlDb {
   constructor(path: string) {
     this.path = path;
     this.writer = this.openWriter();
-    this.reader = new DatabaseSync(path, { readOnly: true });
+    this.reader = this.openReader();
+  }
+
+  private openReader(): DatabaseSync {
+    const db = new DatabaseSync(this.path, { readOnly: true });
+    this.readerGuard.readOnly = true;
+    db.setAuthorizer(this.readerGuard.authorize);
+    return db;
   }
 
   private openWriter(): DatabaseSync {
@@ -138,10 +150,12 @@ export class SqlDb {
   private asEngine<T>(fn: () => T): T {
     const was = this.guard.internal;
     this.guard.internal = true;
+    this.readerGuard.internal = true;
     try {
       return fn();
     } finally {
       this.guard.internal = was;
+      this.readerGuard.internal = was;
     }
   }
 
@@ -151,6 +165,29 @@ export class SqlDb {
    * tables the successful ops wrote are recorded as written at `index`.
    */
   applyEntry(index: number, runs: ((seed: string) => Reply)[]): Reply[] {
+    // Ops that cannot be part of the entry's transaction (see `attempt`) answer these errors
+    // and are left out of the next attempt, the same way on every replica; each attempt drops
+    // at least one op, so there are at most runs.length + 1 of them.
+    const excluded = new Map<number, HeroError>();
+    for (;;) {
+      const replies = this.attempt(index, runs, excluded);
+      if (replies !== null) return replies;
+    }
+  }
+
+  /**
+   * One try at applying an entry in one transaction. A statement may end that transaction
+   * itself (INSERT OR ROLLBACK, a conflict clause of ROLLBACK): then everything before it was
+   * undone too, so the op is excluded and the entry starts over (null). A COMMIT that fails (a
+   * deferred constraint) cannot say which op broke it: then every op of the entry answers the
+   * error and only the index is recorded. Either way the group goes on: one statement must not
+   * stop an instance on every node.
+   */
+  private attempt(
+    index: number,
+    runs: ((seed: string) => Reply)[],
+    excluded: Map<number, HeroError>,
+  ): Reply[] | null {
     const w = this.writer;
     const guard = this.guard;
     this.asEngine(() => w.exec("BEGIN IMMEDIATE"));
@@ -158,18 +195,33 @@ export class SqlDb {
     /** Tables already recorded as written at `index` in this entry. */
     const marked = new Set<string>();
     try {
-      runs.forEach((run, k) => {
+      for (let k = 0; k < runs.length; k++) {
+        const left = excluded.get(k);
+        if (left !== undefined) {
+          replies.push(left);
+          continue;
+        }
         this.asEngine(() => w.exec("SAVEPOINT op"));
         this.resetCounters();
         const mine = new Set<string>();
         guard.written = mine;
         let reply: Reply;
         try {
-          reply = run(`${index}:${k}`);
+          reply = runs[k](`${index}:${k}`);
         } catch (e) {
           reply = sqlError(e, guard);
         } finally {
           guard.written = null;
+        }
+        if (!w.isTransaction) {
+          excluded.set(
+            k,
+            new HeroError(
+              "ERR",
+              `the statement ended the log entry's transaction (ROLLBACK conflict clauses are not available): ${reply instanceof HeroError ? reply.message : "rolled back"}`,
+            ),
+          );
+          return null;
         }
         this.asEngine(() => {
           if (reply instanceof HeroError) w.exec("ROLLBACK TO op");
@@ -186,11 +238,18 @@ export class SqlDb {
           w.exec("RELEASE op");
         });
         replies.push(reply);
-      });
-      this.asEngine(() => {
-        this.recordApplied().run(index);
-        w.exec("COMMIT");
-      });
+      }
+      this.asEngine(() => this.recordApplied().run(index));
+      try {
+        this.asEngine(() => w.exec("COMMIT"));
+      } catch (e) {
+        const why = sqlError(e, guard).message;
+        if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
+        for (let k = 0; k < runs.length; k++) {
+          excluded.set(k, new HeroError("ERR", `the log entry could not be committed: ${why}`));
+        }
+        return null;
+      }
       this.appliedIndex = index;
     } catch (e) {
       if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
@@ -212,13 +271,17 @@ export class SqlDb {
    * `internal` when it may be prepared again after a schema change).
    */
   readStatement(sql: string): StatementSync {
-    let st = this.readerStatements.get(sql);
+    let st = this.ownReaderStatements.get(sql);
     if (st === undefined) {
-      st = this.reader.prepare(sql);
-      this.readerStatements.set(sql, st);
+      st = this.asEngine(() => this.reader.prepare(sql));
+      this.ownReaderStatements.set(sql, st);
     }
     return st;
   }
+
+  /** The engine's own statements on the reader (kept apart from clients' statements, whose
+   * read settings differ). */
+  private readonly ownReaderStatements = new Bounded<StatementSync>(256);
 
   /** The engine's own statements on the writer, prepared once per writer connection. */
   private own = new Map<string, StatementSync>();
@@ -320,6 +383,9 @@ export class SqlDb {
       );
     }
     const shape = shapeOf(text);
+    if (shape.verb === "VACUUM") {
+      throw new HeroError("ERR", "VACUUM is not available: the engine manages the database file");
+    }
     if (shape.second) {
       throw new HeroError("ERR", "one statement per command (SQL.BATCH runs several)");
     }
@@ -336,11 +402,13 @@ export class SqlDb {
     }
     const strings = args.map((a) => a.toString("utf8"));
     try {
-      let st = db === this.reader ? this.readerStatements.get(shape.sql) : undefined;
+      // Long texts are not kept: the cache would hold them (and a statement each) alive.
+      const keep = db === this.reader && shape.sql.length <= MAX_CACHED_CHARS;
+      let st = keep ? this.readerStatements.get(shape.sql) : undefined;
       if (st === undefined) {
         st = db.prepare(shape.sql);
         st.setReadBigInts(true);
-        if (db === this.reader) this.readerStatements.set(shape.sql, st);
+        if (keep) this.readerStatements.set(shape.sql, st);
       }
       if (p.names.length === 0) return { st, values: strings };
       // Named parameters bind by name, in the order they first appear.
@@ -350,7 +418,7 @@ export class SqlDb {
       });
       return { st, values: [named] };
     } catch (e) {
-      throw sqlError(e, this.guard);
+      throw sqlError(e, db === this.reader ? this.readerGuard : this.guard);
     }
   }
 
@@ -400,7 +468,7 @@ export class SqlDb {
       if (/readonly database/i.test(message)) {
         throw new HeroError("ERR", "SQL.QUERY runs reads only: use SQL.EXEC to change data");
       }
-      throw sqlError(e, this.guard);
+      throw sqlError(e, db === this.reader ? this.readerGuard : this.guard);
     }
   }
 
@@ -438,12 +506,17 @@ export class SqlDb {
     this.writer = this.openWriter();
     this.own.clear();
     this.readerStatements.clear();
+    this.ownReaderStatements.clear();
     this.asEngine(() => {
       this.recordApplied().run(index);
-      if (rebased) this.markWritten().run(SCHEMA, index);
+      if (rebased) {
+        // The backup's marks count another log's indexes: start afresh at this one.
+        this.ownStatement(`DELETE FROM ${WRITES}`).run();
+        this.markWritten().run(SCHEMA, index);
+      }
     });
     this.appliedIndex = index;
-    this.reader = new DatabaseSync(this.path, { readOnly: true });
+    this.reader = this.openReader();
   }
 
   /** Makes everything applied durable (a full checkpoint syncs the database file). */

@@ -56,8 +56,17 @@ const SCHEMA_CHANGES = new Set([
 
 const WRITES = new Set([C.SQLITE_INSERT, C.SQLITE_UPDATE, C.SQLITE_DELETE]);
 
-/** The catalog table's names as statements may spell them. */
-const CATALOG = new Set(["sqlite_master", "sqlite_schema", "sqlite_temp_master"]);
+/**
+ * The catalog table's names as statements may spell them, and sqlite_sequence: AUTOINCREMENT
+ * reads and writes it without telling the authorizer, so a statement that writes it directly
+ * counts as a change of everything (every transaction may depend on the next id it holds).
+ */
+const CATALOG = new Set([
+  "sqlite_master",
+  "sqlite_schema",
+  "sqlite_temp_master",
+  "sqlite_sequence",
+]);
 
 const tableName = (name: string): string => (CATALOG.has(name) ? SCHEMA : name);
 

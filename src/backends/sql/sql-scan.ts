@@ -93,13 +93,24 @@ export function parameters(sql: string): Parameters {
   return { count: max, names, positional };
 }
 
-/** Whether `sql` holds more than one statement (anything but blanks and comments after a `;`). */
+/**
+ * Whether `sql` holds more than one statement (anything but blanks and comments after a `;`).
+ * The `;`s inside a CREATE TRIGGER's BEGIN … END body end its statements, not the CREATE.
+ */
 export function hasSecondStatement(sql: string): boolean {
   let ended = false;
+  let first = "";
+  let depth = 0;
   for (const t of tokens(sql)) {
     if (t.kind === "space" || t.kind === "comment") continue;
     if (ended) return !(t.kind === "punct" && t.text === ";");
-    if (t.kind === "punct" && t.text === ";") ended = true;
+    if (t.kind === "word") {
+      const w = t.text.toUpperCase();
+      if (first === "") first = w;
+      else if (first === "CREATE" && (w === "BEGIN" || w === "CASE")) depth++;
+      else if (first === "CREATE" && w === "END" && depth > 0) depth--;
+    }
+    if (t.kind === "punct" && t.text === ";" && depth === 0) ended = true;
   }
   return false;
 }

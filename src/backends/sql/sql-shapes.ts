@@ -40,12 +40,15 @@ export class Bounded<V> {
 
 const shapes = new Bounded<Shape>(1024);
 
+/** Texts longer than this are scanned each time rather than kept (the map would hold them). */
+const MAX_KEPT_CHARS = 4096;
+
 export function shapeOf(text: string): Shape {
   let s = shapes.get(text);
   if (s === undefined) {
     const sql = clockCalls(text);
     s = { sql, second: hasSecondStatement(sql), params: parameters(sql), verb: firstWord(sql) };
-    shapes.set(text, s);
+    if (text.length <= MAX_KEPT_CHARS) shapes.set(text, s);
   }
   return s;
 }

@@ -29,6 +29,8 @@ import { execReply, type SqlDb } from "./sql-db.ts";
 
 /** Writes one transaction may hold (each statement replays the ones before it). */
 export const MAX_STATEMENTS = 1000;
+/** How long one statement's replay of the transaction may take (the process waits meanwhile). */
+const MAX_REPLAY_MS = 1000;
 /** Bytes of statements and arguments one transaction may hold. */
 const MAX_BYTES = 16 * 1024 * 1024;
 
@@ -85,6 +87,13 @@ export function sqlTransactions(
    */
   function inside<T>(tx: SqlTransaction, readOnly: boolean, now: number, fn: () => T): T {
     const touched = new Set<string>();
+    const began = performance.now();
+    // What the transaction depends on after this statement: the earlier statements' tables too,
+    // since the replay reads them again.
+    const check = () => {
+      const changed = db.writtenAfter([...tx.touched, ...touched], tx.start);
+      if (changed !== null) throw conflict(changed.table, changed.index);
+    };
     let result: T;
     try {
       result = db.scratch(() => {
@@ -95,11 +104,17 @@ export function sqlTransactions(
       });
     } catch (e) {
       // An error that a concurrent write may have caused (a constraint) is a conflict too.
-      const changed = db.writtenAfter(touched, tx.start);
-      throw changed === null ? e : conflict(changed.table, changed.index);
+      check();
+      throw e;
     }
-    const changed = db.writtenAfter(touched, tx.start);
-    if (changed !== null) throw conflict(changed.table, changed.index);
+    check();
+    if (performance.now() - began > MAX_REPLAY_MS) {
+      // The whole process waits while a statement replays: end it before that grows further.
+      throw new HeroError(
+        "LIMIT",
+        `the transaction was rolled back: its statements take over ${MAX_REPLAY_MS} ms to replay; commit smaller transactions`,
+      );
+    }
     for (const t of touched) tx.touched.add(t);
     return result;
   }
@@ -164,8 +179,10 @@ export function sqlTransactions(
       return { tx, reply: statement(tx, call, now) };
     } catch (e) {
       if (!(e instanceof HeroError)) throw e;
-      // A conflict ends the transaction; any other error is the statement's alone (as SQLite).
-      return { tx: e.code === "SERIALIZATION" ? null : tx, reply: e };
+      // A conflict (or a replay grown too slow) ends the transaction; any other error is the
+      // statement's alone, as in SQLite.
+      const ends = e.code === "SERIALIZATION" || e.code === "LIMIT";
+      return { tx: ends ? null : tx, reply: e };
     }
   }
 
