@@ -237,6 +237,69 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
     ]);
   });
 
+  it("suggests, spell-checks, expands synonyms, explains and alters", async () => {
+    const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
+    await nr.connect();
+    try {
+      expect(await nr.ft.sugAdd("ac", "hello world", 1)).toBe(1);
+      expect(await nr.ft.sugAdd("ac", "help desk", 2)).toBe(2);
+      expect(await nr.ft.sugAdd("ac", "hello world", 3, { INCR: true })).toBe(2);
+      expect(await nr.ft.sugGet("ac", "hel")).toEqual(["hello world", "help desk"]);
+      const scored = (await nr.ft.sugGetWithScores("ac", "hel")) as {
+        suggestion: string;
+        score: unknown;
+      }[];
+      // RESP2 sends scores as bulk strings (node-redis passes them on as they came).
+      expect(scored.map((x) => [x.suggestion, Number(x.score)])).toEqual([
+        ["hello world", 4],
+        ["help desk", 2],
+      ]);
+      expect(await nr.ft.sugGet("ac", "hwl", { FUZZY: true })).toEqual([
+        "hello world",
+        "help desk",
+      ]);
+      expect(await nr.ft.sugLen("ac")).toBe(2);
+      expect(await nr.ft.sugDel("ac", "help desk")).toBe(1);
+      expect(await nr.ft.sugLen("ac")).toBe(1);
+    } finally {
+      await nr.quit();
+    }
+    // Synonyms: a query for one term of a group finds documents with any of them.
+    expect((await cli(["FT.SEARCH", "idx", "kitty", "NOCONTENT"])).stdout.trim()).toBe("0");
+    expect((await cli(["FT.SYNUPDATE", "idx", "g1", "kitty", "cats"])).stdout.trim()).toBe("OK");
+    expect(
+      (await cli(["FT.SEARCH", "idx", "kitty", "NOCONTENT"])).stdout.trim().split("\n"),
+    ).toEqual(["1", "doc:2"]);
+    expect((await cli(["FT.SYNDUMP", "idx"])).stdout.trim().split("\n")).toEqual([
+      "cats",
+      "g1",
+      "kitty",
+      "g1",
+    ]);
+    const spell = await cli(["FT.SPELLCHECK", "idx", "quck fox"]);
+    expect(spell.stdout.trim().split("\n").slice(0, 3)).toEqual(["TERM", "quck", "0.5"]);
+    expect(spell.stdout).toContain("quick");
+    expect(spell.stdout).not.toContain("fox");
+    const plan = await cli(["FT.EXPLAIN", "idx", "quick -lazy @price:[1 2]"]);
+    expect(plan.stdout).toContain("INTERSECT {");
+    expect(plan.stdout).toContain("NUMERIC {1 <= @price <= 2}");
+    // A field added later indexes the documents already there.
+    expect((await cli(["FT.ALTER", "idx", "SCHEMA", "ADD", "extra", "TAG"])).stdout.trim()).toBe(
+      "OK",
+    );
+    await cli(["FT.ADD", "idx", "doc:5", "1", "title", "Late", "extra", "yes"]);
+    expect(
+      (await cli(["FT.SEARCH", "idx", "@extra:{yes}", "NOCONTENT"])).stdout.trim().split("\n"),
+    ).toEqual(["1", "doc:5"]);
+    expect((await cli(["FT.ALTER", "idx", "SCHEMA", "ADD", "summary", "TEXT"])).stdout.trim()).toBe(
+      "OK",
+    );
+    expect(
+      (await cli(["FT.SEARCH", "idx", "@title:late", "NOCONTENT"])).stdout.trim().split("\n"),
+    ).toEqual(["1", "doc:5"]);
+    expect((await cli(["FT.DEL", "idx", "doc:5"])).stdout.trim()).toBe("1");
+  });
+
   it("works through node-redis's search commands", async () => {
     const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
     await nr.connect();

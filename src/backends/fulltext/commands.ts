@@ -9,7 +9,8 @@
 import type { CommandSpec } from "../../engine/command-spec.ts";
 import { formatDouble, MapReply, OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import { parseQuery } from "./query.ts";
+import { dictionaryCommands } from "./dictionary-commands.ts";
+import { explain, parseQuery } from "./query.ts";
 import { parseCreate } from "./schema.ts";
 import { parseSearch, searchReply } from "./search-args.ts";
 import type { FtStore } from "./store.ts";
@@ -188,6 +189,40 @@ export const fullTextCommands: readonly FullTextCommand[] = [
       return OK;
     },
   },
+  {
+    name: "FT.ALTER",
+    group: "fulltext",
+    summary: "Adds fields to an index; the documents already there are indexed for them.",
+    syntax:
+      "index [SKIPINITIALSCAN] SCHEMA ADD field [AS alias] TEXT|TAG|NUMERIC|GEO [options] ...",
+    arity: -6,
+    flags: ["write"],
+    scope,
+    exec: (store, args) => {
+      const [name, ...rest] = args.map((a) => text(a));
+      const words = rest[0]?.toUpperCase() === "SKIPINITIALSCAN" ? rest.slice(1) : rest;
+      if (words[0]?.toUpperCase() !== "SCHEMA" || words[1]?.toUpperCase() !== "ADD") {
+        throw err("FT.ALTER: SCHEMA ADD expected");
+      }
+      store.alter(name, parseCreate(name, ["SCHEMA", ...words.slice(2)]).fields);
+      return OK;
+    },
+  },
+  {
+    name: "FT.EXPLAIN",
+    group: "fulltext",
+    summary: "Shows how a query is understood, as a tree.",
+    syntax: "index query [DIALECT n]",
+    arity: -3,
+    flags: ["readonly"],
+    scope,
+    exec: (store, args) => {
+      const def = store.definition(text(args[0]));
+      const stopwords = def.stopwords === null ? undefined : new Set(def.stopwords);
+      return explain(parseQuery(text(args[1]), { stopwords }));
+    },
+  },
+  ...dictionaryCommands(scope),
   {
     name: "FT._LIST",
     group: "fulltext",

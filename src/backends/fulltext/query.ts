@@ -274,3 +274,39 @@ class Parser {
 export function parseQuery(q: string, o: ParseOptions = {}): Node {
   return new Parser(q, o).parse();
 }
+
+/** The tree as FT.EXPLAIN prints it, one node per line, indented by depth. */
+export function explain(n: Node, depth = 0): string {
+  const pad = "  ".repeat(depth);
+  const group = (name: string, items: Node[]) =>
+    `${pad}${name} {\n${items.map((i) => explain(i, depth + 1)).join("")}${pad}}\n`;
+  const scope = (field: string | null) => (field === null ? "" : `@${field}:`);
+  switch (n.t) {
+    case "and":
+      return group("INTERSECT", n.items);
+    case "or":
+      return group("UNION", n.items);
+    case "not":
+      return group("NOT", [n.item]);
+    case "optional":
+      return group("OPTIONAL", [n.item]);
+    case "all":
+      return `${pad}<WILDCARD>\n`;
+    case "none":
+      return `${pad}<EMPTY>\n`;
+    case "term":
+      if (n.fuzzy > 0) return `${pad}${scope(n.field)}FUZZY{${n.word}, ${n.fuzzy}}\n`;
+      return `${pad}${scope(n.field)}${n.word}${n.prefix ? "*" : ""}\n`;
+    case "phrase":
+      return `${pad}${scope(n.field)}EXACT {${n.words.join(" ")}}\n`;
+    case "num": {
+      const lo = n.lo === -Infinity ? "-inf" : String(n.lo);
+      const hi = n.hi === Infinity ? "inf" : String(n.hi);
+      return `${pad}NUMERIC {${lo} ${n.loEx ? "<" : "<="} @${n.field} ${n.hiEx ? "<" : "<="} ${hi}}\n`;
+    }
+    case "tag":
+      return `${pad}TAG:@${n.field} {${n.tags.join(" | ")}}\n`;
+    case "geo":
+      return `${pad}GEO @${n.field}:{${n.lon},${n.lat} --> ${n.meters} m}\n`;
+  }
+}

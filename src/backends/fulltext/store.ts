@@ -145,16 +145,63 @@ export class FtStore {
         `CREATE INDEX ${t.geo}_fl ON ${t.geo} (f, lat)`,
         `CREATE INDEX ${t.geo}_rid ON ${t.geo} (rid)`,
       ];
-      if (t.text !== null) {
-        const cols = def.fields.filter((f) => f.type === "TEXT").map((_, i) => `c${i}`);
-        ddl.push(
-          `CREATE VIRTUAL TABLE ${t.text} USING fts5(${cols.join(", ")}, tokenize = 'porter unicode61')`,
-          `CREATE VIRTUAL TABLE ${t.vocab} USING fts5vocab(${t.text}, row)`,
-          `CREATE VIRTUAL TABLE ${t.instances} USING fts5vocab(${t.text}, instance)`,
-        );
-      }
       for (const sql of ddl) this.db.ownStatement(sql).run();
+      this.createText(t, def);
     });
+  }
+
+  /** The FTS5 table over the TEXT fields (c0, c1… in schema order) and its two vocabularies. */
+  private createText(t: Tables, def: IndexDef): void {
+    if (t.text === null) return;
+    const cols = def.fields.filter((f) => f.type === "TEXT").map((_, i) => `c${i}`);
+    for (const sql of [
+      `CREATE VIRTUAL TABLE ${t.text} USING fts5(${cols.join(", ")}, tokenize = 'porter unicode61')`,
+      `CREATE VIRTUAL TABLE ${t.vocab} USING fts5vocab(${t.text}, row)`,
+      `CREATE VIRTUAL TABLE ${t.instances} USING fts5vocab(${t.text}, instance)`,
+    ]) {
+      this.db.ownStatement(sql).run();
+    }
+  }
+
+  private indexText(t: Tables, def: IndexDef, rid: number, values: Map<string, string>): void {
+    const textFields = def.fields.filter((f) => f.type === "TEXT");
+    if (t.text === null || !textFields.some((f) => values.has(f.name) && !f.noindex)) return;
+    const cols = textFields.map((_, i) => `c${i}`);
+    this.w(
+      `INSERT INTO ${t.text} (rowid, ${cols.join(", ")}) VALUES (?, ${cols.map(() => "?").join(", ")})`,
+    ).run(rid, ...textFields.map((f) => (f.noindex ? "" : (values.get(f.name) ?? ""))));
+  }
+
+  /** NUMERIC, TAG and GEO values; `lenient` skips values that do not fit (documents added
+   * before the field existed were not checked against it). */
+  private indexOthers(
+    t: Tables,
+    fields: FieldDef[],
+    rid: number,
+    values: Map<string, string>,
+    lenient: boolean,
+  ): void {
+    for (const f of fields) {
+      const v = values.get(f.name);
+      if (v === undefined || f.noindex) continue;
+      if (f.type === "NUMERIC") {
+        const n = Number(v);
+        if (Number.isFinite(n)) this.w(`INSERT INTO ${t.num} VALUES (?, ?, ?)`).run(rid, f.name, n);
+        else if (!lenient) throw err(`field '${f.name}': '${v.slice(0, 64)}' is not a number`);
+      } else if (f.type === "TAG") {
+        const ins = this.w(`INSERT INTO ${t.tag} VALUES (?, ?, ?)`);
+        for (const tag of tagsOf(f, v)) ins.run(rid, f.name, tag);
+      } else if (f.type === "GEO") {
+        let p: { lon: number; lat: number };
+        try {
+          p = geoOf(f.name, v);
+        } catch (e) {
+          if (lenient) continue;
+          throw e;
+        }
+        this.w(`INSERT INTO ${t.geo} VALUES (?, ?, ?, ?)`).run(rid, f.name, p.lon, p.lat);
+      }
+    }
   }
 
   drop(name: string): boolean {
@@ -193,26 +240,8 @@ export class FtStore {
         JSON.stringify(Object.fromEntries(values)),
       );
       const rid = Number(r.lastInsertRowid);
-      const textFields = def.fields.filter((f) => f.type === "TEXT");
-      if (t.text !== null && textFields.some((f) => values.has(f.name) && !f.noindex)) {
-        const cols = textFields.map((_, i) => `c${i}`);
-        this.w(
-          `INSERT INTO ${t.text} (rowid, ${cols.join(", ")}) VALUES (?, ${cols.map(() => "?").join(", ")})`,
-        ).run(rid, ...textFields.map((f) => (f.noindex ? "" : (values.get(f.name) ?? ""))));
-      }
-      for (const f of def.fields) {
-        const v = values.get(f.name);
-        if (v === undefined || f.noindex) continue;
-        if (f.type === "NUMERIC")
-          this.w(`INSERT INTO ${t.num} VALUES (?, ?, ?)`).run(rid, f.name, Number(v));
-        else if (f.type === "TAG") {
-          const ins = this.w(`INSERT INTO ${t.tag} VALUES (?, ?, ?)`);
-          for (const tag of tagsOf(f, v)) ins.run(rid, f.name, tag);
-        } else if (f.type === "GEO") {
-          const p = geoOf(f.name, v);
-          this.w(`INSERT INTO ${t.geo} VALUES (?, ?, ?, ?)`).run(rid, f.name, p.lon, p.lat);
-        }
-      }
+      this.indexText(t, def, rid, values);
+      this.indexOthers(t, def.fields, rid, values, false);
     });
   }
 
@@ -236,8 +265,78 @@ export class FtStore {
     });
   }
 
-  definition(name: string): IndexDef {
-    return this.need(name, "reader").def;
+  definition(name: string, on: "writer" | "reader" = "reader"): IndexDef {
+    return this.need(name, on).def;
+  }
+
+  /**
+   * FT.ALTER … SCHEMA ADD: the new fields join the definition and the documents already there
+   * are indexed for them (a new TEXT field rebuilds the FTS5 table, which cannot gain columns).
+   */
+  alter(name: string, added: FieldDef[]): void {
+    this.db.internal(() => {
+      const { id, def } = this.need(name, "writer");
+      for (const f of added) {
+        if (def.fields.some((x) => x.name === f.name || x.alias === f.alias)) {
+          throw err(`field '${f.alias}' already exists in index '${name}'`);
+        }
+      }
+      const before = tablesOf(id, def);
+      const next: IndexDef = { ...def, fields: [...def.fields, ...added] };
+      this.w(`UPDATE ${INDEXES} SET def = ? WHERE id = ?`).run(JSON.stringify(next), id);
+      const docs = this.w(`SELECT rid, fields FROM ${before.docs} ORDER BY rid`).all() as {
+        rid: number;
+        fields: string;
+      }[];
+      const t = tablesOf(id, next);
+      if (added.some((f) => f.type === "TEXT")) {
+        if (before.text !== null) {
+          for (const table of [before.vocab, before.instances, before.text]) {
+            this.db.ownStatement(`DROP TABLE IF EXISTS ${table}`).run();
+          }
+        }
+        this.createText(t, next);
+      }
+      for (const d of docs) {
+        const values = new Map(Object.entries(JSON.parse(d.fields) as Record<string, string>));
+        if (added.some((f) => f.type === "TEXT")) this.indexText(t, next, d.rid, values);
+        this.indexOthers(t, added, d.rid, values, true);
+      }
+    });
+  }
+
+  /** Proposals for words the index does not hold: its terms within `distance`, commonest first. */
+  spellcheck(
+    name: string,
+    words: string[],
+    distance: number,
+  ): { term: string; suggestions: { term: string; score: number }[] }[] {
+    return this.db.internal(() => {
+      const { id, def } = this.need(name, "reader");
+      const t = tablesOf(id, def);
+      if (t.text === null || t.vocab === null) return [];
+      const total = (
+        this.db.readStatement(`SELECT count(*) AS n FROM ${t.docs}`).get() as { n: number }
+      ).n;
+      const vocab = this.db.readStatement(`SELECT term, doc FROM ${t.vocab}`).all() as {
+        term: string;
+        doc: number;
+      }[];
+      const out: { term: string; suggestions: { term: string; score: number }[] }[] = [];
+      for (const w of words) {
+        const known = this.db
+          .readStatement(`SELECT count(*) AS n FROM ${t.text} WHERE ${t.text} MATCH ?`)
+          .get(`"${w.replace(/"/g, '""')}"`) as { n: number };
+        if (known.n > 0) continue;
+        const suggestions = vocab
+          .filter((v) => editDistance(w, v.term, distance) <= distance)
+          .sort((a, b) => b.doc - a.doc || (a.term < b.term ? -1 : 1))
+          .slice(0, 5)
+          .map((v) => ({ term: v.term, score: total === 0 ? 0 : v.doc / total }));
+        out.push({ term: w, suggestions });
+      }
+      return out;
+    });
   }
 
   /** Matching documents, ranked (score, then id), and how many match in all. */
