@@ -237,6 +237,74 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
     ]);
   });
 
+  it("aggregates: groups, reduces, applies, filters, sorts and pages", async () => {
+    const r = await cli([
+      "FT.AGGREGATE",
+      "idx",
+      "*",
+      "LOAD",
+      "2",
+      "@category",
+      "@price",
+      "APPLY",
+      "@price * 2",
+      "AS",
+      "double",
+      "FILTER",
+      "@double > 30",
+      "GROUPBY",
+      "1",
+      "@category",
+      "REDUCE",
+      "COUNT",
+      "0",
+      "AS",
+      "n",
+      "REDUCE",
+      "SUM",
+      "1",
+      "@double",
+      "AS",
+      "total",
+      "SORTBY",
+      "2",
+      "@total",
+      "DESC",
+      "LIMIT",
+      "0",
+      "2",
+    ]);
+    // Prices 10, 25, 99.5, 150 doubled: 50 (pets), 199 (tech), 300 (tech,search) pass the filter.
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "2",
+      "category",
+      "tech,search",
+      "n",
+      "1",
+      "total",
+      "300",
+      "category",
+      "tech",
+      "n",
+      "1",
+      "total",
+      "199",
+    ]);
+    const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
+    await nr.connect();
+    try {
+      const grouped = await nr.ft.aggregate("idx", "lazy", {
+        STEPS: [{ type: "GROUPBY", properties: [], REDUCE: [{ type: "COUNT", AS: "matches" }] }],
+      });
+      expect(grouped.total).toBe(1);
+      expect(grouped.results).toEqual([{ matches: "2" }]);
+    } finally {
+      await nr.quit();
+    }
+    const bad = await cli(["FT.AGGREGATE", "idx", "*", "APPLY", "@price +", "AS", "x"]);
+    expect(bad.stdout).toMatch(/expression error at offset 8/);
+  });
+
   it("suggests, spell-checks, expands synonyms, explains and alters", async () => {
     const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
     await nr.connect();

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { editDistance } from "../../src/backends/fulltext/compile.ts";
+import { parseExpression } from "../../src/backends/fulltext/expression.ts";
 import { parseQuery } from "../../src/backends/fulltext/query.ts";
 
 describe("parseQuery", () => {
@@ -90,5 +91,29 @@ describe("editDistance", () => {
     expect(editDistance("quck", "quick", 1)).toBe(1);
     expect(editDistance("abc", "abc", 0)).toBe(0);
     expect(editDistance("abcdef", "a", 2)).toBe(3);
+  });
+});
+
+describe("parseExpression (APPLY and FILTER)", () => {
+  const row = { price: "10", name: "Moby", year: 1851, empty: null };
+  const cases: [string, unknown][] = [
+    ["@price * 2 + 1", 21],
+    ["(@price + 2) ^ 2 / 4", 36],
+    ["@year >= 1850 && @name == 'Moby'", 1],
+    ["@year < 1850 || !exists(@missing)", 1],
+    ['upper(@name) == "MOBY"', 1],
+    ["concat(lower(@name), '-', @year)", "moby-1851"],
+    ["strlen(substr(@name, 1, 2))", 2],
+    ["floor(7.9) + ceil(0.1) + abs(-2)", 10],
+    ["-@price % 3", -1],
+    ["exists(@empty)", 0],
+  ];
+  it("computes what RediSearch's expressions say", () => {
+    for (const [e, want] of cases) expect(parseExpression(e)(row), e).toBe(want);
+  });
+  it("names the offset of a syntax error", () => {
+    expect(() => parseExpression("@price +")).toThrow(/offset 8 .*ends too soon/);
+    expect(() => parseExpression("nofn(1)")).toThrow(/unknown function 'nofn'/);
+    expect(() => parseExpression("(1")).toThrow(/'\)' expected/);
   });
 });

@@ -9,6 +9,7 @@
 import type { CommandSpec } from "../../engine/command-spec.ts";
 import { formatDouble, MapReply, OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
+import { MAX_ROWS, parseAggregate, runAggregate } from "./aggregate.ts";
 import { dictionaryCommands } from "./dictionary-commands.ts";
 import { explain, parseQuery } from "./query.ts";
 import { parseCreate } from "./schema.ts";
@@ -148,6 +149,40 @@ export const fullTextCommands: readonly FullTextCommand[] = [
       const query = parseQuery(o.query, { params: o.params, stopwords });
       const r = store.search(name, query, o);
       return searchReply(def, r.total, r.hits, o);
+    },
+  },
+  {
+    name: "FT.AGGREGATE",
+    group: "fulltext",
+    summary:
+      "Runs the documents a query matches through LOAD, GROUPBY/REDUCE, SORTBY, APPLY, FILTER and LIMIT steps.",
+    syntax:
+      "index query [LOAD count field ...] [GROUPBY count @field ... [REDUCE fn nargs arg ... [AS name]] ...] [SORTBY count @field [ASC|DESC] ... [MAX n]] [APPLY expr AS name] [FILTER expr] [LIMIT offset count]",
+    arity: -3,
+    flags: ["readonly"],
+    scope,
+    exec: (store, args) => {
+      const name = text(args[0]);
+      const def = store.definition(name);
+      const agg = parseAggregate(args.slice(2).map((a) => text(a)));
+      const stopwords = def.stopwords === null ? undefined : new Set(def.stopwords);
+      const query = parseQuery(text(args[1]), { stopwords });
+      const r = store.search(name, query, {
+        offset: 0,
+        limit: MAX_ROWS + 1,
+        decorate: [],
+        sortBy: null,
+        inKeys: null,
+      });
+      if (r.total > MAX_ROWS) {
+        throw err(
+          `the query matches ${r.total} documents and FT.AGGREGATE reads at most ${MAX_ROWS}: narrow it`,
+        );
+      }
+      return runAggregate(
+        agg,
+        r.hits.map((h) => h.fields),
+      );
     },
   },
   {
