@@ -18,7 +18,8 @@ export const SQL_HELP = `herodb sql: a SQL shell for a SQL instance
 
 Usage: herodb sql [--host 127.0.0.1] [--port 5555] [--instance N|NAME] [--key ACCESS-KEY]
 
-Statements end with ";" and may span lines. Dot commands:
+Statements end with ";" and may span lines. BEGIN; … COMMIT; (or ROLLBACK;) runs them in a
+transaction. Dot commands:
   .tables            list tables and views
   .schema [table]    CREATE statements
   .timer on|off      show how long each statement took
@@ -111,7 +112,12 @@ class Shell {
   async statement(sql: string): Promise<void> {
     const started = performance.now();
     const verb = (/^\s*([A-Za-z]+)/.exec(sql)?.[1] ?? "").toUpperCase();
-    if (READS.has(verb)) {
+    // BEGIN / COMMIT / ROLLBACK as sqlite3 users type them: the connection's transaction.
+    const tx = TRANSACTION_WORDS.get(verb);
+    if (tx !== undefined && /^\s*[A-Za-z]+(\s+TRANSACTION)?\s*;?\s*$/i.test(sql)) {
+      const r = await this.c.call(tx);
+      if (this.report(r)) this.out(`${String(r)}\n`);
+    } else if (READS.has(verb)) {
       const r = await this.c.call("SQL.QUERY", sql);
       if (this.report(r) && Array.isArray(r)) {
         const [columns, ...rows] = r as RespValue[][];
@@ -169,6 +175,13 @@ export function splitStatements(text: string): { done: string[]; rest: string } 
   }
   return { done, rest: text.slice(start) };
 }
+
+const TRANSACTION_WORDS = new Map([
+  ["BEGIN", "SQL.BEGIN"],
+  ["COMMIT", "SQL.COMMIT"],
+  ["END", "SQL.COMMIT"],
+  ["ROLLBACK", "SQL.ROLLBACK"],
+]);
 
 export async function runSqlShell(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
