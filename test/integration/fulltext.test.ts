@@ -368,6 +368,96 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
     expect((await cli(["FT.DEL", "idx", "doc:5"])).stdout.trim()).toBe("1");
   });
 
+  it("gets the edge cases right: option-like field names, partial updates, prefixes as written, sorting, odd names, geo at the date line", async () => {
+    const run = (...args: string[]) => cli(args).then((r) => r.stdout.trim().split("\n"));
+    expect(
+      await run(
+        "FT.CREATE",
+        "edge",
+        "SCHEMA",
+        "language",
+        "TAG",
+        "CASESENSITIVE",
+        "title",
+        "TEXT",
+        "n",
+        "NUMERIC",
+        "at",
+        "GEO",
+      ),
+    ).toEqual(["OK"]);
+    // A field called "language" is a field (no FIELDS keyword, so no options).
+    await run(
+      "FT.ADD",
+      "edge",
+      "e1",
+      "1",
+      "language",
+      "French",
+      "title",
+      "Running dogs",
+      "n",
+      "5",
+      "at",
+      "179.99,0",
+    );
+    await run("FT.ADD", "edge", "e2", "1", "title", "zebra crossing", "at", "-179.99,0");
+    expect(await run("FT.SEARCH", "edge", "@language:{French}", "NOCONTENT")).toEqual(["1", "e1"]);
+    expect(await run("FT.SEARCH", "edge", "@language:{french}", "NOCONTENT")).toEqual(["0"]);
+    expect(await run("FT.SEARCH", "edge", "@language:{Fr*}", "NOCONTENT")).toEqual(["1", "e1"]);
+    // Prefixes and fuzzy terms compare with the words as written, not their stems.
+    expect(await run("FT.SEARCH", "edge", "runn*", "NOCONTENT")).toEqual(["1", "e1"]);
+    expect(await run("FT.SEARCH", "edge", "%dgs%", "NOCONTENT")).toEqual(["1", "e1"]);
+    // Within 10 km across the date line.
+    expect(await run("FT.SEARCH", "edge", "@at:[179.99 0 10 km]", "NOCONTENT")).toEqual([
+      "2",
+      "e1",
+      "e2",
+    ]);
+    // Documents without the field sort last, whichever the direction.
+    expect(await run("FT.SEARCH", "edge", "*", "SORTBY", "n", "DESC", "NOCONTENT")).toEqual([
+      "2",
+      "e1",
+      "e2",
+    ]);
+    expect(await run("FT.SEARCH", "edge", "*", "SORTBY", "n", "ASC", "NOCONTENT")).toEqual([
+      "2",
+      "e1",
+      "e2",
+    ]);
+    // REPLACE PARTIAL changes the fields given and keeps the others.
+    await run("FT.ADD", "edge", "e1", "1", "REPLACE", "PARTIAL", "FIELDS", "n", "7");
+    expect(await run("FT.SEARCH", "edge", "@n:[7 7]", "RETURN", "2", "title", "n")).toEqual([
+      "1",
+      "e1",
+      "title",
+      "Running dogs",
+      "n",
+      "7",
+    ]);
+    // Names that are also Object.prototype's, many negations, many keys: answers, not crashes.
+    expect(
+      await run("FT.SEARCH", "edge", "*", "RETURN", "1", "__proto__", "LIMIT", "0", "1"),
+    ).toEqual(["2", "e1"]);
+    const negations = Array.from({ length: 100 }, (_, i) => `-x${i}`).join(" ");
+    expect(await run("FT.SEARCH", "edge", `dogs ${negations}`, "NOCONTENT")).toEqual(["1", "e1"]);
+    const keys = Array.from({ length: 40_000 }, (_, i) => `k${i}`);
+    const many = (await client().call(
+      "FT.SEARCH",
+      "edge",
+      "*",
+      "NOCONTENT",
+      "INKEYS",
+      String(keys.length + 1),
+      ...keys,
+      "e2",
+    )) as unknown[];
+    expect(many[many.indexOf("total_results") + 1]).toBe(1);
+    expect((await cli(["FT.ADD", "edge", "e3", "1", "n", ""])).stdout).toMatch(
+      /'' is not a number/,
+    );
+  });
+
   it("works through node-redis's search commands", async () => {
     const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
     await nr.connect();

@@ -12,21 +12,24 @@ describe("parseQuery", () => {
     expect(parseQuery("hello world")).toEqual({
       t: "and",
       items: [
-        { t: "term", field: null, word: "hello", prefix: false, fuzzy: 0 },
-        { t: "term", field: null, word: "world", prefix: false, fuzzy: 0 },
+        { t: "term", field: null, word: "hello", raw: "hello", prefix: false, fuzzy: 0 },
+        { t: "term", field: null, word: "world", raw: "world", prefix: false, fuzzy: 0 },
       ],
     });
     expect(parseQuery("a1 | -b2* ~c3")).toEqual({
       t: "or",
       items: [
-        { t: "term", field: null, word: "a1", prefix: false, fuzzy: 0 },
+        { t: "term", field: null, word: "a1", raw: "a1", prefix: false, fuzzy: 0 },
         {
           t: "and",
           items: [
-            { t: "not", item: { t: "term", field: null, word: "b2", prefix: true, fuzzy: 0 } },
+            {
+              t: "not",
+              item: { t: "term", field: null, word: "b2", raw: "b2", prefix: true, fuzzy: 0 },
+            },
             {
               t: "optional",
-              item: { t: "term", field: null, word: "c3", prefix: false, fuzzy: 0 },
+              item: { t: "term", field: null, word: "c3", raw: "c3", prefix: false, fuzzy: 0 },
             },
           ],
         },
@@ -44,7 +47,7 @@ describe("parseQuery", () => {
       t: "and",
       items: [
         { t: "geo", field: "g", lon: 2.35, lat: 48.85, meters: 5000 },
-        { t: "term", field: null, word: "helo", prefix: false, fuzzy: 2 },
+        { t: "term", field: null, word: "helo", raw: "helo", prefix: false, fuzzy: 2 },
       ],
     });
   });
@@ -54,11 +57,22 @@ describe("parseQuery", () => {
       t: "term",
       field: null,
       word: "fox",
+      raw: "fox",
       prefix: false,
       fuzzy: 0,
     });
     expect(parseQuery("the")).toEqual({ t: "none" });
+    // A phrase keeps its stop words: the text holds them.
+    expect(parseQuery('"in the park"')).toEqual({
+      t: "phrase",
+      field: null,
+      words: ["in", "the", "park"],
+    });
     expect(parseQuery("the", { stopwords: new Set() })).toMatchObject({ t: "term", word: "the" });
+  });
+
+  it("reads words outside the Basic Multilingual Plane whole", () => {
+    expect(parseQuery("𠀀𠀁")).toMatchObject({ t: "term", word: "𠀀𠀁" });
   });
 
   it("substitutes $parameters", () => {
@@ -80,6 +94,8 @@ describe("parseQuery", () => {
       ["$nope", /no parameter 'nope'/],
       ["a*", /offset 0 near 'a\*': a prefix needs at least two characters/],
       ["", /the query is empty/],
+      ["(".repeat(100), /nests more than 64 levels deep/],
+      ["a ".repeat(600), /more than 512 terms/],
     ];
     for (const [q, want] of cases) expect(() => parseQuery(q), q).toThrow(want);
   });
@@ -115,5 +131,7 @@ describe("parseExpression (APPLY and FILTER)", () => {
     expect(() => parseExpression("@price +")).toThrow(/offset 8 .*ends too soon/);
     expect(() => parseExpression("nofn(1)")).toThrow(/unknown function 'nofn'/);
     expect(() => parseExpression("(1")).toThrow(/'\)' expected/);
+    expect(() => parseExpression(`${"1+".repeat(2000)}1`)).toThrow(/more than 1000 parts/);
+    expect(() => parseExpression("__proto__(1)")).toThrow(/unknown function/);
   });
 });

@@ -12,7 +12,7 @@
  */
 import { ByProtocol, formatDouble, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
-import { parseExpression, type Row, truthy, type Value } from "./expression.ts";
+import { cell, newRow, parseExpression, type Row, truthy, type Value } from "./expression.ts";
 
 /** Documents one aggregation may read. */
 export const MAX_ROWS = 100_000;
@@ -33,7 +33,8 @@ const field = (arg: string | undefined, what: string): string => {
   return arg.slice(1);
 };
 
-const number = (v: Value): number => (typeof v === "number" ? v : Number(v));
+const number = (v: Value): number =>
+  typeof v === "number" ? v : Array.isArray(v) ? Number.NaN : Number(v);
 
 const REDUCERS: Record<string, (values: Value[]) => Value | Value[]> = {
   COUNT: (vs) => vs.length,
@@ -43,16 +44,21 @@ const REDUCERS: Record<string, (values: Value[]) => Value | Value[]> = {
     const xs = vs.filter((v) => v !== null).map(number);
     return xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length;
   },
-  MIN: (vs) => {
-    const xs = vs.filter((v) => v !== null).map(number);
-    return xs.length === 0 ? null : Math.min(...xs);
-  },
-  MAX: (vs) => {
-    const xs = vs.filter((v) => v !== null).map(number);
-    return xs.length === 0 ? null : Math.max(...xs);
-  },
+  MIN: (vs) => extreme(vs, (a, b) => a < b),
+  MAX: (vs) => extreme(vs, (a, b) => a > b),
   TOLIST: (vs) => [...new Set(vs.filter((v) => v !== null).map(String))],
 };
+
+/** The smallest or largest number among the values (a loop: a spread of 100k would not fit). */
+function extreme(vs: Value[], better: (a: number, b: number) => boolean): Value {
+  let best: number | null = null;
+  for (const v of vs) {
+    if (v === null) continue;
+    const x = number(v);
+    if (best === null || better(x, best)) best = x;
+  }
+  return best;
+}
 
 export interface Aggregation {
   /** The fields rows show before any GROUPBY or APPLY (LOAD). */
@@ -114,7 +120,7 @@ export function parseAggregate(args: string[]): Aggregation {
         run: (rows) => {
           const groups = new Map<string, Row[]>();
           for (const r of rows) {
-            const k = JSON.stringify(keys.map((f) => r[f] ?? null));
+            const k = JSON.stringify(keys.map((f) => cell(r, f)));
             let g = groups.get(k);
             if (g === undefined) groups.set(k, (g = []));
             g.push(r);
@@ -173,7 +179,12 @@ export function parseAggregate(args: string[]): Aggregation {
       const name = next("a name");
       agg.steps.push({
         shows: { replace: false, fields: [name] },
-        run: (rows) => rows.map((r) => ({ ...r, [name]: e(r) })),
+        run: (rows) =>
+          rows.map((r) => {
+            const out = Object.assign(newRow(), r);
+            out[name] = e(r);
+            return out;
+          }),
       });
     } else if (w === "FILTER") {
       const e = parseExpression(next("a FILTER expression"));
@@ -193,10 +204,14 @@ export function parseAggregate(args: string[]): Aggregation {
  * Runs the pipeline over the documents' fields. Rows carry every field for the steps to use,
  * but show only what LOAD, GROUPBY and APPLY put in them.
  */
-export function runAggregate(agg: Aggregation, docs: Record<string, string>[]): Reply {
+export function runAggregate(agg: Aggregation, docs: Map<string, string>[]): Reply {
   let loadAll = agg.load.includes("*");
   let shown = new Set(agg.load.filter((f) => f !== "*"));
-  let rows: Row[] = docs.map((d) => ({ ...d }));
+  let rows: Row[] = docs.map((d) => {
+    const r = newRow();
+    for (const [k, v] of d) r[k] = v;
+    return r;
+  });
   for (const step of agg.steps) {
     rows = step.run(rows);
     if (step.shows?.replace) {
@@ -206,7 +221,8 @@ export function runAggregate(agg: Aggregation, docs: Record<string, string>[]): 
   }
   const visible = (r: Row): [string, Value][] =>
     Object.entries(r).filter(([k]) => loadAll || shown.has(k));
-  const text = (v: Value): Reply => (typeof v === "number" ? formatDouble(v) : v);
+  const text = (v: Value): Reply =>
+    typeof v === "number" ? formatDouble(v) : Array.isArray(v) ? [...v] : v;
   const resp2: Reply[] = [rows.length];
   const results: Reply[] = [];
   for (const r of rows) {

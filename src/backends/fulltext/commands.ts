@@ -23,23 +23,33 @@ const scope = [FULLTEXT_FAMILY] as const;
 const text = (b: Buffer | undefined): string => (b === undefined ? "" : b.toString("utf8"));
 const err = (m: string) => new HeroError("ERR", m);
 
-/** FT.ADD's arguments after the index: doc, score, options, then field/value pairs. */
-function parseAdd(args: string[]): { doc: string; score: number; fields: [string, string][] } {
+/**
+ * FT.ADD's arguments after the index: doc, score, then field/value pairs (HeroDB's form), or
+ * RediSearch's options followed by FIELDS and the pairs. Words before the pairs are read as
+ * options only when a FIELDS keyword follows them, so a field may be called "language".
+ */
+function parseAdd(args: string[]): {
+  doc: string;
+  score: number;
+  partial: boolean;
+  fields: [string, string][];
+} {
   const [doc, scoreText] = args;
   if (doc === undefined || doc === "") throw err("FT.ADD: a document id expected");
-  const score = Number(scoreText);
+  const score = scoreText === undefined || scoreText.trim() === "" ? Number.NaN : Number(scoreText);
   if (!(score >= 0 && score <= 1)) throw err("FT.ADD: the score must be a number from 0 to 1");
   let i = 2;
-  // RediSearch's options before FIELDS (HeroDB's form goes straight to the pairs).
-  while (i < args.length) {
-    const w = args[i].toUpperCase();
-    if (w === "FIELDS") {
-      i++;
-      break;
+  let partial = false;
+  const fieldsAt = args.findIndex((a, k) => k >= 2 && a.toUpperCase() === "FIELDS");
+  if (fieldsAt >= 0) {
+    while (i < fieldsAt) {
+      const w = args[i].toUpperCase();
+      if (w === "PARTIAL") partial = true;
+      if (w === "REPLACE" || w === "PARTIAL" || w === "NOSAVE") i++;
+      else if (w === "LANGUAGE" || w === "PAYLOAD") i += 2;
+      else throw err(`FT.ADD: unknown option '${args[i].slice(0, 32)}' before FIELDS`);
     }
-    if (w === "REPLACE" || w === "PARTIAL" || w === "NOSAVE") i++;
-    else if (w === "LANGUAGE" || w === "PAYLOAD") i += 2;
-    else break;
+    i = fieldsAt + 1;
   }
   const pairs = args.slice(i);
   if (pairs.length === 0 || pairs.length % 2 !== 0) {
@@ -47,7 +57,7 @@ function parseAdd(args: string[]): { doc: string; score: number; fields: [string
   }
   const fields: [string, string][] = [];
   for (let k = 0; k < pairs.length; k += 2) fields.push([pairs[k], pairs[k + 1]]);
-  return { doc, score, fields };
+  return { doc, score, partial, fields };
 }
 
 function infoReply(store: FtStore, name: string): Reply {
@@ -107,14 +117,14 @@ export const fullTextCommands: readonly FullTextCommand[] = [
     name: "FT.ADD",
     group: "fulltext",
     summary: "Adds a document (or replaces the one with that id) to an index.",
-    syntax: "index doc_id score [REPLACE] [FIELDS] field value [field value ...]",
+    syntax: "index doc_id score [[REPLACE [PARTIAL]] FIELDS] field value [field value ...]",
     arity: -6,
     flags: ["write"],
     scope,
     exec: (store, args) => {
       const strings = args.map((a) => text(a));
       const a = parseAdd(strings.slice(1));
-      store.add(strings[0], a.doc, a.score, a.fields);
+      store.add(strings[0], a.doc, a.score, a.fields, a.partial);
       return OK;
     },
   },
@@ -169,16 +179,12 @@ export const fullTextCommands: readonly FullTextCommand[] = [
       const query = parseQuery(text(args[1]), { stopwords });
       const r = store.search(name, query, {
         offset: 0,
-        limit: MAX_ROWS + 1,
+        limit: MAX_ROWS,
+        maxTotal: MAX_ROWS,
         decorate: [],
         sortBy: null,
         inKeys: null,
       });
-      if (r.total > MAX_ROWS) {
-        throw err(
-          `the query matches ${r.total} documents and FT.AGGREGATE reads at most ${MAX_ROWS}: narrow it`,
-        );
-      }
       return runAggregate(
         agg,
         r.hits.map((h) => h.fields),

@@ -17,6 +17,14 @@ export interface Tables {
   /** fts5vocab "row" (terms) and "instance" (term, doc, column) over `text`. */
   vocab: string | null;
   instances: string | null;
+  /**
+   * The same words unstemmed (a contentless FTS5 table), and its vocabularies: prefixes and
+   * fuzzy terms compare with the words as written ("runn*" finds "running", which the stemmed
+   * table holds as "run").
+   */
+  raw: string | null;
+  rawVocab: string | null;
+  rawInstances: string | null;
   num: string;
   tag: string;
   geo: string;
@@ -63,15 +71,11 @@ export function compile(
     switch (n.t) {
       case "term": {
         if (n.field !== null && fieldOf(def, n.field).type === "TAG") return null;
-        // Fuzzy terms are the index's own (stemmed) terms, which a MATCH would stem again.
-        if (n.fuzzy > 0) return null;
+        // Prefixes and fuzzy terms go to the unstemmed words (see `raw`), not this MATCH.
+        if (n.fuzzy > 0 || n.prefix) return null;
         const col = textColumn(n.field);
-        const same = n.prefix ? [n.word] : synonyms(n.word);
-        const expr = n.prefix
-          ? `${quote(n.word)}*`
-          : same.length > 1
-            ? `(${same.map(quote).join(" OR ")})`
-            : quote(n.word);
+        const same = synonyms(n.word);
+        const expr = same.length > 1 ? `(${same.map(quote).join(" OR ")})` : quote(n.word);
         return col === null ? expr : `{${col}} : ${expr}`;
       }
       case "phrase": {
@@ -95,9 +99,9 @@ export function compile(
           }
         }
         if (pos.length === 0) return null; // FTS5's NOT needs something to subtract from
-        let expr = pos.map((e) => `(${e})`).join(" AND ");
-        for (const e of neg) expr = `(${expr}) NOT (${e})`;
-        return expr;
+        const expr = pos.map((e) => `(${e})`).join(" AND ");
+        // One NOT of an OR, not a NOT per negation: FTS5's parser nests each NOT.
+        return neg.length === 0 ? expr : `(${expr}) NOT (${neg.map((e) => `(${e})`).join(" OR ")})`;
       }
       case "or": {
         const parts = n.items.map(text);
@@ -125,23 +129,40 @@ export function compile(
       case "none":
         return "0";
       case "term": {
-        if (n.fuzzy > 0) {
-          // The documents holding any of the index's terms within the distance (the word
-          // itself too), straight from the vocabulary: no stemming in between.
+        if (n.field !== null && fieldOf(def, n.field).type === "TAG") {
+          // A term on a TAG field (@tag:word, @tag:pre*) matches that tag, or tags it starts.
+          const f = fieldOf(def, n.field);
+          const tag = f.caseSensitive ? n.raw : n.word;
+          return cond(
+            n.prefix
+              ? { t: "tag", field: n.field, tags: [], prefixes: [tag] }
+              : { t: "tag", field: n.field, tags: [tag] },
+          );
+        }
+        if (n.prefix) {
           const col = textColumn(n.field);
-          if (tables.instances === null)
+          if (tables.raw === null) throw err(`index '${def.name}' has no TEXT field to search`);
+          const expr = `${quote(n.word)}*`;
+          params.push(col === null ? expr : `{${col}} : ${expr}`);
+          return `d.rid IN (SELECT rowid FROM ${tables.raw} WHERE ${tables.raw} MATCH ?)`;
+        }
+        if (n.fuzzy > 0) {
+          // The documents holding any of the words within the distance (the word itself too),
+          // straight from the unstemmed vocabulary.
+          const col = textColumn(n.field);
+          if (tables.rawInstances === null) {
             throw err(`index '${def.name}' has no TEXT field to search`);
+          }
           const near = [...new Set([n.word, ...vocab(n.word, n.fuzzy)])];
           params.push(...near);
-          let sql = `SELECT doc FROM ${tables.instances} WHERE term IN (${near.map(() => "?").join(", ")})`;
+          let sql = `SELECT doc FROM ${tables.rawInstances} WHERE term IN (${near.map(() => "?").join(", ")})`;
           if (col !== null) {
             sql += " AND col = ?";
             params.push(col);
           }
           return `d.rid IN (${sql})`;
         }
-        // A term on a TAG field (@tag:word) matches that tag.
-        return cond({ t: "tag", field: n.field as string, tags: [n.word] });
+        return "0"; // unreachable: any other term is text
       }
       case "phrase":
         return "0"; // unreachable: a phrase is always text
@@ -169,9 +190,19 @@ export function compile(
       case "tag": {
         const f = fieldOf(def, n.field);
         if (f.type !== "TAG") throw err(`field '${n.field}' is ${f.type}, not TAG`);
-        params.push(f.name, ...n.tags.map((x) => (f.caseSensitive ? x : x.toLowerCase())));
-        const marks = n.tags.map(() => "?").join(", ");
-        return `d.rid IN (SELECT rid FROM ${tables.tag} WHERE f = ? AND tag IN (${marks}))`;
+        const fold = (x: string) => (f.caseSensitive ? x : x.toLowerCase());
+        const parts: string[] = [];
+        params.push(f.name);
+        if (n.tags.length > 0) {
+          parts.push(`tag IN (${n.tags.map(() => "?").join(", ")})`);
+          params.push(...n.tags.map(fold));
+        }
+        for (const p of n.prefixes ?? []) {
+          // SQLite counts characters, JavaScript UTF-16 units.
+          parts.push("substr(tag, 1, ?) = ?");
+          params.push([...p].length, fold(p));
+        }
+        return `d.rid IN (SELECT rid FROM ${tables.tag} WHERE f = ? AND (${parts.join(" OR ")}))`;
       }
       case "geo": {
         const f = fieldOf(def, n.field);
@@ -179,11 +210,27 @@ export function compile(
         // A box first (uses the index), then the great-circle distance.
         const dLat = (n.meters / EARTH_METERS) * (180 / Math.PI);
         const cos = Math.max(Math.cos((n.lat * Math.PI) / 180), 1e-9);
-        const dLon = Math.min(180, dLat / cos);
-        params.push(f.name, n.lat - dLat, n.lat + dLat, n.lon - dLon, n.lon + dLon);
+        const dLon = dLat / cos;
+        // The box's longitudes, wrapped at ±180 (near a pole, or a circle that big: all of them).
+        let lon = "1";
+        let bounds: number[] = [];
+        const lo = n.lon - dLon;
+        const hi = n.lon + dLon;
+        if (dLon >= 180 || n.lat + dLat >= 90 || n.lat - dLat <= -90) lon = "1";
+        else if (lo < -180) {
+          lon = "(lon >= ? OR lon <= ?)";
+          bounds = [lo + 360, hi];
+        } else if (hi > 180) {
+          lon = "(lon >= ? OR lon <= ?)";
+          bounds = [lo, hi - 360];
+        } else {
+          lon = "lon BETWEEN ? AND ?";
+          bounds = [lo, hi];
+        }
+        params.push(f.name, n.lat - dLat, n.lat + dLat, ...bounds);
         params.push(n.lat, n.lat, n.lon, n.meters);
         return (
-          `d.rid IN (SELECT rid FROM ${tables.geo} WHERE f = ? AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? ` +
+          `d.rid IN (SELECT rid FROM ${tables.geo} WHERE f = ? AND lat BETWEEN ? AND ? AND ${lon} ` +
           `AND ${EARTH_METERS} * 2 * asin(min(1, sqrt(pow(sin(radians(lat - ?) / 2), 2) + ` +
           `cos(radians(lat)) * cos(radians(?)) * pow(sin(radians(lon - ?) / 2), 2)))) <= ?)`
         );

@@ -21,6 +21,11 @@ function run(store: FtStore, call: OpCall, now: number): Reply {
     return exec(store, call.args, now) as Reply;
   } catch (e) {
     if (e instanceof HeroError) return e;
+    // SQLite's own refusals (a query too large for it) are the client's errors, not crashes.
+    if ((e as { code?: string }).code === "ERR_SQLITE_ERROR") {
+      return new HeroError("ERR", (e as Error).message);
+    }
+    if (e instanceof RangeError) return new HeroError("ERR", "the query is too complex");
     throw e;
   }
 }

@@ -8,13 +8,25 @@
  */
 import { HeroError } from "../../errors.ts";
 
-export type Value = string | number | null;
+export type Value = string | number | null | string[];
+/** A row: a null-prototype object, so no field name reaches Object.prototype. */
 export type Row = Record<string, Value>;
+
+/** A new empty row. */
+export const newRow = (): Row => Object.create(null) as Row;
+
+/** A row's field, null when it has none (never an inherited property). */
+export const cell = (row: Row, name: string): Value =>
+  Object.hasOwn(row, name) ? row[name] : null;
+
+/** How many operators and operands one expression may hold (evaluation recurses through them). */
+const MAX_NODES = 1000;
 export type Expr = (row: Row) => Value;
 
 const err = (m: string) => new HeroError("ERR", m);
 
-const num = (v: Value): number => (typeof v === "number" ? v : v === null ? Number.NaN : Number(v));
+const num = (v: Value): number =>
+  typeof v === "number" ? v : v === null || Array.isArray(v) ? Number.NaN : Number(v);
 const truthy = (v: Value): boolean =>
   v !== null && v !== "" && !(typeof v === "number" && (v === 0 || Number.isNaN(v)));
 
@@ -90,6 +102,10 @@ function binary(op: string, l: Expr, r: Expr): Expr {
 
 export function parseExpression(text: string): Expr {
   let at = 0;
+  let nodes = 0;
+  const node = () => {
+    if (++nodes > MAX_NODES) fail(`the expression holds more than ${MAX_NODES} parts`);
+  };
   const fail = (why: string): never => {
     throw err(`expression error at offset ${at} of '${text.slice(0, 80)}': ${why}`);
   };
@@ -108,6 +124,7 @@ export function parseExpression(text: string): Expr {
     return null;
   };
   const level = (i: number): Expr => {
+    node();
     if (i === LEVELS.length) return unary();
     let left = level(i + 1);
     for (;;) {
@@ -117,6 +134,7 @@ export function parseExpression(text: string): Expr {
     }
   };
   const unary = (): Expr => {
+    node();
     space();
     if (text[at] === "!") {
       at++;
@@ -147,7 +165,7 @@ export function parseExpression(text: string): Expr {
       if (m === null) fail("a field name expected after '@'");
       at += (m as RegExpExecArray)[0].length;
       const name = (m as RegExpExecArray)[0];
-      return (row) => row[name] ?? null;
+      return (row) => cell(row, name);
     }
     if (c === '"' || c === "'") {
       const end = text.indexOf(c, at + 1);
@@ -165,7 +183,7 @@ export function parseExpression(text: string): Expr {
     const f = /^[a-z_][a-z0-9_]*/i.exec(text.slice(at));
     if (f !== null) {
       const name = f[0].toLowerCase();
-      const fn = FUNCTIONS[name];
+      const fn = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
       if (fn === undefined) fail(`unknown function '${f[0]}'`);
       at += f[0].length;
       space();
@@ -187,7 +205,7 @@ export function parseExpression(text: string): Expr {
           break;
         }
       }
-      return (row) => fn(args.map((a) => a(row)));
+      return (row) => (fn as (args: Value[]) => Value)(args.map((a) => a(row)));
     }
     return fail(c === undefined ? "the expression ends too soon" : `unexpected '${c}'`);
   };

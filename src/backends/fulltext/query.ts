@@ -15,10 +15,18 @@ export type Node =
   | { t: "optional"; item: Node }
   | { t: "all" }
   | { t: "none" }
-  | { t: "term"; field: string | null; word: string; prefix: boolean; fuzzy: number }
+  | {
+      t: "term";
+      field: string | null;
+      /** Lower-cased (text fields fold case); `raw` is the word as typed (for TAG fields). */
+      word: string;
+      raw: string;
+      prefix: boolean;
+      fuzzy: number;
+    }
   | { t: "phrase"; field: string | null; words: string[] }
   | { t: "num"; field: string; lo: number; loEx: boolean; hi: number; hiEx: boolean }
-  | { t: "tag"; field: string; tags: string[] }
+  | { t: "tag"; field: string; tags: string[]; prefixes?: string[] }
   | { t: "geo"; field: string; lon: number; lat: number; meters: number };
 
 /** RediSearch's default English stop words: dropped from queries (and so never required). */
@@ -36,8 +44,14 @@ export interface ParseOptions {
   stopwords?: ReadonlySet<string>;
 }
 
+/** Nesting and size bounds: the parser and the SQL it becomes both recurse through the tree. */
+const MAX_DEPTH = 64;
+const MAX_ATOMS = 512;
+
 class Parser {
   private at = 0;
+  private depth = 0;
+  private atoms = 0;
   private readonly q: string;
   private readonly params: Map<string, string>;
   private readonly stop: ReadonlySet<string>;
@@ -75,11 +89,13 @@ class Parser {
   }
 
   private union(field: string | null): Node {
+    if (++this.depth > MAX_DEPTH) this.fail(`the query nests more than ${MAX_DEPTH} levels deep`);
     const items = [this.intersect(field)];
     while (this.peek() === "|") {
       this.at++;
       items.push(this.intersect(field));
     }
+    this.depth--;
     return items.length === 1 ? items[0] : { t: "or", items };
   }
 
@@ -101,6 +117,7 @@ class Parser {
   }
 
   private unary(field: string | null): Node | null {
+    if (++this.atoms > MAX_ATOMS) this.fail(`the query holds more than ${MAX_ATOMS} terms`);
     const c = this.peek();
     if (c === "-") {
       this.at++;
@@ -155,7 +172,7 @@ class Parser {
         if (this.q[this.at] !== "%") this.fail("'%' expected to close the fuzzy term");
         this.at++;
       }
-      return { t: "term", field, word: word.toLowerCase(), prefix: false, fuzzy: n };
+      return { t: "term", field, word: word.toLowerCase(), raw: word, prefix: false, fuzzy: n };
     }
     if (c === "$") {
       this.at++;
@@ -177,20 +194,22 @@ class Parser {
 
   private termOf(field: string | null, word: string, prefix: boolean): Node | null {
     const w = word.toLowerCase();
-    if (!prefix && this.stop.has(w)) return null;
-    return { t: "term", field, word: w, prefix, fuzzy: 0 };
+    if (!prefix && field === null && this.stop.has(w)) return null;
+    return { t: "term", field, word: w, raw: word, prefix, fuzzy: 0 };
   }
 
   private word(): string {
     let out = "";
     while (this.at < this.q.length) {
-      const c = this.q[this.at];
+      // Whole code points: a letter outside the BMP is two UTF-16 units.
+      const c = String.fromCodePoint(this.q.codePointAt(this.at) as number);
       if (c === "\\" && this.at + 1 < this.q.length) {
-        out += this.q[this.at + 1];
-        this.at += 2;
+        const next = String.fromCodePoint(this.q.codePointAt(this.at + 1) as number);
+        out += next;
+        this.at += 1 + next.length;
       } else if (WORD.test(c)) {
         out += c;
-        this.at++;
+        this.at += c.length;
       } else break;
     }
     return out;
@@ -201,15 +220,17 @@ class Parser {
     this.at++; // "
     const end = this.q.indexOf('"', this.at);
     if (end < 0) this.fail("unterminated phrase", start);
-    const words = (
+    // Stop words stay in a phrase: the text holds them, and the phrase must match it.
+    const words =
       this.q
         .slice(this.at, end)
         .toLowerCase()
-        .match(/[\p{L}\p{N}_']+/gu) ?? []
-    ).filter((w) => !this.stop.has(w));
+        .match(/[\p{L}\p{N}_']+/gu) ?? [];
     this.at = end + 1;
     if (words.length === 0) return null;
-    if (words.length === 1) return { t: "term", field, word: words[0], prefix: false, fuzzy: 0 };
+    if (words.length === 1) {
+      return { t: "term", field, word: words[0], raw: words[0], prefix: false, fuzzy: 0 };
+    }
     return { t: "phrase", field, words };
   }
 
@@ -242,7 +263,7 @@ class Parser {
     const r = this.number();
     this.space();
     const unit = this.word().toLowerCase();
-    if (!(unit in UNITS)) this.fail("a unit (m, km, mi, ft) expected");
+    if (!Object.hasOwn(UNITS, unit)) this.fail("a unit (m, km, mi, ft) expected");
     if (this.peek() !== "]") this.fail("']' expected");
     this.at++;
     if (!(Math.abs(b.v) <= 90 && Math.abs(a.v) <= 180 && r.v >= 0)) {
@@ -267,7 +288,12 @@ class Parser {
       } else cur += c;
     }
     if (tags.length === 0) this.fail("a tag expected inside '{}'");
-    return { t: "tag", field, tags };
+    // A tag ending in an unescaped * is a prefix: {tech*}.
+    const exact = tags.filter((x) => !x.endsWith("*"));
+    const prefixes = tags.filter((x) => x.endsWith("*")).map((x) => x.slice(0, -1));
+    return prefixes.length === 0
+      ? { t: "tag", field, tags }
+      : { t: "tag", field, tags: exact, prefixes };
   }
 }
 

@@ -99,11 +99,11 @@ export function parseSearch(def: IndexDef, args: string[]): SearchArgs {
 
 /** The document's fields to return: all of them, or RETURN's (by name or alias). */
 function returned(def: IndexDef, hit: Hit, returns: SearchArgs["returns"]): [string, string][] {
-  if (returns === null) return Object.entries(hit.fields);
+  if (returns === null) return [...hit.fields];
   const out: [string, string][] = [];
   for (const r of returns) {
     const f = def.fields.find((x) => x.alias === r.name || x.name === r.name);
-    const v = hit.fields[f?.name ?? r.name];
+    const v = hit.fields.get(f?.name ?? r.name);
     if (v !== undefined) out.push([r.as, v]);
   }
   return out;

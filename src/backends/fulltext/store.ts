@@ -21,11 +21,13 @@ import type { Node } from "./query.ts";
 import type { FieldDef, IndexDef } from "./schema.ts";
 
 const INDEXES = "fti_indexes";
+/** Fuzzy terms one query may hold. */
+const MAX_FUZZY = 16;
 
 export interface Hit {
   doc: string;
   score: number;
-  fields: Record<string, string>;
+  fields: Fields;
 }
 
 /** HIGHLIGHT / SUMMARIZE of one TEXT field (FTS5's highlight() and snippet()). */
@@ -38,12 +40,23 @@ export interface Decoration {
 export interface SearchOptions {
   offset: number;
   limit: number;
+  /** Refuse (before reading any document) when more than this many match. */
+  maxTotal?: number;
   decorate: Decoration[];
   sortBy: { field: FieldDef; desc: boolean } | null;
   inKeys: string[] | null;
 }
 
 const err = (m: string) => new HeroError("ERR", m);
+
+/** A stored document's fields: own properties only ("__proto__" or "constructor" may be field
+ * names), as string pairs. */
+export function ownEntries(o: unknown): [string, string][] {
+  return Object.entries(o as Record<string, string>).filter(([k]) => Object.hasOwn(o as object, k));
+}
+
+/** Fields as a map (never an object whose prototype a field name could reach). */
+export type Fields = Map<string, string>;
 
 function tablesOf(id: number, def: IndexDef): Tables {
   const base = `fti_${id}`;
@@ -53,6 +66,9 @@ function tablesOf(id: number, def: IndexDef): Tables {
     text: hasText ? `${base}_text` : null,
     vocab: hasText ? `${base}_vocab` : null,
     instances: hasText ? `${base}_inst` : null,
+    raw: hasText ? `${base}_raw` : null,
+    rawVocab: hasText ? `${base}_rawvocab` : null,
+    rawInstances: hasText ? `${base}_rawinst` : null,
     num: `${base}_num`,
     tag: `${base}_tag`,
     geo: `${base}_geo`,
@@ -158,6 +174,9 @@ export class FtStore {
       `CREATE VIRTUAL TABLE ${t.text} USING fts5(${cols.join(", ")}, tokenize = 'porter unicode61')`,
       `CREATE VIRTUAL TABLE ${t.vocab} USING fts5vocab(${t.text}, row)`,
       `CREATE VIRTUAL TABLE ${t.instances} USING fts5vocab(${t.text}, instance)`,
+      `CREATE VIRTUAL TABLE ${t.raw} USING fts5(${cols.join(", ")}, content = '', contentless_delete = 1, tokenize = 'unicode61')`,
+      `CREATE VIRTUAL TABLE ${t.rawVocab} USING fts5vocab(${t.raw}, row)`,
+      `CREATE VIRTUAL TABLE ${t.rawInstances} USING fts5vocab(${t.raw}, instance)`,
     ]) {
       this.db.ownStatement(sql).run();
     }
@@ -167,9 +186,12 @@ export class FtStore {
     const textFields = def.fields.filter((f) => f.type === "TEXT");
     if (t.text === null || !textFields.some((f) => values.has(f.name) && !f.noindex)) return;
     const cols = textFields.map((_, i) => `c${i}`);
-    this.w(
-      `INSERT INTO ${t.text} (rowid, ${cols.join(", ")}) VALUES (?, ${cols.map(() => "?").join(", ")})`,
-    ).run(rid, ...textFields.map((f) => (f.noindex ? "" : (values.get(f.name) ?? ""))));
+    const row = textFields.map((f) => (f.noindex ? "" : (values.get(f.name) ?? "")));
+    for (const table of [t.text, t.raw]) {
+      this.w(
+        `INSERT INTO ${table} (rowid, ${cols.join(", ")}) VALUES (?, ${cols.map(() => "?").join(", ")})`,
+      ).run(rid, ...row);
+    }
   }
 
   /** NUMERIC, TAG and GEO values; `lenient` skips values that do not fit (documents added
@@ -185,7 +207,7 @@ export class FtStore {
       const v = values.get(f.name);
       if (v === undefined || f.noindex) continue;
       if (f.type === "NUMERIC") {
-        const n = Number(v);
+        const n = v.trim() === "" ? Number.NaN : Number(v);
         if (Number.isFinite(n)) this.w(`INSERT INTO ${t.num} VALUES (?, ?, ?)`).run(rid, f.name, n);
         else if (!lenient) throw err(`field '${f.name}': '${v.slice(0, 64)}' is not a number`);
       } else if (f.type === "TAG") {
@@ -210,7 +232,11 @@ export class FtStore {
       if (found === null) return false;
       const t = tablesOf(found.id, found.def);
       const drops = [t.docs, t.num, t.tag, t.geo];
-      if (t.text !== null) drops.unshift(t.vocab as string, t.instances as string, t.text);
+      if (t.text !== null) {
+        drops.unshift(
+          ...[t.vocab, t.instances, t.text, t.rawVocab, t.rawInstances, t.raw].map(String),
+        );
+      }
       for (const table of drops) this.db.ownStatement(`DROP TABLE IF EXISTS ${table}`).run();
       this.w(`DELETE FROM ${INDEXES} WHERE id = ?`).run(found.id);
       this.dicts.dropIndex(name);
@@ -219,16 +245,25 @@ export class FtStore {
   }
 
   /** Adds (or replaces) a document; fields not in the schema are kept but not indexed. */
-  add(name: string, doc: string, score: number, fields: [string, string][]): void {
+  add(name: string, doc: string, score: number, fields: [string, string][], partial = false): void {
     this.db.internal(() => {
       const { id, def } = this.need(name, "writer");
       const t = tablesOf(id, def);
-      const values = new Map(fields);
+      const values = new Map<string, string>();
+      if (partial) {
+        // REPLACE PARTIAL: the fields given replace theirs; the others stay.
+        const old = this.w(`SELECT fields FROM ${t.docs} WHERE doc = ?`).get(doc) as
+          | { fields: string }
+          | undefined;
+        if (old !== undefined)
+          for (const [k, v] of ownEntries(JSON.parse(old.fields))) values.set(k, v);
+      }
+      for (const [k, v] of fields) values.set(k, v);
       // Check every value before anything is written.
       for (const f of def.fields) {
         const v = values.get(f.name);
         if (v === undefined || f.noindex) continue;
-        if (f.type === "NUMERIC" && !Number.isFinite(Number(v))) {
+        if (f.type === "NUMERIC" && (v.trim() === "" || !Number.isFinite(Number(v)))) {
           throw err(`field '${f.name}': '${v.slice(0, 64)}' is not a number`);
         }
         if (f.type === "GEO") geoOf(f.name, v);
@@ -250,7 +285,10 @@ export class FtStore {
       | { rid: number }
       | undefined;
     if (row === undefined) return false;
-    if (t.text !== null) this.w(`DELETE FROM ${t.text} WHERE rowid = ?`).run(row.rid);
+    if (t.text !== null && t.raw !== null) {
+      this.w(`DELETE FROM ${t.text} WHERE rowid = ?`).run(row.rid);
+      this.w(`DELETE FROM ${t.raw} WHERE rowid = ?`).run(row.rid);
+    }
     for (const table of [t.num, t.tag, t.geo]) {
       this.w(`DELETE FROM ${table} WHERE rid = ?`).run(row.rid);
     }
@@ -291,14 +329,21 @@ export class FtStore {
       const t = tablesOf(id, next);
       if (added.some((f) => f.type === "TEXT")) {
         if (before.text !== null) {
-          for (const table of [before.vocab, before.instances, before.text]) {
+          for (const table of [
+            before.vocab,
+            before.instances,
+            before.text,
+            before.rawVocab,
+            before.rawInstances,
+            before.raw,
+          ]) {
             this.db.ownStatement(`DROP TABLE IF EXISTS ${table}`).run();
           }
         }
         this.createText(t, next);
       }
       for (const d of docs) {
-        const values = new Map(Object.entries(JSON.parse(d.fields) as Record<string, string>));
+        const values = new Map(ownEntries(JSON.parse(d.fields)));
         if (added.some((f) => f.type === "TEXT")) this.indexText(t, next, d.rid, values);
         this.indexOthers(t, added, d.rid, values, true);
       }
@@ -314,18 +359,19 @@ export class FtStore {
     return this.db.internal(() => {
       const { id, def } = this.need(name, "reader");
       const t = tablesOf(id, def);
-      if (t.text === null || t.vocab === null) return [];
+      if (t.raw === null || t.rawVocab === null) return [];
       const total = (
         this.db.readStatement(`SELECT count(*) AS n FROM ${t.docs}`).get() as { n: number }
       ).n;
-      const vocab = this.db.readStatement(`SELECT term, doc FROM ${t.vocab}`).all() as {
-        term: string;
-        doc: number;
-      }[];
+      const near = this.db.readStatement(
+        `SELECT term, doc FROM ${t.rawVocab} WHERE length(term) BETWEEN ? AND ?`,
+      );
       const out: { term: string; suggestions: { term: string; score: number }[] }[] = [];
-      for (const w of words) {
+      for (const w of words.slice(0, MAX_FUZZY)) {
+        const len = [...w].length;
+        const vocab = near.all(len - distance, len + distance) as { term: string; doc: number }[];
         const known = this.db
-          .readStatement(`SELECT count(*) AS n FROM ${t.text} WHERE ${t.text} MATCH ?`)
+          .readStatement(`SELECT count(*) AS n FROM ${t.raw} WHERE ${t.raw} MATCH ?`)
           .get(`"${w.replace(/"/g, '""')}"`) as { n: number };
         if (known.n > 0) continue;
         const suggestions = vocab
@@ -344,11 +390,16 @@ export class FtStore {
     return this.db.internal(() => {
       const { id, def } = this.need(name, "reader");
       const t = tablesOf(id, def);
+      // Fuzzy terms: the vocabulary's terms of a fitting length only, at most MAX_FUZZY per
+      // query (each is an edit-distance scan in JavaScript).
+      let fuzzy = 0;
       const vocab = (word: string, distance: number): string[] => {
-        if (t.vocab === null) return [];
-        const rows = this.db.readStatement(`SELECT term FROM ${t.vocab}`).all() as {
-          term: string;
-        }[];
+        if (t.rawVocab === null) return [];
+        if (++fuzzy > MAX_FUZZY) throw err(`a query may hold at most ${MAX_FUZZY} fuzzy terms`);
+        const len = [...word].length;
+        const rows = this.db
+          .readStatement(`SELECT term FROM ${t.rawVocab} WHERE length(term) BETWEEN ? AND ?`)
+          .all(len - distance, len + distance) as { term: string }[];
         return rows
           .map((r) => r.term)
           .filter((term) => editDistance(word, term, distance) <= distance)
@@ -358,14 +409,18 @@ export class FtStore {
       let where = c.where;
       const params = [...c.params];
       if (o.inKeys !== null) {
-        where = `(${where}) AND d.doc IN (${o.inKeys.map(() => "?").join(", ") || "NULL"})`;
-        params.push(...o.inKeys);
+        // One JSON parameter, however many keys (SQLite allows 32,766 variables).
+        where = `(${where}) AND d.doc IN (SELECT value FROM json_each(?))`;
+        params.push(JSON.stringify(o.inKeys));
       }
       const total = (
         this.db
           .readStatement(`SELECT count(*) AS n FROM ${t.docs} d WHERE ${where}`)
           .get(...params) as { n: number }
       ).n;
+      if (o.maxTotal !== undefined && total > o.maxTotal) {
+        throw err(`the query matches ${total} documents, more than ${o.maxTotal}: narrow it`);
+      }
       const textFields = def.fields.filter((f) => f.type === "TEXT");
       const weights = textFields.map((f) => f.weight);
       // Highlighting and summaries come from the scoring match (they mark its terms).
@@ -375,7 +430,7 @@ export class FtStore {
       if (c.scoring !== null) {
         o.decorate.forEach((d, i) => {
           const k = textFields.findIndex((f) => f.name === d.field || f.alias === d.field);
-          if (k < 0) return;
+          if (k < 0 || textFields[k].noindex) return;
           const open = d.highlight?.open ?? "";
           const close = d.highlight?.close ?? "";
           if (d.summarize !== null) {
@@ -396,8 +451,9 @@ export class FtStore {
       let order = "score DESC, d.doc";
       if (o.sortBy !== null) {
         const key = `json_extract(d.fields, '$."${o.sortBy.field.name.replace(/"/g, "")}"')`;
-        const expr = o.sortBy.field.type === "NUMERIC" ? `CAST(${key} AS REAL)` : key;
-        order = `${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.doc`;
+        const expr = o.sortBy.field.type === "NUMERIC" ? `CAST(${key} AS REAL)` : `lower(${key})`;
+        // Documents without the field come last either way, as RediSearch sorts them.
+        order = `(${key} IS NULL), ${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.doc`;
       }
       const decorated = decorations.map((d) => `, sc.${d.column} AS ${d.column}`).join("");
       const sql =
@@ -411,10 +467,10 @@ export class FtStore {
       return {
         total,
         hits: rows.map((r) => {
-          const fields = JSON.parse(r.fields as string) as Record<string, string>;
+          const fields: Fields = new Map(ownEntries(JSON.parse(r.fields as string)));
           for (const d of decorations) {
             const v = r[d.column];
-            if (typeof v === "string" && fields[d.field] !== undefined) fields[d.field] = v;
+            if (typeof v === "string" && fields.has(d.field)) fields.set(d.field, v);
           }
           return { doc: r.doc as string, score: r.score as number, fields };
         }),

@@ -283,8 +283,9 @@ export class SqlDb {
    * read settings differ). */
   private readonly ownReaderStatements = new Bounded<StatementSync>(256);
 
-  /** The engine's own statements on the writer, prepared once per writer connection. */
-  private own = new Map<string, StatementSync>();
+  /** The engine's own statements on the writer, prepared once per writer connection (the
+   * most recent 512: a full-text engine's statements name its indexes' tables). */
+  private own = new Bounded<StatementSync>(512);
   ownStatement(sql: string): StatementSync {
     let st = this.own.get(sql);
     if (st === undefined) {
