@@ -93,7 +93,7 @@ export class Dictionaries {
           .readStatement(
             `SELECT str, lower, score, payload FROM ${SUGS} WHERE dict = ? AND substr(lower, 1, ?) = ?`,
           )
-          .all(dict, p.length, p) as typeof rows;
+          .all(dict, [...p].length, p) as typeof rows; // SQLite counts characters
       }
       rows.sort((a, b) => b.score - a.score || (a.str < b.str ? -1 : a.str > b.str ? 1 : 0));
       return rows.slice(0, max).map((r) => ({ text: r.str, score: r.score, payload: r.payload }));
