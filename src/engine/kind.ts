@@ -32,6 +32,11 @@ export interface KindDescriptor {
   /** The family's commands; types that share a family share the same list. */
   readonly commands: readonly CommandSpec<never, unknown>[];
   /**
+   * Other families whose commands its instances also serve (a full-text instance serves the
+   * key-value family's hash commands, for the hashes it indexes); its engine runs them.
+   */
+  readonly alsoServes?: readonly string[];
+  /**
    * The prefix the family's command names carry ("FT" for FT.SEARCH), when it is not the
    * namespace word itself: `TANTIVY SEARCH …` then finds FT.SEARCH, as `SQL EXEC` finds SQL.EXEC.
    */

@@ -58,6 +58,13 @@ export class Instance {
     return this.descriptor.family;
   }
 
+  /** Whether its instances run commands of `family` (their own, or one they also serve). */
+  serves(family: string): boolean {
+    return (
+      family === this.descriptor.family || (this.descriptor.alsoServes?.includes(family) ?? false)
+    );
+  }
+
   get index(): number {
     return this.record.index;
   }

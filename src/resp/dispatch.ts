@@ -112,12 +112,19 @@ export const noInstance = (): HeroError =>
       "LIST shows them; the db_createInstance API makes one",
   );
 
+/** Whether any of a command's families is served by the instance. */
+function servedBy(families: ReadonlySet<string>, inst: Instance): boolean {
+  if (families.has(inst.family)) return true;
+  for (const f of families) if (inst.serves(f)) return true;
+  return false;
+}
+
 /** Checks that a command scoped to instances may run on the session's instance; returns the instance. */
 export function admit(session: Session, r: Resolved): Instance | HeroError {
   const inst = session.instance;
   if (inst === null) return noInstance();
   const t = r.traits;
-  if (t.families !== null && !t.families.has(inst.family)) {
+  if (t.families !== null && !servedBy(t.families, inst)) {
     return err(
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,
     );

@@ -458,6 +458,53 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
     );
   });
 
+  it("indexes the instance's own hashes ON HASH, and follows HSET, HDEL, DEL, EXPIRE and kill -9", async () => {
+    const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
+    await nr.connect();
+    try {
+      await nr.hSet("movie:1", { title: "The Godfather", year: "1972", genre: "crime" });
+      await nr.ft.create(
+        "movies",
+        {
+          title: { type: SCHEMA_FIELD_TYPE.TEXT },
+          year: { type: SCHEMA_FIELD_TYPE.NUMERIC, SORTABLE: true },
+          genre: { type: SCHEMA_FIELD_TYPE.TAG },
+        },
+        { ON: "HASH", PREFIX: "movie:" },
+      );
+      // What was there before the index is in it; what comes after is searchable at once.
+      await nr.hSet("movie:2", { title: "The Godfather Part II", year: "1974", genre: "crime" });
+      await nr.hSet("movie:3", { title: "Casablanca", year: "1942", genre: "drama" });
+      await nr.hSet("book:1", { title: "The Godfather (novel)", year: "1969" });
+      const found = await nr.ft.search("movies", "godfather", { SORTBY: { BY: "year" } });
+      expect(found.total).toBe(2);
+      expect(found.documents.map((d) => d.id)).toEqual(["movie:1", "movie:2"]);
+      expect(found.documents[0].value).toMatchObject({ title: "The Godfather", genre: "crime" });
+      expect((await nr.ft.search("movies", "@genre:{drama}")).documents[0].id).toBe("movie:3");
+      await nr.hSet("movie:3", "genre", "romance");
+      expect((await nr.ft.search("movies", "@genre:{romance}")).total).toBe(1);
+      await nr.hDel("movie:3", "title");
+      expect((await nr.ft.search("movies", "casablanca")).total).toBe(0);
+      await nr.del("movie:2");
+      expect((await nr.ft.search("movies", "godfather")).total).toBe(1);
+      await nr.hSet("movie:4", { title: "Short lived", year: "2000" });
+      await nr.pExpire("movie:4", 200);
+      await waitFor("the expired hash to leave the index", async () =>
+        (await nr.ft.search("movies", "short")).total === 0 ? true : undefined,
+      );
+      const info = (await nr.ft.info("movies")) as unknown as Record<string, unknown>;
+      expect(Number(info.num_docs)).toBe(2);
+    } finally {
+      await nr.quit();
+    }
+    for (const c of clients.splice(0)) c.disconnect();
+    await srv.kill();
+    await srv.restart();
+    const after = await cli(["FT.SEARCH", "movies", "godfather", "NOCONTENT"]);
+    expect(after.stdout.trim().split("\n")).toEqual(["1", "movie:1"]);
+    expect((await cli(["HGET", "movie:1", "year"])).stdout.trim()).toBe("1972");
+  }, 60_000);
+
   it("works through node-redis's search commands", async () => {
     const nr = createClient({ url: `redis://127.0.0.1:${srv.port}/${index}` });
     await nr.connect();
@@ -517,8 +564,8 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
       [["FT.ADD", "idx", "doc:9", "2", "title", "x"], /score must be a number from 0 to 1/],
       [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"], /Index already exists/],
       [["FT.CREATE", "j", "SCHEMA", "t", "VECTOR"], /unknown type 'VECTOR'/],
-      [["FT.CREATE", "j", "ON", "HASH", "SCHEMA", "t", "TEXT"], /not available yet/],
-      [["SET", "k", "v"], /'set' is not supported by instance/],
+      [["FT.CREATE", "j", "FILTER", "@x>1", "SCHEMA", "t", "TEXT"], /FILTER is not available/],
+      [["SQL.QUERY", "SELECT 1"], /'sql.query' is not supported by instance/],
     ];
     for (const [args, want] of cases) {
       const r = await cli(args);

@@ -93,7 +93,7 @@ function infoReply(store: FtStore, name: string): Reply {
     "percent_indexed",
     "1",
     "hash_indexing_failures",
-    0,
+    store.hashFailuresOf(name),
   ]);
 }
 

@@ -1,9 +1,10 @@
 /**
  * An index's definition, as FT.CREATE gives it: HeroDB's form (`FT.CREATE idx SCHEMA title TEXT
  * category TAG price NUMERIC location GEO`) and RediSearch's, whose options before SCHEMA
- * (LANGUAGE english, STOPWORDS) and per-field options (AS alias, WEIGHT, NOSTEM, SORTABLE,
- * NOINDEX, SEPARATOR, CASESENSITIVE) are read and kept. ON HASH / PREFIX / FILTER (indexing the
- * instance's own hashes) are refused until that is built. The definition is stored as
+ * (ON HASH, PREFIX, LANGUAGE english, STOPWORDS) and per-field options (AS alias, WEIGHT, NOSTEM,
+ * SORTABLE, NOINDEX, SEPARATOR, CASESENSITIVE) are read and kept. ON HASH (or PREFIX) makes the
+ * index follow the instance's own hashes whose keys start with a prefix (all of them without
+ * one): ./hash-index.ts keeps it current. The definition is stored as
  * JSON with the index and drives its tables (./store.ts) and queries (./compile.ts).
  */
 import { HeroError } from "../../errors.ts";
@@ -65,12 +66,16 @@ export function parseCreate(name: string, args: string[]): IndexDef {
   };
   while (i < args.length && args[i].toUpperCase() !== "SCHEMA") {
     const word = args[i++].toUpperCase();
-    if (word === "ON" || word === "PREFIX" || word === "FILTER") {
-      // Indexing the instance's own hashes is not built yet: refused rather than accepted and
-      // then never indexed.
-      throw err(
-        `FT.CREATE: ${word === "FILTER" ? "FILTER" : "ON HASH / PREFIX"} (indexing hashes) is not available yet: add documents with FT.ADD`,
-      );
+    if (word === "ON") {
+      const on = next("ON HASH").toUpperCase();
+      if (on !== "HASH") throw err(`FT.CREATE: ON ${on} is not supported (ON HASH is)`);
+      def.onHash = true;
+    } else if (word === "PREFIX") {
+      const n = count("PREFIX count");
+      for (let k = 0; k < n; k++) def.prefixes.push(next("a prefix"));
+      def.onHash = true;
+    } else if (word === "FILTER") {
+      throw err("FT.CREATE: FILTER is not available: choose the hashes with PREFIX");
     } else if (word === "LANGUAGE") {
       def.language = next("a language").toLowerCase();
       if (def.language !== "english") {

@@ -303,6 +303,36 @@ export class FtStore {
     });
   }
 
+  /** The indexes that follow the instance's hashes (ON HASH), as the writer sees them. */
+  hashIndexes(): { name: string; prefixes: string[] }[] {
+    return this.db.internal(() =>
+      (this.w(`SELECT def FROM ${INDEXES} ORDER BY id`).all() as { def: string }[])
+        .map((r) => JSON.parse(r.def) as IndexDef)
+        .filter((d) => d.onHash)
+        .map((d) => ({ name: d.name, prefixes: d.prefixes })),
+    );
+  }
+
+  /** Removes every document of an index (before it is filled again from the hashes). */
+  clearDocs(name: string): void {
+    this.db.internal(() => {
+      const { id, def } = this.need(name, "writer");
+      const t = tablesOf(id, def);
+      for (const table of [t.text, t.raw, t.num, t.tag, t.geo, t.docs]) {
+        if (table !== null) this.w(`DELETE FROM ${table}`).run();
+      }
+    });
+  }
+
+  /** Hashes left out of an index because a value did not fit (since this process started). */
+  private readonly hashFailures = new Map<string, number>();
+  noteHashFailure(name: string): void {
+    this.hashFailures.set(name, (this.hashFailures.get(name) ?? 0) + 1);
+  }
+  hashFailuresOf(name: string): number {
+    return this.hashFailures.get(name) ?? 0;
+  }
+
   definition(name: string, on: "writer" | "reader" = "reader"): IndexDef {
     return this.need(name, on).def;
   }
