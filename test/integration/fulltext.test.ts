@@ -4,12 +4,12 @@
  * FT.INFO / FT.DROP flow, RediSearch's reply shapes in RESP2 and RESP3, a table of queries with
  * the documents each must find (every syntax element), ranking by field weight, sorting, paging
  * and RETURN, the namespaced TANTIVY form, bad input, Read keys, kill -9, and three replicas
- * that rank alike.
+ * that rank alike, and a joining node that installs the indexes and the hashes from a snapshot.
  */
 import type { Redis } from "ioredis";
 import { createClient, SCHEMA_FIELD_TYPE } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ioredisClient, redisCli, skipWithout } from "../helpers/clients.ts";
+import { curlGet, ioredisClient, redisCli, skipWithout } from "../helpers/clients.ts";
 import { startCluster, waitFor } from "../helpers/cluster.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
@@ -654,6 +654,63 @@ describe("full-text replicas", () => {
       }
       expect(answers[1]).toBe(answers[0]);
       expect(answers[2]).toBe(answers[0]);
+    } finally {
+      for (const c of clients) c.disconnect();
+      await cluster.stop();
+    }
+  }, 120_000);
+});
+
+describe("full-text snapshots", () => {
+  it("a node that joins after compaction installs the indexes and the hashes from a snapshot", async () => {
+    const cluster = await startCluster({ nodes: 2, args: ["--snapshot-count", "20"] });
+    const clients: Redis[] = [];
+    try {
+      const index = await cluster.createInstance({ name: "snap", backend_type: "FullText" });
+      const w = ioredisClient(cluster.node(1).respPort, index);
+      clients.push(w);
+      await w.call("FT.CREATE", "added", "SCHEMA", "t", "TEXT");
+      await w.call("FT.CREATE", "hashes", "ON", "HASH", "PREFIX", "1", "h:", "SCHEMA", "t", "TEXT");
+      for (let i = 0; i < 40; i++) {
+        await w.call("FT.ADD", "added", `d${i}`, "1", "t", `document number ${i}`);
+        await w.call("HSET", `h:${i}`, "t", `hash number ${i}`);
+      }
+      await waitFor("a compacted log on node 1", () =>
+        /snapshot at index \d+/.test(cluster.node(1).server.stderr()),
+      );
+      const joiner = await cluster.addNode(3);
+      const r = ioredisClient(joiner.respPort, index);
+      clients.push(r);
+      const count = async (c: Redis, idx: string, q: string) => {
+        const got = (await c.call(
+          "FT.SEARCH",
+          idx,
+          q,
+          "NOCONTENT",
+          "LIMIT",
+          "0",
+          "0",
+        )) as unknown[];
+        return got[got.indexOf("total_results") + 1];
+      };
+      await waitFor(
+        "the documents on node 3",
+        async () => ((await count(r, "added", "number")) === 40 ? true : undefined),
+        60_000,
+      );
+      expect(await count(r, "hashes", "number")).toBe(40);
+      expect(await r.call("HGET", "h:7", "t")).toBe("hash number 7");
+      const m = await curlGet(joiner.apiPort, "/metrics");
+      const installs = new RegExp(
+        `^herodb_raft_snapshot_installs_total\\{group="${index}"\\} (\\d+)$`,
+        "m",
+      ).exec(m.body);
+      expect(Number(installs?.[1])).toBeGreaterThanOrEqual(1);
+      // And it follows later writes like the others.
+      await w.call("HSET", "h:100", "t", "late hash");
+      await waitFor("the late hash on node 3", async () =>
+        (await count(r, "hashes", "late")) === 1 ? true : undefined,
+      );
     } finally {
       for (const c of clients) c.disconnect();
       await cluster.stop();
