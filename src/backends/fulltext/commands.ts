@@ -217,7 +217,8 @@ export const fullTextCommands: readonly FullTextCommand[] = [
   {
     name: "FT.DROPINDEX",
     group: "fulltext",
-    summary: "Deletes an index (RediSearch's name; DD is accepted: documents live in the index).",
+    summary:
+      "Deletes an index (RediSearch's name); DD is accepted for FT.ADD indexes, whose documents live in the index.",
     syntax: "index [DD]",
     arity: -2,
     flags: ["write"],
@@ -225,6 +226,10 @@ export const fullTextCommands: readonly FullTextCommand[] = [
     exec: (store, args) => {
       if (args.length > 2 || (args.length === 2 && text(args[1]).toUpperCase() !== "DD")) {
         throw err("FT.DROPINDEX: only DD may follow the index name");
+      }
+      if (args.length === 2 && store.lookup(text(args[0]), "writer")?.def.onHash === true) {
+        // DD would delete the hashes too, which this index does not own here.
+        throw err("FT.DROPINDEX: DD is not available for ON HASH indexes: DEL the hashes yourself");
       }
       if (!store.drop(text(args[0]))) throw err("Unknown Index name");
       return OK;
