@@ -127,6 +127,10 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
       expect(r.stdout.trim(), id).toBe("OK");
     }
     expect((await cli(["FT._LIST"])).stdout.trim()).toBe("idx");
+    // Its own commands and the key-value ones it serves for ON HASH, not SQL's.
+    const commands = (await cli(["COMMANDS"])).stdout.split("\n");
+    expect(commands).toEqual(expect.arrayContaining(["FT.SEARCH", "HSET", "PING"]));
+    expect(commands).not.toContain("SQL.QUERY");
   });
 
   it("finds what each query should, for every syntax element", async () => {

@@ -146,9 +146,10 @@ export const introspectionCommands: TableEntry[] = [
     flags: [],
     scope: "universal",
     run: (ctx) => {
-      const family = ctx.session.instance?.family;
+      const inst = ctx.session.instance;
+      const families = inst === null ? [] : [inst.family, ...(inst.descriptor.alsoServes ?? [])];
       return allCommands()
-        .filter((s) => s.scope === "universal" || (family !== undefined && servesFamily(s, family)))
+        .filter((s) => s.scope === "universal" || families.some((f) => servesFamily(s, f)))
         .map((s) => s.name);
     },
   },
