@@ -1,35 +1,6 @@
-/**
- * `npm run bench -- sql`: HeroDB's SQL instances against PostgreSQL, in one run on this machine.
- * PostgreSQL is what a SQL database is usually measured against, so this is the comparison that
- * says whether a SQL instance, with every write in the Raft log before its reply, is competitive
- * (targets: on one node at least PostgreSQL's inserts/s and point selects/s, on three nodes at
- * least half its inserts/s). Bare node:sqlite, in this process, is the engine's own line: what
- * SQLite itself does here with a synced write per insert, without a server or a log around it.
- *
- * Four targets: PostgreSQL 15 (installed with apt-get when missing, started here on a fresh data
- * dir on a free 127.0.0.1 port with `fsync=on` and `synchronous_commit=on`, driven by the `pg`
- * package, one connection per client, named prepared statements); a HeroDB server with a SQL
- * instance and a 3-node HeroDB cluster with one (ioredis, one connection per client, client i
- * on node i mod 3, SQL.EXEC and SQL.QUERY); and node:sqlite (one DatabaseSync, WAL,
- * `synchronous=FULL`, autocommit, a sequential loop of the same number of operations). Each gets
- * the table `bench(id, k, v)` with `--rows` rows loaded in one statement, a probe whose replies
- * must have the expected shape (so a broken target cannot post a figure), and one uncounted pass
- * of each test (HeroDB's code is compiled as it runs). Then, for each round, the targets take
- * turns (the order flips each round): `--requests` single-row INSERTs of a `--size`-byte value,
- * each durable before its reply, then as many point SELECTs by a random id among the loaded rows.
- * The load comes from load.ts, closed-loop, `--clients` at once; medians over rounds are
- * reported. Progress and a plain table go to stderr; the Markdown for docs/benchmarks.md goes to
- * stdout.
- *
- * PostgreSQL's process (found or installed, started, stopped by its PID) is ./postgres.ts's.
- *
- *   npm run --silent bench -- sql [--clients 50] [--requests 20000,50000] [--rows 10000]
- *                                 [--size 100] [--rounds 3] [--only postgres,herodb,cluster,sqlite]
- */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Redis } from "ioredis";
@@ -38,43 +9,27 @@ import { startServer } from "../../test/helpers/server.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { ensurePostgres, pgClient, startPostgres } from "./postgres.ts";
 import { withServers } from "./procs.ts";
-import { fmtMs, fmtRatio, fmtRps, markdownTable, median, textTable } from "./report.ts";
-
-type Name = "postgres" | "herodb" | "cluster" | "sqlite";
-type Test = "insert" | "select";
-
-const NAMES: readonly Name[] = ["postgres", "herodb", "cluster", "sqlite"];
-const TESTS: readonly Test[] = ["insert", "select"];
-const LABEL: Record<Name, string> = {
-  postgres: "PostgreSQL",
-  herodb: "HeroDB, 1 node",
-  cluster: "HeroDB, 3 nodes",
-  sqlite: "node:sqlite, in process",
-};
-const TEST_LABEL: Record<Test, string> = { insert: "insert", select: "point select" };
-
-interface Options {
-  clients: number;
-  /** Operations per run, by test. */
-  requests: Record<Test, number>;
-  /** Rows loaded before the runs; point selects pick among their ids (1..rows). */
-  rows: number;
-  size: number;
-  rounds: number;
-  targets: Name[];
-}
+import { fmtMs, fmtRps, textTable } from "./report.ts";
+import {
+  cells,
+  HEADERS,
+  LABEL,
+  markdownReport,
+  NAMES,
+  type Name,
+  NODES,
+  type Options,
+  type Sample,
+  summarize,
+  TESTS,
+  type Test,
+  type Versions,
+  verdicts,
+} from "./sql-report.ts";
 
 const USAGE =
   "usage: node scripts/bench/run.ts sql [--clients N] [--requests INSERTS[,SELECTS]] [--rows N] " +
   "[--size BYTES] [--rounds N] [--only postgres,herodb,cluster,sqlite]";
-const NODES = 3;
-/** The goals this benchmark tracks: a target's ops/s over PostgreSQL's (on one node). */
-const GOALS: { test: Test; target: Name; ratio: number; what: string }[] = [
-  { test: "insert", target: "herodb", ratio: 1.0, what: "HeroDB on one node, inserts" },
-  { test: "insert", target: "cluster", ratio: 0.5, what: "HeroDB on 3 nodes, inserts" },
-  { test: "select", target: "herodb", ratio: 1.0, what: "HeroDB on one node, point selects" },
-];
-
 const CREATE_SQLITE =
   "CREATE TABLE bench(id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)";
 const CREATE_PG = "CREATE TABLE bench(id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)";
@@ -414,117 +369,6 @@ function sqliteTarget(opts: Options, fx: Fixture, dir: string, track: Track): Ta
       };
     },
   };
-}
-
-interface Sample extends LoadResult {
-  target: Name;
-  test: Test;
-}
-
-interface Row {
-  test: Test;
-  target: Name;
-  rps: number;
-  p50: number;
-  p99: number;
-  /** ops/s over PostgreSQL's for the same test (NaN when PostgreSQL did not run). */
-  ratio: number;
-}
-
-function summarize(samples: Sample[], opts: Options): Row[] {
-  const rows: Row[] = [];
-  for (const test of TESTS) {
-    const of = (target: Name) => samples.filter((s) => s.target === target && s.test === test);
-    const pgRps = median(of("postgres").map((s) => s.opsPerSec));
-    for (const target of opts.targets) {
-      const s = of(target);
-      if (s.length === 0) continue;
-      const rps = median(s.map((x) => x.opsPerSec));
-      rows.push({
-        test,
-        target,
-        rps,
-        p50: median(s.map((x) => x.p50Ms)),
-        p99: median(s.map((x) => x.p99Ms)),
-        ratio: rps / pgRps,
-      });
-    }
-  }
-  return rows;
-}
-
-const HEADERS = ["Test", "Target", "ops/s", "p50 ms", "p99 ms", "vs PostgreSQL"];
-const cells = (r: Row) => [
-  TEST_LABEL[r.test],
-  LABEL[r.target],
-  fmtRps(r.rps),
-  fmtMs(r.p50, 2),
-  fmtMs(r.p99, 2),
-  r.target === "postgres" ? "1.00" : fmtRatio(r.ratio),
-];
-
-function verdicts(rows: Row[]): string[] {
-  return GOALS.map((g) => {
-    const row = rows.find((r) => r.test === g.test && r.target === g.target);
-    const want = `${g.what}: at least ${g.ratio.toFixed(1)}x PostgreSQL's (one node)`;
-    if (row === undefined || !Number.isFinite(row.ratio)) return `- ${want}: not measured.`;
-    return `- ${want}: ${row.ratio.toFixed(2)}x, ${row.ratio >= g.ratio ? "met" : "not met"}.`;
-  });
-}
-
-/** The file system the data dirs live on (fsync cost depends on it), e.g. "ext4". */
-function fsType(dir: string): string {
-  const r = spawnSync("findmnt", ["-n", "-o", "FSTYPE", "-T", dir], { encoding: "utf8" });
-  return r.stdout?.trim() || "unknown file system";
-}
-
-interface Versions {
-  postgres?: string;
-  sqlite: string;
-}
-
-function markdownReport(
-  rows: Row[],
-  opts: Options,
-  argv: string[],
-  versions: Versions,
-  dir: string,
-): string {
-  const command = ["npm run --silent bench -- sql", ...argv].join(" ");
-  return [
-    `## SQL instances against PostgreSQL, ${new Date().toISOString().slice(0, 10)}`,
-    "",
-    `${opts.clients} closed-loop clients (scripts/bench/load.ts, one Node process on the same ` +
-      `machine) make ${opts.requests.insert} single-row inserts in all, ` +
-      `\`INSERT INTO bench(k, v) VALUES (?, ?)\` with a ${opts.size}-byte value, each durable ` +
-      `before its reply, then ${opts.requests.select} point selects, ` +
-      `\`SELECT k, v FROM bench WHERE id = ?\` by a random id among ${opts.rows} rows loaded ` +
-      "beforehand. PostgreSQL: a server started for the run (`fsync=on`, " +
-      "`synchronous_commit=on`, otherwise defaults), the `pg` package, one connection per " +
-      "client, named prepared statements, `id BIGSERIAL PRIMARY KEY`. HeroDB: a SQL instance " +
-      `on one server and on a ${NODES}-node cluster (client i on node i mod ${NODES}), ioredis, ` +
-      "one connection per client, `SQL.EXEC` and `SQL.QUERY` with bound arguments (every " +
-      "insert in the Raft log, synced, before its reply; reads linearizable). node:sqlite: one " +
-      "`DatabaseSync` in the benchmark's own process, `journal_mode=WAL`, `synchronous=FULL`, " +
-      "autocommit, the same number of operations one after the other (SQLite's own cost, no " +
-      "server around it). Each target first takes one uncounted pass of both tests, then the " +
-      `targets take turns, the order flipping each round; medians of ${opts.rounds} rounds, ` +
-      "p50/p99 over each run's operations.",
-    "",
-    `Command: \`${command}\``,
-    "",
-    `Machine: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} cores; ` +
-      `Node ${process.versions.node}; ` +
-      (versions.postgres === undefined ? "" : `PostgreSQL ${versions.postgres}; `) +
-      `SQLite ${versions.sqlite} (node:sqlite); data on ${fsType(dir)}.`,
-    "",
-    ...markdownTable(HEADERS, rows.map(cells)),
-    "",
-    "Targets:",
-    "",
-    ...verdicts(rows),
-    "",
-  ].join("\n");
 }
 
 async function run(opts: Options, argv: string[], dir: string, track: Track): Promise<void> {
