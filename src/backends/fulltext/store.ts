@@ -453,30 +453,13 @@ export class FtStore {
       }
       const textFields = def.fields.filter((f) => f.type === "TEXT");
       const weights = textFields.map((f) => f.weight);
-      // Highlighting and summaries come from the scoring match (they mark its terms).
-      const decorations: { field: string; column: string }[] = [];
-      const decoParams: (string | number)[] = [];
-      const decoColumns: string[] = [];
-      if (c.scoring !== null) {
-        o.decorate.forEach((d, i) => {
-          const k = textFields.findIndex((f) => f.name === d.field || f.alias === d.field);
-          if (k < 0 || textFields[k].noindex) return;
-          const open = d.highlight?.open ?? "";
-          const close = d.highlight?.close ?? "";
-          if (d.summarize !== null) {
-            decoColumns.push(`snippet(${t.text}, ${k}, ?, ?, ?, ?) AS x${i}`);
-            decoParams.push(open, close, d.summarize.separator, d.summarize.len);
-          } else {
-            decoColumns.push(`highlight(${t.text}, ${k}, ?, ?) AS x${i}`);
-            decoParams.push(open, close);
-          }
-          decorations.push({ field: textFields[k].name, column: `x${i}` });
-        });
-      }
-      const scoreJoin =
+      // The scores come from one run of the scoring MATCH (a materialized CTE: a join that
+      // SQLite may push into the FTS5 table would run the MATCH once per document).
+      const cte =
         c.scoring === null
           ? ""
-          : `LEFT JOIN (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s${decoColumns.map((x) => `, ${x}`).join("")} FROM ${t.text} WHERE ${t.text} MATCH ?) sc ON sc.rid = d.rid`;
+          : `WITH sc AS MATERIALIZED (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s FROM ${t.text} WHERE ${t.text} MATCH ?) `;
+      const scoreJoin = c.scoring === null ? "" : "LEFT JOIN sc ON sc.rid = d.rid";
       const score = c.scoring === null ? "d.score" : "coalesce(-sc.s, 0) * d.score";
       let order = "score DESC, d.doc";
       if (o.sortBy !== null) {
@@ -485,27 +468,83 @@ export class FtStore {
         // Documents without the field come last either way, as RediSearch sorts them.
         order = `(${key} IS NULL), ${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.doc`;
       }
-      const decorated = decorations.map((d) => `, sc.${d.column} AS ${d.column}`).join("");
       const sql =
-        `SELECT d.doc, d.fields, ${score} AS score${decorated} FROM ${t.docs} d ${scoreJoin} ` +
+        `${cte}SELECT d.rid, d.doc, d.fields, ${score} AS score FROM ${t.docs} d ${scoreJoin} ` +
         `WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`;
-      const all = c.scoring === null ? params : [...decoParams, c.scoring, ...params];
-      const rows = this.db.readStatement(sql).all(...all, o.limit, o.offset) as Record<
-        string,
-        string | number | null
-      >[];
+      const all = c.scoring === null ? params : [c.scoring, ...params];
+      const rows = this.db.readStatement(sql).all(...all, o.limit, o.offset) as {
+        rid: number;
+        doc: string;
+        fields: string;
+        score: number;
+      }[];
+      const decorated = this.decorations(
+        t,
+        textFields,
+        c.scoring,
+        o.decorate,
+        rows.map((r) => r.rid),
+      );
       return {
         total,
         hits: rows.map((r) => {
-          const fields: Fields = new Map(ownEntries(JSON.parse(r.fields as string)));
-          for (const d of decorations) {
-            const v = r[d.column];
-            if (typeof v === "string" && fields.has(d.field)) fields.set(d.field, v);
+          const fields: Fields = new Map(ownEntries(JSON.parse(r.fields)));
+          for (const [field, v] of decorated.get(r.rid) ?? []) {
+            if (fields.has(field)) fields.set(field, v);
           }
-          return { doc: r.doc as string, score: r.score as number, fields };
+          return { doc: r.doc, score: r.score, fields };
         }),
       };
     });
+  }
+
+  /**
+   * HIGHLIGHT / SUMMARIZE for the page's documents only: FTS5's highlight() and snippet() over
+   * the scoring match (they mark its terms), by row id; nothing without positive text.
+   */
+  private decorations(
+    t: Tables,
+    textFields: FieldDef[],
+    scoring: string | null,
+    wanted: Decoration[],
+    rids: number[],
+  ): Map<number, [string, string][]> {
+    const out = new Map<number, [string, string][]>();
+    if (scoring === null || t.text === null || wanted.length === 0 || rids.length === 0) return out;
+    const columns: string[] = [];
+    const params: (string | number)[] = [];
+    const fields: string[] = [];
+    for (const d of wanted) {
+      const k = textFields.findIndex((f) => f.name === d.field || f.alias === d.field);
+      if (k < 0 || textFields[k].noindex) continue;
+      const open = d.highlight?.open ?? "";
+      const close = d.highlight?.close ?? "";
+      if (d.summarize !== null) {
+        columns.push(`snippet(${t.text}, ${k}, ?, ?, ?, ?)`);
+        params.push(open, close, d.summarize.separator, d.summarize.len);
+      } else {
+        columns.push(`highlight(${t.text}, ${k}, ?, ?)`);
+        params.push(open, close);
+      }
+      fields.push(textFields[k].name);
+    }
+    if (columns.length === 0) return out;
+    const sql =
+      `SELECT rowid AS rid, ${columns.map((x, i) => `${x} AS x${i}`).join(", ")} FROM ${t.text} ` +
+      `WHERE ${t.text} MATCH ? AND rowid IN (SELECT value FROM json_each(?))`;
+    const rows = this.db.readStatement(sql).all(...params, scoring, JSON.stringify(rids)) as Record<
+      string,
+      string | number
+    >[];
+    for (const r of rows) {
+      const pairs: [string, string][] = [];
+      fields.forEach((f, i) => {
+        const v = r[`x${i}`];
+        if (typeof v === "string") pairs.push([f, v]);
+      });
+      out.set(Number(r.rid), pairs);
+    }
+    return out;
   }
 
   /** What FT.INFO reports: the definition and counts. */
