@@ -36,6 +36,10 @@ export interface Compiled {
   params: (string | number)[];
   /** An FTS5 expression for scoring (the query's positive text), or null. */
   scoring: string | null;
+  /** The whole query is that one expression: its matches are exactly the scored documents. */
+  pure: boolean;
+  /** The whole query is one prefix term: this expression on the unstemmed table finds it all. */
+  prefixOnly: string | null;
 }
 
 /** Terms of the index's vocabulary within `distance` edits of a word (for %fuzzy%). */
@@ -259,7 +263,17 @@ export function compile(
     tables.text === null || positive.length === 0
       ? null
       : positive.map((e) => `(${e})`).join(" OR ");
-  return { where, params, scoring };
+  const whole = text(node);
+  // A query FTS5 can say whole is scored by that same expression (its matches are exactly the
+  // documents found, and BM25 weighs the same terms): one MATCH does everything.
+  if (whole !== null && tables.text !== null) {
+    return { where, params, scoring: whole, pure: true, prefixOnly: null };
+  }
+  const prefixOnly =
+    node.t === "term" && node.prefix && tables.raw !== null && params.length === 1
+      ? String(params[0])
+      : null;
+  return { where, params, scoring, pure: false, prefixOnly };
 }
 
 function syntaxOf(type: string): string {

@@ -151,6 +151,7 @@ export class FtStore {
       const t = tablesOf(Number(r.lastInsertRowid), def);
       const ddl = [
         `CREATE TABLE ${t.docs} (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL UNIQUE, score REAL NOT NULL, fields TEXT NOT NULL)`,
+        `CREATE INDEX ${t.docs}_score ON ${t.docs} (score)`,
         `CREATE TABLE ${t.num} (rid INTEGER NOT NULL, f TEXT NOT NULL, v REAL NOT NULL)`,
         `CREATE INDEX ${t.num}_fv ON ${t.num} (f, v)`,
         `CREATE INDEX ${t.num}_rid ON ${t.num} (rid)`,
@@ -443,11 +444,28 @@ export class FtStore {
         where = `(${where}) AND d.doc IN (SELECT value FROM json_each(?))`;
         params.push(JSON.stringify(o.inKeys));
       }
-      const total = (
-        this.db
-          .readStatement(`SELECT count(*) AS n FROM ${t.docs} d WHERE ${where}`)
-          .get(...params) as { n: number }
-      ).n;
+      // A query that is one text expression counts and filters by its MATCH alone.
+      const pure = c.pure && o.inKeys === null;
+      const prefix =
+        c.prefixOnly !== null && o.inKeys === null && t.raw !== null ? c.prefixOnly : null;
+      const total =
+        prefix !== null
+          ? (
+              this.db
+                .readStatement(`SELECT count(*) AS n FROM ${t.raw} WHERE ${t.raw} MATCH ?`)
+                .get(prefix) as { n: number }
+            ).n
+          : pure
+            ? (
+                this.db
+                  .readStatement(`SELECT count(*) AS n FROM ${t.text} WHERE ${t.text} MATCH ?`)
+                  .get(c.scoring) as { n: number }
+              ).n
+            : (
+                this.db
+                  .readStatement(`SELECT count(*) AS n FROM ${t.docs} d WHERE ${where}`)
+                  .get(...params) as { n: number }
+              ).n;
       if (o.maxTotal !== undefined && total > o.maxTotal) {
         throw err(`the query matches ${total} documents, more than ${o.maxTotal}: narrow it`);
       }
@@ -461,17 +479,43 @@ export class FtStore {
           : `WITH sc AS MATERIALIZED (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s FROM ${t.text} WHERE ${t.text} MATCH ?) `;
       const scoreJoin = c.scoring === null ? "" : "LEFT JOIN sc ON sc.rid = d.rid";
       const score = c.scoring === null ? "d.score" : "coalesce(-sc.s, 0) * d.score";
-      let order = "score DESC, d.doc";
+      // Ties go in the order documents were added (RediSearch's too).
+      let order = "score DESC, d.rid";
       if (o.sortBy !== null) {
         const key = `json_extract(d.fields, '$."${o.sortBy.field.name.replace(/"/g, "")}"')`;
         const expr = o.sortBy.field.type === "NUMERIC" ? `CAST(${key} AS REAL)` : `lower(${key})`;
         // Documents without the field come last either way, as RediSearch sorts them.
-        order = `(${key} IS NULL), ${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.doc`;
+        order = `(${key} IS NULL), ${expr} ${o.sortBy.desc ? "DESC" : "ASC"}, d.rid`;
       }
-      const sql =
-        `${cte}SELECT d.rid, d.doc, d.fields, ${score} AS score FROM ${t.docs} d ${scoreJoin} ` +
-        `WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`;
-      const all = c.scoring === null ? params : [c.scoring, ...params];
+      // When every document's own score is 1, the rank is BM25's alone: FTS5 finds the page's
+      // documents itself (ORDER BY … LIMIT inside the MATCH), without ranking every match.
+      const uniform =
+        (pure || prefix !== null) &&
+        o.sortBy === null &&
+        this.db.readStatement(`SELECT 1 FROM ${t.docs} WHERE score <> 1 LIMIT 1`).get() ===
+          undefined;
+      let sql: string;
+      let all: (string | number)[];
+      if (uniform && prefix !== null) {
+        // One prefix, every score 1: the page is the first matches in the order they were added.
+        sql =
+          `SELECT d.rid, d.doc, d.fields, d.score AS score FROM (SELECT rowid AS rid FROM ${t.raw} ` +
+          `WHERE ${t.raw} MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) x JOIN ${t.docs} d ON d.rid = x.rid ORDER BY d.rid`;
+        all = [prefix];
+      } else if (uniform) {
+        sql =
+          `SELECT d.rid, d.doc, d.fields, -x.s AS score FROM (SELECT rowid AS rid, bm25(${t.text}, ${weights.join(", ")}) AS s ` +
+          `FROM ${t.text} WHERE ${t.text} MATCH ? ORDER BY s, rowid LIMIT ? OFFSET ?) x JOIN ${t.docs} d ON d.rid = x.rid ORDER BY x.s, d.rid`;
+        all = [c.scoring as string];
+      } else if (pure) {
+        sql = `${cte}SELECT d.rid, d.doc, d.fields, -sc.s * d.score AS score FROM sc JOIN ${t.docs} d ON d.rid = sc.rid ORDER BY ${order} LIMIT ? OFFSET ?`;
+        all = [c.scoring as string];
+      } else {
+        sql =
+          `${cte}SELECT d.rid, d.doc, d.fields, ${score} AS score FROM ${t.docs} d ${scoreJoin} ` +
+          `WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`;
+        all = c.scoring === null ? params : [c.scoring, ...params];
+      }
       const rows = this.db.readStatement(sql).all(...all, o.limit, o.offset) as {
         rid: number;
         doc: string;
