@@ -20,6 +20,8 @@
  * (snapshot-install.ts).
  * `npm run bench -- sql [options]`: SQL instances (one node, three nodes) against PostgreSQL and
  * bare node:sqlite (sql.ts).
+ * `npm run bench -- fulltext [options]`: full-text instances against Sphinx's real-time indexes
+ * and bare FTS5, over paragraphs of Debian's own documentation (fulltext.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -59,7 +61,8 @@ const USAGE =
   "usage: node scripts/bench/run.ts [--mode memory|durable|all] [--rounds N] [--requests N] " +
   "[--clients N] [--size BYTES] [--pipelines 1,16]\n" +
   "       node scripts/bench/run.ts cluster --help\n" +
-  "       node scripts/bench/run.ts sql --help";
+  "       node scripts/bench/run.ts sql --help\n" +
+  "       node scripts/bench/run.ts fulltext --help";
 
 function parseOptions(argv: string[]): Options {
   const o: Options = {
@@ -276,7 +279,9 @@ const job =
       ? import("./snapshot-install.ts").then((snapshot) => snapshot.main(argv.slice(1)))
       : argv[0] === "sql"
         ? import("./sql.ts").then((sql) => sql.main(argv.slice(1)))
-        : main(argv);
+        : argv[0] === "fulltext"
+          ? import("./fulltext.ts").then((fulltext) => fulltext.main(argv.slice(1)))
+          : main(argv);
 job.catch((e: unknown) => {
   log(`bench: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
