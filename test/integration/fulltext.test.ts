@@ -411,6 +411,12 @@ describe.skipIf(skipWithout("redis-cli"))("full-text instances on one server", (
     expect(await run("FT.SEARCH", "edge", "@language:{Fr*}", "NOCONTENT")).toEqual(["1", "e1"]);
     // Prefixes and fuzzy terms compare with the words as written, not their stems.
     expect(await run("FT.SEARCH", "edge", "runn*", "NOCONTENT")).toEqual(["1", "e1"]);
+    // A lone prefix is ranked: the document where the words it starts weigh most comes first.
+    await run("FT.ADD", "edge", "e4", "1", "title", "crossing crossings crossed");
+    const ranked = await run("FT.SEARCH", "edge", "cross*", "WITHSCORES", "NOCONTENT");
+    expect([ranked[0], ranked[1], ranked[3]]).toEqual(["2", "e4", "e2"]);
+    expect(Number(ranked[2])).toBeGreaterThan(Number(ranked[4]));
+    expect((await cli(["FT.DEL", "edge", "e4"])).stdout.trim()).toBe("1");
     expect(await run("FT.SEARCH", "edge", "%dgs%", "NOCONTENT")).toEqual(["1", "e1"]);
     // Within 10 km across the date line.
     expect(await run("FT.SEARCH", "edge", "@at:[179.99 0 10 km]", "NOCONTENT")).toEqual([

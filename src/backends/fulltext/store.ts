@@ -497,10 +497,10 @@ export class FtStore {
       let sql: string;
       let all: (string | number)[];
       if (uniform && prefix !== null) {
-        // One prefix, every score 1: the page is the first matches in the order they were added.
+        // One prefix, every score 1: ranked by BM25 over the unstemmed words it starts.
         sql =
-          `SELECT d.rid, d.doc, d.fields, d.score AS score FROM (SELECT rowid AS rid FROM ${t.raw} ` +
-          `WHERE ${t.raw} MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) x JOIN ${t.docs} d ON d.rid = x.rid ORDER BY d.rid`;
+          `SELECT d.rid, d.doc, d.fields, -x.s AS score FROM (SELECT rowid AS rid, bm25(${t.raw}, ${weights.join(", ")}) AS s ` +
+          `FROM ${t.raw} WHERE ${t.raw} MATCH ? ORDER BY s, rowid LIMIT ? OFFSET ?) x JOIN ${t.docs} d ON d.rid = x.rid ORDER BY x.s, d.rid`;
         all = [prefix];
       } else if (uniform) {
         sql =
