@@ -22,13 +22,13 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import { startCluster } from "../../test/helpers/cluster.ts";
 import { ensureEtcd, etcdVersion, startEtcdCluster } from "./etcd.ts";
 import { connectEtcd } from "./etcd-client.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { withServers } from "./procs.ts";
 import { fmtMs, fmtRatio, fmtRps, markdownTable, median, textTable } from "./report.ts";
+import { connectInstance } from "./resp-connect.ts";
 
 type Side = "herodb" | "etcd";
 type Test = "write" | "read";
@@ -126,20 +126,7 @@ async function herodbTarget(dir: string, track: Track): Promise<Target> {
   });
   if (!Number.isInteger(index)) throw new Error(`createInstance returned ${index}, not an index`);
   log(`herodb: Redb instance ${index} created`);
-  const connect = async (port: number) => {
-    const conn = new Redis({
-      host: "127.0.0.1",
-      port,
-      db: index, // ioredis SELECTs it on connect
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 30_000,
-    });
-    // Failures surface through the commands (and are counted there); no unhandled 'error'.
-    conn.on("error", () => {});
-    await conn.connect();
-    return conn;
-  };
+  const connect = (port: number) => connectInstance(port, index);
   return {
     side: "herodb",
     async open(clients) {

@@ -18,10 +18,10 @@
  */
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { Redis } from "ioredis";
 import { startServer } from "../../test/helpers/server.ts";
 import type { Doc } from "./corpus.ts";
 import type { Query } from "./ft-queries.ts";
+import { connectInstance } from "./resp-connect.ts";
 import {
   type Mysql2,
   type MysqlConnection,
@@ -56,21 +56,8 @@ export interface Target {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-async function connectResp(port: number, index: number): Promise<Redis> {
-  const conn = new Redis({
-    host: "127.0.0.1",
-    port,
-    db: index, // ioredis SELECTs it on connect
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    // Long: a search that takes seconds behind 49 others is slow, not failed.
-    commandTimeout: 600_000,
-  });
-  // Failures surface through the commands (and are counted there); no unhandled 'error'.
-  conn.on("error", () => {});
-  await conn.connect();
-  return conn;
-}
+/** Long: a search that takes seconds behind 49 others is slow, not failed. */
+const SEARCH_TIMEOUT_MS = 600_000;
 
 /**
  * FT.SEARCH's reply with NOCONTENT: RESP3 (what ioredis speaks) a flattened map whose `results`
@@ -99,7 +86,7 @@ export async function herodbTarget(track: Track): Promise<{ target: Target; vers
     backend_type: "FullText",
   });
   if (!Number.isInteger(index)) throw new Error(`db_createInstance returned ${index}`);
-  const admin = await connectResp(srv.port, index);
+  const admin = await connectInstance(srv.port, index, SEARCH_TIMEOUT_MS);
   track(async () => admin.disconnect());
   const info = String(await admin.call("INFO", "server"));
   const version = /herodb_version:(\S+)/.exec(info)?.[1] ?? "";
@@ -118,7 +105,7 @@ export async function herodbTarget(track: Track): Promise<{ target: Target; vers
     },
     async open(clients) {
       const conns = await Promise.all(
-        Array.from({ length: clients }, () => connectResp(srv.port, index)),
+        Array.from({ length: clients }, () => connectInstance(srv.port, index, SEARCH_TIMEOUT_MS)),
       );
       return {
         async add(c, doc) {

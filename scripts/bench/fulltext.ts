@@ -51,6 +51,7 @@ import {
   type Track,
 } from "./ft-targets.ts";
 import type { LoadResult } from "./load.ts";
+import { onlyTargets, positiveInt } from "./options.ts";
 import { withServers } from "./procs.ts";
 import { fmtMs, fmtRps, textTable } from "./report.ts";
 import { ensureSphinx, loadMysql2 } from "./sphinx.ts";
@@ -91,11 +92,7 @@ function parseOptions(argv: string[]): Options {
     binlogFlush: 2,
     targets: [...NAMES],
   };
-  const positive = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (Number.isInteger(n) && n > 0) return n;
-    throw new Error(`${flag} needs a positive integer\n${USAGE}`);
-  };
+  const positive = (flag: string, v: string | undefined) => positiveInt(flag, v, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -110,12 +107,8 @@ function parseOptions(argv: string[]): Options {
         throw new Error(`--binlog-flush is 0, 1 or 2\n${USAGE}`);
       }
       o.binlogFlush = Number(value);
-    } else if (flag === "--only") {
-      const names = (value ?? "").split(",");
-      const bad = names.find((n) => !NAMES.includes(n as Name));
-      if (bad !== undefined) throw new Error(`--only takes ${NAMES.join(", ")}\n${USAGE}`);
-      o.targets = NAMES.filter((n) => names.includes(n));
-    } else if (flag === "--help" || flag === "-h") {
+    } else if (flag === "--only") o.targets = onlyTargets(value, NAMES, USAGE);
+    else if (flag === "--help" || flag === "-h") {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${flag}\n${USAGE}`);

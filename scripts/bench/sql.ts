@@ -3,13 +3,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { Redis } from "ioredis";
 import { startCluster } from "../../test/helpers/cluster.ts";
 import { startServer } from "../../test/helpers/server.ts";
 import { type LoadResult, runLoad } from "./load.ts";
+import { onlyTargets, positiveInt } from "./options.ts";
 import { ensurePostgres, pgClient, startPostgres } from "./postgres.ts";
 import { withServers } from "./procs.ts";
 import { fmtMs, fmtRps, textTable } from "./report.ts";
+import { connectInstance } from "./resp-connect.ts";
 import {
   cells,
   HEADERS,
@@ -53,11 +54,7 @@ function parseOptions(argv: string[]): Options {
     rounds: 3,
     targets: [...NAMES],
   };
-  const positive = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (Number.isInteger(n) && n > 0) return n;
-    throw new Error(`${flag} needs a positive integer\n${USAGE}`);
-  };
+  const positive = (flag: string, v: string | undefined) => positiveInt(flag, v, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -68,12 +65,8 @@ function parseOptions(argv: string[]): Options {
     } else if (flag === "--rows") o.rows = positive(flag, value);
     else if (flag === "--size") o.size = positive(flag, value);
     else if (flag === "--rounds") o.rounds = positive(flag, value);
-    else if (flag === "--only") {
-      const names = (value ?? "").split(",");
-      const bad = names.find((n) => !NAMES.includes(n as Name));
-      if (bad !== undefined) throw new Error(`--only takes ${NAMES.join(", ")}\n${USAGE}`);
-      o.targets = NAMES.filter((n) => names.includes(n));
-    } else if (flag === "--help" || flag === "-h") {
+    else if (flag === "--only") o.targets = onlyTargets(value, NAMES, USAGE);
+    else if (flag === "--help" || flag === "-h") {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${flag}\n${USAGE}`);
@@ -219,24 +212,9 @@ function onlyRow(reply: unknown): Record<string, unknown> | undefined {
   return undefined;
 }
 
-async function connectResp(port: number, index: number): Promise<Redis> {
-  const conn = new Redis({
-    host: "127.0.0.1",
-    port,
-    db: index, // ioredis SELECTs it on connect
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 30_000,
-  });
-  // Failures surface through the commands (and are counted there); no unhandled 'error'.
-  conn.on("error", () => {});
-  await conn.connect();
-  return conn;
-}
-
 /** Creates and loads the table through `port`, then checks an insert's and a read's replies. */
 async function prepareHerodb(who: string, port: number, index: number, opts: Options, fx: Fixture) {
-  const conn = await connectResp(port, index);
+  const conn = await connectInstance(port, index);
   try {
     await conn.call("SQL.EXEC", CREATE_SQLITE);
     const loaded = execChanges(await conn.call("SQL.EXEC", loadSqlite(opts.rows), fx.fill));
@@ -263,7 +241,7 @@ async function prepareHerodb(who: string, port: number, index: number, opts: Opt
 function herodbSessions(ports: number[], index: number, clients: number) {
   return async (): Promise<Session> => {
     const conns = await Promise.all(
-      Array.from({ length: clients }, (_, c) => connectResp(ports[c % ports.length], index)),
+      Array.from({ length: clients }, (_, c) => connectInstance(ports[c % ports.length], index)),
     );
     return {
       async insert(c, k, v) {

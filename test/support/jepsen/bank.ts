@@ -19,6 +19,7 @@
  * balance equals the opening one plus what the ledger says came in minus what went out; then the
  * nodes' own copies (READONLY) of both tables must be equal.
  */
+import { readUntilOk } from "./check.ts";
 import { Conn, type Outcome } from "./client.ts";
 import type { HistoryOp } from "./history.ts";
 import type { Prng } from "./prng.ts";
@@ -266,23 +267,10 @@ export async function finalBank(
     return { acked: acked.length, lost: [], phantoms: [], problems };
   }
   const read = async (port: number, readonly: boolean, sql: string): Promise<unknown[][]> => {
-    let last = "no attempt";
-    while (performance.now() < deadline) {
-      let conn: Conn | null = null;
-      try {
-        conn = await Conn.open({ port, db: pc.index, readonly, openTimeoutMs: 2_000 });
-        const out = await conn.run(["SQL.QUERY", sql], 6_000);
-        if (out.status === "ok") return out.value as unknown[][];
-        last = out.error;
-      } catch (e) {
-        last = (e as Error).message;
-      } finally {
-        conn?.close();
-      }
-      await sleep(250);
-    }
-    throw new Error(`SQL.QUERY on port ${port} never succeeded: ${last}`);
+    const r = await readUntilOk(port, pc.index, readonly, ["SQL.QUERY", sql], deadline);
+    return (r.out.status === "ok" ? r.out.value : []) as unknown[][];
   };
+
   try {
     const copies: string[] = [];
     for (const readonly of [false, true]) {

@@ -32,7 +32,7 @@ export interface FinalState {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `args` on a fresh connection to `port`, retrying until ok or `deadline`. */
-async function readUntilOk(
+export async function readUntilOk(
   port: number,
   db: number,
   readonly: boolean,
