@@ -19,6 +19,8 @@ import { type Config, startupWarnings } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { Catalog, ensureDataDir } from "./db0/catalog.ts";
 import { HeroError } from "./errors.ts";
+import { registerSqlHttp, SQL_HTTP_PREFIX } from "./hrana/routes.ts";
+import type { Instance } from "./instances/instance.ts";
 import { InstanceRegistry } from "./instances/registry.ts";
 import { log } from "./log.ts";
 import { CommandStats } from "./metrics/command-stats.ts";
@@ -51,6 +53,7 @@ export class HeroServer {
   readonly config: Config;
   private resp: RespListener | null = null;
   private http: HttpServer | null = null;
+  private sqlHttp: { close(): void } | null = null;
   private uds: UdsServer | null = null;
   private registry: InstanceRegistry | null = null;
   private audit: AuditLog | null = null;
@@ -249,6 +252,22 @@ export class HeroServer {
     } catch (e) {
       throw listenError(e, "RESP", c.host, c.port);
     }
+    /** The instance a libSQL URL names: an index or a name. */
+    const instanceByRef = async (ref: string): Promise<Instance | undefined> => {
+      const named = () => catalog.list().find((r) => r.name === ref)?.index;
+      const index = /^\d{1,9}$/.test(ref) ? Number(ref) : named();
+      if (index === 0) return undefined;
+      const live = index === undefined ? undefined : registry.get(index);
+      if (live !== undefined || clusterNode === null) return live;
+      // In a cluster an instance just created through another node may not be open here yet.
+      if (index !== undefined) return registry.awaitInstance(index);
+      await registry
+        .catalogRaft()
+        ?.readBarrier()
+        ?.catch(() => undefined);
+      const late = named();
+      return late === undefined ? undefined : registry.awaitInstance(late);
+    };
     try {
       this.http = await startHttp({
         plane,
@@ -257,6 +276,17 @@ export class HeroServer {
         version: VERSION,
         probes,
         backupSpool: c.dataDir,
+        ownBodyLimits: [SQL_HTTP_PREFIX],
+        configure: (app) => {
+          this.sqlHttp = registerSqlHttp(app, {
+            instance: (ref) => instanceByRef(ref),
+            checkAdminSecret: (s) => catalog.checkAdminSecret(s),
+            checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
+            clock,
+            audit: (ev) => audit.write(ev),
+            authThrottle,
+          });
+        },
       });
       this.apiPort = this.http.port;
     } catch (e) {
@@ -282,6 +312,8 @@ export class HeroServer {
   async stop(): Promise<void> {
     await this.resp?.close().catch(() => {});
     await this.http?.close().catch(() => {});
+    this.sqlHttp?.close();
+    this.sqlHttp = null;
     await this.uds?.close().catch(() => {});
     this.clusterNode?.close();
     await this.registry?.closeAll().catch(() => {});

@@ -41,6 +41,11 @@ export interface HttpOptions {
   probes?: Probes;
   /** GET /backup/<index> and POST /restore (./backup-routes.ts), uploads spooled in this dir. */
   backupSpool?: string;
+  /**
+   * URL prefixes whose routes set their own body limit (registered by `configure`): the
+   * JSON-RPC limit is not checked for them up front.
+   */
+  ownBodyLimits?: readonly string[];
   /** Register extra routes before the server starts listening. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -105,7 +110,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   app.addHook("onRequest", (req, reply, done) => {
     const declared = Number(req.headers["content-length"] ?? 0);
     // A restore's body is a backup file, streamed to disk: the JSON-RPC limit is not for it.
-    if (!(declared > bodyLimit) || req.url.startsWith("/restore")) {
+    const own = opts.ownBodyLimits?.some((prefix) => req.url.startsWith(prefix)) ?? false;
+    if (!(declared > bodyLimit) || own || req.url.startsWith("/restore")) {
       done();
       return;
     }
@@ -130,7 +136,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       404,
       errorBody(
         INVALID_REQUEST,
-        `no route ${req.method} ${req.url}; POST / (JSON-RPC), GET /health, /ready, /metrics`,
+        `no route ${req.method} ${req.url}; POST / (JSON-RPC), GET /health, /ready, /metrics, libSQL at /sql/<instance>/libsql`,
       ),
     ),
   );

@@ -10,10 +10,12 @@
  * until the transaction ends. SQL.COMMIT's `exec` is the apply side of the commit Op.
  */
 import type { CommandSpec } from "../../engine/command-spec.ts";
-import { ByProtocol, MapReply, type Reply } from "../../engine/reply.ts";
+import { Bool, ByProtocol, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { execReply, type SqlDb } from "./sql-db.ts";
+import { firstWord, onlyReads, parameterSlots } from "./sql-scan.ts";
 import { applyCommit } from "./sql-tx.ts";
+import { parseRun, runReply } from "./sql-values.ts";
 
 export const SQL_FAMILY = "sql";
 
@@ -103,6 +105,59 @@ export const sqlCommands: readonly SqlCommand[] = [
     exec: (db, args) => {
       const r = db.query(text(args[0]), args.slice(1));
       return rowsReply(r.columns, r.rows);
+    },
+  },
+  {
+    name: "SQL.RUN",
+    group: "sql",
+    summary:
+      "Runs one statement that writes, with typed values; replies its columns, declared types, rows (RETURNING), changes and last rowid.",
+    syntax: "sql [INT n | REAL x | TEXT s | BLOB b | NULL | NAME name value ...]",
+    arity: -2,
+    flags: ["write"],
+    scope,
+    exec: (db, args) => {
+      const { sql, binding } = parseRun(args);
+      return runReply(db.run(sql, binding, true));
+    },
+  },
+  {
+    name: "SQL.RUN_RO",
+    group: "sql",
+    summary: "Runs one read with typed values; replies as SQL.RUN.",
+    syntax: "sql [INT n | REAL x | TEXT s | BLOB b | NULL | NAME name value ...]",
+    arity: -2,
+    flags: ["readonly"],
+    scope,
+    exec: (db, args) => {
+      const { sql, binding } = parseRun(args);
+      return runReply(db.run(sql, binding, false));
+    },
+  },
+  {
+    name: "SQL.DESCRIBE",
+    group: "sql",
+    summary:
+      "Describes a statement without running it: its parameters, columns, declared types, and whether it only reads.",
+    syntax: "sql",
+    arity: 2,
+    flags: ["readonly"],
+    scope,
+    exec: (db, args) => {
+      const sql = text(args[0]);
+      const columns = db.describe(sql);
+      return new MapReply([
+        "params",
+        parameterSlots(sql),
+        "columns",
+        columns.map((c) => c.name),
+        "decltypes",
+        columns.map((c) => c.decltype),
+        "readonly",
+        new Bool(onlyReads(sql)),
+        "explain",
+        new Bool(firstWord(sql) === "EXPLAIN"),
+      ]);
     },
   },
   {

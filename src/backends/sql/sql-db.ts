@@ -25,9 +25,11 @@ import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "no
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { SqlClock } from "./sql-clock.ts";
+import { sqlError, sqliteError } from "./sql-errors.ts";
 import { SCHEMA, StatementGuard } from "./sql-guard.ts";
 import { SeededRandom } from "./sql-random.ts";
-import { Bounded, shapeOf } from "./sql-shapes.ts";
+import { Bounded, type Shape, shapeOf } from "./sql-shapes.ts";
+import type { Binding, Column, RunResult } from "./sql-values.ts";
 
 const META = "_herodb_meta";
 const WRITES = "_herodb_writes";
@@ -43,17 +45,8 @@ const MAX_CACHED_CHARS = 4096;
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
 
-function sqlError(e: unknown, guard?: StatementGuard): HeroError {
-  if (e instanceof HeroError) return e;
-  const message = ((e as Error).message ?? String(e)).replace(/^SqliteError: /, "");
-  if (guard !== undefined && guard.refusal !== "" && /not authorized/.test(message)) {
-    return new HeroError("ERR", `not authorized: ${guard.refusal}`);
-  }
-  return new HeroError("ERR", message);
-}
-
 /** A value SQLite returned, as a reply: integers as integers, reals as doubles, blobs as bytes. */
-function valueReply(v: unknown): Reply {
+export function valueReply(v: unknown): Reply {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") {
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
@@ -209,7 +202,7 @@ export class SqlDb {
         try {
           reply = runs[k](`${index}:${k}`);
         } catch (e) {
-          reply = sqlError(e, guard);
+          reply = sqlError(e, guard.refusal);
         } finally {
           guard.written = null;
         }
@@ -243,7 +236,7 @@ export class SqlDb {
       try {
         this.asEngine(() => w.exec("COMMIT"));
       } catch (e) {
-        const why = sqlError(e, guard).message;
+        const why = sqlError(e, guard.refusal).message;
         if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
         for (let k = 0; k < runs.length; k++) {
           excluded.set(k, new HeroError("ERR", `the log entry could not be committed: ${why}`));
@@ -367,16 +360,13 @@ export class SqlDb {
   }
 
   /**
-   * The statement, prepared, and its arguments in the form node:sqlite binds them. Statements
-   * on the reader are kept and reused (SQLite prepares them again itself if the schema
-   * changed); those on the writer are prepared for each run, since the authorizer, which says
-   * what a write touches, is consulted only while a statement is prepared.
+   * A client's statement prepared on `db`, after the checks every client statement passes (size,
+   * one statement, no VACUUM). Statements on the reader are kept and reused (SQLite prepares them
+   * again itself if the schema changed); those on the writer are prepared for each run, since
+   * the authorizer, which says what a write touches, is consulted only while a statement is
+   * prepared.
    */
-  private prepare(
-    db: DatabaseSync,
-    text: string,
-    args: readonly Buffer[],
-  ): { st: StatementSync; values: SQLInputValue[] | [Record<string, SQLInputValue>] } {
+  private prepared(db: DatabaseSync, text: string): { st: StatementSync; shape: Shape } {
     if (text.length > MAX_STATEMENT_CHARS) {
       throw new HeroError(
         "ERR",
@@ -390,7 +380,29 @@ export class SqlDb {
     if (shape.second) {
       throw new HeroError("ERR", "one statement per command (SQL.BATCH runs several)");
     }
-    const p = shape.params;
+    try {
+      // Long texts are not kept: the cache would hold them (and a statement each) alive.
+      const keep = db === this.reader && shape.sql.length <= MAX_CACHED_CHARS;
+      let st = keep ? this.readerStatements.get(shape.sql) : undefined;
+      if (st === undefined) {
+        st = db.prepare(shape.sql);
+        st.setReadBigInts(true);
+        st.setReturnArrays(true);
+        if (keep) this.readerStatements.set(shape.sql, st);
+      }
+      return { st, shape };
+    } catch (e) {
+      throw sqlError(e, this.guardOf(db).refusal);
+    }
+  }
+
+  /** The statement, prepared, and its text arguments in the form node:sqlite binds them. */
+  private prepare(
+    db: DatabaseSync,
+    text: string,
+    args: readonly Buffer[],
+  ): { st: StatementSync; values: SQLInputValue[] | [Record<string, SQLInputValue>] } {
+    const p = shapeOf(text).params;
     const wanted = p.count;
     if (p.names.length > 0 && p.positional) {
       throw new HeroError("ERR", "use either ? parameters or named ones (:name), not both");
@@ -401,30 +413,23 @@ export class SqlDb {
         `the statement has ${wanted} parameter${wanted === 1 ? "" : "s"} and ${args.length} value${args.length === 1 ? " was" : "s were"} given`,
       );
     }
+    const { st } = this.prepared(db, text);
     const strings = args.map((a) => a.toString("utf8"));
-    try {
-      // Long texts are not kept: the cache would hold them (and a statement each) alive.
-      const keep = db === this.reader && shape.sql.length <= MAX_CACHED_CHARS;
-      let st = keep ? this.readerStatements.get(shape.sql) : undefined;
-      if (st === undefined) {
-        st = db.prepare(shape.sql);
-        st.setReadBigInts(true);
-        if (keep) this.readerStatements.set(shape.sql, st);
-      }
-      if (p.names.length === 0) return { st, values: strings };
-      // Named parameters bind by name, in the order they first appear.
-      const named: Record<string, SQLInputValue> = {};
-      p.names.forEach((n, i) => {
-        named[n] = strings[i];
-      });
-      return { st, values: [named] };
-    } catch (e) {
-      throw sqlError(e, db === this.reader ? this.readerGuard : this.guard);
-    }
+    if (p.names.length === 0) return { st, values: strings };
+    // Named parameters bind by name, in the order they first appear.
+    const named: Record<string, SQLInputValue> = {};
+    p.names.forEach((n, i) => {
+      named[n] = strings[i];
+    });
+    return { st, values: [named] };
   }
 
-  /** The reader's prepared statements, by text (see `prepare`). */
+  /** The reader's prepared statements, by text (see `prepared`). */
   private readonly readerStatements = new Bounded<StatementSync>(256);
+
+  private guardOf(db: DatabaseSync): StatementGuard {
+    return db === this.reader ? this.readerGuard : this.guard;
+  }
 
   /** Runs a statement on the writer (inside applyEntry); its changes and last rowid. */
   exec(sql: string, args: readonly Buffer[]): ExecResult {
@@ -435,7 +440,7 @@ export class SqlDb {
       const dml = ROW_CHANGING.has(shapeOf(sql).verb);
       return { changes: dml ? Number(r.changes) : 0, lastInsertRowid: r.lastInsertRowid };
     } catch (e) {
-      throw sqlError(e, this.guard);
+      throw sqlError(e, this.guard.refusal);
     }
   }
 
@@ -448,29 +453,87 @@ export class SqlDb {
     const db = this.readsOnWriter ? this.writer : this.reader;
     const { st, values } = this.prepare(db, sql, args);
     try {
-      st.setReturnArrays(true);
-      const rows: Reply[][] = [];
-      let bytes = 0;
-      for (const row of st.iterate(...(values as SQLInputValue[])) as Iterable<unknown[]>) {
-        for (const v of row)
-          bytes += typeof v === "string" || v instanceof Uint8Array ? v.length : 8;
-        if (bytes > MAX_RESULT_BYTES) {
-          throw new HeroError(
-            "ERR",
-            `the result is larger than ${MAX_RESULT_BYTES / 1048576} MiB: narrow it (LIMIT, fewer columns)`,
-          );
-        }
-        rows.push(row.map(valueReply));
-      }
-      const columns = st.columns().map((c) => c.name);
-      return { columns, rows };
+      const rows = this.collect(st, values).map((row) => row.map(valueReply));
+      return { columns: st.columns().map((c) => c.name), rows };
     } catch (e) {
-      const message = (e as Error).message ?? "";
-      if (/readonly database/i.test(message)) {
-        throw new HeroError("ERR", "SQL.QUERY runs reads only: use SQL.EXEC to change data");
-      }
-      throw sqlError(e, db === this.reader ? this.readerGuard : this.guard);
+      throw this.readError(e, db);
     }
+  }
+
+  /** A read's failure: a statement that would write says where writes go. */
+  private readError(e: unknown, db: DatabaseSync): HeroError {
+    const message = (e as Error).message ?? "";
+    if (/readonly database/i.test(message)) {
+      return sqliteError(
+        "SQL.QUERY runs reads only: use SQL.EXEC to change data",
+        "SQLITE_READONLY",
+      );
+    }
+    return sqlError(e, this.guardOf(db).refusal);
+  }
+
+  /** Runs `st` and returns its rows as SQLite gives them, refusing results over the limit. */
+  private collect(
+    st: StatementSync,
+    values: readonly SQLInputValue[] | readonly unknown[],
+  ): unknown[][] {
+    const rows: unknown[][] = [];
+    let bytes = 0;
+    for (const row of st.iterate(...(values as SQLInputValue[])) as Iterable<unknown[]>) {
+      for (const v of row) bytes += typeof v === "string" || v instanceof Uint8Array ? v.length : 8;
+      if (bytes > MAX_RESULT_BYTES) {
+        throw new HeroError(
+          "ERR",
+          `the result is larger than ${MAX_RESULT_BYTES / 1048576} MiB: narrow it (LIMIT, fewer columns)`,
+        );
+      }
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * Runs one statement with typed values (SQL.RUN and SQL.RUN_RO): on the writer when `write`
+   * (inside applyEntry or a transaction's scratch), otherwise where reads run. Returns its
+   * columns with their declared types, its rows as SQLite gives them, and, for a write, the
+   * rows it changed and the last rowid.
+   */
+  run(sql: string, binding: Binding, write: boolean): RunResult {
+    const db = write || this.readsOnWriter ? this.writer : this.reader;
+    const { st, shape } = this.prepared(db, sql);
+    try {
+      const columns = st.columns().map((c) => ({ name: c.name, decltype: c.type }));
+      const values =
+        binding.named === null ? binding.positional : [binding.named, ...binding.positional];
+      if (!write) {
+        return { columns, rows: this.collect(st, values), changes: 0, lastInsertRowid: null };
+      }
+      const dml = ROW_CHANGING.has(shape.verb);
+      if (columns.length === 0) {
+        const r = st.run(...(values as SQLInputValue[]));
+        return {
+          columns,
+          rows: [],
+          changes: dml ? Number(r.changes) : 0,
+          lastInsertRowid: BigInt(r.lastInsertRowid),
+        };
+      }
+      // RETURNING: the rows, then the counters the statement left.
+      const rows = this.collect(st, values);
+      const counters = this.ownStatement("SELECT changes() AS n, last_insert_rowid() AS id");
+      counters.setReadBigInts(true);
+      const { n, id } = this.asEngine(() => counters.get()) as { n: bigint; id: bigint };
+      return { columns, rows, changes: dml ? Number(n) : 0, lastInsertRowid: id };
+    } catch (e) {
+      throw write ? sqlError(e, this.guard.refusal) : this.readError(e, db);
+    }
+  }
+
+  /** A statement's columns with their declared types, without running it (SQL.DESCRIBE). */
+  describe(sql: string): Column[] {
+    // Prepared on the writer, where any statement may be (a write too), and never run.
+    const { st } = this.prepared(this.writer, sql);
+    return st.columns().map((c) => ({ name: c.name, decltype: c.type }));
   }
 
   /**

@@ -123,3 +123,119 @@ export function firstWord(sql: string): string {
   }
   return "";
 }
+
+/**
+ * The name of each parameter slot in SQLite's numbering (null for `?` and `?NNN`): what a
+ * driver's describe shows and binds by.
+ */
+export function parameterSlots(sql: string): (string | null)[] {
+  const slots: (string | null)[] = [];
+  const byName = new Map<string, number>();
+  for (const t of tokens(sql)) {
+    if (t.kind !== "param") continue;
+    if (t.text === "?") slots.push(null);
+    else if (t.text[0] === "?") {
+      const n = Number(t.text.slice(1));
+      while (slots.length < n) slots.push(null);
+    } else if (!byName.has(t.text)) {
+      byName.set(t.text, slots.length);
+      slots.push(t.text);
+    }
+  }
+  return slots;
+}
+
+/** Verbs of statements that only read (PRAGMA: the schema PRAGMAs the guard lets run). */
+const READ_VERBS = new Set(["SELECT", "VALUES", "EXPLAIN", "PRAGMA"]);
+const MAIN_VERBS = new Set(["SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE"]);
+
+/**
+ * Whether a statement only reads, from its text: its first word, or for WITH the statement
+ * its common table expressions lead into (the first of SELECT, VALUES, INSERT, UPDATE, DELETE,
+ * REPLACE outside parentheses). A statement taken for a read that writes is refused where reads
+ * run, so a wrong guess costs an error, never a write outside the log.
+ */
+export function onlyReads(sql: string): boolean {
+  const verb = firstWord(sql);
+  if (verb !== "WITH") return READ_VERBS.has(verb);
+  let depth = 0;
+  for (const t of tokens(sql)) {
+    if (t.kind === "punct") {
+      if (t.text === "(") depth++;
+      else if (t.text === ")") depth--;
+    } else if (t.kind === "word" && depth === 0) {
+      const w = t.text.toUpperCase();
+      if (MAIN_VERBS.has(w)) return w === "SELECT" || w === "VALUES";
+    }
+  }
+  return false;
+}
+
+/**
+ * The statements of a script (`;`-separated), each with its own text; blanks and comments
+ * between them are dropped. A CREATE TRIGGER's BEGIN … END body stays in its statement.
+ */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let current = "";
+  let first = "";
+  let depth = 0;
+  let meaningful = false;
+  for (const t of tokens(sql)) {
+    if (t.kind === "punct" && t.text === ";" && depth === 0) {
+      if (meaningful) out.push(current);
+      current = "";
+      first = "";
+      meaningful = false;
+      continue;
+    }
+    current += t.text;
+    if (t.kind === "space" || t.kind === "comment") continue;
+    meaningful = true;
+    if (t.kind === "word") {
+      const w = t.text.toUpperCase();
+      if (first === "") first = w;
+      else if (first === "CREATE" && (w === "BEGIN" || w === "CASE")) depth++;
+      else if (first === "CREATE" && w === "END" && depth > 0) depth--;
+    }
+  }
+  if (meaningful) out.push(current);
+  return out;
+}
+
+/** What a transaction statement asks for (see `transactionControl`). */
+export type TransactionControl = "begin" | "begin-readonly" | "commit" | "rollback";
+
+const BEGIN_WORDS = new Set(["DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION"]);
+
+/**
+ * Whether a statement opens or ends a transaction, as drivers send them: BEGIN [DEFERRED |
+ * IMMEDIATE | EXCLUSIVE] [TRANSACTION] [READONLY] (libSQL's read-only form), COMMIT or END
+ * [TRANSACTION], ROLLBACK [TRANSACTION]. Anything else (SAVEPOINT, ROLLBACK TO) is null.
+ */
+export function transactionControl(sql: string): TransactionControl | null {
+  const words: string[] = [];
+  for (const t of tokens(sql)) {
+    if (t.kind === "space" || t.kind === "comment") continue;
+    if (t.kind === "punct" && t.text === ";") continue;
+    if (t.kind !== "word" || words.length === 4) return null;
+    words.push(t.text.toUpperCase());
+  }
+  const [first, ...rest] = words;
+  const only = (allowed: string[]) => rest.every((w) => allowed.includes(w)) && rest.length <= 1;
+  switch (first) {
+    case "BEGIN": {
+      const readOnly = rest.at(-1) === "READONLY";
+      const modifiers = readOnly ? rest.slice(0, -1) : rest;
+      if (!modifiers.every((w) => BEGIN_WORDS.has(w))) return null;
+      return readOnly ? "begin-readonly" : "begin";
+    }
+    case "COMMIT":
+    case "END":
+      return only(["TRANSACTION"]) ? "commit" : null;
+    case "ROLLBACK":
+      return only(["TRANSACTION"]) ? "rollback" : null;
+    default:
+      return null;
+  }
+}

@@ -26,6 +26,7 @@ import type { Op, OpCall, TransactionCapability, TransactionStep } from "../../e
 import { OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { execReply, type SqlDb } from "./sql-db.ts";
+import { parseRun, runReply } from "./sql-values.ts";
 
 /** Writes one transaction may hold (each statement replays the ones before it). */
 export const MAX_STATEMENTS = 1000;
@@ -39,6 +40,8 @@ interface Statement {
   args: Buffer[];
   /** The clock when the statement arrived: what 'now' means in it, then and at commit. */
   now: number;
+  /** SQL.RUN's typed arguments (./sql-values.ts), not SQL.EXEC's text ones. */
+  typed: boolean;
 }
 
 class SqlTransaction {
@@ -64,12 +67,19 @@ function conflict(table: string, index: number): HeroError {
   );
 }
 
+/** Runs one of a transaction's writes on the writer; its reply. */
+function write(db: SqlDb, w: Statement): Reply {
+  if (!w.typed) return execReply(db.exec(w.sql, w.args));
+  const { sql, binding } = parseRun([Buffer.from(w.sql), ...w.args]);
+  return runReply(db.run(sql, binding, true));
+}
+
 /** Replays a transaction's writes on the writer (inside a scratch or an apply). */
 function replay(db: SqlDb, tx: { seed: string }, writes: readonly Statement[]): void {
   writes.forEach((w, i) => {
     db.seed(`${tx.seed}:${i}`);
     db.clock.at(w.now);
-    db.exec(w.sql, w.args);
+    write(db, w);
   });
 }
 
@@ -119,8 +129,14 @@ export function sqlTransactions(
     return result;
   }
 
-  function exec(tx: SqlTransaction, sqls: string[], args: Buffer[], now: number): Reply {
-    const added = sqls.map((sql, i) => ({ sql, args: i === 0 ? args : [], now }));
+  function exec(
+    tx: SqlTransaction,
+    sqls: string[],
+    args: Buffer[],
+    now: number,
+    typed = false,
+  ): Reply {
+    const added = sqls.map((sql, i) => ({ sql, args: i === 0 ? args : [], now, typed }));
     const size = added.reduce(
       (n, s) => n + s.sql.length + s.args.reduce((m, a) => m + a.length, 0),
       0,
@@ -135,7 +151,7 @@ export function sqlTransactions(
       added.map((s, i) => {
         db.seed(`${tx.seed}:${tx.writes.length + i}`);
         try {
-          return execReply(db.exec(s.sql, s.args));
+          return write(db, s);
         } catch (e) {
           if (sqls.length === 1 || !(e instanceof HeroError)) throw e;
           throw new HeroError("ERR", `statement ${i + 1} of the batch failed: ${e.message}`);
@@ -193,6 +209,8 @@ export function sqlTransactions(
         return exec(tx, [text(args[0])], args.slice(1), now);
       case "SQL.BATCH":
         return exec(tx, args.map(text), [], now);
+      case "SQL.RUN":
+        return exec(tx, [text(args[0])], args.slice(1), now, true);
       default: {
         // Reads: the family's read commands, run on the writer inside the transaction.
         return inside(tx, true, now, () => read(call, now));
@@ -205,7 +223,8 @@ export function sqlTransactions(
 
 /**
  * The Op that commits: [start, seed, tables (JSON), statement count], then for each statement
- * [sql, its clock, argument count, arguments…].
+ * [sql, its clock, argument count, arguments…]; the count of a SQL.RUN statement's typed
+ * arguments is written with a `t` before it.
  */
 function commitOp(tx: SqlTransaction, now: number): Op {
   const args: Buffer[] = [
@@ -215,7 +234,8 @@ function commitOp(tx: SqlTransaction, now: number): Op {
     Buffer.from(String(tx.writes.length)),
   ];
   for (const w of tx.writes) {
-    args.push(Buffer.from(w.sql), Buffer.from(String(w.now)), Buffer.from(String(w.args.length)));
+    const count = `${w.typed ? "t" : ""}${w.args.length}`;
+    args.push(Buffer.from(w.sql), Buffer.from(String(w.now)), Buffer.from(count));
     args.push(...w.args);
   }
   return { cmd: "SQL.COMMIT", args, now };
@@ -234,9 +254,11 @@ export function applyCommit(db: SqlDb, args: Buffer[]): Reply {
   for (let i = 0; i < count; i++) {
     const sql = text(args[at]);
     const now = Number(text(args[at + 1]));
-    const n = Number(text(args[at + 2]));
+    const count = text(args[at + 2]);
+    const typed = count.startsWith("t");
+    const n = Number(typed ? count.slice(1) : count);
     if (!(n >= 0) || at + 3 + n > args.length) throw malformed();
-    writes.push({ sql, now, args: args.slice(at + 3, at + 3 + n) });
+    writes.push({ sql, now, args: args.slice(at + 3, at + 3 + n), typed });
     at += 3 + n;
   }
   const changed = db.writtenAfter(tables, start);

@@ -1,0 +1,197 @@
+/**
+ * One libSQL stream's view of a SQL instance: where its statements go, under the same rules as
+ * a RESP connection's. A statement that only reads runs on local state after the instance's
+ * read index (linearizable, as SQL.QUERY is); any other is a SQL.RUN Op through the instance's
+ * Raft group (forwarded to the leader by whichever node received it). The access the stream's
+ * token gives is checked against the command table for every statement.
+ *
+ * Drivers open and end transactions with SQL text (BEGIN IMMEDIATE, COMMIT, ROLLBACK); those go
+ * to the engine's transactions capability exactly as SQL.BEGIN, SQL.COMMIT and SQL.ROLLBACK
+ * do on RESP, so a stream's transaction is serializable and commits all or nothing.
+ */
+
+import { sqliteError } from "../backends/sql/sql-errors.ts";
+import {
+  onlyReads,
+  type TransactionControl,
+  transactionControl,
+} from "../backends/sql/sql-scan.ts";
+import {
+  type Binding,
+  type Column,
+  readRunReply,
+  runArgs,
+  type SqlValue,
+} from "../backends/sql/sql-values.ts";
+import type { OpCall } from "../engine/contract.ts";
+import type { Reply } from "../engine/reply.ts";
+import { HeroError } from "../errors.ts";
+import type { Instance } from "../instances/instance.ts";
+import { find } from "../resp/table.ts";
+import { type Access, authorizeCommand, type Principal } from "../security/authorization.ts";
+
+export interface StatementResult {
+  columns: Column[];
+  rows: SqlValue[][];
+  changes: number;
+  lastInsertRowid: SqlValue;
+}
+
+const EMPTY: StatementResult = { columns: [], rows: [], changes: 0, lastInsertRowid: null };
+
+export interface Description {
+  params: (string | null)[];
+  columns: Column[];
+  readOnly: boolean;
+  explain: boolean;
+}
+
+export class SqlSession {
+  readonly instance: Instance;
+  private readonly clock: () => number;
+  /** Who the stream's requests come from, and what that gives on the instance (per request). */
+  principal: Principal;
+  access: Access;
+  /** The engine's transaction while one is open (the capability's opaque value). */
+  private tx: object | null = null;
+  /** Opened with BEGIN … READONLY: statements that write are refused. */
+  private txReadOnly = false;
+
+  constructor(instance: Instance, principal: Principal, access: Access, clock: () => number) {
+    this.instance = instance;
+    this.principal = principal;
+    this.access = access;
+    this.clock = clock;
+  }
+
+  get autocommit(): boolean {
+    return this.tx === null;
+  }
+
+  /** Ends an open transaction without applying anything (the stream closed or expired). */
+  close(): void {
+    this.tx = null;
+  }
+
+  /** Runs one statement; its result or its error. */
+  async execute(sql: string, binding: Binding): Promise<StatementResult | HeroError> {
+    try {
+      return await this.statement(sql, binding);
+    } catch (e) {
+      if (e instanceof HeroError) return e;
+      throw e;
+    }
+  }
+
+  private async statement(sql: string, binding: Binding): Promise<StatementResult | HeroError> {
+    const control = transactionControl(sql);
+    if (control !== null) return this.control(control);
+    const reads = onlyReads(sql);
+    if (!reads && this.txReadOnly) {
+      return sqliteError(
+        "the transaction is read-only (BEGIN … READONLY): it cannot write",
+        "SQLITE_READONLY",
+      );
+    }
+    const reply = await this.run({
+      cmd: reads ? "SQL.RUN_RO" : "SQL.RUN",
+      args: runArgs(sql, binding),
+    });
+    return reply instanceof HeroError ? reply : readRunReply(reply);
+  }
+
+  /** What a statement binds and returns, without running it. */
+  async describe(sql: string): Promise<Description | HeroError> {
+    let reply: Reply;
+    try {
+      reply = await this.run({ cmd: "SQL.DESCRIBE", args: [Buffer.from(sql, "utf8")] });
+    } catch (e) {
+      if (e instanceof HeroError) return e;
+      throw e;
+    }
+    if (reply instanceof HeroError) return reply;
+    const flat = (reply as { flat: Reply[] }).flat;
+    const names = flat[3] as string[];
+    const decltypes = flat[5] as (string | null)[];
+    return {
+      params: flat[1] as (string | null)[],
+      columns: names.map((name, i) => ({ name, decltype: decltypes[i] })),
+      readOnly: (flat[7] as { value: boolean }).value,
+      explain: (flat[9] as { value: boolean }).value,
+    };
+  }
+
+  /** A command of the SQL family, checked and run as RESP would run it on this instance. */
+  private async run(call: OpCall): Promise<Reply> {
+    const inst = this.instance;
+    const found = find(call.cmd);
+    if (found === undefined) throw new HeroError("INTERNAL", `${call.cmd} is not in the table`);
+    const t = found.traits;
+    inst.stats.called(t.id);
+    const denied = authorizeCommand(this.principal, call.cmd, t, inst.index, this.access);
+    if (denied !== null) {
+      inst.stats.rejected[t.id]++;
+      return denied;
+    }
+    let reply: Reply;
+    try {
+      reply = await this.dispatch(call, t.writes);
+    } catch (e) {
+      if (!(e instanceof HeroError)) throw e;
+      reply = e;
+    }
+    if (reply instanceof HeroError) inst.stats.failed[t.id]++;
+    return reply;
+  }
+
+  private async dispatch(call: OpCall, writes: boolean): Promise<Reply> {
+    const inst = this.instance;
+    if (this.tx !== null) return this.step(call);
+    if (writes) return (await inst.write({ ...call, now: this.clock() })) as Reply;
+    await inst.replicator?.readBarrier();
+    return await inst.read(call, this.clock());
+  }
+
+  /** A command inside the open transaction (or one that opens or ends it). */
+  private async step(call: OpCall): Promise<Reply> {
+    const inst = this.instance;
+    const capability = inst.engine.transactions;
+    if (capability === undefined) {
+      return new HeroError("ERR", `instance ${inst.index} has no transactions`);
+    }
+    const next = capability.step(this.tx, call, this.clock());
+    this.tx = next.tx;
+    if (next.op === undefined) return next.reply ?? null;
+    // The transaction's writes apply now: that needs write access now.
+    if (this.access !== "readwrite") {
+      return new HeroError(
+        "NOPERM",
+        "this token may no longer write to the instance: the transaction was rolled back",
+      );
+    }
+    return (await inst.write(next.op)) as Reply;
+  }
+
+  private async control(control: TransactionControl): Promise<StatementResult | HeroError> {
+    if (control === "begin" || control === "begin-readonly") {
+      if (this.tx !== null) {
+        return sqliteError("cannot start a transaction within a transaction", "SQLITE_ERROR");
+      }
+      // A transaction starts from every write acknowledged before it, as a read does.
+      await this.instance.replicator?.readBarrier();
+      const reply = await this.step({ cmd: "SQL.BEGIN", args: [] });
+      if (reply instanceof HeroError) return reply;
+      this.txReadOnly = control === "begin-readonly";
+      return EMPTY;
+    }
+    if (this.tx === null) {
+      const what = control === "commit" ? "commit" : "rollback";
+      return sqliteError(`cannot ${what} - no transaction is active`, "SQLITE_ERROR");
+    }
+    const reply = await this.step({
+      cmd: control === "commit" ? "SQL.COMMIT" : "SQL.ROLLBACK",
+      args: [],
+    });
+    return reply instanceof HeroError ? reply : EMPTY;
+  }
+}
