@@ -38,6 +38,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "--timeout", shape: "value" },
   { flag: "--audit-log", shape: "switch", negation: "--no-audit-log" },
   { flag: "--snapshot-count", shape: "value" },
+  { flag: "--sql-stream-timeout", shape: "value" },
   { flag: "--metrics-token", shape: "value", secret: true },
   { flag: "--engine", shape: "list", repeats: true },
   { flag: "--node-id", shape: "value" },

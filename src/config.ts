@@ -29,6 +29,8 @@ export interface Config {
   metricsToken?: string;
   /** Applied entries after which a Raft group snapshots its state and compacts its log. */
   snapshotCount: number;
+  /** Seconds after which an unused libSQL stream closes, rolling back its transaction. */
+  sqlStreamTimeoutSec: number;
   /** Modules of out-of-tree instance types to register at start (--engine, repeatable). */
   engines: string[];
   /** Null for a single server; set by any of --node-id, --bootstrap, --join. */
@@ -81,6 +83,8 @@ Options:
   --no-audit-log          do not write audit.log in the data dir (file: audit-log = false)
   --metrics-token TOKEN   GET /metrics needs "Authorization: Bearer TOKEN"; /health and
                           /ready stay open
+  --sql-stream-timeout S  close a libSQL HTTP stream unused for S seconds, rolling back its
+                          open transaction (default 10)
   --snapshot-count N      applied log entries after which an instance's Raft log is compacted
                           into a snapshot (default 20000)
   --engine MODULE         load an instance type from MODULE (its default export is a kind
@@ -265,6 +269,10 @@ function interpret(values: Layer, secret: string): Config {
     maxClients: count("--max-clients", str("--max-clients") ?? "10000"),
     idleTimeoutSec: count("--timeout", str("--timeout") ?? "0"),
     snapshotCount: Math.max(1, count("--snapshot-count", str("--snapshot-count") ?? "20000")),
+    sqlStreamTimeoutSec: Math.max(
+      1,
+      count("--sql-stream-timeout", str("--sql-stream-timeout") ?? "10"),
+    ),
     auditLog: values.get("--audit-log") !== false,
     ...metricsToken(str("--metrics-token")),
     engines,

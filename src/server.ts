@@ -278,14 +278,18 @@ export class HeroServer {
         backupSpool: c.dataDir,
         ownBodyLimits: [SQL_HTTP_PREFIX],
         configure: (app) => {
-          this.sqlHttp = registerSqlHttp(app, {
-            instance: (ref) => instanceByRef(ref),
-            checkAdminSecret: (s) => catalog.checkAdminSecret(s),
-            checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
-            clock,
-            audit: (ev) => audit.write(ev),
-            authThrottle,
-          });
+          this.sqlHttp = registerSqlHttp(
+            app,
+            {
+              instance: (ref) => instanceByRef(ref),
+              checkAdminSecret: (s) => catalog.checkAdminSecret(s),
+              checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
+              clock,
+              audit: (ev) => audit.write(ev),
+              authThrottle,
+            },
+            { idleMs: c.sqlStreamTimeoutSec * 1000 },
+          );
         },
       });
       this.apiPort = this.http.port;

@@ -11,14 +11,15 @@ import { fmtMs, fmtRatio, fmtRps, markdownTable, median } from "./report.ts";
 /** Nodes of the cluster target. */
 export const NODES = 3;
 
-export type Name = "postgres" | "herodb" | "cluster" | "sqlite";
+export type Name = "postgres" | "herodb" | "libsql" | "cluster" | "sqlite";
 export type Test = "insert" | "select";
 
-export const NAMES: readonly Name[] = ["postgres", "herodb", "cluster", "sqlite"];
+export const NAMES: readonly Name[] = ["postgres", "herodb", "libsql", "cluster", "sqlite"];
 export const TESTS: readonly Test[] = ["insert", "select"];
 export const LABEL: Record<Name, string> = {
   postgres: "PostgreSQL",
   herodb: "HeroDB, 1 node",
+  libsql: "HeroDB, 1 node, libSQL HTTP",
   cluster: "HeroDB, 3 nodes",
   sqlite: "node:sqlite, in process",
 };
@@ -106,6 +107,8 @@ export function fsType(dir: string): string {
 
 export interface Versions {
   postgres?: string;
+  /** Of @libsql/client, when the libsql target ran. */
+  libsql?: string;
   sqlite: string;
 }
 
@@ -130,7 +133,11 @@ export function markdownReport(
       "client, named prepared statements, `id BIGSERIAL PRIMARY KEY`. HeroDB: a SQL instance " +
       `on one server and on a ${NODES}-node cluster (client i on node i mod ${NODES}), ioredis, ` +
       "one connection per client, `SQL.EXEC` and `SQL.QUERY` with bound arguments (every " +
-      "insert in the Raft log, synced, before its reply; reads linearizable). node:sqlite: one " +
+      "insert in the Raft log, synced, before its reply; reads linearizable). libSQL HTTP: " +
+      "another single server's SQL instance through `@libsql/client` over libSQL's Hrana over " +
+      "HTTP on the server's HTTP port (`/sql/<instance>/libsql`, the admin secret as token), " +
+      "one `createClient` per client, `execute` with positional args: one HTTP POST per " +
+      "statement (Node's fetch, keep-alive, a connection per request in flight). node:sqlite: one " +
       "`DatabaseSync` in the benchmark's own process, `journal_mode=WAL`, `synchronous=FULL`, " +
       "autocommit, the same number of operations one after the other (SQLite's own cost, no " +
       "server around it). Each target first takes one uncounted pass of both tests, then the " +
@@ -142,6 +149,7 @@ export function markdownReport(
     `Machine: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} cores; ` +
       `Node ${process.versions.node}; ` +
       (versions.postgres === undefined ? "" : `PostgreSQL ${versions.postgres}; `) +
+      (versions.libsql === undefined ? "" : `@libsql/client ${versions.libsql}; `) +
       `SQLite ${versions.sqlite} (node:sqlite); data on ${fsType(dir)}.`,
     "",
     ...markdownTable(HEADERS, rows.map(cells)),

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { startCluster } from "../../test/helpers/cluster.ts";
 import { startServer } from "../../test/helpers/server.ts";
-import { type LoadResult, runLoad } from "./load.ts";
+import { libsqlTarget } from "./libsql-load.ts";
 import { onlyTargets, positiveInt } from "./options.ts";
 import { ensurePostgres, pgClient, startPostgres } from "./postgres.ts";
 import { withServers } from "./procs.ts";
@@ -17,31 +17,35 @@ import {
   LABEL,
   markdownReport,
   NAMES,
-  type Name,
   NODES,
   type Options,
   type Sample,
   summarize,
   TESTS,
-  type Test,
   type Versions,
   verdicts,
 } from "./sql-report.ts";
+import {
+  CREATE_SQLITE,
+  clientTarget,
+  expectRow,
+  type Fixture,
+  INSERT,
+  loadSqlite,
+  log,
+  randomId,
+  SELECT,
+  type Session,
+  type Target,
+  type Track,
+} from "./sql-targets.ts";
 
 const USAGE =
   "usage: node scripts/bench/run.ts sql [--clients N] [--requests INSERTS[,SELECTS]] [--rows N] " +
-  "[--size BYTES] [--rounds N] [--only postgres,herodb,cluster,sqlite]";
-const CREATE_SQLITE =
-  "CREATE TABLE bench(id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)";
+  "[--size BYTES] [--rounds N] [--only postgres,herodb,libsql,cluster,sqlite]";
 const CREATE_PG = "CREATE TABLE bench(id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)";
-/** Loads ids 1..rows in one statement; the count is inlined (a bound one would be text). */
-const loadSqlite = (rows: number) =>
-  `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) ` +
-  "INSERT INTO bench(k, v) SELECT 'key:' || i, ? FROM n";
 const loadPg = (rows: number) =>
   `INSERT INTO bench(k, v) SELECT 'key:' || n, $1 FROM generate_series(1, ${rows}) AS n`;
-const INSERT = "INSERT INTO bench(k, v) VALUES (?, ?)";
-const SELECT = "SELECT k, v FROM bench WHERE id = ?";
 const INSERT_PG = "INSERT INTO bench(k, v) VALUES ($1, $2)";
 const SELECT_PG = "SELECT k, v FROM bench WHERE id = $1";
 
@@ -73,72 +77,6 @@ function parseOptions(argv: string[]): Options {
     i++;
   }
   return o;
-}
-
-const log = (line: string) => process.stderr.write(`${line}\n`);
-
-type Track = (cleanup: () => Promise<unknown>) => void;
-
-/** What a run needs to know of the rows: the value loaded with them and their count. */
-interface Fixture {
-  rows: number;
-  /** The `--size`-character value of every loaded row. */
-  fill: string;
-  /** Values for the inserts: a pool, so no insert repeats the one before it. */
-  values: string[];
-}
-
-interface Target {
-  name: Name;
-  /** One run of `requests` operations of `test`. */
-  run(test: Test, requests: number, progress: (line: string) => void): Promise<LoadResult>;
-}
-
-/** One connection per benchmark client, for one run; each call throws on a reply out of shape. */
-interface Session {
-  insert(client: number, k: string, v: string): Promise<void>;
-  select(client: number, id: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A random id among the loaded rows. */
-const randomId = (rows: number) => 1 + Math.floor(Math.random() * rows);
-
-/** A target driven by `clients` concurrent connections through load.ts. */
-function clientTarget(
-  name: Name,
-  clients: number,
-  fx: Fixture,
-  open: () => Promise<Session>,
-): Target {
-  return {
-    name,
-    async run(test, requests, progress) {
-      const s = await open();
-      try {
-        return await runLoad({
-          clients,
-          requests,
-          op:
-            test === "insert"
-              ? (c, i) => s.insert(c, `k${i}`, fx.values[i % fx.values.length])
-              : (c) => s.select(c, randomId(fx.rows)),
-          onProgress: progress,
-        });
-      } finally {
-        await s.close();
-      }
-    },
-  };
-}
-
-/** Checks a probe's rows: exactly `row`, or throws saying what came instead. */
-function expectRow(who: string, got: unknown, row: { k: string; v: string }): void {
-  const { k, v } = (got ?? {}) as { k?: unknown; v?: unknown };
-  if (k !== row.k || v !== row.v) {
-    const want = `k ${row.k} and a ${row.v.length}-character v`;
-    throw new Error(`${who}: the probe read ${JSON.stringify(got)}, not ${want}`);
-  }
 }
 
 async function postgresTarget(
@@ -368,7 +306,11 @@ async function run(opts: Options, argv: string[], dir: string, track: Track): Pr
       versions.postgres = pgt.version;
       targets.push(pgt.target);
     } else if (name === "herodb") targets.push(await herodbTarget(opts, fx, track));
-    else if (name === "cluster") targets.push(await clusterTarget(opts, fx, dir, track));
+    else if (name === "libsql") {
+      const lt = await libsqlTarget(opts, fx, track);
+      versions.libsql = lt.version;
+      targets.push(lt.target);
+    } else if (name === "cluster") targets.push(await clusterTarget(opts, fx, dir, track));
     else targets.push(sqliteTarget(opts, fx, dir, track));
   }
   const samples: Sample[] = [];
