@@ -50,6 +50,7 @@ describe("libSQL over HTTP on one server", () => {
     return {
       status: res.status,
       type: res.headers.get("content-type"),
+      // biome-ignore lint/suspicious/noExplicitAny: protocol JSON, read by the expectations below
       body: (await res.json()) as any,
     };
   };

@@ -42,6 +42,9 @@ const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 /** Statements longer than this are prepared for each run, not kept. */
 const MAX_CACHED_CHARS = 4096;
 
+/** `PRAGMA foreign_keys = …` (see `run`). */
+const FOREIGN_KEYS_SWITCH = /^\s*PRAGMA\s+(?:main\.)?foreign_keys\s*=\s*['"]?\w+['"]?\s*;?\s*$/i;
+
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
 
@@ -499,6 +502,11 @@ export class SqlDb {
    * rows it changed and the last rowid.
    */
   run(sql: string, binding: Binding, write: boolean): RunResult {
+    // Drivers turn foreign keys off and on around migrations. Every write here runs inside a
+    // transaction, where SQLite ignores that PRAGMA, so it is accepted and changes nothing.
+    if (FOREIGN_KEYS_SWITCH.test(sql)) {
+      return { columns: [], rows: [], changes: 0, lastInsertRowid: null };
+    }
     const db = write || this.readsOnWriter ? this.writer : this.reader;
     const { st, shape } = this.prepared(db, sql);
     try {

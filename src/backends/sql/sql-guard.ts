@@ -91,7 +91,9 @@ export class StatementGuard {
       return C.SQLITE_OK;
     }
     if (action === C.SQLITE_PRAGMA) {
-      return READABLE_PRAGMAS.has(table.toLowerCase())
+      const name = table.toLowerCase();
+      // Reading whether foreign keys are enforced (always, on the writer) is harmless.
+      return READABLE_PRAGMAS.has(name) || (name === "foreign_keys" && a2 === null)
         ? C.SQLITE_OK
         : this.refuse(`PRAGMA ${table} is not available (only PRAGMAs that read the schema)`);
     }
