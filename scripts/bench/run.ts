@@ -18,8 +18,8 @@
  * cluster, with its own load generator): see cluster.ts, loaded only when asked for.
  * `npm run bench -- snapshot [options]`: memory while a joining node installs a large instance
  * (snapshot-install.ts).
- * `npm run bench -- sql [options]`: SQL instances (one node, three nodes) against PostgreSQL and
- * bare node:sqlite (sql.ts).
+ * `npm run bench -- sql [options]`: SQL instances (one node over RESP and over libSQL's HTTP
+ * protocol, three nodes) against PostgreSQL and bare node:sqlite (sql.ts).
  * `npm run bench -- fulltext [options]`: full-text instances against Sphinx's real-time indexes
  * and bare FTS5, over paragraphs of Debian's own documentation (fulltext.ts).
  */
