@@ -19,7 +19,7 @@ import { type Config, startupWarnings } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { Catalog, ensureDataDir } from "./db0/catalog.ts";
 import { HeroError } from "./errors.ts";
-import { registerSqlHttp, SQL_HTTP_PREFIX } from "./hrana/routes.ts";
+import { registerSqlHttp, sqlHttpBodyLimit } from "./hrana/routes.ts";
 import type { Instance } from "./instances/instance.ts";
 import { InstanceRegistry } from "./instances/registry.ts";
 import { log } from "./log.ts";
@@ -276,7 +276,7 @@ export class HeroServer {
         version: VERSION,
         probes,
         backupSpool: c.dataDir,
-        ownBodyLimits: [SQL_HTTP_PREFIX],
+        ownBodyLimits: [sqlHttpBodyLimit()],
         configure: (app) => {
           this.sqlHttp = registerSqlHttp(
             app,

@@ -42,12 +42,18 @@ export interface HttpOptions {
   /** GET /backup/<index> and POST /restore (./backup-routes.ts), uploads spooled in this dir. */
   backupSpool?: string;
   /**
-   * URL prefixes whose routes set their own body limit (registered by `configure`): the
-   * JSON-RPC limit is not checked for them up front.
+   * URL prefixes whose routes (registered by `configure`) have their own body limit, and how
+   * they answer a body over it (in their protocol's form).
    */
-  ownBodyLimits?: readonly string[];
+  ownBodyLimits?: readonly OwnBodyLimit[];
   /** Register extra routes before the server starts listening. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export interface OwnBodyLimit {
+  prefix: string;
+  limit: number;
+  tooLarge(reply: FastifyReply): FastifyReply;
 }
 
 export interface HttpServer {
@@ -110,17 +116,19 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   app.addHook("onRequest", (req, reply, done) => {
     const declared = Number(req.headers["content-length"] ?? 0);
     // A restore's body is a backup file, streamed to disk: the JSON-RPC limit is not for it.
-    const own = opts.ownBodyLimits?.some((prefix) => req.url.startsWith(prefix)) ?? false;
-    if (!(declared > bodyLimit) || own || req.url.startsWith("/restore")) {
+    const own = opts.ownBodyLimits?.find((o) => req.url.startsWith(o.prefix));
+    if (!(declared > (own?.limit ?? bodyLimit)) || req.url.startsWith("/restore")) {
       done();
       return;
     }
     const answer = () =>
-      sendJson(
-        reply.header("connection", "close"),
-        413,
-        errorBody(INVALID_REQUEST, `request body exceeds the limit of ${bodyLimit} bytes`),
-      );
+      own !== undefined
+        ? own.tooLarge(reply.header("connection", "close"))
+        : sendJson(
+            reply.header("connection", "close"),
+            413,
+            errorBody(INVALID_REQUEST, `request body exceeds the limit of ${bodyLimit} bytes`),
+          );
     if (declared > DRAIN_LIMIT) {
       answer();
       return;

@@ -224,15 +224,28 @@ function readRequest(v: unknown, what: string): StreamRequest {
   }
 }
 
-/** The body of POST …/pipeline. */
-export function readPipeline(text: string): PipelineRequest {
+/** The body of POST …/v3/cursor: a baton and one batch. */
+export function readCursor(text: string): { baton: string | null; steps: BatchStep[] } {
+  const body = parseBody(text);
+  const baton = body.baton ?? null;
+  if (baton !== null && typeof baton !== "string") fail("baton must be a string or null");
+  const req = readRequest({ type: "batch", batch: body.batch }, "the cursor");
+  return { baton, steps: (req as { steps: BatchStep[] }).steps };
+}
+
+function parseBody(text: string): Json {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     fail("the body is not JSON");
   }
-  const o = obj(body, "the body");
+  return obj(body, "the body");
+}
+
+/** The body of POST …/pipeline. */
+export function readPipeline(text: string): PipelineRequest {
+  const o = parseBody(text);
   const baton = o.baton ?? null;
   if (baton !== null && typeof baton !== "string") fail("baton must be a string or null");
   if (!Array.isArray(o.requests)) fail("requests must be an array");

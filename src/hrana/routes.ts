@@ -15,6 +15,8 @@
  * `{message, code}` with its status, which drivers show as they are.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { OwnBodyLimit } from "../api/http.ts";
+import { logInternalError } from "../api/rpc.ts";
 import type { Instance } from "../instances/instance.ts";
 import { hashAccessKey } from "../security/access-keys.ts";
 import type { AuditEvent } from "../security/audit.ts";
@@ -26,9 +28,9 @@ import {
   type Principal,
   principalOf,
 } from "../security/authorization.ts";
-import { ProtocolError, readPipeline } from "./proto.ts";
+import { ProtocolError, readCursor, readPipeline } from "./proto.ts";
 import { SqlSession } from "./sql-session.ts";
-import { runRequest } from "./stream-requests.ts";
+import { runBatch, runRequest } from "./stream-requests.ts";
 import { type HranaStream, StreamTable } from "./streams.ts";
 
 /** What the routes need from the server. */
@@ -49,8 +51,20 @@ export interface SqlHttpOptions {
   bodyLimit?: number;
 }
 
-export const SQL_HTTP_PREFIX = "/sql/";
 const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+
+/** The HTTP server's early check of a declared body size, for these routes. */
+export function sqlHttpBodyLimit(limit = DEFAULT_BODY_LIMIT): OwnBodyLimit {
+  return {
+    prefix: "/sql/",
+    limit,
+    tooLarge: (reply) =>
+      sendJson(reply, 413, {
+        message: `the request body exceeds ${limit} bytes`,
+        code: "TOO_LARGE",
+      }),
+  };
+}
 
 class HttpFailure extends Error {
   readonly status: number;
@@ -143,63 +157,116 @@ export function registerSqlHttp(
     );
   }
 
-  async function pipeline(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const ref = (req.params as { db: string }).db;
-    const inst = await instanceOf(ref);
-    const token = tokenOf(req);
-    const { principal, access } = await authorize(req, inst, token);
-    let body: ReturnType<typeof readPipeline>;
+  /** A request body read by `read`, a protocol error becoming HTTP 400. */
+  function bodyOf<T>(req: FastifyRequest, read: (text: string) => T): T {
     try {
-      body = readPipeline(typeof req.body === "string" ? req.body : "");
+      return read(typeof req.body === "string" ? req.body : "");
     } catch (e) {
       if (e instanceof ProtocolError) throw new HttpFailure(400, "PROTOCOL", e.message);
       throw e;
     }
-    let stream: HranaStream | null | undefined;
-    if (body.baton === null) {
+  }
+
+  /**
+   * The stream a request runs on: a new one (baton null) or the baton's, checked against the
+   * request's instance and token. `passing`: the request closes a new stream at its end.
+   */
+  async function streamOf(
+    req: FastifyRequest,
+    baton: string | null,
+    passing: boolean,
+  ): Promise<HranaStream> {
+    const inst = await instanceOf((req.params as { db: string }).db);
+    const token = tokenOf(req);
+    const { principal, access } = await authorize(req, inst, token);
+    if (baton === null) {
       const session = new SqlSession(inst, principal, access, host.clock);
-      stream = streams.open(session, token);
+      const stream = streams.open(session, token, passing);
       if (stream === null) {
         throw new HttpFailure(
           503,
           "TOO_MANY_STREAMS",
-          "too many open streams on this node: retry later",
+          "too many open streams on this node (or for this token): close some, or retry later",
         );
       }
-    } else {
-      stream = streams.take(body.baton);
-      if (stream === undefined) {
-        throw new HttpFailure(
-          400,
-          "STREAM_EXPIRED",
-          "the baton is unknown: the stream was closed, expired after being idle, or is in use",
-        );
-      }
-      if (stream.session.instance !== inst || stream.token !== token) {
-        stream.closed = true;
-        stream.session.close();
-        streams.release(stream);
-        throw new HttpFailure(
-          400,
-          "STREAM_MISMATCH",
-          "the baton belongs to another instance or token",
-        );
-      }
-      // Access is decided for every request: a key removed meanwhile stops working now.
-      stream.session.principal = principal;
-      stream.session.access = access;
+      return stream;
     }
-    const results: unknown[] = [];
+    const stream = streams.take(baton);
+    if (stream === undefined) {
+      throw new HttpFailure(
+        400,
+        "STREAM_EXPIRED",
+        "the baton is unknown: the stream was closed, expired after being idle, or is in use",
+      );
+    }
+    if (stream.session.instance !== inst || stream.token !== token) {
+      stream.closed = true;
+      stream.session.close();
+      streams.release(stream);
+      throw new HttpFailure(
+        400,
+        "STREAM_MISMATCH",
+        "the baton belongs to another instance or token",
+      );
+    }
+    // Access is decided for every request: a key removed meanwhile stops working now.
+    stream.session.principal = principal;
+    stream.session.access = access;
+    return stream;
+  }
+
+  /** Runs `work` on the stream; its outcome and the stream's next baton. */
+  async function using<T>(
+    stream: HranaStream,
+    work: () => Promise<T>,
+  ): Promise<[T, string | null]> {
+    let result: T;
     try {
-      for (const r of body.requests) results.push(await runRequest(stream, r));
+      result = await work();
     } catch (e) {
       stream.closed = true;
       stream.session.close();
       streams.release(stream);
       throw e;
     }
-    const baton = streams.release(stream);
+    return [result, streams.release(stream)];
+  }
+
+  async function pipeline(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const body = bodyOf(req, readPipeline);
+    const passing = body.baton === null && body.requests.at(-1)?.type === "close";
+    const stream = await streamOf(req, body.baton, passing);
+    const [results, baton] = await using(stream, async () => {
+      const out: unknown[] = [];
+      for (const r of body.requests) out.push(await runRequest(stream, r));
+      return out;
+    });
     return sendJson(reply, 200, { baton, base_url: null, results });
+  }
+
+  /**
+   * Hrana 3's cursor: one batch whose results stream back as lines of JSON, the first naming
+   * the stream's next baton, then each executed step's columns, rows and end (or its error).
+   */
+  async function cursor(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const body = bodyOf(req, readCursor);
+    const stream = await streamOf(req, body.baton, false);
+    const [outcome, baton] = await using(stream, () => runBatch(stream, body.steps));
+    const lines: unknown[] = [{ baton, base_url: null }];
+    outcome.step_results.forEach((r, step) => {
+      const error = outcome.step_errors[step];
+      if (error !== null) lines.push({ type: "step_error", step, error });
+      if (r === null) return;
+      lines.push({ type: "step_begin", step, cols: r.cols });
+      for (const row of r.rows as unknown[]) lines.push({ type: "row", row });
+      lines.push({
+        type: "step_end",
+        affected_row_count: r.affected_row_count,
+        last_insert_rowid: r.last_insert_rowid,
+      });
+    });
+    const text = `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`;
+    return reply.code(200).header("content-type", "text/plain").send(Buffer.from(text));
   }
 
   const versionCheck = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -214,32 +281,43 @@ export function registerSqlHttp(
       code: "NOT_FOUND",
     });
 
-  void app.register(async (scope) => {
-    scope.setErrorHandler((error: Error & { statusCode?: number }, _req, reply) => {
-      if (error instanceof HttpFailure) {
-        return sendJson(reply, error.status, { message: error.message, code: error.code });
+  void app.register(
+    async (scope) => {
+      scope.setErrorHandler((error: Error & { statusCode?: number }, req, reply) => {
+        if (error instanceof HttpFailure) {
+          return sendJson(reply, error.status, { message: error.message, code: error.code });
+        }
+        if (error.statusCode === 413) {
+          return sendJson(reply, 413, {
+            message: `the request body exceeds ${bodyLimit} bytes`,
+            code: "TOO_LARGE",
+          });
+        }
+        if (error.statusCode !== undefined && error.statusCode < 500) {
+          return sendJson(reply, error.statusCode, { message: error.message, code: "BAD_REQUEST" });
+        }
+        logInternalError(`libsql ${req.method} ${req.url.split("?")[0]}`, error);
+        return sendJson(reply, 500, { message: "internal error", code: "INTERNAL" });
+      });
+      scope.setNotFoundHandler((req, reply) =>
+        sendJson(reply, 404, {
+          message: `no libSQL route ${req.method} ${req.url.split("?")[0].slice(0, 200)}: the client's URL is http://HOST:PORT/sql/<index or name>/libsql`,
+          code: "NOT_FOUND",
+        }),
+      );
+      for (const base of ["/:db", "/:db/libsql"]) {
+        for (const version of ["v2", "v3"]) {
+          scope.get(`${base}/${version}`, versionCheck);
+          scope.post(`${base}/${version}/pipeline`, { bodyLimit }, pipeline);
+        }
+        scope.post(`${base}/v3/cursor`, { bodyLimit }, cursor);
       }
-      if (error.statusCode === 413) {
-        return sendJson(reply, 413, {
-          message: `the request body exceeds ${bodyLimit} bytes`,
-          code: "TOO_LARGE",
-        });
-      }
-      if (error.statusCode !== undefined && error.statusCode < 500) {
-        return sendJson(reply, error.statusCode, { message: error.message, code: "BAD_REQUEST" });
-      }
-      return sendJson(reply, 500, { message: "internal error", code: "INTERNAL" });
-    });
-    for (const base of ["/sql/:db", "/sql/:db/libsql"]) {
       for (const version of ["v2", "v3"]) {
-        scope.get(`${base}/${version}`, versionCheck);
-        scope.post(`${base}/${version}/pipeline`, { bodyLimit }, pipeline);
+        scope.post(`/${version}/pipeline`, wrongUrl);
       }
-    }
-    for (const version of ["v2", "v3"]) {
-      scope.post(`/sql/${version}/pipeline`, wrongUrl);
-    }
-  });
+    },
+    { prefix: "/sql" },
+  );
 
   return { close: () => streams.close() };
 }

@@ -12,6 +12,7 @@
 
 import { sqliteError } from "../backends/sql/sql-errors.ts";
 import {
+  foreignKeysPragma,
   onlyReads,
   type TransactionControl,
   transactionControl,
@@ -56,6 +57,16 @@ export class SqlSession {
   private tx: object | null = null;
   /** Opened with BEGIN … READONLY: statements that write are refused. */
   private txReadOnly = false;
+  /**
+   * The engine ended the transaction (a conflict): the client's ROLLBACK, which drivers send
+   * after any failure, then succeeds instead of hiding the error that ended it.
+   */
+  private txAborted = false;
+  /**
+   * After PRAGMA foreign_keys = OFF (outside a transaction, as SQLite takes it): the stream's
+   * transactions run without foreign-key checks and actions, and so do its writes outside one.
+   */
+  private foreignKeysOff = false;
 
   constructor(instance: Instance, principal: Principal, access: Access, clock: () => number) {
     this.instance = instance;
@@ -70,7 +81,12 @@ export class SqlSession {
 
   /** Ends an open transaction without applying anything (the stream closed or expired). */
   close(): void {
-    this.tx = null;
+    this.setTx(null);
+  }
+
+  private setTx(tx: object | null): void {
+    this.tx = tx;
+    if (tx === null) this.txReadOnly = false;
   }
 
   /** Runs one statement; its result or its error. */
@@ -86,6 +102,8 @@ export class SqlSession {
   private async statement(sql: string, binding: Binding): Promise<StatementResult | HeroError> {
     const control = transactionControl(sql);
     if (control !== null) return this.control(control);
+    const pragma = foreignKeysPragma(sql);
+    if (pragma !== null) return this.foreignKeys(pragma);
     const reads = onlyReads(sql);
     if (!reads && this.txReadOnly) {
       return sqliteError(
@@ -93,11 +111,35 @@ export class SqlSession {
         "SQLITE_READONLY",
       );
     }
-    const reply = await this.run({
-      cmd: reads ? "SQL.RUN_RO" : "SQL.RUN",
-      args: runArgs(sql, binding),
-    });
+    const call = { cmd: reads ? "SQL.RUN_RO" : "SQL.RUN", args: runArgs(sql, binding) };
+    if (!reads && this.foreignKeysOff && this.tx === null) return this.withoutForeignKeys(call);
+    const reply = await this.run(call);
     return reply instanceof HeroError ? reply : readRunReply(reply);
+  }
+
+  /** PRAGMA foreign_keys: the stream's setting (see `foreignKeysOff`). */
+  private foreignKeys(pragma: "read" | "on" | "off"): StatementResult {
+    if (pragma === "read") {
+      const on = BigInt(this.foreignKeysOff ? 0 : 1);
+      return { ...EMPTY, columns: [{ name: "foreign_keys", decltype: null }], rows: [[on]] };
+    }
+    // As in SQLite, the setting does not change inside a transaction.
+    if (this.tx === null) this.foreignKeysOff = pragma === "off";
+    return EMPTY;
+  }
+
+  /** A write outside a transaction while foreign keys are off: a transaction of its own. */
+  private async withoutForeignKeys(call: OpCall): Promise<StatementResult | HeroError> {
+    const begun = await this.control("begin");
+    if (begun instanceof HeroError) return begun;
+    const reply = await this.run(call);
+    if (reply instanceof HeroError) {
+      if (this.tx !== null) await this.control("rollback");
+      this.txAborted = false;
+      return reply;
+    }
+    const committed = await this.control("commit");
+    return committed instanceof HeroError ? committed : readRunReply(reply);
   }
 
   /** What a statement binds and returns, without running it. */
@@ -159,8 +201,11 @@ export class SqlSession {
     if (capability === undefined) {
       return new HeroError("ERR", `instance ${inst.index} has no transactions`);
     }
+    const open = this.tx !== null;
     const next = capability.step(this.tx, call, this.clock());
-    this.tx = next.tx;
+    this.setTx(next.tx);
+    // Ended by the engine, not by the client's COMMIT or ROLLBACK.
+    if (open && next.tx === null && next.reply instanceof HeroError) this.txAborted = true;
     if (next.op === undefined) return next.reply ?? null;
     // The transaction's writes apply now: that needs write access now.
     if (this.access !== "readwrite") {
@@ -169,7 +214,9 @@ export class SqlSession {
         "this token may no longer write to the instance: the transaction was rolled back",
       );
     }
-    return (await inst.write(next.op)) as Reply;
+    const applied = (await inst.write(next.op)) as Reply;
+    if (applied instanceof HeroError) this.txAborted = true;
+    return applied;
   }
 
   private async control(control: TransactionControl): Promise<StatementResult | HeroError> {
@@ -179,11 +226,18 @@ export class SqlSession {
       }
       // A transaction starts from every write acknowledged before it, as a read does.
       await this.instance.replicator?.readBarrier();
-      const reply = await this.step({ cmd: "SQL.BEGIN", args: [] });
+      this.txAborted = false;
+      const args = this.foreignKeysOff ? [Buffer.from("FOREIGN_KEYS"), Buffer.from("OFF")] : [];
+      const reply = await this.step({ cmd: "SQL.BEGIN", args });
       if (reply instanceof HeroError) return reply;
       this.txReadOnly = control === "begin-readonly";
       return EMPTY;
     }
+    if (this.tx === null && control === "rollback" && this.txAborted) {
+      this.txAborted = false;
+      return EMPTY;
+    }
+    this.txAborted = false;
     if (this.tx === null) {
       const what = control === "commit" ? "commit" : "rollback";
       return sqliteError(`cannot ${what} - no transaction is active`, "SQLITE_ERROR");

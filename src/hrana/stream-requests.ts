@@ -80,7 +80,11 @@ async function execute(stream: HranaStream, stmt: Stmt): Promise<Json | HeroErro
   return r instanceof HeroError ? r : resultObject(r, stmt.wantRows);
 }
 
-async function batch(stream: HranaStream, steps: BatchStep[]): Promise<Json> {
+/** A batch's steps run in order: each step's result or error (both null when skipped). */
+export async function runBatch(
+  stream: HranaStream,
+  steps: BatchStep[],
+): Promise<{ step_results: (Json | null)[]; step_errors: (HranaError | null)[] }> {
   const results: (Json | null)[] = [];
   const errors: (HranaError | null)[] = [];
   const holds = (c: BatchCond): boolean => {
@@ -159,7 +163,7 @@ export async function runRequest(stream: HranaStream, req: StreamRequest): Promi
       return r instanceof HeroError ? error(r) : ok({ type: "execute", result: r });
     }
     case "batch":
-      return ok({ type: "batch", result: await batch(stream, req.steps) });
+      return ok({ type: "batch", result: await runBatch(stream, req.steps) });
     case "sequence": {
       const sql = sqlOf(stream, req.sql, req.sqlId);
       const r = sql instanceof HeroError ? sql : await sequence(stream, sql);

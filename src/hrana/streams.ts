@@ -39,9 +39,19 @@ export class StreamTable {
     return this.byBaton.size;
   }
 
-  /** A new stream, busy until `release`; null when the node holds as many as it may. */
-  open(session: SqlSession, token: string | null): HranaStream | null {
-    if (this.byBaton.size >= this.maxStreams) return null;
+  /**
+   * A new stream, busy until `release`; null when the node holds as many as it may, or the
+   * token as many as one token may (so one client cannot take every stream: anonymous users of
+   * public instances share one token's share). A stream that will be closed by the request that
+   * opens it (`passing`) is never kept, so it is always allowed.
+   */
+  open(session: SqlSession, token: string | null, passing: boolean): HranaStream | null {
+    if (!passing) {
+      if (this.byBaton.size >= this.maxStreams) return null;
+      let mine = 0;
+      for (const s of this.byBaton.values()) if (s.token === token) mine++;
+      if (mine >= Math.max(1, Math.floor(this.maxStreams / 4))) return null;
+    }
     return { token, session, sqls: new Map(), closed: false, lastUsed: Date.now(), busy: true };
   }
 

@@ -45,6 +45,7 @@ describe("parseArgs", () => {
       idleTimeoutSec: 0,
       auditLog: true,
       snapshotCount: 20000,
+      sqlStreamTimeoutSec: 10,
       engines: [],
       cluster: null,
     });
@@ -63,6 +64,8 @@ describe("parseArgs", () => {
       "--max-clients",
       "5",
       "--timeout=30",
+      "--sql-stream-timeout",
+      "45",
       "--no-audit-log",
       "--engine",
       "a.ts",
@@ -79,6 +82,7 @@ describe("parseArgs", () => {
       idleTimeoutSec: 30,
       auditLog: false,
       snapshotCount: 20000,
+      sqlStreamTimeoutSec: 45,
       engines: ["a.ts", "/b.ts"],
       cluster: null,
     });

@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqlEngine } from "../../src/backends/sql/engine.ts";
+import { execReply } from "../../src/backends/sql/sql-db.ts";
+import { applyCommit } from "../../src/backends/sql/sql-tx.ts";
 import type { Op, TransactionStep } from "../../src/engine/contract.ts";
 import { snapshotBytes, snapshotOfBytes } from "../../src/engine/snapshot.ts";
 import { HeroError } from "../../src/errors.ts";
@@ -163,6 +165,78 @@ describe("SQL transactions at the engine", () => {
     } finally {
       await other.close();
       rmSync(dir2, { recursive: true, force: true });
+    }
+  });
+  it("applies an entry holding a foreign-keys-off commit op by op, and resumes one cut short where it stopped", async () => {
+    write(
+      exec("CREATE TABLE parent(id INTEGER PRIMARY KEY)"),
+      exec(
+        "CREATE TABLE child(id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id) ON DELETE CASCADE)",
+      ),
+    );
+    write(exec("INSERT INTO parent VALUES (1)"), exec("INSERT INTO child VALUES (10, 1)"));
+    const tx = engine.transactions;
+    let step = tx.step(null, { cmd: "SQL.BEGIN", args: [b("FOREIGN_KEYS"), b("OFF")] }, NOW);
+    for (const sql of [
+      "CREATE TABLE np(id INTEGER PRIMARY KEY)",
+      "INSERT INTO np SELECT id FROM parent",
+      "DROP TABLE parent",
+      "ALTER TABLE np RENAME TO parent",
+    ]) {
+      step = tx.step(step.tx, { cmd: "SQL.EXEC", args: [b(sql)] }, NOW);
+      expect(step.reply).not.toBeInstanceOf(HeroError);
+    }
+    // Inside, without foreign keys, the drop did not cascade.
+    const inside = tx.step(
+      step.tx,
+      { cmd: "SQL.QUERY", args: [b("SELECT count(*) FROM child")] },
+      NOW,
+    );
+    expect(JSON.stringify(inside.reply)).toContain("1");
+    const commit = tx.step(inside.tx, { cmd: "SQL.COMMIT", args: [] }, NOW).op!;
+    // The commit shares its entry with ordinary writes before and after it.
+    const entry = ++index;
+    const path = join(dir, "db.sqlite");
+    const ops = [
+      exec("INSERT INTO other VALUES ('before')"),
+      commit,
+      exec("INSERT INTO other VALUES ('after')"),
+    ];
+    const runs = (db: SqlEngine) =>
+      db.db.applyEntry(
+        entry,
+        ops.map((op) => () => {
+          db.db.clock.at(op.now);
+          if (op.cmd === "SQL.COMMIT") return applyCommit(db.db, op.args);
+          return execReply(db.db.exec(op.args[0].toString(), []));
+        }),
+        [false, true, false],
+      );
+    // The power goes after two of the entry's three ops committed: the third cannot begin.
+    const writer = (engine.db as unknown as { writer: { exec(sql: string): void } }).writer;
+    const exec0 = writer.exec.bind(writer);
+    let begins = 0;
+    writer.exec = (sql: string) => {
+      if (sql === "BEGIN IMMEDIATE" && ++begins === 3) throw new Error("power cut");
+      exec0(sql);
+    };
+    expect(() => runs(engine)).toThrow("power cut");
+    expect(engine.appliedIndex).toBe(entry - 1);
+    // Restarted: the same entry again applies only the op not done.
+    const reopened = new SqlEngine(path);
+    try {
+      const replies = runs(reopened);
+      expect(replies[0]).toBeNull();
+      expect(reopened.appliedIndex).toBe(entry);
+      const rows = (sql: string) => reopened.db.query(sql, []).rows.flat();
+      expect(rows("SELECT v FROM other ORDER BY rowid")).toEqual(["before", "after"]);
+      expect(rows("SELECT count(*) FROM child")).toEqual([1]);
+      // Foreign keys are on again for everything else.
+      const r = reopened.applyAll([exec("DELETE FROM parent")], entry + 1)[0].reply;
+      expect(r).not.toBeInstanceOf(HeroError);
+      expect(rows("SELECT count(*) FROM child")).toEqual([0]);
+    } finally {
+      await reopened.close();
     }
   });
 });

@@ -68,9 +68,9 @@ export const sqlCommands: readonly SqlCommand[] = [
     name: "SQL.BEGIN",
     group: "sql",
     summary:
-      "Opens a transaction on this connection: later SQL commands see its writes, nobody else does until SQL.COMMIT.",
-    syntax: "",
-    arity: 1,
+      "Opens a transaction on this connection: later SQL commands see its writes, nobody else does until SQL.COMMIT. FOREIGN_KEYS OFF runs it without foreign-key checks and actions (a table rebuild in a migration).",
+    syntax: "[FOREIGN_KEYS OFF]",
+    arity: -1,
     flags: ["transaction", "fast"],
     scope,
   },

@@ -17,7 +17,7 @@ import type { SnapshotSource } from "../../engine/snapshot.ts";
 import { HeroError } from "../../errors.ts";
 import { sqlImplementation } from "./commands.ts";
 import { SqlDb } from "./sql-db.ts";
-import { sqlTransactions } from "./sql-tx.ts";
+import { commitTurnsForeignKeysOff, sqlTransactions } from "./sql-tx.ts";
 import { restoreFile, snapshotOfFile } from "./sqlite-snapshots.ts";
 
 function run(db: SqlDb, call: OpCall, now: number): Reply {
@@ -51,6 +51,9 @@ export class SqlEngine implements Engine {
 
   applyAll(ops: Op[], index: number): ApplyResult[] {
     if (index <= this.db.appliedIndex) return ops.map(() => ({ reply: null, flushed: false }));
+    const foreignKeysOff = ops.map(
+      (op) => op.cmd === "SQL.COMMIT" && commitTurnsForeignKeysOff(op.args),
+    );
     const replies = this.db.applyEntry(
       index,
       ops.map((op) => (seed: string) => {
@@ -60,6 +63,7 @@ export class SqlEngine implements Engine {
           return new HeroError("ERR", "SQL instances have no MULTI: use SQL.BATCH");
         return run(this.db, op, op.now);
       }),
+      foreignKeysOff,
     );
     // Any table may have changed: no key events (watchers see "everything").
     return replies.map((reply) => ({ reply }));

@@ -25,7 +25,7 @@ import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "no
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { SqlClock } from "./sql-clock.ts";
-import { sqlError, sqliteError } from "./sql-errors.ts";
+import { sqlError, sqliteCodeOf, sqliteError } from "./sql-errors.ts";
 import { SCHEMA, StatementGuard } from "./sql-guard.ts";
 import { SeededRandom } from "./sql-random.ts";
 import { Bounded, type Shape, shapeOf } from "./sql-shapes.ts";
@@ -42,8 +42,22 @@ const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 /** Statements longer than this are prepared for each run, not kept. */
 const MAX_CACHED_CHARS = 4096;
 
-/** `PRAGMA foreign_keys = …` (see `run`). */
-const FOREIGN_KEYS_SWITCH = /^\s*PRAGMA\s+(?:main\.)?foreign_keys\s*=\s*['"]?\w+['"]?\s*;?\s*$/i;
+/**
+ * A statement that rolled back the scratch transaction itself (INSERT OR ROLLBACK, a trigger's
+ * RAISE(ROLLBACK)): the client's transaction is over, as it would be in SQLite.
+ */
+function endedScratch(e: unknown): HeroError {
+  const why = e === null ? "" : `: ${sqlError(e).message}`;
+  const code = e === null ? "SQLITE_ABORT" : (sqliteCodeOf(sqlError(e)) ?? "SQLITE_ABORT");
+  return new HeroError("ERR", `the statement rolled the transaction back${why}`, {
+    sqlite: code,
+    endsTransaction: true,
+  });
+}
+
+/** How far an entry applied one op at a time got ("index:ops"; see `applyOneByOne`). */
+const PARTIAL_SET = `INSERT INTO ${META} (k, v) VALUES ('partial', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`;
+const PARTIAL_CLEAR = `DELETE FROM ${META} WHERE k = 'partial'`;
 
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
@@ -125,6 +139,11 @@ export class SqlDb {
       | { v: number }
       | undefined;
     this.appliedIndex = row?.v ?? 0;
+    const partial = db.prepare(`SELECT v FROM ${META} WHERE k = 'partial'`).get() as
+      | { v: string }
+      | undefined;
+    const [pi, po] = (partial?.v ?? "").split(":").map(Number);
+    this.partial = partial === undefined ? null : { index: pi, ops: po };
     db.function("random", { deterministic: false }, () => this.random.int64());
     db.function("randomblob", { deterministic: false }, (n: unknown) =>
       this.random.bytes(Math.max(1, Math.min(Number(n) || 1, 1 << 20))),
@@ -160,16 +179,66 @@ export class SqlDb {
    * savepoint of its own, so a failing statement answers its error and leaves the others. The
    * tables the successful ops wrote are recorded as written at `index`.
    */
-  applyEntry(index: number, runs: ((seed: string) => Reply)[]): Reply[] {
-    // Ops that cannot be part of the entry's transaction (see `attempt`) answer these errors
-    // and are left out of the next attempt, the same way on every replica; each attempt drops
-    // at least one op, so there are at most runs.length + 1 of them.
+  applyEntry(
+    index: number,
+    runs: ((seed: string) => Reply)[],
+    foreignKeysOff?: readonly boolean[],
+  ): Reply[] {
+    if (foreignKeysOff?.includes(true)) return this.applyOneByOne(index, runs, foreignKeysOff);
+    return this.attempts(index, runs, 0, null);
+  }
+
+  /**
+   * Ops that cannot be part of the entry's transaction (see `attempt`) answer these errors and
+   * are left out of the next attempt, the same way on every replica; each attempt drops at
+   * least one op, so there are at most runs.length + 1 of them.
+   */
+  private attempts(
+    index: number,
+    runs: ((seed: string) => Reply)[],
+    first: number,
+    partial: number | null,
+  ): Reply[] {
     const excluded = new Map<number, HeroError>();
     for (;;) {
-      const replies = this.attempt(index, runs, excluded);
+      const replies = this.attempt(index, runs, excluded, first, partial);
       if (replies !== null) return replies;
     }
   }
+
+  /**
+   * An entry holding an op that runs with foreign keys off (a transaction begun with
+   * SQL.BEGIN FOREIGN_KEYS OFF): SQLite changes that setting only outside a transaction, so each
+   * op of the entry gets a transaction of its own, the setting switched around it, and each
+   * records how many of the entry's ops are done (`partial`). A restart between them re-applies
+   * the entry from the first op not done, so none applies twice.
+   */
+  private applyOneByOne(
+    index: number,
+    runs: ((seed: string) => Reply)[],
+    foreignKeysOff: readonly boolean[],
+  ): Reply[] {
+    const done = this.partial?.index === index ? this.partial.ops : 0;
+    const replies: Reply[] = [];
+    for (let k = 0; k < runs.length; k++) {
+      if (k < done) {
+        replies.push(null);
+        continue;
+      }
+      const off = foreignKeysOff[k] === true;
+      if (off) this.asEngine(() => this.writer.exec("PRAGMA foreign_keys = OFF"));
+      try {
+        const last = k === runs.length - 1;
+        replies.push(this.attempts(index, [runs[k]], k, last ? null : k + 1)[0]);
+      } finally {
+        if (off) this.asEngine(() => this.writer.exec("PRAGMA foreign_keys = ON"));
+      }
+    }
+    return replies;
+  }
+
+  /** An entry some of whose ops are applied (see `applyOneByOne`); null when none is. */
+  private partial: { index: number; ops: number } | null = null;
 
   /**
    * One try at applying an entry in one transaction. A statement may end that transaction
@@ -183,6 +252,8 @@ export class SqlDb {
     index: number,
     runs: ((seed: string) => Reply)[],
     excluded: Map<number, HeroError>,
+    first: number,
+    partial: number | null,
   ): Reply[] | null {
     const w = this.writer;
     const guard = this.guard;
@@ -203,7 +274,7 @@ export class SqlDb {
         guard.written = mine;
         let reply: Reply;
         try {
-          reply = runs[k](`${index}:${k}`);
+          reply = runs[k](`${index}:${first + k}`);
         } catch (e) {
           reply = sqlError(e, guard.refusal);
         } finally {
@@ -235,7 +306,7 @@ export class SqlDb {
         });
         replies.push(reply);
       }
-      this.asEngine(() => this.recordApplied().run(index));
+      this.asEngine(() => this.recordProgress(index, partial));
       try {
         this.asEngine(() => w.exec("COMMIT"));
       } catch (e) {
@@ -246,7 +317,10 @@ export class SqlDb {
         }
         return null;
       }
-      this.appliedIndex = index;
+      if (partial === null) {
+        this.appliedIndex = index;
+        this.partial = null;
+      } else this.partial = { index, ops: partial };
     } catch (e) {
       if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
       throw e;
@@ -295,6 +369,16 @@ export class SqlDb {
       `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
     );
   }
+  /** Records `index` as applied, or `ops` of its ops as done (see `applyOneByOne`). */
+  private recordProgress(index: number, ops: number | null): void {
+    if (ops !== null) {
+      this.ownStatement(PARTIAL_SET).run(`${index}:${ops}`);
+      return;
+    }
+    this.recordApplied().run(index);
+    if (this.partial !== null) this.ownStatement(PARTIAL_CLEAR).run();
+  }
+
   private recordApplied(): StatementSync {
     return this.ownStatement(
       `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
@@ -324,14 +408,28 @@ export class SqlDb {
    * `fn` does): how a client's open transaction sees its own writes without anyone else seeing
    * them. Synchronous, so no log entry is applied meanwhile.
    */
-  scratch<T>(fn: () => T): T {
+  scratch<T>(fn: () => T, foreignKeysOff = false): T {
     const w = this.writer;
-    this.asEngine(() => w.exec("BEGIN"));
+    const foreignKeys = (on: boolean) =>
+      this.asEngine(() => w.exec(`PRAGMA foreign_keys = ${on ? "ON" : "OFF"}`));
+    if (foreignKeysOff) foreignKeys(false);
     try {
-      this.resetCounters();
-      return fn();
-    } finally {
+      this.asEngine(() => w.exec("BEGIN"));
+      let result: T;
+      try {
+        this.resetCounters();
+        result = fn();
+      } catch (e) {
+        if (!w.isTransaction) throw endedScratch(e);
+        this.asEngine(() => w.exec("ROLLBACK"));
+        throw e;
+      }
+      if (!w.isTransaction) throw endedScratch(null);
       this.asEngine(() => w.exec("ROLLBACK"));
+      return result;
+    } finally {
+      // Outside any transaction by now, where SQLite takes the setting.
+      if (foreignKeysOff) foreignKeys(true);
     }
   }
 
@@ -502,13 +600,14 @@ export class SqlDb {
    * rows it changed and the last rowid.
    */
   run(sql: string, binding: Binding, write: boolean): RunResult {
-    // Drivers turn foreign keys off and on around migrations. Every write here runs inside a
-    // transaction, where SQLite ignores that PRAGMA, so it is accepted and changes nothing.
-    if (FOREIGN_KEYS_SWITCH.test(sql)) {
-      return { columns: [], rows: [], changes: 0, lastInsertRowid: null };
-    }
     const db = write || this.readsOnWriter ? this.writer : this.reader;
     const { st, shape } = this.prepared(db, sql);
+    for (const name of shape.params.names) {
+      const given = binding.named;
+      if (given === null || !(name in given || name.slice(1) in given)) {
+        throw sqliteError(`no value was given for the parameter ${name}`, "SQLITE_RANGE");
+      }
+    }
     try {
       const columns = st.columns().map((c) => ({ name: c.name, decltype: c.type }));
       const values =
@@ -582,6 +681,8 @@ export class SqlDb {
     this.asEngine(() => {
       this.recordApplied().run(index);
       if (rebased) {
+        this.ownStatement(PARTIAL_CLEAR).run();
+        this.partial = null;
         // The backup's marks count another log's indexes: start afresh at this one.
         this.ownStatement(`DELETE FROM ${WRITES}`).run();
         this.markWritten().run(SCHEMA, index);

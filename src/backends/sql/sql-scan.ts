@@ -94,23 +94,51 @@ export function parameters(sql: string): Parameters {
 }
 
 /**
- * Whether `sql` holds more than one statement (anything but blanks and comments after a `;`).
- * The `;`s inside a CREATE TRIGGER's BEGIN … END body end its statements, not the CREATE.
+ * Follows one statement's words to tell the `;` that ends it from the `;`s inside a CREATE
+ * TRIGGER's BEGIN … END body (only a trigger has a body: `begin` elsewhere is a name).
  */
+class StatementEnd {
+  private words: string[] = [];
+  private trigger = false;
+  private depth = 0;
+
+  word(w: string): void {
+    const words = this.words;
+    if (words.length < 3) {
+      words.push(w);
+      const temp = words[1] === "TEMP" || words[1] === "TEMPORARY";
+      if (
+        words[0] === "CREATE" &&
+        w === "TRIGGER" &&
+        (words.length === 2 || (words.length === 3 && temp))
+      ) {
+        this.trigger = true;
+      }
+      return;
+    }
+    if (!this.trigger) return;
+    if (w === "BEGIN" || w === "CASE") this.depth++;
+    else if (w === "END" && this.depth > 0) this.depth--;
+  }
+
+  /** Whether a `;` here ends the statement (and starts the next). */
+  endsHere(): boolean {
+    if (this.depth > 0) return false;
+    this.words = [];
+    this.trigger = false;
+    return true;
+  }
+}
+
+/** Whether `sql` holds more than one statement (anything but blanks and comments after a `;`). */
 export function hasSecondStatement(sql: string): boolean {
   let ended = false;
-  let first = "";
-  let depth = 0;
+  const end = new StatementEnd();
   for (const t of tokens(sql)) {
     if (t.kind === "space" || t.kind === "comment") continue;
     if (ended) return !(t.kind === "punct" && t.text === ";");
-    if (t.kind === "word") {
-      const w = t.text.toUpperCase();
-      if (first === "") first = w;
-      else if (first === "CREATE" && (w === "BEGIN" || w === "CASE")) depth++;
-      else if (first === "CREATE" && w === "END" && depth > 0) depth--;
-    }
-    if (t.kind === "punct" && t.text === ";" && depth === 0) ended = true;
+    if (t.kind === "word") end.word(t.text.toUpperCase());
+    if (t.kind === "punct" && t.text === ";" && end.endsHere()) ended = true;
   }
   return false;
 }
@@ -137,6 +165,7 @@ export function parameterSlots(sql: string): (string | null)[] {
     else if (t.text[0] === "?") {
       const n = Number(t.text.slice(1));
       while (slots.length < n) slots.push(null);
+      slots[n - 1] = t.text;
     } else if (!byName.has(t.text)) {
       byName.set(t.text, slots.length);
       slots.push(t.text);
@@ -178,26 +207,19 @@ export function onlyReads(sql: string): boolean {
 export function splitStatements(sql: string): string[] {
   const out: string[] = [];
   let current = "";
-  let first = "";
-  let depth = 0;
   let meaningful = false;
+  const end = new StatementEnd();
   for (const t of tokens(sql)) {
-    if (t.kind === "punct" && t.text === ";" && depth === 0) {
+    if (t.kind === "punct" && t.text === ";" && end.endsHere()) {
       if (meaningful) out.push(current);
       current = "";
-      first = "";
       meaningful = false;
       continue;
     }
     current += t.text;
     if (t.kind === "space" || t.kind === "comment") continue;
     meaningful = true;
-    if (t.kind === "word") {
-      const w = t.text.toUpperCase();
-      if (first === "") first = w;
-      else if (first === "CREATE" && (w === "BEGIN" || w === "CASE")) depth++;
-      else if (first === "CREATE" && w === "END" && depth > 0) depth--;
-    }
+    if (t.kind === "word") end.word(t.text.toUpperCase());
   }
   if (meaningful) out.push(current);
   return out;
@@ -206,7 +228,7 @@ export function splitStatements(sql: string): string[] {
 /** What a transaction statement asks for (see `transactionControl`). */
 export type TransactionControl = "begin" | "begin-readonly" | "commit" | "rollback";
 
-const BEGIN_WORDS = new Set(["DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION"]);
+const BEGIN_MODES = new Set(["DEFERRED", "IMMEDIATE", "EXCLUSIVE"]);
 
 /**
  * Whether a statement opens or ends a transaction, as drivers send them: BEGIN [DEFERRED |
@@ -218,24 +240,51 @@ export function transactionControl(sql: string): TransactionControl | null {
   for (const t of tokens(sql)) {
     if (t.kind === "space" || t.kind === "comment") continue;
     if (t.kind === "punct" && t.text === ";") continue;
-    if (t.kind !== "word" || words.length === 4) return null;
-    words.push(t.text.toUpperCase());
+    if ((t.kind !== "word" && t.kind !== "ident") || words.length === 5) return null;
+    words.push(t.kind === "word" ? t.text.toUpperCase() : t.text);
   }
   const [first, ...rest] = words;
-  const only = (allowed: string[]) => rest.every((w) => allowed.includes(w)) && rest.length <= 1;
   switch (first) {
     case "BEGIN": {
-      const readOnly = rest.at(-1) === "READONLY";
-      const modifiers = readOnly ? rest.slice(0, -1) : rest;
-      if (!modifiers.every((w) => BEGIN_WORDS.has(w))) return null;
+      // BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE] [TRANSACTION [name]] [READONLY]
+      let at = 0;
+      if (BEGIN_MODES.has(rest[at])) at++;
+      if (rest[at] === "TRANSACTION") {
+        at++;
+        if (at < rest.length && rest[at] !== "READONLY") at++;
+      }
+      const readOnly = rest[at] === "READONLY";
+      if (readOnly) at++;
+      if (at !== rest.length) return null;
       return readOnly ? "begin-readonly" : "begin";
     }
     case "COMMIT":
     case "END":
-      return only(["TRANSACTION"]) ? "commit" : null;
+      return rest.length === 0 || (rest.length === 1 && rest[0] === "TRANSACTION")
+        ? "commit"
+        : null;
     case "ROLLBACK":
-      return only(["TRANSACTION"]) ? "rollback" : null;
+      return rest.length === 0 || (rest.length === 1 && rest[0] === "TRANSACTION")
+        ? "rollback"
+        : null;
     default:
       return null;
   }
+}
+
+const FOREIGN_KEYS_PRAGMA =
+  /^\s*PRAGMA\s+(?:main\s*\.\s*)?foreign_keys\s*(?:=\s*(['"]?)(\w+)\1)?\s*;?\s*$/i;
+
+/**
+ * `PRAGMA foreign_keys` as drivers send it around migrations: "read", "on", "off", or null for
+ * any other statement (or a value SQLite would not take).
+ */
+export function foreignKeysPragma(sql: string): "read" | "on" | "off" | null {
+  const m = FOREIGN_KEYS_PRAGMA.exec(sql);
+  if (m === null) return null;
+  if (m[2] === undefined) return "read";
+  const v = m[2].toLowerCase();
+  if (["1", "on", "yes", "true"].includes(v)) return "on";
+  if (["0", "off", "no", "false"].includes(v)) return "off";
+  return null;
 }

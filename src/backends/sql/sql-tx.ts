@@ -51,9 +51,12 @@ class SqlTransaction {
   bytes = 0;
   readonly start: number;
   readonly seed: string;
-  constructor(start: number, seed: string) {
+  /** Begun with FOREIGN_KEYS OFF: its statements, inside and at commit, run without them. */
+  readonly foreignKeysOff: boolean;
+  constructor(start: number, seed: string, foreignKeysOff: boolean) {
     this.start = start;
     this.seed = seed;
+    this.foreignKeysOff = foreignKeysOff;
   }
 }
 
@@ -111,10 +114,13 @@ export function sqlTransactions(
         db.seed(`${tx.seed}:${tx.writes.length}`);
         db.clock.at(now);
         return db.tracking(touched, readOnly, fn);
-      });
+      }, tx.foreignKeysOff);
     } catch (e) {
       // An error that a concurrent write may have caused (a constraint) is a conflict too.
       check();
+      // A failed statement still showed the client something (a duplicate key says the row
+      // exists): what it read is depended on as much as what a successful one read.
+      for (const t of touched) tx.touched.add(t);
       throw e;
     }
     check();
@@ -175,8 +181,16 @@ export function sqlTransactions(
           ),
         };
       }
+      const words = call.args.map((a) => a.toString("latin1").toUpperCase()).join(" ");
+      if (words !== "" && words !== "FOREIGN_KEYS OFF" && words !== "FOREIGN_KEYS ON") {
+        return {
+          tx: null,
+          reply: new HeroError("SYNTAX", "SQL.BEGIN takes FOREIGN_KEYS OFF or nothing"),
+        };
+      }
+      const seed = randomBytes(12).toString("hex");
       return {
-        tx: new SqlTransaction(db.appliedIndex, randomBytes(12).toString("hex")),
+        tx: new SqlTransaction(db.appliedIndex, seed, words === "FOREIGN_KEYS OFF"),
         reply: OK,
       };
     }
@@ -197,7 +211,10 @@ export function sqlTransactions(
       if (!(e instanceof HeroError)) throw e;
       // A conflict (or a replay grown too slow) ends the transaction; any other error is the
       // statement's alone, as in SQLite.
-      const ends = e.code === "SERIALIZATION" || e.code === "LIMIT";
+      const ends =
+        e.code === "SERIALIZATION" ||
+        e.code === "LIMIT" ||
+        (e.data as { endsTransaction?: boolean } | undefined)?.endsTransaction === true;
       return { tx: ends ? null : tx, reply: e };
     }
   }
@@ -211,6 +228,9 @@ export function sqlTransactions(
         return exec(tx, args.map(text), [], now);
       case "SQL.RUN":
         return exec(tx, [text(args[0])], args.slice(1), now, true);
+      case "SQL.DESCRIBE":
+        // Only prepared, never run: a write may be described too.
+        return inside(tx, false, now, () => read(call, now));
       default: {
         // Reads: the family's read commands, run on the writer inside the transaction.
         return inside(tx, true, now, () => read(call, now));
@@ -224,14 +244,15 @@ export function sqlTransactions(
 /**
  * The Op that commits: [start, seed, tables (JSON), statement count], then for each statement
  * [sql, its clock, argument count, arguments…]; the count of a SQL.RUN statement's typed
- * arguments is written with a `t` before it.
+ * arguments is written with a `t` before it, and the statement count of a transaction begun
+ * with FOREIGN_KEYS OFF with an `F`.
  */
 function commitOp(tx: SqlTransaction, now: number): Op {
   const args: Buffer[] = [
     Buffer.from(String(tx.start)),
     Buffer.from(tx.seed),
     Buffer.from(JSON.stringify([...tx.touched])),
-    Buffer.from(String(tx.writes.length)),
+    Buffer.from(`${tx.foreignKeysOff ? "F" : ""}${tx.writes.length}`),
   ];
   for (const w of tx.writes) {
     const count = `${w.typed ? "t" : ""}${w.args.length}`;
@@ -241,6 +262,14 @@ function commitOp(tx: SqlTransaction, now: number): Op {
   return { cmd: "SQL.COMMIT", args, now };
 }
 
+/**
+ * Whether a commit Op runs with foreign keys off (its count carries an `F`): the engine applies
+ * its log entry one op at a time, switching them off around this one (SqlDb.applyEntry).
+ */
+export function commitTurnsForeignKeysOff(args: readonly Buffer[]): boolean {
+  return args[3]?.[0] === 0x46; // "F"
+}
+
 /** Applies a commit Op (see the module comment): OK, or the serialization failure. */
 export function applyCommit(db: SqlDb, args: Buffer[]): Reply {
   const malformed = () => new HeroError("ERR", "malformed transaction commit");
@@ -248,7 +277,7 @@ export function applyCommit(db: SqlDb, args: Buffer[]): Reply {
   const start = Number(text(args[0]));
   const seed = text(args[1]);
   const tables = JSON.parse(text(args[2])) as string[];
-  const count = Number(text(args[3]));
+  const count = Number(text(args[3]).replace(/^F/, ""));
   const writes: Statement[] = [];
   let at = 4;
   for (let i = 0; i < count; i++) {
