@@ -91,6 +91,11 @@ export interface ExpiryCapability {
  */
 export interface TransactionCapability {
   step(tx: object | null, call: OpCall, now: number): TransactionStep;
+  /**
+   * Runs `fn`, which must be synchronous, with the transaction's view held open, so the steps
+   * of this transaction inside it cost less (a batch of statements sent together).
+   */
+  hold?<T>(tx: object, fn: () => T): T;
 }
 
 export interface TransactionStep {

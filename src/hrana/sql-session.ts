@@ -47,6 +47,12 @@ export interface Description {
   explain: boolean;
 }
 
+const readOnlyRefusal = (): HeroError =>
+  sqliteError(
+    "the transaction is read-only (BEGIN … READONLY): it cannot write",
+    "SQLITE_READONLY",
+  );
+
 export class SqlSession {
   readonly instance: Instance;
   private readonly clock: () => number;
@@ -105,12 +111,7 @@ export class SqlSession {
     const pragma = foreignKeysPragma(sql);
     if (pragma !== null) return this.foreignKeys(pragma);
     const reads = onlyReads(sql);
-    if (!reads && this.txReadOnly) {
-      return sqliteError(
-        "the transaction is read-only (BEGIN … READONLY): it cannot write",
-        "SQLITE_READONLY",
-      );
-    }
+    if (!reads && this.txReadOnly) return readOnlyRefusal();
     const call = { cmd: reads ? "SQL.RUN_RO" : "SQL.RUN", args: runArgs(sql, binding) };
     if (!reads && this.foreignKeysOff && this.tx === null) return this.withoutForeignKeys(call);
     const reply = await this.run(call);
@@ -165,6 +166,14 @@ export class SqlSession {
 
   /** A command of the SQL family, checked and run as RESP would run it on this instance. */
   private async run(call: OpCall): Promise<Reply> {
+    return this.checked(call, (writes) => this.dispatch(call, writes));
+  }
+
+  /** Counts and authorizes a command of the SQL family, then runs it with `go`. */
+  private checked<R extends Reply | Promise<Reply>>(
+    call: OpCall,
+    go: (writes: boolean) => R,
+  ): R | HeroError | Promise<Reply> {
     const inst = this.instance;
     const found = find(call.cmd);
     if (found === undefined) throw new HeroError("INTERNAL", `${call.cmd} is not in the table`);
@@ -175,15 +184,20 @@ export class SqlSession {
       inst.stats.rejected[t.id]++;
       return denied;
     }
-    let reply: Reply;
-    try {
-      reply = await this.dispatch(call, t.writes);
-    } catch (e) {
+    const counted = (reply: Reply): Reply => {
+      if (reply instanceof HeroError) inst.stats.failed[t.id]++;
+      return reply;
+    };
+    const failed = (e: unknown): Reply => {
       if (!(e instanceof HeroError)) throw e;
-      reply = e;
+      return counted(e);
+    };
+    try {
+      const reply = go(t.writes);
+      return reply instanceof Promise ? reply.then(counted, failed) : (counted(reply) as R);
+    } catch (e) {
+      return failed(e) as HeroError;
     }
-    if (reply instanceof HeroError) inst.stats.failed[t.id]++;
-    return reply;
   }
 
   private async dispatch(call: OpCall, writes: boolean): Promise<Reply> {
@@ -192,6 +206,43 @@ export class SqlSession {
     if (writes) return (await inst.write({ ...call, now: this.clock() })) as Reply;
     await inst.replicator?.readBarrier();
     return await inst.read(call, this.clock());
+  }
+
+  /**
+   * Runs `fn` (synchronous) with the open transaction held, so the statements `now` runs inside
+   * it cost no replay of the transaction's earlier writes (see TransactionCapability.hold).
+   */
+  holding<T>(fn: () => T): T {
+    const capability = this.instance.engine.transactions;
+    if (this.tx === null || capability?.hold === undefined) return fn();
+    return capability.hold(this.tx, fn);
+  }
+
+  /**
+   * A statement inside the open transaction, run at once (synchronously); undefined when it
+   * needs the asynchronous path (no transaction open, BEGIN, COMMIT, ROLLBACK, a PRAGMA the
+   * stream answers).
+   */
+  now(sql: string, binding: Binding): StatementResult | HeroError | undefined {
+    if (this.tx === null) return undefined;
+    if (transactionControl(sql) !== null || foreignKeysPragma(sql) !== null) return undefined;
+    const reads = onlyReads(sql);
+    if (!reads && this.txReadOnly) return readOnlyRefusal();
+    const call = { cmd: reads ? "SQL.RUN_RO" : "SQL.RUN", args: runArgs(sql, binding) };
+    const reply = this.checked(call, () => this.stepNow(call));
+    if (reply instanceof Promise) throw new HeroError("INTERNAL", "a statement went asynchronous");
+    return reply instanceof HeroError ? reply : readRunReply(reply);
+  }
+
+  /** The capability's step for a statement that cannot commit (it never returns an Op). */
+  private stepNow(call: OpCall): Reply {
+    const capability = this.instance.engine.transactions;
+    if (capability === undefined) return new HeroError("ERR", "no transactions here");
+    const next = capability.step(this.tx, call, this.clock());
+    this.setTx(next.tx);
+    if (next.tx === null && next.reply instanceof HeroError) this.txAborted = true;
+    if (next.op !== undefined) throw new HeroError("INTERNAL", `${call.cmd} tried to commit`);
+    return next.reply ?? null;
   }
 
   /** A command inside the open transaction (or one that opens or ends it). */

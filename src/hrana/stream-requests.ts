@@ -103,15 +103,37 @@ export async function runBatch(
         return stream.session.autocommit;
     }
   };
-  for (const step of steps) {
+  const record = (r: Json | HeroError) => {
+    results.push(r instanceof HeroError ? null : r);
+    errors.push(r instanceof HeroError ? errorObject(r) : null);
+  };
+  const session = stream.session;
+  let i = 0;
+  while (i < steps.length) {
+    // Inside a transaction, the statements that follow run at once in one held view of it
+    // (no replay of its earlier writes for each); the others take the asynchronous path.
+    session.holding(() => {
+      for (; i < steps.length; i++) {
+        const step = steps[i];
+        if (step.condition !== null && !holds(step.condition)) {
+          results.push(null);
+          errors.push(null);
+          continue;
+        }
+        const sql = sqlOf(stream, step.stmt.sql, step.stmt.sqlId);
+        const r = sql instanceof HeroError ? sql : session.now(sql, bindingOf(step.stmt));
+        if (r === undefined) return;
+        record(r instanceof HeroError ? r : resultObject(r, step.stmt.wantRows));
+      }
+    });
+    if (i >= steps.length) break;
+    const step = steps[i++];
     if (step.condition !== null && !holds(step.condition)) {
       results.push(null);
       errors.push(null);
       continue;
     }
-    const r = await execute(stream, step.stmt);
-    results.push(r instanceof HeroError ? null : r);
-    errors.push(r instanceof HeroError ? errorObject(r) : null);
+    record(await execute(stream, step.stmt));
   }
   return { step_results: results, step_errors: errors };
 }

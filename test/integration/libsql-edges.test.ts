@@ -166,6 +166,38 @@ describe("libSQL over HTTP at its edges", () => {
     await t.rollback(); // what Drizzle and Kysely do after a failure: must not throw
   });
 
+  it("runs a large write batch in one held view of its transaction, with SQLite's counters", async () => {
+    const c = connect();
+    await c.execute("CREATE TABLE bulk(id INTEGER PRIMARY KEY, v TEXT)");
+    const rows = Array.from({ length: 1000 }, (_, i) => ({
+      sql: "INSERT INTO bulk(v) VALUES (?)",
+      args: [`row ${i}`],
+    }));
+    const results = await c.batch(
+      [
+        ...rows,
+        "SELECT last_insert_rowid() AS id, changes() AS n",
+        "SELECT count(*) AS n FROM bulk",
+      ],
+      "write",
+    );
+    expect(results.at(-2)?.rows[0]).toMatchObject({ id: 1000, n: 1 });
+    expect(results.at(-1)?.rows[0].n).toBe(1000);
+    expect((await c.execute("SELECT count(*) AS n FROM bulk")).rows[0].n).toBe(1000);
+    // A failing statement in the middle undoes itself only, inside; the batch then rolls back.
+    const e = await failure(
+      c.batch(
+        [
+          "INSERT INTO bulk(id, v) VALUES (5000, 'a')",
+          "INSERT INTO bulk(id, v) VALUES (5000, 'b')",
+        ],
+        "write",
+      ),
+    );
+    expect(e.code).toBe("SQLITE_CONSTRAINT");
+    expect((await c.execute("SELECT count(*) AS n FROM bulk")).rows[0].n).toBe(1000);
+  });
+
   it("lets a stream write again after a read-only transaction ends", async () => {
     const r = await pipeline({
       baton: null,

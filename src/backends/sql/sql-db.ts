@@ -434,6 +434,59 @@ export class SqlDb {
   }
 
   /**
+   * Runs `fn` in a transaction on the writer that is rolled back before this returns, like
+   * `scratch`, for several statements of one client transaction in a row (`savepoint` runs
+   * each); a statement that ends the transaction itself leaves `inScratch` false.
+   */
+  held<T>(fn: () => T, foreignKeysOff: boolean): T {
+    const w = this.writer;
+    const foreignKeys = (on: boolean) =>
+      this.asEngine(() => w.exec(`PRAGMA foreign_keys = ${on ? "ON" : "OFF"}`));
+    if (foreignKeysOff) foreignKeys(false);
+    try {
+      this.asEngine(() => w.exec("BEGIN"));
+      this.resetCounters();
+      try {
+        return fn();
+      } finally {
+        if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
+      }
+    } finally {
+      if (foreignKeysOff) foreignKeys(true);
+    }
+  }
+
+  /** Whether the writer is inside a transaction (a held scratch still open). */
+  get inScratch(): boolean {
+    return this.writer.isTransaction;
+  }
+
+  /**
+   * Runs one statement inside a held scratch, in a savepoint undone if it fails; a statement
+   * that ends the scratch itself is the transaction's end (as in `scratch`).
+   */
+  savepoint<T>(fn: () => T): T {
+    const w = this.writer;
+    if (!w.isTransaction) throw endedScratch(null);
+    this.asEngine(() => w.exec("SAVEPOINT statement"));
+    let result: T;
+    try {
+      // No counter reset: last_insert_rowid() carries over between a transaction's statements.
+      result = fn();
+    } catch (e) {
+      if (!w.isTransaction) throw endedScratch(e);
+      this.asEngine(() => {
+        w.exec("ROLLBACK TO statement");
+        w.exec("RELEASE statement");
+      });
+      throw e;
+    }
+    if (!w.isTransaction) throw endedScratch(null);
+    this.asEngine(() => w.exec("RELEASE statement"));
+    return result;
+  }
+
+  /**
    * Runs `fn` recording in `touched` the tables its statements read or write. With `readOnly`
    * (a transaction's reads), reads run on the writer, where the transaction's own writes are,
    * and statements that would write are refused.
