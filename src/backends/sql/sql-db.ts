@@ -24,15 +24,14 @@ import { renameSync, rmSync } from "node:fs";
 import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { ByProtocol, Double, MapReply, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
+import { EntryApplier, META, WRITES, WRITTEN_AT } from "./sql-apply.ts";
 import { SqlClock } from "./sql-clock.ts";
-import { sqlError, sqliteCodeOf, sqliteError } from "./sql-errors.ts";
+import { sqlError, sqliteError } from "./sql-errors.ts";
 import { SCHEMA, StatementGuard } from "./sql-guard.ts";
 import { SeededRandom } from "./sql-random.ts";
 import { Bounded, type Shape, shapeOf } from "./sql-shapes.ts";
 import type { Binding, Column, RunResult } from "./sql-values.ts";
 
-const META = "_herodb_meta";
-const WRITES = "_herodb_writes";
 /** Always empty: an insert into it, rolled back, resets the connection's last_insert_rowid. */
 const ROWID = "_herodb_rowid";
 
@@ -41,23 +40,6 @@ const MAX_STATEMENT_CHARS = 1024 * 1024;
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 /** Statements longer than this are prepared for each run, not kept. */
 const MAX_CACHED_CHARS = 4096;
-
-/**
- * A statement that rolled back the scratch transaction itself (INSERT OR ROLLBACK, a trigger's
- * RAISE(ROLLBACK)): the client's transaction is over, as it would be in SQLite.
- */
-function endedScratch(e: unknown): HeroError {
-  const why = e === null ? "" : `: ${sqlError(e).message}`;
-  const code = e === null ? "SQLITE_ABORT" : (sqliteCodeOf(sqlError(e)) ?? "SQLITE_ABORT");
-  return new HeroError("ERR", `the statement rolled the transaction back${why}`, {
-    sqlite: code,
-    endsTransaction: true,
-  });
-}
-
-/** How far an entry applied one op at a time got ("index:ops"; see `applyOneByOne`). */
-const PARTIAL_SET = `INSERT INTO ${META} (k, v) VALUES ('partial', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`;
-const PARTIAL_CLEAR = `DELETE FROM ${META} WHERE k = 'partial'`;
 
 /** Statements whose `changes` SQLite counts (WITH may lead into any of them). */
 const ROW_CHANGING = new Set(["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"]);
@@ -92,10 +74,12 @@ export function execReply(r: ExecResult): Reply {
 
 export class SqlDb {
   readonly path: string;
+  /** The writer connection (./sql-apply.ts applies entries on it). */
   private writer: DatabaseSync;
   private reader: DatabaseSync;
   private readonly random = new SeededRandom();
-  private readonly guard = new StatementGuard();
+  /** The writer's guard (./sql-apply.ts records what each op wrote through it). */
+  readonly guard = new StatementGuard();
   /** The reader's guard: always read-only (the temp schema and ATTACH stay writable on a
    * read-only connection, so the connection alone does not keep a Read key to reads). */
   private readonly readerGuard = new StatementGuard();
@@ -107,6 +91,12 @@ export class SqlDb {
     this.path = path;
     this.writer = this.openWriter();
     this.reader = this.openReader();
+    this.applier = new EntryApplier(this);
+  }
+
+  /** The writer connection, for ./sql-apply.ts (which applies log entries on it). */
+  get writerConnection(): DatabaseSync {
+    return this.writer;
   }
 
   private openReader(): DatabaseSync {
@@ -139,11 +129,6 @@ export class SqlDb {
       | { v: number }
       | undefined;
     this.appliedIndex = row?.v ?? 0;
-    const partial = db.prepare(`SELECT v FROM ${META} WHERE k = 'partial'`).get() as
-      | { v: string }
-      | undefined;
-    const [pi, po] = (partial?.v ?? "").split(":").map(Number);
-    this.partial = partial === undefined ? null : { index: pi, ops: po };
     db.function("random", { deterministic: false }, () => this.random.int64());
     db.function("randomblob", { deterministic: false }, (n: unknown) =>
       this.random.bytes(Math.max(1, Math.min(Number(n) || 1, 1 << 20))),
@@ -159,7 +144,7 @@ export class SqlDb {
   }
 
   /** Sets the writer's last_insert_rowid() and changes() to 0 (see the module comment). */
-  private resetCounters: () => void = () => {};
+  resetCounters: () => void = () => {};
 
   /** Runs the engine's own statements (unchecked by the guard). */
   private asEngine<T>(fn: () => T): T {
@@ -175,158 +160,19 @@ export class SqlDb {
   }
 
   /**
-   * Applies one log entry's ops in one transaction recording `index`; each op runs in a
-   * savepoint of its own, so a failing statement answers its error and leaves the others. The
-   * tables the successful ops wrote are recorded as written at `index`.
+   * Applies one log entry's ops in one transaction recording `index` (./sql-apply.ts); with
+   * `foreignKeysOff`, ops so marked run with foreign keys off.
    */
   applyEntry(
     index: number,
     runs: ((seed: string) => Reply)[],
     foreignKeysOff?: readonly boolean[],
   ): Reply[] {
-    if (foreignKeysOff?.includes(true)) return this.applyOneByOne(index, runs, foreignKeysOff);
-    return this.attempts(index, runs, 0, null);
+    return this.applier.applyEntry(index, runs, foreignKeysOff);
   }
 
-  /**
-   * Ops that cannot be part of the entry's transaction (see `attempt`) answer these errors and
-   * are left out of the next attempt, the same way on every replica; each attempt drops at
-   * least one op, so there are at most runs.length + 1 of them.
-   */
-  private attempts(
-    index: number,
-    runs: ((seed: string) => Reply)[],
-    first: number,
-    partial: number | null,
-  ): Reply[] {
-    const excluded = new Map<number, HeroError>();
-    for (;;) {
-      const replies = this.attempt(index, runs, excluded, first, partial);
-      if (replies !== null) return replies;
-    }
-  }
-
-  /**
-   * An entry holding an op that runs with foreign keys off (a transaction begun with
-   * SQL.BEGIN FOREIGN_KEYS OFF): SQLite changes that setting only outside a transaction, so each
-   * op of the entry gets a transaction of its own, the setting switched around it, and each
-   * records how many of the entry's ops are done (`partial`). A restart between them re-applies
-   * the entry from the first op not done, so none applies twice.
-   */
-  private applyOneByOne(
-    index: number,
-    runs: ((seed: string) => Reply)[],
-    foreignKeysOff: readonly boolean[],
-  ): Reply[] {
-    const done = this.partial?.index === index ? this.partial.ops : 0;
-    const replies: Reply[] = [];
-    for (let k = 0; k < runs.length; k++) {
-      if (k < done) {
-        replies.push(null);
-        continue;
-      }
-      const off = foreignKeysOff[k] === true;
-      if (off) this.asEngine(() => this.writer.exec("PRAGMA foreign_keys = OFF"));
-      try {
-        const last = k === runs.length - 1;
-        replies.push(this.attempts(index, [runs[k]], k, last ? null : k + 1)[0]);
-      } finally {
-        if (off) this.asEngine(() => this.writer.exec("PRAGMA foreign_keys = ON"));
-      }
-    }
-    return replies;
-  }
-
-  /** An entry some of whose ops are applied (see `applyOneByOne`); null when none is. */
-  private partial: { index: number; ops: number } | null = null;
-
-  /**
-   * One try at applying an entry in one transaction. A statement may end that transaction
-   * itself (INSERT OR ROLLBACK, a conflict clause of ROLLBACK): then everything before it was
-   * undone too, so the op is excluded and the entry starts over (null). A COMMIT that fails (a
-   * deferred constraint) cannot say which op broke it: then every op of the entry answers the
-   * error and only the index is recorded. Either way the group goes on: one statement must not
-   * stop an instance on every node.
-   */
-  private attempt(
-    index: number,
-    runs: ((seed: string) => Reply)[],
-    excluded: Map<number, HeroError>,
-    first: number,
-    partial: number | null,
-  ): Reply[] | null {
-    const w = this.writer;
-    const guard = this.guard;
-    this.asEngine(() => w.exec("BEGIN IMMEDIATE"));
-    const replies: Reply[] = [];
-    /** Tables already recorded as written at `index` in this entry. */
-    const marked = new Set<string>();
-    try {
-      for (let k = 0; k < runs.length; k++) {
-        const left = excluded.get(k);
-        if (left !== undefined) {
-          replies.push(left);
-          continue;
-        }
-        this.asEngine(() => w.exec("SAVEPOINT op"));
-        this.resetCounters();
-        const mine = new Set<string>();
-        guard.written = mine;
-        let reply: Reply;
-        try {
-          reply = runs[k](`${index}:${first + k}`);
-        } catch (e) {
-          reply = sqlError(e, guard.refusal);
-        } finally {
-          guard.written = null;
-        }
-        if (!w.isTransaction) {
-          excluded.set(
-            k,
-            new HeroError(
-              "ERR",
-              `the statement ended the log entry's transaction (ROLLBACK conflict clauses are not available): ${reply instanceof HeroError ? reply.message : "rolled back"}`,
-            ),
-          );
-          return null;
-        }
-        this.asEngine(() => {
-          if (reply instanceof HeroError) w.exec("ROLLBACK TO op");
-          else {
-            // At once, not at the end of the entry: a transaction's commit later in this same
-            // entry must see that this op wrote its tables (two commits batched into one entry
-            // would otherwise both pass their checks).
-            for (const t of mine) {
-              if (marked.has(t)) continue;
-              marked.add(t);
-              this.markWritten().run(t, index);
-            }
-          }
-          w.exec("RELEASE op");
-        });
-        replies.push(reply);
-      }
-      this.asEngine(() => this.recordProgress(index, partial));
-      try {
-        this.asEngine(() => w.exec("COMMIT"));
-      } catch (e) {
-        const why = sqlError(e, guard.refusal).message;
-        if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
-        for (let k = 0; k < runs.length; k++) {
-          excluded.set(k, new HeroError("ERR", `the log entry could not be committed: ${why}`));
-        }
-        return null;
-      }
-      if (partial === null) {
-        this.appliedIndex = index;
-        this.partial = null;
-      } else this.partial = { index, ops: partial };
-    } catch (e) {
-      if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
-      throw e;
-    }
-    return replies;
-  }
+  /** How log entries are applied (created once the writer is open). */
+  private applier!: EntryApplier;
 
   /**
    * Runs `fn` as the engine itself: its statements pass the guard unchecked (engines built on
@@ -364,34 +210,13 @@ export class SqlDb {
     }
     return st;
   }
-  private markWritten(): StatementSync {
-    return this.ownStatement(
-      `INSERT INTO ${WRITES} (name, idx) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET idx = excluded.idx`,
-    );
-  }
-  /** Records `index` as applied, or `ops` of its ops as done (see `applyOneByOne`). */
-  private recordProgress(index: number, ops: number | null): void {
-    if (ops !== null) {
-      this.ownStatement(PARTIAL_SET).run(`${index}:${ops}`);
-      return;
-    }
-    this.recordApplied().run(index);
-    if (this.partial !== null) this.ownStatement(PARTIAL_CLEAR).run();
-  }
-
-  private recordApplied(): StatementSync {
-    return this.ownStatement(
-      `INSERT INTO ${META} (k, v) VALUES ('applied', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
-    );
-  }
-
   /**
    * Of `tables` (and the schema, which everything depends on), the one written last after
    * `since`, with its index; null when none was.
    */
   writtenAfter(tables: Iterable<string>, since: number): { table: string; index: number } | null {
     return this.asEngine(() => {
-      const get = this.ownStatement(`SELECT idx FROM ${WRITES} WHERE name = ?`);
+      const get = this.ownStatement(WRITTEN_AT);
       let last: { table: string; index: number } | null = null;
       for (const table of new Set([SCHEMA, ...tables])) {
         const row = get.get(table) as { idx: number } | undefined;
@@ -404,109 +229,10 @@ export class SqlDb {
   }
 
   /**
-   * Runs `fn` in a transaction on the writer that is rolled back before this returns (whatever
-   * `fn` does): how a client's open transaction sees its own writes without anyone else seeing
-   * them. Synchronous, so no log entry is applied meanwhile.
+   * Set while a transaction's reads run on the writer (./sql-scratch.ts `tracking`): client
+   * reads then see the transaction's own writes.
    */
-  scratch<T>(fn: () => T, foreignKeysOff = false): T {
-    const w = this.writer;
-    const foreignKeys = (on: boolean) =>
-      this.asEngine(() => w.exec(`PRAGMA foreign_keys = ${on ? "ON" : "OFF"}`));
-    if (foreignKeysOff) foreignKeys(false);
-    try {
-      this.asEngine(() => w.exec("BEGIN"));
-      let result: T;
-      try {
-        this.resetCounters();
-        result = fn();
-      } catch (e) {
-        if (!w.isTransaction) throw endedScratch(e);
-        this.asEngine(() => w.exec("ROLLBACK"));
-        throw e;
-      }
-      if (!w.isTransaction) throw endedScratch(null);
-      this.asEngine(() => w.exec("ROLLBACK"));
-      return result;
-    } finally {
-      // Outside any transaction by now, where SQLite takes the setting.
-      if (foreignKeysOff) foreignKeys(true);
-    }
-  }
-
-  /**
-   * Runs `fn` in a transaction on the writer that is rolled back before this returns, like
-   * `scratch`, for several statements of one client transaction in a row (`savepoint` runs
-   * each); a statement that ends the transaction itself leaves `inScratch` false.
-   */
-  held<T>(fn: () => T, foreignKeysOff: boolean): T {
-    const w = this.writer;
-    const foreignKeys = (on: boolean) =>
-      this.asEngine(() => w.exec(`PRAGMA foreign_keys = ${on ? "ON" : "OFF"}`));
-    if (foreignKeysOff) foreignKeys(false);
-    try {
-      this.asEngine(() => w.exec("BEGIN"));
-      this.resetCounters();
-      try {
-        return fn();
-      } finally {
-        if (w.isTransaction) this.asEngine(() => w.exec("ROLLBACK"));
-      }
-    } finally {
-      if (foreignKeysOff) foreignKeys(true);
-    }
-  }
-
-  /** Whether the writer is inside a transaction (a held scratch still open). */
-  get inScratch(): boolean {
-    return this.writer.isTransaction;
-  }
-
-  /**
-   * Runs one statement inside a held scratch, in a savepoint undone if it fails; a statement
-   * that ends the scratch itself is the transaction's end (as in `scratch`).
-   */
-  savepoint<T>(fn: () => T): T {
-    const w = this.writer;
-    if (!w.isTransaction) throw endedScratch(null);
-    this.asEngine(() => w.exec("SAVEPOINT statement"));
-    let result: T;
-    try {
-      // No counter reset: last_insert_rowid() carries over between a transaction's statements.
-      result = fn();
-    } catch (e) {
-      if (!w.isTransaction) throw endedScratch(e);
-      this.asEngine(() => {
-        w.exec("ROLLBACK TO statement");
-        w.exec("RELEASE statement");
-      });
-      throw e;
-    }
-    if (!w.isTransaction) throw endedScratch(null);
-    this.asEngine(() => w.exec("RELEASE statement"));
-    return result;
-  }
-
-  /**
-   * Runs `fn` recording in `touched` the tables its statements read or write. With `readOnly`
-   * (a transaction's reads), reads run on the writer, where the transaction's own writes are,
-   * and statements that would write are refused.
-   */
-  tracking<T>(touched: Set<string>, readOnly: boolean, fn: () => T): T {
-    const guard = this.guard;
-    guard.touched = touched;
-    guard.readOnly = readOnly;
-    this.readsOnWriter = readOnly;
-    try {
-      return fn();
-    } finally {
-      guard.touched = null;
-      guard.readOnly = false;
-      this.readsOnWriter = false;
-    }
-  }
-
-  /** Set while a transaction's reads run (see `tracking`). */
-  private readsOnWriter = false;
+  readsOnWriter = false;
 
   /** Seeds random()/randomblob() for the op about to run. */
   seed(seed: string): void {
@@ -731,16 +457,8 @@ export class SqlDb {
     this.own.clear();
     this.readerStatements.clear();
     this.ownReaderStatements.clear();
-    this.asEngine(() => {
-      this.recordApplied().run(index);
-      if (rebased) {
-        this.ownStatement(PARTIAL_CLEAR).run();
-        this.partial = null;
-        // The backup's marks count another log's indexes: start afresh at this one.
-        this.ownStatement(`DELETE FROM ${WRITES}`).run();
-        this.markWritten().run(SCHEMA, index);
-      }
-    });
+    this.applier = new EntryApplier(this);
+    this.asEngine(() => this.applier.replaced(index, rebased));
     this.appliedIndex = index;
     this.reader = this.openReader();
   }

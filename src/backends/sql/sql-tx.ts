@@ -5,7 +5,7 @@
  * - BEGIN (after the read index, like a linearizable read) remembers the applied index `start`
  *   and draws a seed for the transaction's random().
  * - Each statement inside runs on the receiving node's writer in a scratch transaction
- *   (SqlDb.scratch): the transaction's earlier writes are replayed, the statement runs, and all
+ *   (./sql-scratch.ts): the transaction's earlier writes are replayed, the statement runs, and all
  *   is rolled back. So the client sees its own writes and nobody else sees any. The tables each
  *   statement reads or writes are recorded (./sql-guard.ts); when one of them, or the schema,
  *   was written after `start`, the answer might not be the state at `start`, so the transaction
@@ -26,6 +26,7 @@ import type { Op, OpCall, TransactionCapability, TransactionStep } from "../../e
 import { OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { execReply, type SqlDb } from "./sql-db.ts";
+import { held, savepoint, scratch, tracking } from "./sql-scratch.ts";
 import { parseRun, runReply } from "./sql-values.ts";
 
 /** Writes one transaction may hold (each statement replays the ones before it). */
@@ -110,17 +111,21 @@ export function sqlTransactions(
     const run = () => {
       db.seed(`${tx.seed}:${tx.writes.length}`);
       db.clock.at(now);
-      return db.tracking(touched, readOnly, fn);
+      return tracking(db, touched, readOnly, fn);
     };
     let result: T;
     try {
       result =
-        held === tx
-          ? db.savepoint(run)
-          : db.scratch(() => {
-              replay(db, tx, tx.writes);
-              return run();
-            }, tx.foreignKeysOff);
+        holding === tx
+          ? savepoint(db, run)
+          : scratch(
+              db,
+              () => {
+                replay(db, tx, tx.writes);
+                return run();
+              },
+              tx.foreignKeysOff,
+            );
     } catch (e) {
       // An error that a concurrent write may have caused (a constraint) is a conflict too.
       check();
@@ -176,7 +181,7 @@ export function sqlTransactions(
   }
 
   /** The transaction whose scratch `hold` keeps open: its statements replay nothing. */
-  let held: SqlTransaction | null = null;
+  let holding: SqlTransaction | null = null;
 
   /**
    * Runs `fn` (synchronous) with the transaction's writes replayed once into a scratch kept
@@ -185,16 +190,20 @@ export function sqlTransactions(
    */
   function hold<T>(open: object, fn: () => T): T {
     const tx = open as SqlTransaction;
-    if (held !== null) return fn();
-    return db.held(() => {
-      replay(db, tx, tx.writes);
-      held = tx;
-      try {
-        return fn();
-      } finally {
-        held = null;
-      }
-    }, tx.foreignKeysOff);
+    if (holding !== null) return fn();
+    return held(
+      db,
+      () => {
+        replay(db, tx, tx.writes);
+        holding = tx;
+        try {
+          return fn();
+        } finally {
+          holding = null;
+        }
+      },
+      tx.foreignKeysOff,
+    );
   }
 
   function step(open: object | null, call: OpCall, now: number): TransactionStep {
