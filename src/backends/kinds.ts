@@ -9,8 +9,6 @@ import { fullTextKind } from "./fulltext/kind.ts";
 import { lmdbKind } from "./lmdb/kind.ts";
 import { memoryKind } from "./memory/kind.ts";
 import { sqlKind } from "./sql/kind.ts";
+import { vectorKind } from "./vector/kind.ts";
 
-export const kinds = new KindRegistry(
-  [memoryKind, lmdbKind, sqlKind, fullTextKind],
-  [{ apiName: "LanceDb", path: "required" }],
-);
+export const kinds = new KindRegistry([memoryKind, lmdbKind, sqlKind, fullTextKind, vectorKind]);

@@ -232,9 +232,13 @@ describe("HTTP control plane", () => {
 
   it("answers application errors with stable codes", async () => {
     expect(
-      await fails("db_createInstance", { name: "t", backend_type: { lancedb: "t" } }, -32003),
-    ).toBe("backend LanceDb is not available yet");
-    await fails("db_createInstance", { name: "s", backend_type: "LanceDb" }, -32602); // needs a path
+      await fails(
+        "db_createInstance",
+        { name: "t", backend_type: { lancedb: "t" }, encryption_enabled: true },
+        -32003,
+      ),
+    ).toBe("encryption is not supported for backend LanceDb");
+    await fails("db_createInstance", { name: "s", backend_type: "Redb" }, -32602); // needs a path
     expect(
       await fails(
         "db_createInstance",

@@ -1,0 +1,127 @@
+/**
+ * One vector set's approximate-nearest-neighbour index: an HNSW graph from usearch (native,
+ * SIMD, shipped prebuilt), driven so that every replica holds the same graph.
+ *
+ * An HNSW graph depends on the order of inserts and on the random level drawn for each. usearch
+ * draws levels from a generator that starts afresh whenever an index is created or loaded. So
+ * the graph is a function of (the last checkpoint, the inserts and removals since it, in
+ * order): every replica inserts one vector at a time, on one thread, in log order, and at a
+ * checkpoint every replica saves its graph and loads it back at the same log position, which
+ * restarts the generator at the same point everywhere. A replica that restarts loads the last
+ * checkpoint and re-applies the changes since, reaching the same graph again without a rebuild.
+ * Searches run on one thread too, so the same query gets the same answer on every node.
+ */
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Index, MetricKind, ScalarKind } from "usearch";
+
+export type Quantization = "f32" | "q8" | "bin";
+
+export interface GraphConfig {
+  dim: number;
+  quant: Quantization;
+  /** Links per node (Redis's M). */
+  m: number;
+  /** Candidates explored while inserting (Redis's EF on VADD). */
+  ef: number;
+}
+
+const SCALARS: Record<Quantization, ScalarKind> = {
+  f32: ScalarKind.F32,
+  q8: ScalarKind.I8,
+  bin: ScalarKind.B1,
+};
+
+export class Graph {
+  readonly config: GraphConfig;
+  private index: Index;
+  /** Where save and load put the graph for a moment (usearch reads and writes files). */
+  private readonly scratchFile: string;
+
+  constructor(config: GraphConfig, scratchFile: string) {
+    this.config = config;
+    this.scratchFile = scratchFile;
+    this.index = this.fresh();
+  }
+
+  private fresh(): Index {
+    const c = this.config;
+    return new Index({
+      dimensions: c.dim,
+      // Binary vectors (each component's sign, packed by usearch) compare by Hamming distance;
+      // the others by cosine, as Redis does.
+      metric: c.quant === "bin" ? MetricKind.Hamming : MetricKind.Cos,
+      quantization: SCALARS[c.quant],
+      connectivity: c.m,
+      expansion_add: c.ef,
+      expansion_search: 16,
+      multi: false,
+    });
+  }
+
+  get size(): number {
+    return this.index.size();
+  }
+
+  add(id: number, vector: Float32Array): void {
+    this.index.add(BigInt(id), normalized(vector), 1);
+  }
+
+  remove(id: number): void {
+    this.index.remove(BigInt(id));
+  }
+
+  /**
+   * The `k` nearest ids with their distances, exploring at least `ef` candidates (usearch
+   * explores max(its expansion, k), so a larger k is how a larger EF is asked for).
+   */
+  search(vector: Float32Array, k: number, ef: number): { ids: number[]; distances: number[] } {
+    if (this.index.size() === 0 || k <= 0) return { ids: [], distances: [] };
+    const wanted = Math.max(k, ef);
+    const m = this.index.search(normalized(vector), wanted, 1);
+    const ids: number[] = [];
+    const distances: number[] = [];
+    for (let i = 0; i < m.keys.length && ids.length < k; i++) {
+      ids.push(Number(m.keys[i]));
+      distances.push(m.distances[i]);
+    }
+    return { ids, distances };
+  }
+
+  /** The graph as bytes (a checkpoint); it is then loaded back, as every replica does. */
+  checkpoint(): Buffer {
+    this.index.save(this.scratchFile);
+    try {
+      const bytes = readFileSync(this.scratchFile);
+      this.load(bytes);
+      return bytes;
+    } finally {
+      rmSync(this.scratchFile, { force: true });
+    }
+  }
+
+  /** Replaces the graph with a checkpoint's. */
+  load(bytes: Buffer): void {
+    writeFileSync(this.scratchFile, bytes);
+    try {
+      const index = this.fresh();
+      index.load(this.scratchFile);
+      this.index = index;
+    } finally {
+      rmSync(this.scratchFile, { force: true });
+    }
+  }
+}
+
+/**
+ * The vector scaled to length 1, as Redis stores it before quantizing (int8 then spans the
+ * vector's own range, whatever its length); a zero vector stays as it is.
+ */
+export function normalized(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
+  if (sum === 0) return v;
+  const inv = 1 / Math.sqrt(sum);
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] * inv;
+  return out;
+}
