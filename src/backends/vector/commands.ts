@@ -6,7 +6,7 @@
  * instance's store, and for writes the seed the log gave the op (a new set's REDUCE matrix).
  */
 import type { CommandSpec, Flag } from "../../engine/command-spec.ts";
-import { NULL_ARRAY, type Reply } from "../../engine/reply.ts";
+import { Bool, NULL_ARRAY, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { compileFilter } from "./filter-expr.ts";
 import { embReply, infoReply, simReply } from "./replies.ts";
@@ -67,7 +67,7 @@ function vadd(ctx: VectorContext, args: Buffer[]): Reply {
       );
     }
   }
-  return store.put(set, a.element, store.stored(set, a.vector), a.attrs) ? 1 : 0;
+  return new Bool(store.put(set, a.element, store.stored(set, a.vector), a.attrs));
 }
 
 /** A query vector as the set compares it: projected by REDUCE when it has the input's size. */
@@ -197,7 +197,7 @@ export const vectorCommands: readonly VectorCommand[] = [
     ["write"],
     (ctx, args) => {
       const set = existing(ctx, args[0]);
-      return set !== undefined && ctx.store.remove(set, name(args[1])) ? 1 : 0;
+      return new Bool(set !== undefined && ctx.store.remove(set, name(args[1])));
     },
   ),
   spec(
@@ -238,7 +238,7 @@ export const vectorCommands: readonly VectorCommand[] = [
     (ctx, args) => {
       const set = existing(ctx, args[0]);
       const attrs = readAttrs(args[2]);
-      return set !== undefined && ctx.store.setAttrs(set, name(args[1]), attrs) ? 1 : 0;
+      return new Bool(set !== undefined && ctx.store.setAttrs(set, name(args[1]), attrs));
     },
   ),
   spec(
@@ -259,8 +259,8 @@ export const vectorCommands: readonly VectorCommand[] = [
     3,
     ["readonly", "fast"],
     (ctx, args) => {
-      const e = existing(ctx, args[0]) && ctx.store.element(name(args[0]), name(args[1]));
-      return e ? 1 : 0;
+      const set = existing(ctx, args[0]);
+      return new Bool(set !== undefined && ctx.store.element(set.key, name(args[1])) !== undefined);
     },
   ),
   spec(

@@ -46,16 +46,35 @@ export class Graph {
   private fresh(): Index {
     const c = this.config;
     return new Index({
-      dimensions: c.dim,
+      dimensions: this.width,
       // Binary vectors (each component's sign, packed by usearch) compare by Hamming distance;
       // the others by cosine, as Redis does.
       metric: c.quant === "bin" ? MetricKind.Hamming : MetricKind.Cos,
       quantization: SCALARS[c.quant],
       connectivity: c.m,
       expansion_add: c.ef,
-      expansion_search: 16,
+      // Searches ask for max(k, EF) candidates themselves (see search).
+      expansion_search: 1,
       multi: false,
     });
+  }
+
+  /**
+   * The dimension the index is built with: binary sets are padded to whole bytes with zero
+   * components (usearch packs bits per byte and mishandles a partial one; a zero adds no distance).
+   */
+  private get width(): number {
+    const c = this.config;
+    return c.quant === "bin" ? Math.ceil(c.dim / 8) * 8 : c.dim;
+  }
+
+  /** The vector as the index takes it: of length 1, padded to the index's width. */
+  private input(v: Float32Array): Float32Array {
+    const n = normalized(v);
+    if (n.length === this.width) return n;
+    const padded = new Float32Array(this.width);
+    padded.set(n);
+    return padded;
   }
 
   get size(): number {
@@ -63,7 +82,7 @@ export class Graph {
   }
 
   add(id: number, vector: Float32Array): void {
-    this.index.add(BigInt(id), normalized(vector), 1);
+    this.index.add(BigInt(id), this.input(vector), 1);
   }
 
   remove(id: number): void {
@@ -77,7 +96,7 @@ export class Graph {
   search(vector: Float32Array, k: number, ef: number): { ids: number[]; distances: number[] } {
     if (this.index.size() === 0 || k <= 0) return { ids: [], distances: [] };
     const wanted = Math.max(k, ef);
-    const m = this.index.search(normalized(vector), wanted, 1);
+    const m = this.index.search(this.input(vector), wanted, 1);
     const ids: number[] = [];
     const distances: number[] = [];
     for (let i = 0; i < m.keys.length && ids.length < k; i++) {
