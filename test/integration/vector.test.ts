@@ -89,6 +89,7 @@ describe("vector instances on one server", () => {
   const clients: Redis[] = [];
   const client = () => {
     const c = ioredisClient(srv.port, index);
+    c.on("error", () => {}); // reconnect attempts while the server restarts are expected
     clients.push(c);
     return c;
   };
@@ -298,6 +299,169 @@ describe("vector instances on one server", () => {
     expect((await c.call("VEMB", "exact", "z")) as string[]).toEqual(["0.25", "0.5"]);
   });
 
+  it("runs HeroDB's LANCE.* commands on datasets with L2, COSINE and IP metrics", async () => {
+    const c = client();
+    expect(await c.call("LANCE.CREATE", "docs", "DIM", "3", "METRIC", "COSINE")).toBe("OK");
+    expect(await failure(c.call("LANCE.CREATE", "docs", "DIM", "3"))).toMatch(/already exists/);
+    await c.call(
+      "LANCE.STORE",
+      "docs",
+      "d1",
+      "VECTOR",
+      "1",
+      "0",
+      "0",
+      "TEXT",
+      "hello world",
+      "META",
+      '{"lang":"en","n":1}',
+    );
+    // The namespace word works as well (VECTOR here; LANCEDB on an instance created as LanceDb).
+    await c.call(
+      "VECTOR",
+      "STORE",
+      "docs",
+      "d2",
+      "VECTOR",
+      "0",
+      "1",
+      "0",
+      "TEXT",
+      "bonjour",
+      "META",
+      '{"lang":"fr","n":2}',
+    );
+    await c.call("LANCE.STORE", "docs", "d3", "VECTOR", "0.9", "0.2", "0");
+    const top = (await c.call(
+      "LANCE.SEARCH",
+      "docs",
+      "K",
+      "2",
+      "VECTOR",
+      "1",
+      "0",
+      "0",
+    )) as unknown[][];
+    expect(top.map((r) => r[1])).toEqual(["d1", "d3"]);
+    expect(top[0]).toEqual([
+      "id",
+      "d1",
+      "distance",
+      "0",
+      "text",
+      "hello world",
+      "meta",
+      '{"lang":"en","n":1}',
+    ]);
+    expect(
+      await c.call(
+        "LANCE.SEARCH",
+        "docs",
+        "K",
+        "5",
+        "VECTOR",
+        "1",
+        "0",
+        "0",
+        "FILTER",
+        '.lang == "fr"',
+        "RETURN",
+        "text",
+        "n",
+      ),
+    ).toEqual([["id", "d2", "distance", "1", "text", "bonjour", "n", "2"]]);
+    expect(await c.call("LANCE.GET", "docs", "d2")).toEqual([
+      "id",
+      "d2",
+      "vector",
+      ["0", "1", "0"],
+      "text",
+      "bonjour",
+      "meta",
+      '{"lang":"fr","n":2}',
+    ]);
+    expect(await c.call("LANCE.GET", "docs", "nope")).toBeNull();
+    expect(await c.call("LANCE.DEL", "docs", "d3")).toBe(1);
+    expect(await c.call("LANCE.DEL", "docs", "d3")).toBe(0);
+    expect(await c.call("LANCE.CREATEINDEX", "docs", "TYPE", "HNSW", "M", "32")).toBe("OK");
+    const info = (await c.call("LANCE.INFO", "docs")) as unknown[];
+    expect(info).toEqual([
+      "name",
+      "docs",
+      "dim",
+      3,
+      "metric",
+      "COSINE",
+      "rows",
+      2,
+      "index",
+      "HNSW",
+      "m",
+      32,
+      "ef_construction",
+      200,
+    ]);
+    // Squared L2 and inner-product distances, as LanceDB reports them.
+    await c.call("LANCE.CREATE", "points", "DIM", "2");
+    await c.call("LANCE.STORE", "points", "origin", "VECTOR", "0", "0");
+    await c.call("LANCE.STORE", "points", "far", "VECTOR", "3", "4");
+    const near = (await c.call(
+      "LANCE.SEARCH",
+      "points",
+      "K",
+      "2",
+      "VECTOR",
+      "0",
+      "0",
+      "RETURN",
+    )) as unknown[][];
+    expect(near).toEqual([
+      ["id", "origin", "distance", "0"],
+      ["id", "far", "distance", "25"],
+    ]);
+    await c.call("LANCE.CREATE", "dots", "DIM", "2", "METRIC", "IP");
+    await c.call("LANCE.STORE", "dots", "x", "VECTOR", "1", "0");
+    await c.call("LANCE.STORE", "dots", "y", "VECTOR", "0.5", "0");
+    expect(
+      (
+        (await c.call(
+          "LANCE.SEARCH",
+          "dots",
+          "K",
+          "2",
+          "VECTOR",
+          "1",
+          "0",
+          "RETURN",
+        )) as unknown[][]
+      ).map((r) => r[3]),
+    ).toEqual(["0", "0.5"]);
+    // A dataset stays when its last row goes; LANCE.DROP removes it.
+    await c.call("LANCE.DEL", "dots", "x");
+    await c.call("LANCE.DEL", "dots", "y");
+    expect(
+      ((await c.call("LANCE.LIST")) as string[]).filter((n) =>
+        ["docs", "dots", "points"].includes(n),
+      ),
+    ).toEqual(["docs", "dots", "points"]);
+    expect(await c.call("LANCE.DROP", "dots")).toBe("OK");
+    for (const [cmd, why] of [
+      [["LANCE.STORE", "points", "p", "VECTOR", "1"], /has 2 dimensions/],
+      [["LANCE.STORE", "points", "p", "VECTOR", "1", "x"], /invalid vector value/],
+      [
+        ["LANCE.STORE", "points", "p", "VECTOR", "1", "2", "META", "[1]"],
+        /META must be a JSON object/,
+      ],
+      [["LANCE.SEARCH", "nowhere", "K", "1", "VECTOR", "1"], /dataset 'nowhere' not found/],
+      [["LANCE.SEARCH", "points", "K", "0", "VECTOR", "1", "2"], /K must be an integer/],
+      [["LANCE.CREATE", "bad", "DIM", "3", "METRIC", "MANHATTAN"], /METRIC L2\|COSINE\|IP/],
+      [["LANCE.DROP", "dots"], /not found/],
+      [["VADD", "points", ...values([1, 2]), "v"], /LANCE dataset with METRIC L2/],
+    ] as [string[], RegExp][]) {
+      expect(await failure(c.call(...(cmd as [string, ...string[]]))), cmd.join(" ")).toMatch(why);
+    }
+  });
+
   it("reopens graphs from their checkpoint after kill -9 and answers exactly as before", async () => {
     const c = client();
     // Past the first checkpoint (1024 changes) and beyond it, with removals among them.
@@ -305,12 +469,20 @@ describe("vector instances on one server", () => {
     for (let i = 0; i < 1300; i += 97) await c.call("VREM", "big", `e${i}`);
     const before = await answers(c, "big", 24);
     const card = await c.call("VCARD", "big");
+    const lanceBefore = await c.call("LANCE.SEARCH", "points", "K", "2", "VECTOR", "1", "1");
     await srv.kill();
     await srv.restart();
     const after = ioredisClient(srv.port, index);
     clients.push(after);
     expect(await after.call("VCARD", "big")).toBe(card);
     expect(await answers(after, "big", 24)).toEqual(before);
+    expect(await after.call("LANCE.SEARCH", "points", "K", "2", "VECTOR", "1", "1")).toEqual(
+      lanceBefore,
+    );
+    expect(((await after.call("LANCE.INFO", "docs")) as unknown[]).slice(4, 6)).toEqual([
+      "metric",
+      "COSINE",
+    ]);
   }, 120_000);
 });
 

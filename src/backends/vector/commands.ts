@@ -9,6 +9,7 @@ import type { CommandSpec, Flag } from "../../engine/command-spec.ts";
 import { Bool, NULL_ARRAY, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { compileFilter } from "./filter-expr.ts";
+import { lanceCommands } from "./lance-commands.ts";
 import { embReply, infoReply, simReply } from "./replies.ts";
 import { similar } from "./search.ts";
 import type { LiveSet, VectorStore } from "./store.ts";
@@ -32,6 +33,13 @@ const name = (b: Buffer): string => b.toString("latin1");
 const DEFAULT_M = 16;
 const DEFAULT_EF = 200;
 
+/** A LANCE dataset compared by L2 or inner product is not a Redis vector set. */
+function notVectorSet(set: LiveSet): HeroError {
+  return err(
+    `'${set.key.slice(0, 128)}' is a LANCE dataset with METRIC ${set.config.metric.toUpperCase()}: use LANCE.STORE and LANCE.SEARCH`,
+  );
+}
+
 function dimensionMismatch(got: number, has: number): HeroError {
   return err(`Vector dimension mismatch - got ${got} but set has ${has}`);
 }
@@ -42,6 +50,8 @@ function vadd(ctx: VectorContext, args: Buffer[]): Reply {
   let set = store.set(a.key);
   if (set === undefined) {
     set = store.create(a.key, {
+      dataset: false,
+      metric: "cos",
       dim: a.reduce ?? a.vector.length,
       inputDim: a.vector.length,
       quant: a.quant ?? "q8",
@@ -52,6 +62,7 @@ function vadd(ctx: VectorContext, args: Buffer[]): Reply {
   } else {
     // Options left out count as their defaults, and must match the set's (as Redis checks).
     const c = set.config;
+    if (c.metric !== "cos") throw notVectorSet(set);
     if ((a.quant ?? "q8") !== c.quant) {
       throw err("asked quantization mismatch with existing vector set");
     }
@@ -90,6 +101,7 @@ function vsim(ctx: VectorContext, args: Buffer[]): Reply {
   // A missing key answers an empty array before anything else is looked at, as in Redis.
   const set = store.set(name(args[0]));
   if (set === undefined) return [];
+  if (set.config.metric !== "cos") throw notVectorSet(set);
   const a = parseSim(args);
   let query: Float32Array;
   if (a.element !== null) {
@@ -273,7 +285,10 @@ export const vectorCommands: readonly VectorCommand[] = [
   ),
 ];
 
-const byName = new Map(vectorCommands.map((c) => [c.name, c]));
+/** The family: Redis's vector-set commands and HeroDB's LANCE.* commands. */
+export const vectorFamily: readonly VectorCommand[] = [...vectorCommands, ...lanceCommands];
+
+const byName = new Map(vectorFamily.map((c) => [c.name, c]));
 
 /** A vector command's implementation as an Op names it. */
 export function vectorImplementation(cmd: string): VectorCommand["exec"] {

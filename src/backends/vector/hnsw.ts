@@ -16,7 +16,11 @@ import { Index, MetricKind, ScalarKind } from "usearch";
 
 export type Quantization = "f32" | "q8" | "bin";
 
+/** How vectors compare: cosine (vector sets, LANCE's COSINE), squared L2, inner product. */
+export type Metric = "cos" | "l2" | "ip";
+
 export interface GraphConfig {
+  metric: Metric;
   dim: number;
   quant: Quantization;
   /** Links per node (Redis's M). */
@@ -24,6 +28,12 @@ export interface GraphConfig {
   /** Candidates explored while inserting (Redis's EF on VADD). */
   ef: number;
 }
+
+const METRICS: Record<Metric, MetricKind> = {
+  cos: MetricKind.Cos,
+  l2: MetricKind.L2sq,
+  ip: MetricKind.IP,
+};
 
 const SCALARS: Record<Quantization, ScalarKind> = {
   f32: ScalarKind.F32,
@@ -49,7 +59,7 @@ export class Graph {
       dimensions: this.width,
       // Binary vectors (each component's sign, packed by usearch) compare by Hamming distance;
       // the others by cosine, as Redis does.
-      metric: c.quant === "bin" ? MetricKind.Hamming : MetricKind.Cos,
+      metric: c.quant === "bin" ? MetricKind.Hamming : METRICS[c.metric],
       quantization: SCALARS[c.quant],
       connectivity: c.m,
       expansion_add: c.ef,
@@ -68,9 +78,12 @@ export class Graph {
     return c.quant === "bin" ? Math.ceil(c.dim / 8) * 8 : c.dim;
   }
 
-  /** The vector as the index takes it: of length 1, padded to the index's width. */
+  /**
+   * The vector as the index takes it: for cosine of length 1 (so int8 spans its own range),
+   * padded to the index's width.
+   */
   private input(v: Float32Array): Float32Array {
-    const n = normalized(v);
+    const n = this.config.metric === "cos" ? normalized(v) : v;
     if (n.length === this.width) return n;
     const padded = new Float32Array(this.width);
     padded.set(n);

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import type { KindDescriptor } from "../../engine/kind.ts";
 import { HeroError } from "../../errors.ts";
 import { makeDirs } from "../../make-dir.ts";
-import { VECTOR_FAMILY, vectorCommands } from "./commands.ts";
+import { VECTOR_FAMILY, vectorFamily } from "./commands.ts";
 import { VectorEngine } from "./engine.ts";
 
 const fileOf = (ctx: { index: number; path: string | null; dataDir: string }): string =>
@@ -20,7 +20,7 @@ export const vectorKind: KindDescriptor = {
   apiNames: ["Vector", "LanceDb"],
   path: "optional",
   family: VECTOR_FAMILY,
-  commands: vectorCommands,
+  commands: vectorFamily,
   commandPrefix: "LANCE",
   encryptable: false,
   persistent: true,

@@ -11,7 +11,10 @@ import type { LiveSet, VectorStore } from "./store.ts";
 
 export interface Hit {
   name: string;
+  /** Redis's similarity score (1 = the same direction). */
   score: number;
+  /** The metric's distance (cosine 1 − cos, squared L2, 1 − inner product; Hamming bits). */
+  distance: number;
   attrs: string | null;
 }
 
@@ -30,23 +33,27 @@ export function scoreOf(set: LiveSet, distance: number): number {
   return Math.max(0, Math.min(1, 1 - distance / 2));
 }
 
-function cosineScore(a: Float32Array, b: Float32Array): number {
+/** The distance the graph would report between two stored vectors, computed exactly. */
+function exactDistance(set: LiveSet, a: Float32Array, b: Float32Array): number {
+  const c = set.config;
+  if (c.quant === "bin") {
+    let differ = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] > 0 !== b[i] > 0) differ++;
+    return differ;
+  }
   let dot = 0;
   let na = 0;
   let nb = 0;
+  let l2 = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i] * b[i];
     na += a[i] * a[i];
     nb += b[i] * b[i];
+    l2 += (a[i] - b[i]) ** 2;
   }
-  if (na === 0 || nb === 0) return 0.5;
-  return Math.max(0, Math.min(1, (1 + dot / Math.sqrt(na * nb)) / 2));
-}
-
-function signScore(a: Float32Array, b: Float32Array): number {
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] > 0 === b[i] > 0) same++;
-  return same / a.length;
+  if (c.metric === "l2") return l2;
+  if (c.metric === "ip") return 1 - dot;
+  return na === 0 || nb === 0 ? 1 : 1 - dot / Math.sqrt(na * nb);
 }
 
 export function similar(
@@ -59,14 +66,14 @@ export function similar(
   const passes = (attrs: string | null): boolean =>
     o.filter === null || matchesFilter(o.filter, attrs);
   if (o.truth) {
-    const score = set.config.quant === "bin" ? signScore : cosineScore;
     const hits: Hit[] = [];
     for (const e of store.all(set.key)) {
       if (!passes(e.attrs)) continue;
-      const s = score(query, e.vector);
-      if (s >= floor) hits.push({ name: e.name, score: s, attrs: e.attrs });
+      const distance = exactDistance(set, query, e.vector);
+      const score = scoreOf(set, distance);
+      if (score >= floor) hits.push({ name: e.name, score, distance, attrs: e.attrs });
     }
-    hits.sort((a, b) => b.score - a.score);
+    hits.sort((a, b) => a.distance - b.distance);
     return hits.slice(0, o.count);
   }
   const size = set.graph.size;
@@ -82,7 +89,8 @@ export function similar(
       const score = scoreOf(set, distances[i]);
       if (score < floor) break;
       const e = store.byId(set.key, ids[i]);
-      if (passes(e.attrs)) hits.push({ name: e.name, score, attrs: e.attrs });
+      if (passes(e.attrs))
+        hits.push({ name: e.name, score, distance: distances[i], attrs: e.attrs });
     }
     if (hits.length >= o.count || k >= effort || k >= size || ids.length < k) return hits;
     k = Math.min(effort, k * 4);

@@ -16,7 +16,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { SqlDb } from "../sql/sql-db.ts";
-import { Graph, type GraphConfig, type Quantization } from "./hnsw.ts";
+import { Graph, type GraphConfig, type Metric, type Quantization } from "./hnsw.ts";
 import { project, projection } from "./reduce.ts";
 
 /** Changes after which a checkpoint is due, at least (see the module comment). */
@@ -28,10 +28,11 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS vsets(
     key BLOB PRIMARY KEY, dim INTEGER NOT NULL, input_dim INTEGER NOT NULL, quant TEXT NOT NULL,
     m INTEGER NOT NULL, ef INTEGER NOT NULL, seed TEXT, next_id INTEGER NOT NULL,
-    count INTEGER NOT NULL, changes INTEGER NOT NULL)`,
+    count INTEGER NOT NULL, changes INTEGER NOT NULL, metric TEXT NOT NULL DEFAULT 'cos',
+    dataset INTEGER NOT NULL DEFAULT 0)`,
   `CREATE TABLE IF NOT EXISTS velems(
     key BLOB NOT NULL, name BLOB NOT NULL, id INTEGER NOT NULL, vec BLOB NOT NULL, attrs TEXT,
-    PRIMARY KEY(key, name))`,
+    text TEXT, PRIMARY KEY(key, name))`,
   "CREATE UNIQUE INDEX IF NOT EXISTS velems_id ON velems(key, id)",
   `CREATE TABLE IF NOT EXISTS vchanges(
     key BLOB NOT NULL, seq INTEGER NOT NULL, id INTEGER NOT NULL, vec BLOB,
@@ -41,6 +42,8 @@ const SCHEMA = [
 ];
 
 export interface SetConfig extends GraphConfig {
+  /** Made by LANCE.CREATE: it stays when its last element goes (a vector set does not). */
+  dataset: boolean;
   /** The dimension clients send: larger than `dim` when REDUCE projects vectors down. */
   inputDim: number;
   /** The projection's seed (REDUCE), drawn from the log when the set was created. */
@@ -48,6 +51,8 @@ export interface SetConfig extends GraphConfig {
 }
 
 interface SetRow {
+  metric: Metric;
+  dataset: number;
   dim: number;
   input_dim: number;
   quant: Quantization;
@@ -76,6 +81,8 @@ export interface Element {
   id: number;
   vector: Float32Array;
   attrs: string | null;
+  /** LANCE.STORE's TEXT. */
+  text: string | null;
 }
 
 const blob = (s: string): Buffer => Buffer.from(s, "latin1");
@@ -129,6 +136,8 @@ export class VectorStore {
 
   private live(key: string, row: SetRow): LiveSet {
     const config: SetConfig = {
+      dataset: row.dataset === 1,
+      metric: row.metric,
       dim: row.dim,
       inputDim: row.input_dim,
       quant: row.quant,
@@ -164,13 +173,13 @@ export class VectorStore {
 
   element(key: string, name: string): Element | undefined {
     const row = this.db
-      .readStatement("SELECT id, vec, attrs FROM velems WHERE key = ? AND name = ?")
+      .readStatement("SELECT id, vec, attrs, text FROM velems WHERE key = ? AND name = ?")
       .get(blob(key), blob(name)) as
-      | { id: number; vec: Uint8Array; attrs: string | null }
+      | { id: number; vec: Uint8Array; attrs: string | null; text: string | null }
       | undefined;
     return row === undefined
       ? undefined
-      : { id: row.id, vector: vectorOf(row.vec), attrs: row.attrs };
+      : { id: row.id, vector: vectorOf(row.vec), attrs: row.attrs, text: row.text };
   }
 
   /** Names and attributes of elements by id (search results). */
@@ -212,7 +221,7 @@ export class VectorStore {
     db.internal(() =>
       db
         .ownStatement(
-          "INSERT INTO vsets(key, dim, input_dim, quant, m, ef, seed, next_id, count, changes) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, 0)",
+          "INSERT INTO vsets(key, dim, input_dim, quant, m, ef, seed, next_id, count, changes, metric, dataset) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, 0, ?, ?)",
         )
         .run(
           blob(key),
@@ -222,9 +231,13 @@ export class VectorStore {
           config.m,
           config.ef,
           config.seed,
+          config.metric,
+          config.dataset ? 1 : 0,
         ),
     );
     const live = this.live(key, {
+      dataset: config.dataset ? 1 : 0,
+      metric: config.metric,
       dim: config.dim,
       input_dim: config.inputDim,
       quant: config.quant,
@@ -240,7 +253,13 @@ export class VectorStore {
   }
 
   /** Adds an element, or replaces its vector (a removal and an insert in the graph). */
-  put(set: LiveSet, name: string, vector: Float32Array, attrs: string | null | undefined): boolean {
+  put(
+    set: LiveSet,
+    name: string,
+    vector: Float32Array,
+    attrs: string | null | undefined,
+    text?: string | null,
+  ): boolean {
     const db = this.db;
     const key = blob(set.key);
     const old = this.element(set.key, name);
@@ -253,12 +272,15 @@ export class VectorStore {
         db.ownStatement("DELETE FROM velems WHERE key = ? AND name = ?").run(key, blob(name));
         this.change(set, old.id, null);
       }
-      db.ownStatement("INSERT INTO velems(key, name, id, vec, attrs) VALUES (?, ?, ?, ?, ?)").run(
+      db.ownStatement(
+        "INSERT INTO velems(key, name, id, vec, attrs, text) VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(
         key,
         blob(name),
         id,
         bytesOf(vector),
         attrs === undefined ? (old?.attrs ?? null) : attrs,
+        text === undefined ? (old?.text ?? null) : text,
       );
       db.ownStatement(
         `UPDATE vsets SET next_id = next_id + 1, count = count + ${old === undefined ? 1 : 0} WHERE key = ?`,
@@ -281,7 +303,7 @@ export class VectorStore {
       const left = db.ownStatement("SELECT count FROM vsets WHERE key = ?").get(key) as {
         count: number;
       };
-      if (left.count === 0) this.drop(set.key);
+      if (left.count === 0 && !set.config.dataset) this.drop(set.key);
       else {
         this.change(set, old.id, null);
         this.maybeCheckpoint(set);
@@ -331,6 +353,29 @@ export class VectorStore {
     else set.graph.add(id, vector);
   }
 
+  /**
+   * Builds a set's graph again with new parameters (LANCE.CREATEINDEX): every element in id
+   * order into a fresh graph, checkpointed at once, the same on every replica.
+   */
+  rebuild(set: LiveSet, m: number, ef: number): LiveSet {
+    const db = this.db;
+    const key = blob(set.key);
+    db.internal(() =>
+      db.ownStatement("UPDATE vsets SET m = ?, ef = ? WHERE key = ?").run(m, ef, key),
+    );
+    const row = db.internal(() =>
+      db.ownStatement("SELECT * FROM vsets WHERE key = ?").get(key),
+    ) as unknown as SetRow;
+    const live = this.live(set.key, row);
+    const rows = db.internal(() =>
+      db.ownStatement("SELECT id, vec FROM velems WHERE key = ? ORDER BY id").all(key),
+    ) as { id: number; vec: Uint8Array }[];
+    for (const r of rows) live.graph.add(r.id, vectorOf(r.vec));
+    this.sets.set(set.key, live);
+    db.internal(() => this.checkpoint(live));
+    return live;
+  }
+
   private maybeCheckpoint(set: LiveSet): void {
     const db = this.db;
     const key = blob(set.key);
@@ -339,6 +384,13 @@ export class VectorStore {
       count: number;
     };
     if (row.changes < Math.max(CHECKPOINT_MIN, Math.floor(row.count / 8))) return;
+    this.checkpoint(set);
+  }
+
+  /** Saves the set's graph (and loads it back, as every replica does at this point). */
+  private checkpoint(set: LiveSet): void {
+    const db = this.db;
+    const key = blob(set.key);
     const bytes = set.graph.checkpoint();
     db.ownStatement("DELETE FROM vcheckpoints WHERE key = ?").run(key);
     for (let part = 0; part * CHUNK < bytes.length; part++) {
