@@ -11,7 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ioredisClient, redisCli } from "../helpers/clients.ts";
+import { curlGet, ioredisClient, redisCli } from "../helpers/clients.ts";
 import { type ClusterNode, type StatusView, startCluster, waitFor } from "../helpers/cluster.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
@@ -533,4 +533,47 @@ describe("vector instances on 3 nodes", () => {
       await cluster.stop();
     }
   }, 180_000);
+});
+
+describe("a vector instance on a joining node", () => {
+  it("is installed from a snapshot (checkpoints included) and answers as the others do", async () => {
+    const cluster = await startCluster({ nodes: 2, args: ["--snapshot-count", "20"] });
+    const clients: Redis[] = [];
+    try {
+      const index = await cluster.createInstance({ name: "snap", backend_type: "Vector" });
+      const w = ioredisClient(cluster.node(1).respPort, index);
+      clients.push(w);
+      // Past a checkpoint, with removals, so the snapshot carries a graph and changes since.
+      await fill(w, "set", 0, 1100, 16);
+      for (let i = 0; i < 50; i++) await w.call("VREM", "set", `e${i * 7}`);
+      await waitFor("a compacted log on node 1", () =>
+        /snapshot at index \d+/.test(cluster.node(1).server.stderr()),
+      );
+      const joiner = await cluster.addNode(3);
+      const r = ioredisClient(joiner.respPort, index);
+      clients.push(r);
+      await waitFor(
+        "the vectors on node 3",
+        async () => ((await r.call("VCARD", "set")) === 1050 ? true : undefined),
+        60_000,
+      );
+      const m = await curlGet(joiner.apiPort, "/metrics");
+      const installs = new RegExp(
+        `^herodb_raft_snapshot_installs_total\\{group="${index}"\\} (\\d+)$`,
+        "m",
+      ).exec(m.body);
+      expect(Number(installs?.[1])).toBeGreaterThanOrEqual(1);
+      await r.call("READONLY");
+      expect(await answers(r, "set", 16)).toEqual(await answers(w, "set", 16));
+      // And it follows later writes like the others, to the same graph.
+      await fill(w, "set", 1100, 1400, 16);
+      await waitFor("later vectors on node 3", async () =>
+        (await r.call("VCARD", "set")) === 1350 ? true : undefined,
+      );
+      expect(await answers(r, "set", 16)).toEqual(await answers(w, "set", 16));
+    } finally {
+      for (const c of clients) c.disconnect();
+      await cluster.stop();
+    }
+  }, 120_000);
 });
