@@ -35,7 +35,10 @@ export type Flag =
   | "stale"
   // opens or ends a connection's interactive transaction (SQL.BEGIN…): goes to the engine's
   // transactions capability, which then takes every command of the family until it ends
-  | "transaction";
+  | "transaction"
+  // may need a call to an outside service before it runs (a text embedding): the engine's
+  // prepareCall finishes its arguments first, so it never overlaps the commands after it
+  | "external";
 
 export type Group =
   | "connection"

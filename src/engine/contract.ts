@@ -121,6 +121,13 @@ export interface Engine extends StateMachine {
   readonly expiry?: ExpiryCapability;
   /** Capability: interactive transactions held by a connection. */
   readonly transactions?: TransactionCapability;
+  /**
+   * Capability: finishes the arguments of a command flagged `external` on the node that
+   * received it, before it runs (a write's Op then carries the result, so apply stays
+   * deterministic): for example a text's embedding fetched from a provider. Null when the call
+   * needs nothing.
+   */
+  prepareCall?(call: OpCall): Promise<OpCall> | null;
   /** Capability: counts for INFO keyspace. */
   stats?(now: number): { keys: number; expires: number };
 }

@@ -294,6 +294,22 @@ export class Dispatcher {
     if (inTransaction(session, inst, r)) {
       return runInTransaction(session, inst, r, now, () => this.linearizable(session, inst));
     }
+    if (r.traits.external && inst.engine.prepareCall !== undefined) {
+      const prepared = inst.engine.prepareCall({ cmd: r.name, args: r.args });
+      if (prepared !== null) {
+        return prepared.then(
+          (call) =>
+            // Prepared once: the call runs as it now stands.
+            this.runEngine(
+              session,
+              inst,
+              { ...r, args: call.args, traits: { ...r.traits, external: false } },
+              now,
+              stats,
+            ) as Reply | Promise<Reply>,
+        );
+      }
+    }
     if (inst.record.encrypted) return this.runEngineSealed(session, inst, r, now);
     if (!r.traits.writes) {
       const linearizable = this.linearizable(session, inst);

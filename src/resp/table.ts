@@ -57,6 +57,8 @@ export interface Traits {
   readonly blocks: boolean;
   /** Opens or ends an interactive transaction (flag `transaction`). */
   readonly txControl: boolean;
+  /** Its arguments may need the engine's prepareCall first (flag `external`). */
+  readonly external: boolean;
   /** The entry's `prepare`, if any. */
   readonly prepare: ((args: Buffer[], now: number) => Buffer[]) | null;
 }
@@ -83,13 +85,15 @@ function traitsOf(spec: TableEntry, name: string, parent?: TableEntry): Traits {
     immediate: flags.includes("immediate"),
     noMulti: flags.includes("no-multi"),
     engine,
-    overlaps: engine && spec.block === undefined && flags.includes("write"),
+    overlaps:
+      engine && spec.block === undefined && flags.includes("write") && !flags.includes("external"),
     whileSubscribed: SUBSCRIBED_OK.has((parent ?? spec).name),
     universal: scope === "universal",
     families: typeof scope === "string" ? null : new Set(scope),
     handled: spec.run !== undefined,
     blocks: spec.block !== undefined,
     txControl: flags.includes("transaction"),
+    external: flags.includes("external"),
     prepare: spec.prepare ?? null,
   };
 }

@@ -6,6 +6,8 @@
  * one killed and restarted after a checkpoint, that answer every query identically.
  */
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Redis } from "ioredis";
@@ -400,6 +402,8 @@ describe("vector instances on one server", () => {
       32,
       "ef_construction",
       200,
+      "embedding",
+      null,
     ]);
     // Squared L2 and inner-product distances, as LanceDB reports them.
     await c.call("LANCE.CREATE", "points", "DIM", "2");
@@ -459,6 +463,102 @@ describe("vector instances on one server", () => {
       [["VADD", "points", ...values([1, 2]), "v"], /LANCE dataset with METRIC L2/],
     ] as [string[], RegExp][]) {
       expect(await failure(c.call(...(cmd as [string, ...string[]]))), cmd.join(" ")).toMatch(why);
+    }
+  });
+
+  it("embeds LANCE texts and queries through an OpenAI-compatible endpoint", async () => {
+    // A local provider: the vector of a text counts its a, b and c letters.
+    const requests: { model: string; input: string; auth: string | undefined }[] = [];
+    let failWith = 0;
+    const provider = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => {
+        body += d;
+      });
+      req.on("end", () => {
+        const { model, input } = JSON.parse(body) as { model: string; input: string };
+        requests.push({ model, input, auth: req.headers.authorization });
+        if (req.url !== "/v1/embeddings" || failWith !== 0) {
+          res.writeHead(failWith || 404).end();
+          return;
+        }
+        const count = (ch: string) => [...input].filter((x) => x === ch).length;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ data: [{ embedding: [count("a"), count("b"), count("c")] }] }));
+      });
+    });
+    await new Promise<void>((r) => provider.listen(0, "127.0.0.1", r));
+    const port = (provider.address() as AddressInfo).port;
+    const c = client();
+    try {
+      await c.call("LANCE.CREATE", "texts", "DIM", "3", "METRIC", "COSINE");
+      expect(await failure(c.call("LANCE.STORE", "texts", "t1", "TEXT", "aaa"))).toMatch(
+        /has no embedding provider/,
+      );
+      const config = [
+        "CONFIG",
+        "SET",
+        "texts",
+        "PROVIDER",
+        "openai",
+        "MODEL",
+        "letters",
+        "URL",
+        `http://127.0.0.1:${port}`,
+        "DIM",
+        "3",
+        "KEY",
+        "sk-test",
+      ];
+      // Configuring makes the server call a URL: the admin's to decide.
+      expect(await failure(c.call("LANCE.EMBEDDING", ...config))).toMatch(/NOPERM|admin/);
+      const admin = client();
+      await admin.call("AUTH", srv.secret);
+      expect(await admin.call("LANCE.EMBEDDING", ...config)).toBe("OK");
+      expect(await c.call("LANCE.STORE", "texts", "t1", "TEXT", "aaaa")).toBe("OK");
+      expect(await c.call("LANCE.STORE", "texts", "t2", "TEXT", "bbb", "META", '{"k":2}')).toBe(
+        "OK",
+      );
+      expect(
+        await c.call("LANCE.STORE", "texts", "t3", "VECTOR", "0", "0", "1", "TEXT", "no call"),
+      ).toBe("OK");
+      expect(requests.map((r) => r.input)).toEqual(["aaaa", "bbb"]);
+      expect(requests[0]).toEqual({ model: "letters", input: "aaaa", auth: "Bearer sk-test" });
+      expect(((await c.call("LANCE.GET", "texts", "t2")) as unknown[])[3]).toEqual(["0", "3", "0"]);
+      const hits = (await c.call(
+        "LANCE.SEARCH",
+        "texts",
+        "K",
+        "1",
+        "QUERY",
+        "ab bbbbb",
+        "RETURN",
+        "text",
+      )) as unknown[][];
+      expect(hits[0].slice(0, 2)).toEqual(["id", "t2"]);
+      const info = (await c.call("LANCE.INFO", "texts")) as unknown[];
+      expect(JSON.stringify(info)).not.toContain("sk-test");
+      expect(info[info.indexOf("embedding") + 1]).toEqual([
+        "provider",
+        "openai",
+        "model",
+        "letters",
+        "url",
+        `http://127.0.0.1:${port}`,
+        "dim",
+        3,
+      ]);
+      failWith = 500;
+      expect(await failure(c.call("LANCE.STORE", "texts", "t4", "TEXT", "abc"))).toMatch(
+        /provider answered HTTP 500/,
+      );
+      expect(await c.call("LANCE.GET", "texts", "t4")).toBeNull();
+      expect(await admin.call("LANCE.EMBEDDING", "CONFIG", "DEL", "texts")).toBe("OK");
+      expect(await failure(c.call("LANCE.SEARCH", "texts", "K", "1", "QUERY", "a"))).toMatch(
+        /no embedding provider/,
+      );
+    } finally {
+      provider.close();
     }
   });
 

@@ -11,6 +11,7 @@ import { HeroError } from "../../errors.ts";
 import { SqlDb } from "../sql/sql-db.ts";
 import { restoreFile, snapshotOfFile } from "../sql/sqlite-snapshots.ts";
 import { vectorImplementation } from "./commands.ts";
+import { prepareEmbedding } from "./embeddings.ts";
 import { VectorStore } from "./store.ts";
 
 export class VectorEngine implements Engine {
@@ -55,6 +56,11 @@ export class VectorEngine implements Engine {
 
   read(call: OpCall): Reply {
     return this.run(call, "");
+  }
+
+  /** LANCE's text embeddings, fetched before the command runs (./embeddings.ts). */
+  prepareCall(call: OpCall): Promise<OpCall> | null {
+    return prepareEmbedding(this.db, call);
   }
 
   async flush(): Promise<number> {

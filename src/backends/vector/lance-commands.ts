@@ -9,6 +9,7 @@ import type { CommandSpec, Flag } from "../../engine/command-spec.ts";
 import { Double, MapReply, OK, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import type { VectorContext } from "./commands.ts";
+import { type EmbeddingConfig, parseConfig, readConfig, writeConfig } from "./embeddings.ts";
 import { compileFilter } from "./filter-expr.ts";
 import type { Metric } from "./hnsw.ts";
 import { similar } from "./search.ts";
@@ -129,6 +130,7 @@ function search(ctx: VectorContext, args: Buffer[]): Reply {
   if (word(args[1]) !== "K")
     throw err("LANCE.SEARCH dataset K n VECTOR v… [FILTER expr] [RETURN field …]");
   const k = integer(args[2], "K", 1, 100_000);
+  if (word(args[3]) === "QUERY") throw err("QUERY needs the dataset's embedding provider");
   const [vector, next] = readValues(args, 3, new Set(["FILTER", "RETURN"]));
   checkDim(set, vector);
   let filter: string | null = null;
@@ -210,7 +212,27 @@ function info(ctx: VectorContext, args: Buffer[]): Reply {
     c.m,
     "ef_construction",
     c.ef,
+    "embedding",
+    embeddingInfo(readConfig(ctx.store.db, set.key)),
   ]);
+}
+
+/** A dataset's embedding provider as LANCE.INFO shows it (never its key). */
+function embeddingInfo(c: EmbeddingConfig | null): Reply {
+  if (c === null) return null;
+  return new MapReply(["provider", c.provider, "model", c.model, "url", c.url, "dim", c.dim]);
+}
+
+function embedding(ctx: VectorContext, args: Buffer[]): Reply {
+  const { dataset: key, config } = parseConfig(args);
+  const set = ctx.store.set(key);
+  if (set === undefined || !set.config.dataset)
+    throw err(`dataset '${key.slice(0, 128)}' not found`);
+  if (config !== null && config.dim !== set.config.dim) {
+    throw err(`DIM ${config.dim} differs from the dataset's ${set.config.dim} dimensions`);
+  }
+  writeConfig(ctx.store.db, key, config);
+  return OK;
 }
 
 function createIndex(ctx: VectorContext, args: Buffer[]): Reply {
@@ -258,18 +280,18 @@ export const lanceCommands: readonly CommandSpec<VectorContext>[] = [
   ),
   spec(
     "LANCE.STORE",
-    "Stores (or replaces) a row: its vector, text and JSON metadata.",
-    "dataset id VECTOR v [v ...] [TEXT text] [META json]",
+    "Stores (or replaces) a row: its vector (or its text's embedding), text and JSON metadata.",
+    "dataset id [VECTOR v [v ...]] [TEXT text] [META json]",
     -5,
-    ["write"],
+    ["write", "external"],
     store,
   ),
   spec(
     "LANCE.SEARCH",
-    "The K rows nearest to a vector, nearest first, optionally filtered on their metadata.",
-    "dataset K n VECTOR v [v ...] [FILTER expression] [RETURN field [field ...]]",
+    "The K rows nearest to a vector (or to a text's embedding), nearest first, optionally filtered on their metadata.",
+    "dataset K n (VECTOR v [v ...] | QUERY text) [FILTER expression] [RETURN field [field ...]]",
     -6,
-    ["readonly"],
+    ["readonly", "external"],
     search,
   ),
   spec("LANCE.GET", "A row: its vector, text and metadata.", "dataset id", 3, ["readonly"], get),
@@ -310,6 +332,14 @@ export const lanceCommands: readonly CommandSpec<VectorContext>[] = [
       ctx.store.drop(dataset(ctx, args[0]).key);
       return OK;
     },
+  ),
+  spec(
+    "LANCE.EMBEDDING",
+    "Names the OpenAI-compatible endpoint a dataset's texts and queries get their vectors from (admin: the server calls that URL).",
+    "CONFIG SET dataset PROVIDER openai MODEL model URL url DIM n [KEY key] | CONFIG DEL dataset",
+    -4,
+    ["write", "admin"],
+    embedding,
   ),
   spec(
     "LANCE.CREATEINDEX",

@@ -16,6 +16,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { SqlDb } from "../sql/sql-db.ts";
+import { EMBEDDING_SCHEMA } from "./embeddings.ts";
 import { Graph, type GraphConfig, type Metric, type Quantization } from "./hnsw.ts";
 import { project, projection } from "./reduce.ts";
 
@@ -39,6 +40,7 @@ const SCHEMA = [
     PRIMARY KEY(key, seq))`,
   `CREATE TABLE IF NOT EXISTS vcheckpoints(
     key BLOB NOT NULL, part INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(key, part))`,
+  EMBEDDING_SCHEMA,
 ];
 
 export interface SetConfig extends GraphConfig {
@@ -328,7 +330,7 @@ export class VectorStore {
     const db = this.db;
     const k = blob(key);
     db.internal(() => {
-      for (const table of ["vsets", "velems", "vchanges", "vcheckpoints"]) {
+      for (const table of ["vsets", "velems", "vchanges", "vcheckpoints", "vembeddings"]) {
         db.ownStatement(`DELETE FROM ${table} WHERE key = ?`).run(k);
       }
     });
