@@ -128,6 +128,8 @@ export interface Engine extends StateMachine {
    * needs nothing.
    */
   prepareCall?(call: OpCall): Promise<OpCall> | null;
+  /** Capability: what the engine holds in memory of its own (items and bytes, for INFO). */
+  memory?(): { items: number; bytes: number };
   /** Capability: counts for INFO keyspace. */
   stats?(now: number): { keys: number; expires: number };
 }

@@ -210,6 +210,10 @@ describe("vector instances on one server", () => {
       "size",
       3,
     ]);
+    // Memory per vector (Q8, 4 dimensions, M 16): 4 bytes of components, 128 of links, 16.
+    expect(info[info.indexOf("memory-per-vector") + 1]).toBe(148);
+    const memory = (await c.call("INFO", "memory")) as string;
+    expect(memory).toMatch(new RegExp(`instance${index}_memory:items=3,bytes=444,bytes_per_item=148`));
     // The last element takes the key with it.
     for (const e of ["heat", "ronin"]) expect(await c.call("VREM", "films", e)).toBe(1);
     expect(await c.call("VREM", "films", "heat")).toBe(0);

@@ -12,7 +12,7 @@ import { compileFilter } from "./filter-expr.ts";
 import { lanceCommands } from "./lance-commands.ts";
 import { embReply, infoReply, simReply } from "./replies.ts";
 import { similar } from "./search.ts";
-import type { LiveSet, VectorStore } from "./store.ts";
+import { type LiveSet, VectorStore } from "./store.ts";
 import { parseAdd, parseSim, readAttrs } from "./vector-args.ts";
 
 export const VECTOR_FAMILY = "vector";
@@ -135,6 +135,7 @@ function vinfo(ctx: VectorContext, args: Buffer[]): Reply {
     store.attributesCount(set.key),
     set.uid,
     store.maxId(set.key),
+    VectorStore.bytesPerVector(set),
   );
 }
 

@@ -58,6 +58,10 @@ export class VectorEngine implements Engine {
     return this.run(call, "");
   }
 
+  memory(): { items: number; bytes: number } {
+    return this.store.memory();
+  }
+
   /** LANCE's text embeddings, fetched before the command runs (./embeddings.ts). */
   prepareCall(call: OpCall): Promise<OpCall> | null {
     return prepareEmbedding(this.db, call);

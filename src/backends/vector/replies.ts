@@ -79,6 +79,7 @@ export function infoReply(
   attributes: number,
   uid: number,
   maxNode: number,
+  bytesPerVector: number,
 ): Reply {
   const c = set.config;
   return new MapReply([
@@ -98,5 +99,8 @@ export function infoReply(
     uid,
     "hnsw-max-node-uid",
     maxNode,
+    // HeroDB's own: the graph's memory per vector (estimated; see VectorStore.bytesPerVector).
+    "memory-per-vector",
+    bytesPerVector,
   ]);
 }

@@ -446,4 +446,28 @@ export class VectorStore {
       | undefined;
     return (row?.next_id ?? 1) - 1;
   }
+
+  /**
+   * The memory a set's graph takes per vector, estimated from its configuration (usearch does
+   * not report it): the quantized components (4 bytes each without quantization, 1 with Q8, a
+   * bit with BIN), the layer-0 links (2·M of 4 bytes) and the node's header.
+   */
+  static bytesPerVector(set: LiveSet): number {
+    const c = set.config;
+    const components =
+      c.quant === "f32" ? c.dim * 4 : c.quant === "q8" ? c.dim : Math.ceil(c.dim / 8);
+    return components + 2 * c.m * 4 + 16;
+  }
+
+  /** Vectors held in graphs, and their estimated bytes (INFO). */
+  memory(): { items: number; bytes: number } {
+    let items = 0;
+    let bytes = 0;
+    for (const set of this.sets.values()) {
+      const n = set.graph.size;
+      items += n;
+      bytes += n * VectorStore.bytesPerVector(set);
+    }
+    return { items, bytes };
+  }
 }

@@ -49,6 +49,18 @@ function sections(ctx: CommandContext): Section[] {
         ["used_memory_peak", mem.rss],
         ["maxmemory", 0],
         ["maxmemory_policy", "noeviction"],
+        // Engines that keep structures of their own (vector graphs) say what they hold.
+        ...srv.instances().flatMap((inst): [string, string][] => {
+          const m = inst.engine.memory?.();
+          if (m === undefined) return [];
+          const per = m.items === 0 ? 0 : Math.round(m.bytes / m.items);
+          return [
+            [
+              `instance${inst.index}_memory`,
+              `items=${m.items},bytes=${m.bytes},bytes_per_item=${per}`,
+            ],
+          ];
+        }),
       ],
     ],
     [
