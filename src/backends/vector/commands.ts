@@ -1,17 +1,17 @@
 /**
  * The vector command family: Redis 8's vector-set commands (VADD, VSIM, VREM, VCARD, VDIM,
- * VEMB, VINFO, VSETATTR, VGETATTR, VISMEMBER, VRANDMEMBER) in its grammar and reply shapes.
+ * VEMB, VINFO, VSETATTR, VGETATTR, VISMEMBER, VRANDMEMBER, VLINKS) in its grammar and reply shapes.
  * Writes (VADD, VREM, VSETATTR) become Ops through the instance's Raft group and run in apply on
  * every replica; the others read local state. Each `exec` runs against a VectorContext: the
  * instance's store, and for writes the seed the log gave the op (a new set's REDUCE matrix).
  */
 import type { CommandSpec, Flag } from "../../engine/command-spec.ts";
-import { Bool, NULL_ARRAY, type Reply } from "../../engine/reply.ts";
+import { Bool, Double, MapReply, NULL_ARRAY, type Reply } from "../../engine/reply.ts";
 import { HeroError } from "../../errors.ts";
 import { compileFilter } from "./filter-expr.ts";
 import { lanceCommands } from "./lance-commands.ts";
 import { embReply, infoReply, simReply } from "./replies.ts";
-import { similar } from "./search.ts";
+import { exactDistance, scoreOf, similar } from "./search.ts";
 import { type LiveSet, VectorStore } from "./store.ts";
 import { parseAdd, parseSim, readAttrs } from "./vector-args.ts";
 
@@ -78,7 +78,9 @@ function vadd(ctx: VectorContext, args: Buffer[]): Reply {
       );
     }
   }
-  return new Bool(store.put(set, a.element, store.stored(set, a.vector), a.attrs));
+  const stored = store.stored(set, a.vector);
+  if (!stored.every(Number.isFinite)) throw err("invalid vector specification");
+  return new Bool(store.put(set, a.element, stored, a.attrs));
 }
 
 /** A query vector as the set compares it: projected by REDUCE when it has the input's size. */
@@ -151,6 +153,33 @@ function vrandmember(ctx: VectorContext, args: Buffer[]): Reply {
   const set = existing(ctx, args[0]);
   if (set === undefined) return [];
   return ctx.store.randomMembers(set.key, Math.min(Math.abs(n), 10_000_000), n < 0);
+}
+
+/** VLINKS: the element's neighbours per layer, highest first (with scores a map per layer). */
+function vlinks(ctx: VectorContext, args: Buffer[]): Reply {
+  if (
+    args.length > 3 ||
+    (args.length === 3 && args[2].toString("latin1").toUpperCase() !== "WITHSCORES")
+  ) {
+    throw err("wrong number of arguments for 'vlinks' command");
+  }
+  const set = existing(ctx, args[0]);
+  const e = set && ctx.store.element(set.key, name(args[1]));
+  if (!set || !e) return null;
+  const layers = set.graph.links(e.id);
+  if (layers === null) return null;
+  return layers.reverse().map((ids) => {
+    const flat: Reply[] = [];
+    for (const id of ids) {
+      const n = ctx.store.byId(set.key, id);
+      if (n === undefined) continue; // a removed element's leftover link
+      const label = Buffer.from(n.name, "latin1");
+      if (args.length === 3)
+        flat.push(label, new Double(scoreOf(set, exactDistance(set, e.vector, n.vector))));
+      else flat.push(label);
+    }
+    return args.length === 3 ? new MapReply(flat) : flat;
+  });
 }
 
 function vemb(ctx: VectorContext, args: Buffer[]): Reply {
@@ -283,6 +312,14 @@ export const vectorCommands: readonly VectorCommand[] = [
     -2,
     ["readonly"],
     vrandmember,
+  ),
+  spec(
+    "VLINKS",
+    "An element's neighbours in the HNSW graph, per layer from the highest (with scores: a map per layer).",
+    "key element [WITHSCORES]",
+    -3,
+    ["readonly"],
+    vlinks,
   ),
 ];
 

@@ -2,7 +2,7 @@
  * The vector engine: vector sets (./store.ts) in one SQLite file with their HNSW graphs in
  * memory. The file is a SqlDb, so writes apply in one SQLite transaction per log entry with the
  * entry's index, reads run on a read-only connection, and snapshots are copies of the file; a
- * restored snapshot reopens every graph from the file (its checkpoints and the changes since).
+ * restored snapshot reopens every graph from the file (by replaying each set's changes).
  */
 import type { ApplyResult, Engine, Op, OpCall } from "../../engine/contract.ts";
 import type { Reply } from "../../engine/reply.ts";

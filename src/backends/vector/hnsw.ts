@@ -2,17 +2,17 @@
  * One vector set's approximate-nearest-neighbour index: an HNSW graph from usearch (native,
  * SIMD, shipped prebuilt), driven so that every replica holds the same graph.
  *
- * An HNSW graph depends on the order of inserts and on the random level drawn for each. usearch
- * draws levels from a generator that starts afresh whenever an index is created or loaded. So
- * the graph is a function of (the last checkpoint, the inserts and removals since it, in
- * order): every replica inserts one vector at a time, on one thread, in log order, and at a
- * checkpoint every replica saves its graph and loads it back at the same log position, which
- * restarts the generator at the same point everywhere. A replica that restarts loads the last
- * checkpoint and re-applies the changes since, reaching the same graph again without a rebuild.
- * Searches run on one thread too, so the same query gets the same answer on every node.
+ * An HNSW graph depends on the order of inserts and removals and on the random level drawn for
+ * each insert. usearch draws levels from a generator per thread context, recreated whenever it
+ * grows its storage. Inserts here run one at a time on one thread, in log order, and storage
+ * grows with one context, so the same changes give the same graph on every node whatever its CPU
+ * count or the searches it served. (A graph loaded from a file would come back with one context
+ * per CPU, rotated by searches: graphs are never loaded, see ./store.ts.) Searches run on one
+ * thread too, so the same query gets the same answer on every node.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { Index, MetricKind, ScalarKind } from "usearch";
+import { linksInFile } from "./graph-file.ts";
 
 export type Quantization = "f32" | "q8" | "bin";
 
@@ -79,11 +79,13 @@ export class Graph {
   }
 
   /**
-   * The vector as the index takes it: for cosine of length 1 (so int8 spans its own range),
+   * The vector as the index takes it: for cosine of length 1; with Q8 quantized as Redis does
+   * (each component × 127 / the largest one, rounded: int8 spans the vector's own range);
    * padded to the index's width.
    */
-  private input(v: Float32Array): Float32Array {
+  private input(v: Float32Array): Float32Array | Int8Array {
     const n = this.config.metric === "cos" ? normalized(v) : v;
+    if (this.config.quant === "q8") return quantized(n);
     if (n.length === this.width) return n;
     const padded = new Float32Array(this.width);
     padded.set(n);
@@ -107,8 +109,10 @@ export class Graph {
    * explores max(its expansion, k), so a larger k is how a larger EF is asked for).
    */
   search(vector: Float32Array, k: number, ef: number): { ids: number[]; distances: number[] } {
-    if (this.index.size() === 0 || k <= 0) return { ids: [], distances: [] };
-    const wanted = Math.max(k, ef);
+    const size = this.index.size();
+    if (size === 0 || k <= 0) return { ids: [], distances: [] };
+    // usearch allocates its answer for the count asked: never more than the graph holds.
+    const wanted = Math.min(Math.max(k, ef), size);
     const m = this.index.search(this.input(vector), wanted, 1);
     const ids: number[] = [];
     const distances: number[] = [];
@@ -119,29 +123,34 @@ export class Graph {
     return { ids, distances };
   }
 
-  /** The graph as bytes (a checkpoint); it is then loaded back, as every replica does. */
-  checkpoint(): Buffer {
+  /**
+   * The links of node `id` per layer, layer 0 first (VLINKS): usearch shows them only in its
+   * saved graph, so the graph is saved to the scratch file and read there (./graph-file.ts).
+   */
+  links(id: number): number[][] | null {
     this.index.save(this.scratchFile);
     try {
-      const bytes = readFileSync(this.scratchFile);
-      this.load(bytes);
-      return bytes;
+      return linksInFile(this.scratchFile, BigInt(id))?.map((l) => l.map(Number)) ?? null;
     } finally {
       rmSync(this.scratchFile, { force: true });
     }
   }
+}
 
-  /** Replaces the graph with a checkpoint's. */
-  load(bytes: Buffer): void {
-    writeFileSync(this.scratchFile, bytes);
-    try {
-      const index = this.fresh();
-      index.load(this.scratchFile);
-      this.index = index;
-    } finally {
-      rmSync(this.scratchFile, { force: true });
-    }
-  }
+/** Q8 as Redis quantizes: each component × 127 / the largest absolute one, rounded. */
+export function quantized(v: Float32Array): Int8Array {
+  let range = 0;
+  for (let i = 0; i < v.length; i++) range = Math.max(range, Math.abs(v[i]));
+  const q = new Int8Array(v.length);
+  if (range === 0) return q;
+  for (let i = 0; i < v.length; i++) q[i] = Math.round((v[i] * 127) / range);
+  return q;
+}
+
+/** Whether every component is 0 (it has no direction: Redis scores it 0.5 against anything). */
+export function isZero(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
+  return true;
 }
 
 /**

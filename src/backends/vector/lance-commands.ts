@@ -97,7 +97,7 @@ function store(ctx: VectorContext, args: Buffer[]): Reply {
   const [vector, next] = readValues(args, 2, new Set(["TEXT", "META"]));
   checkDim(set, vector);
   let text: string | null = null;
-  let meta: string | null = null;
+  let meta: Buffer | null = null;
   for (let i = next; i < args.length; i += 2) {
     const w = word(args[i]);
     if (args[i + 1] === undefined) throw err(`${w} needs a value`);
@@ -110,19 +110,19 @@ function store(ctx: VectorContext, args: Buffer[]): Reply {
 }
 
 /** META: a JSON object (what FILTER reads). */
-function metaOf(b: Buffer): string | null {
-  const text = readAttrs(b);
-  if (text === null) return null;
+function metaOf(b: Buffer): Buffer | null {
+  const bytes = readAttrs(b);
+  if (bytes === null) return null;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw err("META must be a JSON object");
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw err("META must be a JSON object");
   }
-  return text;
+  return bytes;
 }
 
 function search(ctx: VectorContext, args: Buffer[]): Reply {
@@ -153,20 +153,20 @@ function search(ctx: VectorContext, args: Buffer[]): Reply {
   });
   return hits.map((h) => {
     const e = ctx.store.element(set.key, h.name);
-    return row(h.name, h.distance, e?.text ?? null, h.attrs, fields);
+    return row(id(h.name), h.distance, e?.text ?? null, h.attrs, fields);
   });
 }
 
 /** One result: id and distance, then the asked fields (default: text and meta). */
 function row(
-  id: string,
+  rowId: Buffer,
   distance: number,
   text: string | null,
-  meta: string | null,
+  meta: Buffer | null,
   fields: string[] | null,
 ): Reply {
-  const flat: Reply[] = ["id", id, "distance", new Double(distance)];
-  const parsed = meta === null ? {} : (JSON.parse(meta) as Record<string, unknown>);
+  const flat: Reply[] = ["id", rowId, "distance", new Double(distance)];
+  const parsed = parseMeta(meta);
   for (const f of fields ?? ["text", "meta"]) {
     if (f === "text") flat.push("text", text);
     else if (f === "meta") flat.push("meta", meta);
@@ -178,13 +178,29 @@ function row(
   return new MapReply(flat);
 }
 
+/** Metadata as an object; text that is not a JSON object (set by VSETATTR) reads as none. */
+function parseMeta(meta: Buffer | null): Record<string, unknown> {
+  if (meta === null) return {};
+  try {
+    const v: unknown = JSON.parse(meta.toString("utf8"));
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Names are kept as bytes (latin1 strings in memory): replies send them back byte for byte. */
+const id = (n: string): Buffer => Buffer.from(n, "latin1");
+
 function get(ctx: VectorContext, args: Buffer[]): Reply {
   const set = dataset(ctx, args[0]);
   const e = ctx.store.element(set.key, name(args[1]));
   if (e === undefined) return null;
   return new MapReply([
     "id",
-    name(args[1]),
+    args[1],
     "vector",
     Array.from(e.vector, (x) => new Double(x)),
     "text",
@@ -199,7 +215,7 @@ function info(ctx: VectorContext, args: Buffer[]): Reply {
   const c = set.config;
   return new MapReply([
     "name",
-    set.key,
+    id(set.key),
     "dim",
     c.dim,
     "metric",
@@ -312,7 +328,7 @@ export const lanceCommands: readonly CommandSpec<VectorContext>[] = [
     "",
     1,
     ["readonly"],
-    (ctx) => ctx.store.keys().sort(),
+    (ctx) => ctx.store.keys().sort().map(id),
   ),
   spec(
     "LANCE.INFO",

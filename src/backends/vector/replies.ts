@@ -9,12 +9,14 @@ import type { LiveSet } from "./store.ts";
 
 /** VSIM: names; with scores and/or attributes a map (RESP2: the flat pairs or triples). */
 export function simReply(hits: Hit[], scores: boolean, attribs: boolean): Reply {
-  if (!scores && !attribs) return hits.map((h) => h.name);
+  // Names are kept as latin1 strings (their bytes): sent back as those bytes.
+  const named = (h: Hit): Buffer => Buffer.from(h.name, "latin1");
+  if (!scores && !attribs) return hits.map(named);
   if (scores !== attribs) {
-    return new MapReply(hits.flatMap((h) => [h.name, scores ? new Double(h.score) : h.attrs]));
+    return new MapReply(hits.flatMap((h) => [named(h), scores ? new Double(h.score) : h.attrs]));
   }
-  const resp3 = new MapReply(hits.flatMap((h) => [h.name, [new Double(h.score), h.attrs]]));
-  const resp2 = hits.flatMap((h) => [h.name, new Double(h.score), h.attrs]);
+  const resp3 = new MapReply(hits.flatMap((h) => [named(h), [new Double(h.score), h.attrs]]));
+  const resp2 = hits.flatMap((h) => [named(h), new Double(h.score), h.attrs]);
   return new ByProtocol(resp3, resp2);
 }
 

@@ -7,6 +7,7 @@
  */
 import type { FilterProgram } from "./filter-expr.ts";
 import { matchesFilter } from "./filter-expr.ts";
+import { isZero } from "./hnsw.ts";
 import type { LiveSet, VectorStore } from "./store.ts";
 
 export interface Hit {
@@ -15,7 +16,7 @@ export interface Hit {
   score: number;
   /** The metric's distance (cosine 1 − cos, squared L2, 1 − inner product; Hamming bits). */
   distance: number;
-  attrs: string | null;
+  attrs: Buffer | null;
 }
 
 export interface SearchOptions {
@@ -34,7 +35,7 @@ export function scoreOf(set: LiveSet, distance: number): number {
 }
 
 /** The distance the graph would report between two stored vectors, computed exactly. */
-function exactDistance(set: LiveSet, a: Float32Array, b: Float32Array): number {
+export function exactDistance(set: LiveSet, a: Float32Array, b: Float32Array): number {
   const c = set.config;
   if (c.quant === "bin") {
     let differ = 0;
@@ -63,8 +64,8 @@ export function similar(
   o: SearchOptions,
 ): Hit[] {
   const floor = o.epsilon === null ? -1 : 1 - o.epsilon;
-  const passes = (attrs: string | null): boolean =>
-    o.filter === null || matchesFilter(o.filter, attrs);
+  const passes = (attrs: Buffer | null): boolean =>
+    o.filter === null || matchesFilter(o.filter, attrs === null ? null : attrs.toString("utf8"));
   if (o.truth) {
     const hits: Hit[] = [];
     for (const e of store.all(set.key)) {
@@ -77,22 +78,30 @@ export function similar(
     return hits.slice(0, o.count);
   }
   const size = set.graph.size;
-  const ef = o.ef ?? Math.max(o.count, 100);
-  // With a filter, the graph is asked for more candidates, up to the filter's effort.
-  const effort =
-    o.filter === null ? o.count : Math.min(size, o.filterEf ?? Math.max(o.count * 100, 1000));
-  let k = o.filter === null ? o.count : Math.min(size, Math.max(o.count * 4, 64));
+  const count = Math.min(o.count, size);
+  const ef = Math.min(o.ef ?? Math.max(count, 100), size);
+  // With a filter, the graph is asked for more candidates, up to the filter's effort
+  // (FILTER-EF, by default COUNT × 100 as Redis has it).
+  const effort = o.filter === null ? count : Math.min(size, o.filterEf ?? o.count * 100);
+  let k = o.filter === null ? count : Math.min(effort, Math.max(count * 4, 64));
+  const zeroQuery = set.config.metric === "cos" && isZero(query);
   for (;;) {
     const { ids, distances } = set.graph.search(query, k, ef);
     const hits: Hit[] = [];
-    for (let i = 0; i < ids.length && hits.length < o.count; i++) {
-      const score = scoreOf(set, distances[i]);
-      if (score < floor) break;
+    for (let i = 0; i < ids.length && hits.length < count; i++) {
       const e = store.byId(set.key, ids[i]);
-      if (passes(e.attrs))
-        hits.push({ name: e.name, score, distance: distances[i], attrs: e.attrs });
+      if (e === undefined) continue;
+      // A zero vector has no direction: distance 1 (score 0.5) against anything, as in Redis.
+      const zero = zeroQuery || (set.config.metric === "cos" && isZero(e.vector));
+      const distance = zero && set.config.quant !== "bin" ? 1 : distances[i];
+      const score = scoreOf(set, distance);
+      if (score < floor) continue;
+      if (passes(e.attrs)) hits.push({ name: e.name, score, distance, attrs: e.attrs });
     }
-    if (hits.length >= o.count || k >= effort || k >= size || ids.length < k) return hits;
+    if (hits.length >= count || k >= effort || k >= size || ids.length < k) {
+      // Zero vectors may have moved: keep the order by distance.
+      return hits.sort((a, b) => a.distance - b.distance);
+    }
     k = Math.min(effort, k * 4);
   }
 }

@@ -3,15 +3,15 @@
  * attributes, in one SQLite file (a SqlDb, so writes commit with their log index and snapshots
  * are copies of the file), and beside each set its HNSW graph in memory (./hnsw.ts).
  *
- * The file is the truth; a graph is derived from it and kept reproducible: the file holds each
- * set's last checkpoint (the graph's bytes) and, in order, the inserts and removals since, with
- * the vectors they inserted. Opening loads the checkpoint and re-applies those changes, which
- * gives the graph every other replica holds, without rebuilding from scratch. A checkpoint is
- * taken when the changes since the last one reach an eighth of the set (at least CHECKPOINT_MIN),
- * a rule of replicated state alone, so every replica takes it at the same log position.
- *
- * Writes run inside the log entry's SQLite transaction and change the graph only after every
- * check passed, so a refused write leaves both untouched.
+ * The file is the truth; a graph is derived from it, and must come out the same on every
+ * replica. usearch's graph depends on the exact sequence of inserts and removals (and on when it
+ * grew its storage), and a graph it loads from a file continues differently from one that was
+ * never saved (it then draws node levels from one generator per CPU, rotated by searches too),
+ * so graphs are never loaded: the file keeps each set's changes in order, inserts with their
+ * vectors (`vchanges`), and opening replays them into a fresh graph, on one thread, exactly as
+ * every replica applied them. LANCE.CREATEINDEX, which builds a graph again, starts that history
+ * afresh. Writes change the graph only after their SQLite statements succeeded; a graph that
+ * fails to change fails the node (a replica must not go on with a graph the others lack).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -20,11 +20,6 @@ import { EMBEDDING_SCHEMA } from "./embeddings.ts";
 import { Graph, type GraphConfig, type Metric, type Quantization } from "./hnsw.ts";
 import { project, projection } from "./reduce.ts";
 
-/** Changes after which a checkpoint is due, at least (see the module comment). */
-const CHECKPOINT_MIN = 1024;
-/** Checkpoints are stored in pieces of this size (SQLite blobs stay small). */
-const CHUNK = 8 * 1024 * 1024;
-
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS vsets(
     key BLOB PRIMARY KEY, dim INTEGER NOT NULL, input_dim INTEGER NOT NULL, quant TEXT NOT NULL,
@@ -32,14 +27,12 @@ const SCHEMA = [
     count INTEGER NOT NULL, changes INTEGER NOT NULL, metric TEXT NOT NULL DEFAULT 'cos',
     dataset INTEGER NOT NULL DEFAULT 0)`,
   `CREATE TABLE IF NOT EXISTS velems(
-    key BLOB NOT NULL, name BLOB NOT NULL, id INTEGER NOT NULL, vec BLOB NOT NULL, attrs TEXT,
+    key BLOB NOT NULL, name BLOB NOT NULL, id INTEGER NOT NULL, vec BLOB NOT NULL, attrs BLOB,
     text TEXT, PRIMARY KEY(key, name))`,
   "CREATE UNIQUE INDEX IF NOT EXISTS velems_id ON velems(key, id)",
   `CREATE TABLE IF NOT EXISTS vchanges(
     key BLOB NOT NULL, seq INTEGER NOT NULL, id INTEGER NOT NULL, vec BLOB,
     PRIMARY KEY(key, seq))`,
-  `CREATE TABLE IF NOT EXISTS vcheckpoints(
-    key BLOB NOT NULL, part INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(key, part))`,
   EMBEDDING_SCHEMA,
 ];
 
@@ -82,7 +75,8 @@ let uids = 0;
 export interface Element {
   id: number;
   vector: Float32Array;
-  attrs: string | null;
+  /** The attributes as given (JSON text, or bytes Redis would keep as they are). */
+  attrs: Buffer | null;
   /** LANCE.STORE's TEXT. */
   text: string | null;
 }
@@ -94,6 +88,8 @@ export const vectorOf = (b: Uint8Array): Float32Array => {
   return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
 };
 const bytesOf = (v: Float32Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+const bytesOrNull = (b: Uint8Array | string | null): Buffer | null =>
+  b === null ? null : typeof b === "string" ? Buffer.from(b, "utf8") : Buffer.from(b);
 
 export class VectorStore {
   readonly db: SqlDb;
@@ -110,7 +106,7 @@ export class VectorStore {
     this.load();
   }
 
-  /** Opens every set's graph from its checkpoint and the changes since (at start, after a restore). */
+  /** Opens every set's graph by replaying its changes (at start, after a restore). */
   load(): void {
     const db = this.db;
     this.sets = new Map();
@@ -118,16 +114,13 @@ export class VectorStore {
       const rows = db.ownStatement("SELECT * FROM vsets").all() as unknown as (SetRow & {
         key: Uint8Array;
       })[];
+      const changes = db.ownStatement("SELECT id, vec FROM vchanges WHERE key = ? ORDER BY seq");
       for (const row of rows) {
         const live = this.live(text(row.key), row);
-        const parts = db
-          .ownStatement("SELECT bytes FROM vcheckpoints WHERE key = ? ORDER BY part")
-          .all(row.key) as { bytes: Uint8Array }[];
-        if (parts.length > 0) live.graph.load(Buffer.concat(parts.map((p) => p.bytes)));
-        const changes = db
-          .ownStatement("SELECT id, vec FROM vchanges WHERE key = ? ORDER BY seq")
-          .all(row.key) as { id: number; vec: Uint8Array | null }[];
-        for (const c of changes) {
+        for (const c of changes.iterate(row.key) as Iterable<{
+          id: number;
+          vec: Uint8Array | null;
+        }>) {
           if (c.vec === null) live.graph.remove(c.id);
           else live.graph.add(c.id, vectorOf(c.vec));
         }
@@ -177,35 +170,41 @@ export class VectorStore {
     const row = this.db
       .readStatement("SELECT id, vec, attrs, text FROM velems WHERE key = ? AND name = ?")
       .get(blob(key), blob(name)) as
-      | { id: number; vec: Uint8Array; attrs: string | null; text: string | null }
+      | { id: number; vec: Uint8Array; attrs: Uint8Array | null; text: string | null }
       | undefined;
     return row === undefined
       ? undefined
-      : { id: row.id, vector: vectorOf(row.vec), attrs: row.attrs, text: row.text };
+      : { id: row.id, vector: vectorOf(row.vec), attrs: bytesOrNull(row.attrs), text: row.text };
   }
 
   /** Names and attributes of elements by id (search results). */
-  byId(key: string, id: number): { name: string; attrs: string | null; vector: Float32Array } {
+  byId(
+    key: string,
+    id: number,
+  ): { name: string; attrs: Buffer | null; vector: Float32Array } | undefined {
     const row = this.db
       .readStatement("SELECT name, attrs, vec FROM velems WHERE key = ? AND id = ?")
-      .get(blob(key), id) as { name: Uint8Array; attrs: string | null; vec: Uint8Array };
-    return { name: text(row.name), attrs: row.attrs, vector: vectorOf(row.vec) };
+      .get(blob(key), id) as
+      | { name: Uint8Array; attrs: Uint8Array | null; vec: Uint8Array }
+      | undefined;
+    if (row === undefined) return undefined;
+    return { name: text(row.name), attrs: bytesOrNull(row.attrs), vector: vectorOf(row.vec) };
   }
 
   /** Every element of a set, in id order (exact searches, random members). */
   *all(
     key: string,
-  ): Generator<{ id: number; name: string; attrs: string | null; vector: Float32Array }> {
+  ): Generator<{ id: number; name: string; attrs: Buffer | null; vector: Float32Array }> {
     const rows = this.db
       .readStatement("SELECT id, name, attrs, vec FROM velems WHERE key = ? ORDER BY id")
       .iterate(blob(key)) as Iterable<{
       id: number;
       name: Uint8Array;
-      attrs: string | null;
+      attrs: Uint8Array | null;
       vec: Uint8Array;
     }>;
     for (const r of rows)
-      yield { id: r.id, name: text(r.name), attrs: r.attrs, vector: vectorOf(r.vec) };
+      yield { id: r.id, name: text(r.name), attrs: bytesOrNull(r.attrs), vector: vectorOf(r.vec) };
   }
 
   count(key: string): number {
@@ -254,32 +253,44 @@ export class VectorStore {
     return live;
   }
 
+  /** An element as the writer sees it (earlier writes of the same log entry included). */
+  private current(
+    key: Buffer,
+    name: Buffer,
+  ): { id: number; attrs: Uint8Array | null; text: string | null } | undefined {
+    return this.db.internal(() =>
+      this.db
+        .ownStatement("SELECT id, attrs, text FROM velems WHERE key = ? AND name = ?")
+        .get(key, name),
+    ) as { id: number; attrs: Uint8Array | null; text: string | null } | undefined;
+  }
+
   /** Adds an element, or replaces its vector (a removal and an insert in the graph). */
   put(
     set: LiveSet,
     name: string,
     vector: Float32Array,
-    attrs: string | null | undefined,
+    attrs: Buffer | null | undefined,
     text?: string | null,
   ): boolean {
     const db = this.db;
     const key = blob(set.key);
-    const old = this.element(set.key, name);
-    return db.internal(() => {
+    const n = blob(name);
+    const old = this.current(key, n);
+    const id = db.internal(() => {
       const row = db.ownStatement("SELECT next_id FROM vsets WHERE key = ?").get(key) as {
         next_id: number;
       };
-      const id = row.next_id;
       if (old !== undefined) {
-        db.ownStatement("DELETE FROM velems WHERE key = ? AND name = ?").run(key, blob(name));
-        this.change(set, old.id, null);
+        db.ownStatement("DELETE FROM velems WHERE key = ? AND name = ?").run(key, n);
+        this.record(key, old.id, null);
       }
       db.ownStatement(
         "INSERT INTO velems(key, name, id, vec, attrs, text) VALUES (?, ?, ?, ?, ?, ?)",
       ).run(
         key,
-        blob(name),
-        id,
+        n,
+        row.next_id,
         bytesOf(vector),
         attrs === undefined ? (old?.attrs ?? null) : attrs,
         text === undefined ? (old?.text ?? null) : text,
@@ -287,35 +298,37 @@ export class VectorStore {
       db.ownStatement(
         `UPDATE vsets SET next_id = next_id + 1, count = count + ${old === undefined ? 1 : 0} WHERE key = ?`,
       ).run(key);
-      this.change(set, id, vector);
-      this.maybeCheckpoint(set);
-      return old === undefined;
+      this.record(key, row.next_id, vector);
+      return row.next_id;
     });
+    // The graph last, once everything that may fail has succeeded.
+    if (old !== undefined) set.graph.remove(old.id);
+    set.graph.add(id, vector);
+    return old === undefined;
   }
 
-  /** Removes an element; the set goes with its last element. */
+  /** Removes an element; a vector set goes with its last element (a dataset stays). */
   remove(set: LiveSet, name: string): boolean {
     const db = this.db;
     const key = blob(set.key);
-    const old = this.element(set.key, name);
+    const old = this.current(key, blob(name));
     if (old === undefined) return false;
-    db.internal(() => {
+    const left = db.internal(() => {
       db.ownStatement("DELETE FROM velems WHERE key = ? AND name = ?").run(key, blob(name));
       db.ownStatement("UPDATE vsets SET count = count - 1 WHERE key = ?").run(key);
-      const left = db.ownStatement("SELECT count FROM vsets WHERE key = ?").get(key) as {
+      const row = db.ownStatement("SELECT count FROM vsets WHERE key = ?").get(key) as {
         count: number;
       };
-      if (left.count === 0 && !set.config.dataset) this.drop(set.key);
-      else {
-        this.change(set, old.id, null);
-        this.maybeCheckpoint(set);
-      }
+      if (row.count > 0 || set.config.dataset) this.record(key, old.id, null);
+      return row.count;
     });
+    if (left === 0 && !set.config.dataset) this.drop(set.key);
+    else set.graph.remove(old.id);
     return true;
   }
 
   /** Sets (or with null removes) an element's attributes. */
-  setAttrs(set: LiveSet, name: string, attrs: string | null): boolean {
+  setAttrs(set: LiveSet, name: string, attrs: Buffer | null): boolean {
     const db = this.db;
     return db.internal(() => {
       const r = db
@@ -330,17 +343,16 @@ export class VectorStore {
     const db = this.db;
     const k = blob(key);
     db.internal(() => {
-      for (const table of ["vsets", "velems", "vchanges", "vcheckpoints", "vembeddings"]) {
+      for (const table of ["vsets", "velems", "vchanges", "vembeddings"]) {
         db.ownStatement(`DELETE FROM ${table} WHERE key = ?`).run(k);
       }
     });
     this.sets.delete(key);
   }
 
-  /** Records a change (insert with its vector, removal without) and applies it to the graph. */
-  private change(set: LiveSet, id: number, vector: Float32Array | null): void {
+  /** Records a change in the set's history: an insert with its vector, a removal without. */
+  private record(key: Buffer, id: number, vector: Float32Array | null): void {
     const db = this.db;
-    const key = blob(set.key);
     const row = db.ownStatement("SELECT changes FROM vsets WHERE key = ?").get(key) as {
       changes: number;
     };
@@ -351,59 +363,33 @@ export class VectorStore {
       vector === null ? null : bytesOf(vector),
     );
     db.ownStatement("UPDATE vsets SET changes = changes + 1 WHERE key = ?").run(key);
-    if (vector === null) set.graph.remove(id);
-    else set.graph.add(id, vector);
   }
 
   /**
    * Builds a set's graph again with new parameters (LANCE.CREATEINDEX): every element in id
-   * order into a fresh graph, checkpointed at once, the same on every replica.
+   * order into a fresh graph, its history starting afresh with those inserts.
    */
   rebuild(set: LiveSet, m: number, ef: number): LiveSet {
     const db = this.db;
     const key = blob(set.key);
-    db.internal(() =>
-      db.ownStatement("UPDATE vsets SET m = ?, ef = ? WHERE key = ?").run(m, ef, key),
-    );
-    const row = db.internal(() =>
-      db.ownStatement("SELECT * FROM vsets WHERE key = ?").get(key),
-    ) as unknown as SetRow;
-    const live = this.live(set.key, row);
-    const rows = db.internal(() =>
-      db.ownStatement("SELECT id, vec FROM velems WHERE key = ? ORDER BY id").all(key),
-    ) as { id: number; vec: Uint8Array }[];
-    for (const r of rows) live.graph.add(r.id, vectorOf(r.vec));
+    const live = db.internal(() => {
+      db.ownStatement("UPDATE vsets SET m = ?, ef = ?, changes = 0 WHERE key = ?").run(m, ef, key);
+      db.ownStatement("DELETE FROM vchanges WHERE key = ?").run(key);
+      const rows = db.ownStatement("SELECT id, vec FROM velems WHERE key = ? ORDER BY id");
+      for (const r of rows.iterate(key) as Iterable<{ id: number; vec: Uint8Array }>) {
+        this.record(key, r.id, vectorOf(r.vec));
+      }
+      const row = db
+        .ownStatement("SELECT * FROM vsets WHERE key = ?")
+        .get(key) as unknown as SetRow;
+      return this.live(set.key, row);
+    });
+    const changes = db.internal(() =>
+      db.ownStatement("SELECT id, vec FROM vchanges WHERE key = ? ORDER BY seq").iterate(key),
+    ) as Iterable<{ id: number; vec: Uint8Array }>;
+    for (const c of changes) live.graph.add(c.id, vectorOf(c.vec));
     this.sets.set(set.key, live);
-    db.internal(() => this.checkpoint(live));
     return live;
-  }
-
-  private maybeCheckpoint(set: LiveSet): void {
-    const db = this.db;
-    const key = blob(set.key);
-    const row = db.ownStatement("SELECT changes, count FROM vsets WHERE key = ?").get(key) as {
-      changes: number;
-      count: number;
-    };
-    if (row.changes < Math.max(CHECKPOINT_MIN, Math.floor(row.count / 8))) return;
-    this.checkpoint(set);
-  }
-
-  /** Saves the set's graph (and loads it back, as every replica does at this point). */
-  private checkpoint(set: LiveSet): void {
-    const db = this.db;
-    const key = blob(set.key);
-    const bytes = set.graph.checkpoint();
-    db.ownStatement("DELETE FROM vcheckpoints WHERE key = ?").run(key);
-    for (let part = 0; part * CHUNK < bytes.length; part++) {
-      db.ownStatement("INSERT INTO vcheckpoints(key, part, bytes) VALUES (?, ?, ?)").run(
-        key,
-        part,
-        bytes.subarray(part * CHUNK, (part + 1) * CHUNK),
-      );
-    }
-    db.ownStatement("DELETE FROM vchanges WHERE key = ?").run(key);
-    db.ownStatement("UPDATE vsets SET changes = 0 WHERE key = ?").run(key);
   }
 
   /** How many elements of a set carry attributes (VINFO). */
@@ -418,25 +404,23 @@ export class VectorStore {
    * Random element names, as SRANDMEMBER picks them: distinct ones (at most the set's size),
    * or with `repeats` exactly `n`, the same one possibly several times.
    */
-  randomMembers(key: string, n: number, repeats: boolean): string[] {
-    const size = this.count(key);
+  randomMembers(key: string, n: number, repeats: boolean): Buffer[] {
+    // The names once (not the vectors), then picks among them: linear in the set's size.
+    const names = (
+      this.db.readStatement("SELECT name FROM velems WHERE key = ? ORDER BY id").all(blob(key)) as {
+        name: Uint8Array;
+      }[]
+    ).map((r) => Buffer.from(r.name));
+    const size = names.length;
     if (size === 0) return [];
-    const pick = this.db.readStatement(
-      "SELECT name FROM velems WHERE key = ? ORDER BY id LIMIT 1 OFFSET ?",
-    );
-    const at = (i: number): string => text((pick.get(blob(key), i) as { name: Uint8Array }).name);
-    if (repeats) return Array.from({ length: n }, () => at(Math.floor(Math.random() * size)));
-    if (n >= size) {
-      const all = [...this.all(key)].map((e) => e.name);
-      for (let i = all.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [all[i], all[j]] = [all[j], all[i]];
-      }
-      return all;
+    if (repeats) return Array.from({ length: n }, () => names[Math.floor(Math.random() * size)]);
+    // A partial Fisher–Yates shuffle: the first min(n, size) are a random sample.
+    const take = Math.min(n, size);
+    for (let i = 0; i < take; i++) {
+      const j = i + Math.floor(Math.random() * (size - i));
+      [names[i], names[j]] = [names[j], names[i]];
     }
-    const chosen = new Set<number>();
-    while (chosen.size < n) chosen.add(Math.floor(Math.random() * size));
-    return [...chosen].map(at);
+    return names.slice(0, take);
   }
 
   /** The largest element id given out in a set (VINFO's hnsw-max-node-uid). */

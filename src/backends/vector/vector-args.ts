@@ -60,16 +60,15 @@ export interface AddArgs {
   ef: number | null;
   m: number | null;
   /** Undefined: not given; null: none (an empty SETATTR removes them). */
-  attrs: string | null | undefined;
+  attrs: Buffer | null | undefined;
 }
 
 /**
  * The attributes of SETATTR / VSETATTR, stored as given (Redis does not check them: text that is
  * not a JSON object simply never matches a FILTER); "" for none.
  */
-export function readAttrs(b: Buffer): string | null {
-  const t = b.toString("utf8");
-  return t === "" ? null : t;
+export function readAttrs(b: Buffer): Buffer | null {
+  return b.length === 0 ? null : Buffer.from(b);
 }
 
 export function parseAdd(args: Buffer[]): AddArgs {
