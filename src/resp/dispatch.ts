@@ -121,9 +121,14 @@ function servedBy(families: ReadonlySet<string>, inst: Instance): boolean {
 
 /** Checks that a command scoped to instances may run on the session's instance; returns the instance. */
 export function admit(session: Session, r: Resolved): Instance | HeroError {
+  const t = r.traits;
+  // An admin command is refused to others before anything else is said about it.
+  if (t.admin) {
+    const denied = authorizeCommand(session.principal, r.name, t);
+    if (denied !== null) return denied;
+  }
   const inst = session.instance;
   if (inst === null) return noInstance();
-  const t = r.traits;
   if (t.families !== null && !servedBy(t.families, inst)) {
     return err(
       `'${r.name.toLowerCase()}' is not supported by instance ${inst.index} (${namespaceOf(inst.record)})`,

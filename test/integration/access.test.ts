@@ -254,6 +254,7 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
       "CLIENT|KILL": (ownId) => ["CLIENT", "KILL", "ID", String(ownId + 1000)],
       SAVE: () => ["SAVE"],
       BGSAVE: () => ["BGSAVE"],
+      "LANCE.EMBEDDING": () => ["LANCE.EMBEDDING", "CONFIG", "DEL", "dataset"],
     };
     const adminCommands = allCommands().flatMap((c) => [
       ...(c.flags.includes("admin") ? [c.name] : []),
