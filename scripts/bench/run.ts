@@ -22,6 +22,7 @@
  * protocol, three nodes) against PostgreSQL and bare node:sqlite (sql.ts).
  * `npm run bench -- fulltext [options]`: full-text instances against Sphinx's real-time indexes
  * and bare FTS5, over paragraphs of Debian's own documentation (fulltext.ts).
+ * `npm run bench -- vector [options]`: Vector instances on Fashion-MNIST (vector.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -281,7 +282,9 @@ const job =
         ? import("./sql.ts").then((sql) => sql.main(argv.slice(1)))
         : argv[0] === "fulltext"
           ? import("./fulltext.ts").then((fulltext) => fulltext.main(argv.slice(1)))
-          : main(argv);
+          : argv[0] === "vector"
+            ? import("./vector.ts").then((vector) => vector.main(argv.slice(1)))
+            : main(argv);
 job.catch((e: unknown) => {
   log(`bench: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
