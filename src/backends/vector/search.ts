@@ -80,27 +80,32 @@ export function similar(
   const size = set.graph.size;
   const count = Math.min(o.count, size);
   const ef = Math.min(o.ef ?? Math.max(count, 100), size);
+  // Q8: usearch's int8 cosine is coarse (it misorders near neighbours), so twice the candidates
+  // are re-ranked by their stored float vectors, as LanceDB's refine does.
+  const refine = set.config.quant === "q8" ? 2 : 1;
+  const wanted = Math.min(size, count * refine);
   // With a filter, the graph is asked for more candidates, up to the filter's effort
   // (FILTER-EF, by default COUNT × 100 as Redis has it).
-  const effort = o.filter === null ? count : Math.min(size, o.filterEf ?? o.count * 100);
-  let k = o.filter === null ? count : Math.min(effort, Math.max(count * 4, 64));
+  const effort = o.filter === null ? wanted : Math.min(size, o.filterEf ?? o.count * 100);
+  let k = o.filter === null ? wanted : Math.min(effort, Math.max(wanted * 4, 64));
   const zeroQuery = set.config.metric === "cos" && isZero(query);
   for (;;) {
     const { ids, distances } = set.graph.search(query, k, ef);
     const hits: Hit[] = [];
-    for (let i = 0; i < ids.length && hits.length < count; i++) {
+    for (let i = 0; i < ids.length && hits.length < wanted; i++) {
       const e = store.byId(set.key, ids[i]);
       if (e === undefined) continue;
       // A zero vector has no direction: distance 1 (score 0.5) against anything, as in Redis.
       const zero = zeroQuery || (set.config.metric === "cos" && isZero(e.vector));
-      const distance = zero && set.config.quant !== "bin" ? 1 : distances[i];
+      const graphDistance = refine > 1 ? exactDistance(set, query, e.vector) : distances[i];
+      const distance = zero && set.config.quant !== "bin" ? 1 : graphDistance;
       const score = scoreOf(set, distance);
       if (score < floor) continue;
       if (passes(e.attrs)) hits.push({ name: e.name, score, distance, attrs: e.attrs });
     }
-    if (hits.length >= count || k >= effort || k >= size || ids.length < k) {
-      // Zero vectors may have moved: keep the order by distance.
-      return hits.sort((a, b) => a.distance - b.distance);
+    if (hits.length >= wanted || k >= effort || k >= size || ids.length < k) {
+      // Re-ranked (and zero vectors moved): the best by distance, ties in graph order.
+      return hits.sort((a, b) => a.distance - b.distance).slice(0, count);
     }
     k = Math.min(effort, k * 4);
   }
