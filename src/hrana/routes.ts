@@ -16,6 +16,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { OwnBodyLimit } from "../api/http.ts";
+import { bearerToken, clientAddress } from "../api/http-caller.ts";
 import { logInternalError } from "../api/rpc.ts";
 import type { Instance } from "../instances/instance.ts";
 import { hashAccessKey } from "../security/access-keys.ts";
@@ -87,14 +88,6 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
     .send(Buffer.from(JSON.stringify(body)));
 }
 
-const clientOf = (req: FastifyRequest): string =>
-  `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
-
-function tokenOf(req: FastifyRequest): string | null {
-  const match = /^Bearer[ \t]+(.+)$/i.exec((req.headers.authorization ?? "").trim());
-  return match === null ? null : match[1];
-}
-
 /** Registers the routes (call before the server listens); returns what to close at shutdown. */
 export function registerSqlHttp(
   app: FastifyInstance,
@@ -139,7 +132,7 @@ export function registerSqlHttp(
         `instance ${inst.index} is private: send "Authorization: Bearer <access key>"`,
       );
     }
-    const client = clientOf(req);
+    const client = clientAddress(req);
     host.audit({
       event: "instance_auth_failure",
       client,
@@ -177,7 +170,7 @@ export function registerSqlHttp(
     passing: boolean,
   ): Promise<HranaStream> {
     const inst = await instanceOf((req.params as { db: string }).db);
-    const token = tokenOf(req);
+    const token = bearerToken(req.headers.authorization);
     const { principal, access } = await authorize(req, inst, token);
     if (baton === null) {
       const session = new SqlSession(inst, principal, access, host.clock);

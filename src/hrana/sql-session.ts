@@ -24,7 +24,7 @@ import {
   runArgs,
   type SqlValue,
 } from "../backends/sql/sql-values.ts";
-import type { OpCall } from "../engine/contract.ts";
+import type { Op, OpCall } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
@@ -234,30 +234,35 @@ export class SqlSession {
     return reply instanceof HeroError ? reply : readRunReply(reply);
   }
 
-  /** The capability's step for a statement that cannot commit (it never returns an Op). */
-  private stepNow(call: OpCall): Reply {
-    const capability = this.instance.engine.transactions;
-    if (capability === undefined) return new HeroError("ERR", "no transactions here");
-    const next = capability.step(this.tx, call, this.clock());
-    this.setTx(next.tx);
-    if (next.tx === null && next.reply instanceof HeroError) this.txAborted = true;
-    if (next.op !== undefined) throw new HeroError("INTERNAL", `${call.cmd} tried to commit`);
-    return next.reply ?? null;
-  }
-
-  /** A command inside the open transaction (or one that opens or ends it). */
-  private async step(call: OpCall): Promise<Reply> {
+  /**
+   * The capability's step, synchronous: the reply, or the Op that commits. The session follows
+   * the transaction it leaves open (and notes one the engine ended on its own).
+   */
+  private advance(call: OpCall): { reply: Reply } | { op: Op } {
     const inst = this.instance;
     const capability = inst.engine.transactions;
     if (capability === undefined) {
-      return new HeroError("ERR", `instance ${inst.index} has no transactions`);
+      return { reply: new HeroError("ERR", `instance ${inst.index} has no transactions`) };
     }
     const open = this.tx !== null;
     const next = capability.step(this.tx, call, this.clock());
     this.setTx(next.tx);
     // Ended by the engine, not by the client's COMMIT or ROLLBACK.
     if (open && next.tx === null && next.reply instanceof HeroError) this.txAborted = true;
-    if (next.op === undefined) return next.reply ?? null;
+    return next.op === undefined ? { reply: next.reply ?? null } : { op: next.op };
+  }
+
+  /** A statement inside the open transaction that cannot commit (it never returns an Op). */
+  private stepNow(call: OpCall): Reply {
+    const next = this.advance(call);
+    if ("op" in next) throw new HeroError("INTERNAL", `${call.cmd} tried to commit`);
+    return next.reply;
+  }
+
+  /** A command inside the open transaction (or one that opens or ends it). */
+  private async step(call: OpCall): Promise<Reply> {
+    const next = this.advance(call);
+    if ("reply" in next) return next.reply;
     // The transaction's writes apply now: that needs write access now.
     if (this.access !== "readwrite") {
       return new HeroError(
@@ -265,7 +270,7 @@ export class SqlSession {
         "this token may no longer write to the instance: the transaction was rolled back",
       );
     }
-    const applied = (await inst.write(next.op)) as Reply;
+    const applied = (await this.instance.write(next.op)) as Reply;
     if (applied instanceof HeroError) this.txAborted = true;
     return applied;
   }

@@ -103,9 +103,15 @@ export async function runBatch(
         return stream.session.autocommit;
     }
   };
-  const record = (r: Json | HeroError) => {
-    results.push(r instanceof HeroError ? null : r);
+  const record = (r: Json | HeroError | null) => {
+    results.push(r === null || r instanceof HeroError ? null : r);
     errors.push(r instanceof HeroError ? errorObject(r) : null);
+  };
+  /** Whether a step runs: a skipped one is recorded (both null) and answers false. */
+  const runs = (step: BatchStep): boolean => {
+    if (step.condition === null || holds(step.condition)) return true;
+    record(null);
+    return false;
   };
   const session = stream.session;
   let i = 0;
@@ -115,11 +121,7 @@ export async function runBatch(
     session.holding(() => {
       for (; i < steps.length; i++) {
         const step = steps[i];
-        if (step.condition !== null && !holds(step.condition)) {
-          results.push(null);
-          errors.push(null);
-          continue;
-        }
+        if (!runs(step)) continue;
         const sql = sqlOf(stream, step.stmt.sql, step.stmt.sqlId);
         const r = sql instanceof HeroError ? sql : session.now(sql, bindingOf(step.stmt));
         if (r === undefined) return;
@@ -128,12 +130,7 @@ export async function runBatch(
     });
     if (i >= steps.length) break;
     const step = steps[i++];
-    if (step.condition !== null && !holds(step.condition)) {
-      results.push(null);
-      errors.push(null);
-      continue;
-    }
-    record(await execute(stream, step.stmt));
+    if (runs(step)) record(await execute(stream, step.stmt));
   }
   return { step_results: results, step_errors: errors };
 }

@@ -11,15 +11,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ioredisClient } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-
-function vectorOf(seed: number, dim: number): number[] {
-  let s = seed * 2654435761 + 1;
-  return Array.from({ length: dim }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return Number(((s / 2147483648) * 2 - 1).toFixed(4));
-  });
-}
-const values = (v: number[]) => ["VALUES", String(v.length), ...v.map(String)];
+import { values, vectorOf } from "../helpers/vectors.ts";
 
 async function failure(p: Promise<unknown>): Promise<string> {
   try {

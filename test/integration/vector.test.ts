@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { curlGet, ioredisClient, redisCli } from "../helpers/clients.ts";
 import { type ClusterNode, type StatusView, startCluster, waitFor } from "../helpers/cluster.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { values, vectorOf } from "../helpers/vectors.ts";
 
 /**
  * A digest of a set's graph as a node holds it: the links of every 10th element (VLINKS), which
@@ -26,17 +27,6 @@ async function graphDigest(c: Redis, key: string, names: string[]): Promise<stri
   }
   return h.digest("hex").slice(0, 16);
 }
-
-/** A deterministic pseudo-random vector (the same for the same seed on every run). */
-function vectorOf(seed: number, dim: number): number[] {
-  let s = seed * 2654435761 + 1;
-  return Array.from({ length: dim }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return Number(((s / 2147483648) * 2 - 1).toFixed(4));
-  });
-}
-
-const values = (v: number[]) => ["VALUES", String(v.length), ...v.map(String)];
 
 async function failure(p: Promise<unknown>): Promise<string> {
   try {

@@ -4,6 +4,7 @@
  * stored form), VINFO's map.
  */
 import { ByProtocol, Double, MapReply, type Reply, Simple } from "../../engine/reply.ts";
+import { normalized, quantized } from "./hnsw.ts";
 import type { Hit } from "./search.ts";
 import type { LiveSet } from "./store.ts";
 
@@ -35,15 +36,14 @@ interface Quantized {
   q8: Int8Array;
 }
 
+/** The vector as the graph keeps it (./hnsw.ts normalizes and quantizes), with its length. */
 function quantize(v: Float32Array): Quantized {
   let sum = 0;
   for (const x of v) sum += x * x;
-  const l2 = sum === 0 ? 1 : Math.sqrt(sum);
-  const normalized = v.map((x) => x / l2);
+  const n = normalized(v);
   let range = 0;
-  for (const x of normalized) range = Math.max(range, Math.abs(x));
-  const q8 = Int8Array.from(normalized, (x) => (range === 0 ? 0 : Math.round((x * 127) / range)));
-  return { l2, normalized, range, q8 };
+  for (const x of n) range = Math.max(range, Math.abs(x));
+  return { l2: sum === 0 ? 1 : Math.sqrt(sum), normalized: n, range, q8: quantized(n) };
 }
 
 /**
