@@ -33,8 +33,25 @@ export interface Config {
   sqlStreamTimeoutSec: number;
   /** Modules of out-of-tree instance types to register at start (--engine, repeatable). */
   engines: string[];
+  /** TLS for clients (RESP on --tls-port, HTTPS with --tls-api); null when neither is asked for. */
+  tls: ClientTlsConfig | null;
   /** Null for a single server; set by any of --node-id, --bootstrap, --join. */
   cluster: ClusterConfig | null;
+}
+
+/** Whether a TLS client must present a certificate signed by the CA (Redis's tls-auth-clients). */
+export type TlsAuthClients = "yes" | "no" | "optional";
+
+export interface ClientTlsConfig {
+  /** RESP over TLS on this port; null: no TLS RESP listener (only --tls-api). */
+  port: number | null;
+  certFile: string;
+  keyFile: string;
+  /** The CA client certificates must be signed by; null: clients are not asked for one. */
+  caFile: string | null;
+  authClients: TlsAuthClients;
+  /** Serve the HTTP API (JSON-RPC, probes, libSQL) over HTTPS with the same certificate. */
+  api: boolean;
 }
 
 export interface ClusterConfig {
@@ -89,6 +106,18 @@ Options:
                           into a snapshot (default 20000)
   --engine MODULE         load an instance type from MODULE (its default export is a kind
                           descriptor; docs/architecture.md); repeatable, same on every node
+TLS for clients (docs/security.md):
+  --tls-port PORT         RESP over TLS on this port, beside the plain one (with --port 0:
+                          instead of it)
+  --tls-cert-file FILE    the server certificate clients see (PEM)
+  --tls-key-file FILE     its private key (PEM)
+  --tls-ca-cert-file FILE the CA client certificates must be signed by (PEM)
+  --tls-auth-clients yes|no|optional
+                          whether TLS clients must present a certificate (default: yes
+                          when --tls-ca-cert-file is given, otherwise no)
+  --tls-api               serve the HTTP API (JSON-RPC, probes, libSQL) over HTTPS with the
+                          same certificate
+                          SIGHUP rereads the certificate, key and CA files
 Cluster (docs/clustering.md):
   --node-id N             this node's id in the cluster (1..65535, stable and unique)
   --raft-port PORT        node-to-node port (default: RESP port + 1000)
@@ -276,8 +305,61 @@ function interpret(values: Layer, secret: string): Config {
     auditLog: values.get("--audit-log") !== false,
     ...metricsToken(str("--metrics-token")),
     engines,
+    tls: clientTls(str, values.get("--tls-api") === true, respPort),
     cluster,
   };
+}
+
+/** The client TLS settings, checked: files named when TLS is asked for, and nothing else. */
+function clientTls(
+  str: (flag: string) => string | undefined,
+  api: boolean,
+  respPort: number,
+): ClientTlsConfig | null {
+  const tlsPort = str("--tls-port");
+  const port = tlsPort === undefined ? null : nonZeroPort("--tls-port", tlsPort);
+  const given = [
+    "--tls-cert-file",
+    "--tls-key-file",
+    "--tls-ca-cert-file",
+    "--tls-auth-clients",
+  ].filter((f) => str(f) !== undefined);
+  if (port === null && !api) {
+    if (given.length > 0) {
+      throw new ConfigError(`${given[0]} is for client TLS: give --tls-port PORT or --tls-api`);
+    }
+    return null;
+  }
+  if (port !== null && port === respPort) {
+    throw new ConfigError("--tls-port and --port must differ (--port 0 turns plain RESP off)");
+  }
+  const file = (flag: string): string => {
+    const v = str(flag);
+    if (v === undefined || v === "") {
+      throw new ConfigError(`client TLS needs ${flag} FILE (herodb certs writes one)`);
+    }
+    return v;
+  };
+  const certFile = file("--tls-cert-file");
+  const keyFile = file("--tls-key-file");
+  const ca = str("--tls-ca-cert-file");
+  const caFile = ca === undefined || ca === "" ? null : ca;
+  const auth = str("--tls-auth-clients") ?? (caFile === null ? "no" : "yes");
+  if (auth !== "yes" && auth !== "no" && auth !== "optional") {
+    throw new ConfigError(`--tls-auth-clients must be yes, no or optional, got '${auth}'`);
+  }
+  if (auth !== "no" && caFile === null) {
+    throw new ConfigError(
+      `--tls-auth-clients ${auth} needs --tls-ca-cert-file FILE to check client certificates`,
+    );
+  }
+  return { port, certFile, keyFile, caFile, authClients: auth, api };
+}
+
+function nonZeroPort(name: string, v: string): number {
+  const n = port(name, v);
+  if (n === 0) throw new ConfigError(`${name} must be a port from 1 to 65535`);
+  return n;
 }
 
 function metricsToken(v: string | undefined): { metricsToken?: string } {
@@ -300,11 +382,18 @@ export function startupWarnings(c: Config): string[] {
         `so use ${STRONG_SECRET} or more random ones (e.g. openssl rand -base64 24)`,
     );
   }
-  if (!LOOPBACK.test(c.host)) {
+  if (!LOOPBACK.test(c.host) && (c.tls === null || (c.port !== 0 && !c.tls.api))) {
     warnings.push(
-      `RESP and HTTP listen on ${c.host} without TLS: secrets, keys and values cross the network ` +
-        "in clear; bind to 127.0.0.1 or put a TLS proxy in front",
+      `${plainFaces(c)} on ${c.host} without TLS: secrets, keys and values cross the network ` +
+        "in clear; bind to 127.0.0.1, or use --tls-port with --port 0 and --tls-api",
     );
   }
   return warnings;
+}
+
+/** Which faces listen in plain text: "RESP and HTTP", "RESP" or "HTTP". */
+function plainFaces(c: Config): string {
+  const resp = c.tls === null || c.port !== 0;
+  const http = c.tls === null || !c.tls.api;
+  return resp && http ? "RESP and HTTP listen" : resp ? "RESP listens" : "HTTP listens";
 }

@@ -10,6 +10,7 @@ import { checkConfig } from "./cli/config-check.ts";
 import { runSqlShell } from "./cli/sql-shell.ts";
 import { ConfigError, HELP, parseArgs } from "./config.ts";
 import { HeroError } from "./errors.ts";
+import { log } from "./log.ts";
 import { HeroServer } from "./server.ts";
 import { VERSION } from "./version.ts";
 
@@ -59,6 +60,13 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // SIGHUP rereads the client TLS files (a renewed certificate) instead of ending the process.
+  process.on("SIGHUP", () => {
+    const r = server?.reloadTls();
+    if (r === undefined) return;
+    if (r.ok) log.info(`SIGHUP: ${r.message}`);
+    else log.warn(`SIGHUP: ${r.message}`);
+  });
   try {
     server = await HeroServer.start(parsed.config, () => stop("removal from the cluster"));
   } catch (e) {

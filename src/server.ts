@@ -35,6 +35,7 @@ import { type Session, sessionNotices } from "./resp/session.ts";
 import { allCommands } from "./resp/table.ts";
 import { AuditLog } from "./security/audit.ts";
 import { AuthThrottle } from "./security/auth-throttle.ts";
+import { ClientTls } from "./security/client-tls.ts";
 import { VERSION } from "./version.ts";
 
 function listenError(e: unknown, what: string, host: string, port: number): HeroError {
@@ -61,7 +62,10 @@ export class HeroServer {
   private logs: NodeLogStore | null = null;
   private transport: Transport | null = null;
   private clusterNode: ClusterNode | null = null;
+  private clientTls: ClientTls | null = null;
   respPort = 0;
+  /** The RESP TLS port (0: none). */
+  tlsPort = 0;
   apiPort = 0;
 
   private constructor(config: Config) {
@@ -85,6 +89,9 @@ export class HeroServer {
 
   private async boot(): Promise<void> {
     const c = this.config;
+    // Unreadable certificates stop the start before anything is opened.
+    const clientTls = c.tls === null ? null : ClientTls.load(c.tls);
+    this.clientTls = clientTls;
     // Out-of-tree instance types first: the catalog may already hold instances of them.
     await loadKindModules(c.engines, kinds);
     try {
@@ -183,6 +190,8 @@ export class HeroServer {
     const config = new Map<string, string>([
       ["bind", c.host],
       ["port", String(c.port)],
+      ["tls-port", String(c.tls?.port ?? 0)],
+      ["tls-auth-clients", c.tls?.authClients ?? "no"],
       ["databases", "16"],
       ["maxclients", String(c.maxClients)],
       ["timeout", String(c.idleTimeoutSec)],
@@ -225,10 +234,21 @@ export class HeroServer {
       metricsContentType: prometheus.contentType,
       ...(c.metricsToken === undefined ? {} : { metricsToken: c.metricsToken }),
     };
+    const tlsPort = c.tls?.port ?? null;
     listener = new RespListener(
       {
         host: c.host,
-        port: c.port,
+        // --port 0 beside --tls-port turns plain RESP off, as in Redis.
+        port: c.port === 0 && tlsPort !== null ? null : c.port,
+        ...(clientTls === null || tlsPort === null
+          ? {}
+          : {
+              tls: {
+                port: tlsPort,
+                options: clientTls.options(),
+                onServer: (srv) => clientTls.serve(srv),
+              },
+            }),
         maxClients: c.maxClients,
         limits: {
           ...DEFAULT_LIMITS,
@@ -248,9 +268,12 @@ export class HeroServer {
     );
     this.resp = listener;
     try {
-      this.respPort = await listener.listen();
+      const ports = await listener.listen();
+      this.respPort = ports.port ?? 0;
+      this.tlsPort = ports.tlsPort ?? 0;
     } catch (e) {
-      throw listenError(e, "RESP", c.host, c.port);
+      const tls = (e as { tls?: boolean }).tls === true;
+      throw listenError(e, tls ? "RESP TLS" : "RESP", c.host, tls ? (tlsPort ?? 0) : c.port);
     }
     /** The instance a libSQL URL names: an index or a name. */
     const instanceByRef = async (ref: string): Promise<Instance | undefined> => {
@@ -276,6 +299,9 @@ export class HeroServer {
         version: VERSION,
         probes,
         backupSpool: c.dataDir,
+        ...(clientTls === null || c.tls?.api !== true
+          ? {}
+          : { tls: { options: clientTls.options(), onServer: (srv) => clientTls.serve(srv) } }),
         ownBodyLimits: [sqlHttpBodyLimit()],
         configure: (app) => {
           this.sqlHttp = registerSqlHttp(
@@ -300,8 +326,9 @@ export class HeroServer {
     for (const w of startupWarnings(c)) log.warn(w);
     log.info(
       {
-        resp: `${c.host}:${this.respPort}`,
-        http: `${c.host}:${this.apiPort}`,
+        resp: this.respPort === 0 ? "off" : `${c.host}:${this.respPort}`,
+        ...(this.tlsPort === 0 ? {} : { respTls: `${c.host}:${this.tlsPort}` }),
+        [c.tls?.api === true ? "https" : "http"]: `${c.host}:${this.apiPort}`,
         socket: c.socketPath,
         version: VERSION,
         ...(c.cluster === null
@@ -310,6 +337,23 @@ export class HeroServer {
       },
       "herodb ready",
     );
+  }
+
+  /**
+   * Rereads the client TLS certificate, key and CA (SIGHUP): new handshakes use them, open
+   * connections keep theirs. Returns what happened, in words for the log.
+   */
+  reloadTls(): { ok: boolean; message: string } {
+    if (this.clientTls === null) return { ok: true, message: "no client TLS to reload" };
+    try {
+      this.clientTls.reload();
+      return { ok: true, message: "client TLS certificates reloaded" };
+    } catch (e) {
+      return {
+        ok: false,
+        message: `client TLS reload failed, keeping the old certificates: ${(e as Error).message}`,
+      };
+    }
   }
 
   /** Stops accepting, lets in-flight replies go out, closes instances and files. */

@@ -8,9 +8,16 @@
  * with 413 and a JSON-RPC error object, before any parsing.
  */
 
+import type { TLSSocket, TlsOptions, Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { HeroError } from "../errors.ts";
+import { log } from "../log.ts";
 import { ADMIN, ANONYMOUS } from "../security/authorization.ts";
+import {
+  describeHandshakeFailure,
+  keepRemoteAddresses,
+  presentedUntrusted,
+} from "../security/tls.ts";
 import { registerBackupRoutes } from "./backup-routes.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
@@ -31,8 +38,11 @@ export interface HttpOptions {
   /** 0 picks a free port (see the returned `port`). */
   port?: number;
   bodyLimit?: number;
-  /** PEM certificate and key: serve HTTPS instead of HTTP. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Serve HTTPS instead of HTTP with these options (src/security/client-tls.ts); `onServer` gets
+   * the TLS server, whose context a certificate reload swaps.
+   */
+  tls?: { options: TlsOptions; onServer?: (server: TlsServer) => void };
   /** Reported in rpc.discover. */
   version?: string;
   /** Share one dispatcher with the Unix socket; one is built when absent. */
@@ -86,8 +96,9 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     bodyLimit,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
-    ...(opts.tls === undefined ? {} : { https: { cert: opts.tls.cert, key: opts.tls.key } }),
+    ...(opts.tls === undefined ? {} : { https: opts.tls.options }),
   }) as unknown as FastifyInstance;
+  if (opts.tls !== undefined) guardTls(app.server as unknown as TlsServer, opts.tls.onServer);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
@@ -189,4 +200,25 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : (opts.port ?? 0);
   return { port, host, app, close: () => app.close() };
+}
+
+/**
+ * Logs refused handshakes, and refuses a client certificate the CA did not sign when one is
+ * optional (Node accepts it then; see presentedUntrusted).
+ */
+function guardTls(server: TlsServer, onServer?: (server: TlsServer) => void): void {
+  keepRemoteAddresses(server);
+  server.prependListener("secureConnection", (sock: TLSSocket) => {
+    if (!presentedUntrusted(sock)) return;
+    log.warn(
+      { remote: sock.remoteAddress, reason: "client certificate not signed by the configured CA" },
+      "HTTPS client refused",
+    );
+    sock.destroy();
+  });
+  server.on("tlsClientError", (err, sock) => {
+    const { remote, reason } = describeHandshakeFailure(err, sock, "the configured CA");
+    log.warn({ remote, reason }, "HTTPS client refused");
+  });
+  onServer?.(server);
 }

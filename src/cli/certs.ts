@@ -1,6 +1,7 @@
 /**
  * `herodb certs`: the certificates cluster nodes need to authenticate each other over mutual TLS,
- * made without openssl, so that setting up a cluster needs nothing beyond this project.
+ * and one for clients of the TLS ports (client.crt, CN `herodb client`), made without openssl, so
+ * that setting up TLS needs nothing beyond this project.
  *
  * One private CA signs every node certificate, and each node trusts exactly that CA: a node's
  * certificate is both a server and a client certificate (`serverAuth` + `clientAuth`), because
@@ -33,7 +34,8 @@ export const CERTS_HELP = `herodb certs: write a cluster CA and per-node certifi
 
 Usage: herodb certs --out DIR --nodes N [--hosts h1,h2,...]
 
-  --out DIR        where to write ca.crt, ca.key, node<i>.crt, node<i>.key (created 0700)
+  --out DIR        where to write ca.crt, ca.key, node<i>.crt, node<i>.key, and
+                   client.crt, client.key for clients of --tls-port (created 0700)
   --nodes N        how many node certificates (1-64)
   --hosts LIST     extra names or IP addresses every node certificate is valid for
                    (always valid for localhost, 127.0.0.1 and ::1)
@@ -45,6 +47,8 @@ again: it applies to the certificates written by that run).
 `;
 
 const CA_NAME = "HeroDB-TS cluster CA";
+/** The subject of the client certificate (it names no node, so the transport never takes it). */
+const CLIENT_NAME = "herodb client";
 const MAX_NODES = 64;
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -65,6 +69,8 @@ export interface CertsRequest {
   hosts?: string[];
   /** The CA to sign with; a new one is made when absent. */
   ca?: Pem;
+  /** Also issue a client certificate (for redis-cli --cert, curl --cert…). */
+  client?: boolean;
   now?: Date;
 }
 
@@ -72,6 +78,7 @@ export interface GeneratedCerts {
   ca: Pem;
   caCreated: boolean;
   nodes: Array<Pem & { index: number }>;
+  client?: Pem;
 }
 
 /** A failure to report as one line; `exitCode` 2 is a usage error, 1 anything else. */
@@ -142,9 +149,24 @@ function createCa(now: Date): Signer {
 }
 
 function createNode(index: number, hosts: string[], ca: Signer, now: Date): Pem {
-  // A reused CA may expire sooner than a fresh node certificate would; outliving it is useless.
+  return createLeaf(nodeCertName(index), hosts, ca, now, { serverAuth: true, clientAuth: true });
+}
+
+/** A certificate for clients of the TLS ports: client authentication only, no host names. */
+function createClient(ca: Signer, now: Date): Pem {
+  return createLeaf(CLIENT_NAME, null, ca, now, { clientAuth: true });
+}
+
+function createLeaf(
+  cn: string,
+  hosts: string[] | null,
+  ca: Signer,
+  now: Date,
+  usage: { serverAuth?: boolean; clientAuth?: boolean },
+): Pem {
+  // A reused CA may expire sooner than a fresh certificate would; outliving it is useless.
   const end = Math.min(now.getTime() + NODE_VALIDITY_DAYS * DAY_MS, +ca.cert.validity.notAfter);
-  const node = newCert(nodeCertName(index), now, new Date(end));
+  const node = newCert(cn, now, new Date(end));
   node.cert.setIssuer(ca.cert.subject.attributes);
   // The AKI must name the key id the CA declares, which an imported CA may derive differently.
   const ski = ca.cert.getExtension("subjectKeyIdentifier") as { subjectKeyIdentifier?: string };
@@ -154,8 +176,15 @@ function createNode(index: number, hosts: string[], ca: Signer, now: Date): Pem 
   node.cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", serverAuth: true, clientAuth: true },
-    { name: "subjectAltName", altNames: [...new Set([...DEFAULT_HOSTS, ...hosts])].map(sanFor) },
+    { name: "extKeyUsage", ...usage },
+    ...(hosts === null
+      ? []
+      : [
+          {
+            name: "subjectAltName",
+            altNames: [...new Set([...DEFAULT_HOSTS, ...hosts])].map(sanFor),
+          },
+        ]),
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier },
   ]);
@@ -170,6 +199,7 @@ export function generateCerts(req: CertsRequest): GeneratedCerts {
     ca: ca.pem,
     caCreated: req.ca === undefined,
     nodes: req.nodes.map((index) => ({ index, ...createNode(index, req.hosts ?? [], ca, now) })),
+    ...(req.client === true ? { client: createClient(ca, now) } : {}),
   };
 }
 
@@ -280,7 +310,8 @@ export function runCerts(argv: string[]): number {
     }
     const all = Array.from({ length: opts.nodes }, (_, i) => i + 1);
     const missing = all.filter((i) => pairState(dir, `node${i}`) === "none");
-    const made = generateCerts({ nodes: missing, hosts: opts.hosts, ca });
+    const needClient = pairState(dir, "client") === "none";
+    const made = generateCerts({ nodes: missing, hosts: opts.hosts, ca, client: needClient });
     if (made.caCreated) {
       process.stdout.write(`created CA in ${dir}\n`);
       writeOut(dir, "ca.key", made.ca.key, 0o600);
@@ -292,7 +323,11 @@ export function runCerts(argv: string[]): number {
       writeOut(dir, `node${node.index}.key`, node.key, 0o600);
       writeOut(dir, `node${node.index}.crt`, node.cert, 0o644);
     }
-    if (missing.length === 0)
+    if (made.client !== undefined) {
+      writeOut(dir, "client.key", made.client.key, 0o600);
+      writeOut(dir, "client.crt", made.client.cert, 0o644);
+    }
+    if (missing.length === 0 && made.client === undefined)
       process.stdout.write(`nothing to do: node1..node${opts.nodes} already exist\n`);
     return 0;
   } catch (e) {

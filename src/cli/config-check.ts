@@ -21,7 +21,8 @@ export function checkConfig(argv: string[], env: NodeJS.ProcessEnv): number {
     const files = [
       ...c.engines,
       ...(c.cluster === null ? [] : [c.cluster.tlsCert, c.cluster.tlsKey, c.cluster.tlsCa]),
-    ];
+      ...(c.tls === null ? [] : [c.tls.certFile, c.tls.keyFile, c.tls.caFile ?? ""]),
+    ].filter((f) => f !== "");
     for (const f of files) {
       try {
         accessSync(f, constants.R_OK);

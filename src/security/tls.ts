@@ -3,8 +3,8 @@
  * key and the CA that signs the other side's, the options a TLS 1.3 server or client is built
  * with, reading a certificate's subject CN, and telling a failed handshake in a log line.
  *
- * Why a module of its own: the node-to-node transport (src/cluster/transport-tls.ts) uses it
- * today and the client listeners will later; keeping what is generic here, apart from the rules
+ * Why a module of its own: the node-to-node transport (src/cluster/transport-tls.ts) and the
+ * listeners clients reach (RESP on --tls-port, HTTPS: ./client-tls.ts) both use it; keeping what is generic here, apart from the rules
  * of any one user (which node a certificate names, how a peer is dialed), makes both easy to
  * check. It imports nothing from the cluster, RESP or API layers.
  *
@@ -40,6 +40,8 @@ export interface TlsFile {
 const MAX_LOGGED_CN = 80;
 /** The CN of node `<id>`'s certificate: no leading zeros, no spaces beyond the single ones. */
 const NODE_CN = /^herodb node ([1-9][0-9]{0,15})$/;
+/** What OpenSSL says when the first bytes are not a TLS handshake. */
+const NOT_TLS = /wrong version number|http request|unknown protocol|packet length too long/i;
 /** TLS verification results that mean "not signed by the CA we trust". */
 const UNTRUSTED_CA_CODES = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -84,6 +86,37 @@ export function serverTlsOptions(
     rejectUnauthorized: true,
     minVersion: "TLSv1.3",
   };
+}
+
+/** Whether a client must present a certificate signed by the CA (Redis's tls-auth-clients). */
+export type ClientCertPolicy = "yes" | "no" | "optional";
+
+/**
+ * Options for a server that clients reach (RESP on --tls-port, the HTTPS API): TLS 1.2 or later,
+ * which every Redis client library, redis-cli and curl speak. With "yes" a client without a
+ * certificate signed by the CA fails the handshake; with "optional" one is asked for, and the
+ * listener refuses a connection that presented one the CA did not sign (Node cannot say "ask,
+ * verify if given" in options alone: see `presentedUntrusted`).
+ */
+export function clientFacingTlsOptions(
+  material: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string },
+  policy: ClientCertPolicy,
+): TlsOptions {
+  return {
+    cert: material.cert,
+    key: material.key,
+    ...(material.ca === undefined ? {} : { ca: material.ca }),
+    requestCert: policy !== "no",
+    rejectUnauthorized: policy === "yes",
+    minVersion: "TLSv1.2",
+  };
+}
+
+/** True when a client presented a certificate that does not verify (refuse it under "optional"). */
+export function presentedUntrusted(sock: TLSSocket): boolean {
+  if (sock.authorized) return false;
+  const cert = sock.getPeerCertificate();
+  return cert !== null && Object.keys(cert).length > 0;
 }
 
 /**
@@ -159,5 +192,10 @@ export function describeHandshakeFailure(
     return { remote, reason: "the client left during the handshake (refused this certificate?)" };
   }
   // OpenSSL messages carry a source location after the reason; the reason alone says it.
-  return { remote, reason: err.reason ?? err.message.split("\n")[0] };
+  const reason = err.reason ?? err.message.split("\n")[0];
+  if (NOT_TLS.test(reason)) return { remote, reason: `not TLS (${reason}): a plain-text client?` };
+  if (/peer did not return a certificate/.test(reason)) {
+    return { remote, reason: "no client certificate, and one is required" };
+  }
+  return { remote, reason };
 }

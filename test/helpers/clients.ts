@@ -157,20 +157,33 @@ export interface CurlReply {
   stderr: string;
 }
 
+/** HTTPS for curl: the CA to trust (files), and a client certificate to present. */
+export interface CurlTls {
+  cacert: string;
+  cert?: string;
+  key?: string;
+}
+
 /**
- * POSTs `body` (a string or Buffer as is, anything else as JSON) to http://127.0.0.1:<port>/ with curl,
+ * POSTs `body` (a string or Buffer as is, anything else as JSON) to http://127.0.0.1:<port>/ with curl
+ * (https with `opts.tls`),
  * the body fed on stdin (`--data-binary @-`). Rejects only when no HTTP response arrived.
  */
 export async function curlRpc(
   port: number,
   body: unknown,
   headers: Record<string, string> = {},
-  opts: { path?: string; timeoutMs?: number } = {},
+  opts: { path?: string; timeoutMs?: number; tls?: CurlTls } = {},
 ): Promise<CurlReply> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const argv = [...curlOptions(timeoutMs, { "content-type": "application/json", ...headers })];
   argv.push("-X", "POST", "--data-binary", "@-", "-w", "\n%{http_code}");
-  argv.push(`http://127.0.0.1:${port}${opts.path ?? "/"}`);
+  const t = opts.tls;
+  if (t !== undefined) {
+    argv.push("--cacert", t.cacert);
+    if (t.cert !== undefined) argv.push("--cert", t.cert, "--key", t.key ?? "");
+  }
+  argv.push(`${t === undefined ? "http" : "https"}://127.0.0.1:${port}${opts.path ?? "/"}`);
   const input = Buffer.isBuffer(body) || typeof body === "string" ? body : JSON.stringify(body);
   const r = await runTool("curl", argv, { input, timeoutMs: timeoutMs + 2000 });
   const cut = r.stdout.lastIndexOf("\n");

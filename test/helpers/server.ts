@@ -39,6 +39,11 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** How long to wait for PING to answer +PONG; default 20 s. */
   startTimeoutMs?: number;
+  /**
+   * Wait for the "herodb ready" log line instead of PING on the plain port (a server started
+   * with --port 0 --tls-port has no plain port to ping).
+   */
+  readyOnLog?: boolean;
 }
 
 export interface ExitInfo {
@@ -189,7 +194,12 @@ function spawnServer(argv: string[], env: NodeJS.ProcessEnv): Spawned {
 }
 
 /** Waits until `port` answers +PONG; rejects (after SIGKILLing it) if the process exits or stalls. */
-async function waitReady(s: Spawned, port: number, timeoutMs: number): Promise<void> {
+async function waitReady(
+  s: Spawned,
+  port: number,
+  timeoutMs: number,
+  onLog = false,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   s.proc.once("exit", () => {
@@ -209,8 +219,12 @@ async function waitReady(s: Spawned, port: number, timeoutMs: number): Promise<v
           `stderr:\n${tail(s.out.stderr)}\nstdout:\n${tail(s.out.stdout, 1500)}`,
       );
     }
-    last = await pingOnce(port, Math.min(1000, Math.max(50, deadline - Date.now())));
-    if (last.startsWith("+PONG\r\n")) return;
+    if (onLog) {
+      if (s.out.stderr.includes('"msg":"herodb ready"')) return;
+    } else {
+      last = await pingOnce(port, Math.min(1000, Math.max(50, deadline - Date.now())));
+      if (last.startsWith("+PONG\r\n")) return;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   if (s.proc.pid !== undefined && !hasExited(s.proc)) s.proc.kill("SIGKILL");
@@ -267,7 +281,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     argv.push("--port", String(fixed.port), "--api-port", String(fixed.apiPort));
     argv.push("--socket-path", fixed.socketPath, ...(current.args ?? []));
     const s = spawnServer(argv, testEnv(current.env));
-    await waitReady(s, fixed.port, current.startTimeoutMs ?? 20_000);
+    await waitReady(s, fixed.port, current.startTimeoutMs ?? 20_000, current.readyOnLog === true);
     return s;
   };
 

@@ -110,7 +110,7 @@ beforeAll(async () => {
 describe("herodb certs writes a CA and node certificates", () => {
   it("writes every file, keys 0600 in a 0700 directory", () => {
     expect(statSync(dirA).mode & 0o777).toBe(0o700);
-    for (const name of ["ca", "node1", "node2", "node3"]) {
+    for (const name of ["ca", "node1", "node2", "node3", "client"]) {
       expect(statSync(join(dirA, `${name}.key`)).mode & 0o777, name).toBe(0o600);
       expect(read(dirA, `${name}.key`)).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
       expect(read(dirA, `${name}.crt`)).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
@@ -146,6 +146,17 @@ describe("herodb certs writes a CA and node certificates", () => {
       expect(days).toBeLessThan(830);
     }
     expect(x509(dirB, "node1.crt").verify(ca.publicKey)).toBe(false);
+  });
+
+  it("writes a client certificate for the TLS ports: client authentication only, no host names", () => {
+    const ca = x509(dirA, "ca.crt");
+    const client = x509(dirA, "client.crt");
+    expect(client.subject).toBe("CN=herodb client");
+    expect(client.ca).toBe(false);
+    expect(client.verify(ca.publicKey)).toBe(true);
+    expect(client.checkPrivateKey(createPrivateKey(read(dirA, "client.key")))).toBe(true);
+    expect(client.keyUsage).toEqual(["1.3.6.1.5.5.7.3.2"]);
+    expect(client.subjectAltName).toBeUndefined();
   });
 
   it("carries a mutually authenticated TLS connection between two nodes", async () => {

@@ -47,8 +47,56 @@ describe("parseArgs", () => {
       snapshotCount: 20000,
       sqlStreamTimeoutSec: 10,
       engines: [],
+      tls: null,
       cluster: null,
     });
+  });
+
+  it("reads client TLS: certificates required when a CA is given, as in Redis", () => {
+    const files = ["--tls-cert-file", "s.crt", "--tls-key-file", "s.key"];
+    expect(
+      config([...BASE, "--tls-port", "6380", ...files, "--tls-ca-cert-file", "ca.crt"]).tls,
+    ).toEqual({
+      port: 6380,
+      certFile: "s.crt",
+      keyFile: "s.key",
+      caFile: "ca.crt",
+      authClients: "yes",
+      api: false,
+    });
+    expect(config([...BASE, "--tls-api", ...files]).tls).toMatchObject({
+      port: null,
+      caFile: null,
+      authClients: "no",
+      api: true,
+    });
+    expect(
+      config([
+        ...BASE,
+        "--tls-port=6380",
+        ...files,
+        "--tls-ca-cert-file=c",
+        "--tls-auth-clients=optional",
+      ]).tls?.authClients,
+    ).toBe("optional");
+    expect(problem([...BASE, "--tls-port", "6380"])).toBe(
+      "client TLS needs --tls-cert-file FILE (herodb certs writes one)",
+    );
+    expect(problem([...BASE, "--tls-port", "6380", ...files, "--tls-auth-clients", "yes"])).toBe(
+      "--tls-auth-clients yes needs --tls-ca-cert-file FILE to check client certificates",
+    );
+    expect(problem([...BASE, "--tls-port", "6380", ...files, "--tls-auth-clients", "maybe"])).toBe(
+      "--tls-auth-clients must be yes, no or optional, got 'maybe'",
+    );
+    expect(problem([...BASE, ...files])).toBe(
+      "--tls-cert-file is for client TLS: give --tls-port PORT or --tls-api",
+    );
+    expect(problem([...BASE, "--port", "6380", "--tls-port", "6380", ...files])).toMatch(
+      /--tls-port and --port must differ/,
+    );
+    expect(problem([...BASE, "--tls-port", "0", ...files])).toBe(
+      "--tls-port must be a port from 1 to 65535",
+    );
   });
 
   it("reads every option, in both forms", () => {
@@ -84,6 +132,7 @@ describe("parseArgs", () => {
       snapshotCount: 20000,
       sqlStreamTimeoutSec: 45,
       engines: ["a.ts", "/b.ts"],
+      tls: null,
       cluster: null,
     });
   });
