@@ -38,7 +38,10 @@ export type Flag =
   | "transaction"
   // may need a call to an outside service before it runs (a text embedding): the engine's
   // prepareCall finishes its arguments first, so it never overlaps the commands after it
-  | "external";
+  | "external"
+  // Redis's @dangerous ACL category: commands an ordinary application user should not run
+  // (FLUSHALL, KEYS, CONFIG…). An ACL category, not a COMMAND INFO flag, as in Redis 7
+  | "dangerous";
 
 export type Group =
   | "connection"
@@ -86,11 +89,35 @@ export interface BlockSpec {
 /** Returned by a blocking command's engine when it has to wait. */
 export const BLOCKED: unique symbol = Symbol("blocked");
 
-/** Where the keys are among the arguments, counted as Redis does (the command name is 0). */
+/**
+ * What a command does with the value at a key, for ACL key selectors (`%R~`, `%W~`): "read"
+ * discloses it; "write" changes it without disclosing it (Redis's RW/OW/RM without ACCESS: SET,
+ * DEL, LPUSH, EXPIRE…); "both" does both (ACCESS with INSERT/UPDATE/DELETE: INCR, GETDEL, LPOP…).
+ */
+export type KeyAccess = "read" | "write" | "both";
+
+/**
+ * Where the keys are among the arguments, counted as Redis does (the command name is 0; in a
+ * subcommand's entry the subcommand's name is 1, so OBJECT ENCODING's key is at 2), and what
+ * the command does with each. src/engine/command-keys.ts reads it against the arguments.
+ */
 export interface KeySpec {
+  /** Redis's legacy key range, which COMMAND INFO prints; 0 0 0 when every key is counted. */
   first: number;
   last: number; // -1 = last argument, -2 = the one before, …
   step: number;
+  /**
+   * Position of an argument giving a count n: the n arguments right after it are keys too,
+   * after those of first..last (LMPOP numkeys key…: 1; ZUNIONSTORE dest numkeys key…: 2).
+   * The legacy range cannot say this, hence a field of its own.
+   */
+  numkeys?: number;
+  /**
+   * What the command does with each key's value, in the order the keys are found; an array's
+   * last element repeats for the keys after it (SUNIONSTORE ["write", "read"]: the destination,
+   * then every source). Absent: "write" for commands flagged `write`, else "read".
+   */
+  access?: KeyAccess | readonly KeyAccess[];
 }
 
 export interface CommandSpec<S = never, C = unknown> {

@@ -274,6 +274,7 @@ const clientSubcommands: TableEntry[] = [
       }
       return new Verbatim(sessions.map((x) => `${clientInfoLine(x)}\n`).join(""));
     },
+    ["dangerous"],
   ),
   sub(
     "KILL",
@@ -292,7 +293,7 @@ const clientSubcommands: TableEntry[] = [
       if (addr !== null) return victims.length > 0 ? OK : err("No such client");
       return victims.length;
     },
-    ["admin"],
+    ["admin", "dangerous"],
   ),
   sub(
     "NO-EVICT",

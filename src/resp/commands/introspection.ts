@@ -4,6 +4,8 @@
  * list of what the selected instance accepts.
  */
 
+import { commandKeys } from "../../engine/command-keys.ts";
+import type { KeyAccess } from "../../engine/command-spec.ts";
 import { MapReply, type Reply, Simple } from "../../engine/reply.ts";
 import { err } from "../../errors.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
@@ -11,7 +13,14 @@ import { allCommands, lookup, servesFamily } from "../table.ts";
 
 function info(spec: TableEntry, prefix = ""): Reply {
   const name = `${prefix}${spec.name}`.toLowerCase();
-  const flags = spec.flags.filter((f) => f !== "immediate").map((f) => new Simple(f));
+  // `immediate` is HeroDB's own; `dangerous` is an ACL category in Redis, listed as one below.
+  const flags = spec.flags
+    .filter((f) => f !== "immediate" && f !== "dangerous")
+    .map((f) => new Simple(f));
+  // Keys counted by a numkeys argument are not in the legacy range: Redis says movablekeys.
+  if (spec.keys?.numkeys !== undefined) flags.push(new Simple("movablekeys"));
+  const categories = [new Simple(`@${spec.group}`)];
+  if (spec.flags.includes("dangerous")) categories.push(new Simple("@dangerous"));
   return [
     name,
     spec.arity,
@@ -19,7 +28,7 @@ function info(spec: TableEntry, prefix = ""): Reply {
     spec.keys?.first ?? 0,
     spec.keys?.last ?? 0,
     spec.keys?.step ?? 0,
-    [new Simple(`@${spec.group}`)],
+    categories,
     [],
     [],
     (spec.subcommands ?? []).map((s) => info(s, `${spec.name}|`)),
@@ -53,6 +62,37 @@ function named(args: Buffer[]): TableEntry[] {
     if (s !== undefined) out.push(s);
   }
   return out;
+}
+
+/** The key flags COMMAND GETKEYSANDFLAGS answers for an access, as Redis names them. */
+const KEY_FLAGS: Record<KeyAccess, readonly string[]> = {
+  read: ["RO", "access"],
+  write: ["RW", "update"],
+  both: ["RW", "access", "update"],
+};
+
+/**
+ * COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of `command [arg ...]` (a[0] is its name; a
+ * container's subcommand is resolved from a[1]), checked in Redis's order.
+ */
+function getKeys(a: Buffer[], withFlags: boolean): Reply {
+  let spec = lookup(a[0].toString("latin1"));
+  if (spec?.subcommands !== undefined && a.length > 1) {
+    const name = a[1].toString("latin1").toUpperCase();
+    spec = spec.subcommands.find((s) => s.name === name);
+  }
+  if (spec === undefined) return err("Invalid command specified");
+  const ks = spec.keys;
+  if (ks === undefined || (ks.first <= 0 && ks.numkeys === undefined)) {
+    return err("The command has no key arguments");
+  }
+  if (spec.arity > 0 ? a.length !== spec.arity : a.length < -spec.arity) {
+    return err("Invalid number of arguments specified for command");
+  }
+  const keys = commandKeys(spec, a.slice(1));
+  if (keys.length === 0) return err("Invalid arguments specified for command");
+  if (!withFlags) return keys.map((k) => k.key);
+  return keys.map((k) => [k.key, KEY_FLAGS[k.access].map((f) => new Simple(f))]);
 }
 
 const sub = (
@@ -125,15 +165,14 @@ export const introspectionCommands: TableEntry[] = [
         -3,
         "Extracts the key names from an arbitrary command.",
         "command [arg ...]",
-        (_c, a) => {
-          const s = lookup(a[0].toString("latin1"));
-          if (s === undefined) return err("Invalid command specified");
-          if (s.keys === undefined) return err("The command has no key arguments");
-          const last = s.keys.last < 0 ? a.length + s.keys.last : s.keys.last;
-          const out: Reply[] = [];
-          for (let i = s.keys.first; i <= last && i < a.length; i += s.keys.step) out.push(a[i]);
-          return out;
-        },
+        (_c, a) => getKeys(a, false),
+      ),
+      sub(
+        "GETKEYSANDFLAGS",
+        -3,
+        "Extracts the key names and their access flags from an arbitrary command.",
+        "command [arg ...]",
+        (_c, a) => getKeys(a, true),
       ),
     ],
   },

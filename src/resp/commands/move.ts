@@ -50,7 +50,8 @@ export const moveCommands: TableEntry[] = [
     syntax: "key index",
     arity: 3,
     flags: ["write", "fast"],
-    keys: { first: 1, last: 1, step: 1 },
+    // Both, as Redis's RW ACCESS UPDATE: the value leaves the key and shows up elsewhere.
+    keys: { first: 1, last: 1, step: 1, access: "both" },
     scope: KV_SCOPE,
     run: move,
   },

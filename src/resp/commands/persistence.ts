@@ -31,7 +31,7 @@ export const persistenceCommands: TableEntry[] = [
     summary: "Snapshots every Raft group on this node and compacts its log, then replies.",
     syntax: "",
     arity: 1,
-    flags: ["admin", "no-multi"],
+    flags: ["admin", "no-multi", "dangerous"],
     scope: "universal",
     run: async (ctx) => {
       if (state.running !== null) return err("Background save already in progress");
@@ -45,7 +45,7 @@ export const persistenceCommands: TableEntry[] = [
     summary: "Starts the snapshots of SAVE in the background and replies at once.",
     syntax: "[SCHEDULE]",
     arity: -1,
-    flags: ["admin", "no-multi"],
+    flags: ["admin", "no-multi", "dangerous"],
     scope: "universal",
     run: (ctx, args) => {
       if (
@@ -69,7 +69,7 @@ export const persistenceCommands: TableEntry[] = [
     summary: "Unix time of the last successful SAVE or BGSAVE (or of the server's start).",
     syntax: "",
     arity: 1,
-    flags: ["fast"],
+    flags: ["fast", "dangerous"],
     scope: "universal",
     run: (ctx) => ctx.server.stats.lastSave,
   },

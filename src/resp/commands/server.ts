@@ -203,7 +203,7 @@ export const serverCommands: TableEntry[] = [
     summary: "Returns information and statistics about the server.",
     syntax: "[section [section ...]]",
     arity: -1,
-    flags: [],
+    flags: ["dangerous"],
     scope: "universal",
     run: (ctx, args) =>
       new Verbatim(
@@ -219,7 +219,7 @@ export const serverCommands: TableEntry[] = [
     summary: "A container for server configuration commands.",
     syntax: "subcommand [arg ...]",
     arity: -2,
-    flags: [],
+    flags: ["dangerous"],
     scope: "universal",
     subcommands: [
       {
@@ -228,7 +228,7 @@ export const serverCommands: TableEntry[] = [
         summary: "Returns the effective values of configuration parameters.",
         syntax: "parameter [parameter ...]",
         arity: -3,
-        flags: [],
+        flags: ["dangerous"],
         scope: "universal",
         run: configGet,
       },
@@ -238,7 +238,7 @@ export const serverCommands: TableEntry[] = [
         summary: "Sets configuration parameters (none are settable at run time in this release).",
         syntax: "parameter value [parameter value ...]",
         arity: -4,
-        flags: ["admin"],
+        flags: ["admin", "dangerous"],
         scope: "universal",
         // Settings are fixed at start-up (CLI flags); refusing is honest, pretending is not.
         run: (_ctx, args) =>
@@ -252,7 +252,7 @@ export const serverCommands: TableEntry[] = [
         summary: "Resets the server's statistics.",
         syntax: "",
         arity: 2,
-        flags: ["admin"],
+        flags: ["admin", "dangerous"],
         scope: "universal",
         run: (ctx) => {
           ctx.server.stats.commandsProcessed = 0;

@@ -162,7 +162,7 @@ function bitop(ks: Keyspace, args: Buffer[], now: number): Reply {
   return len;
 }
 
-const bits = (spec: Omit<KvCommand, "group" | "scope" | "keys">): KvCommand => ({
+const bits = (spec: Omit<KvCommand, "group" | "scope">): KvCommand => ({
   group: "bitmap",
   scope: KV_SCOPE,
   keys: { first: 1, last: 1, step: 1 },
@@ -176,6 +176,7 @@ export const bitmapCommands: KvCommand[] = [
     syntax: "key offset value",
     arity: 4,
     flags: ["write"],
+    keys: { first: 1, last: 1, step: 1, access: "both" }, // answers the old bit
     exec: setbit,
   }),
   bits({
@@ -215,6 +216,6 @@ export const bitmapCommands: KvCommand[] = [
       flags: ["write"],
       exec: bitop,
     }),
-    keys: { first: 2, last: -1, step: 1 },
+    keys: { first: 2, last: -1, step: 1, access: ["write", "read"] }, // destkey, then sources
   },
 ];

@@ -19,6 +19,8 @@ import { bufOf, keyOf } from "../types.ts";
 import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 const ONE_KEY: KeySpec = { first: 1, last: 1, step: 1 };
+/** HINCRBY/HINCRBYFLOAT change a field and answer its new value: read and write. */
+const ONE_KEY_BOTH: KeySpec = { ...ONE_KEY, access: "both" };
 const SCOPE = KV_SCOPE;
 /** Hashes up to this size answer HSCAN in one call, as Redis does for listpack-encoded ones. */
 const HSCAN_SMALL = 128;
@@ -33,6 +35,7 @@ function hashSpec(
   syntax: string,
   summary: string,
   exec: KvExec,
+  keys: KeySpec = ONE_KEY,
 ): KvCommand {
   return {
     name,
@@ -41,7 +44,7 @@ function hashSpec(
     syntax,
     arity,
     flags,
-    keys: ONE_KEY,
+    keys,
     scope: SCOPE,
     exec,
   };
@@ -357,6 +360,7 @@ export const hashCommands: KvCommand[] = [
     "key field increment",
     "Increments the integer value of a hash field.",
     hincrby,
+    ONE_KEY_BOTH,
   ),
   hashSpec(
     "HINCRBYFLOAT",
@@ -365,6 +369,7 @@ export const hashCommands: KvCommand[] = [
     "key field increment",
     "Increments the floating-point value of a hash field.",
     hincrbyfloat,
+    ONE_KEY_BOTH,
   ),
   sealed(
     hashSpec(

@@ -20,7 +20,10 @@ import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 const ALL: KeySpec = { first: 1, last: -1, step: 1 };
 const ONE: KeySpec = { first: 1, last: 1, step: 1 };
-const TWO: KeySpec = { first: 1, last: 2, step: 1 };
+/** RENAME/RENAMENX: the value leaves the source (read and deleted) for the destination. */
+const RENAMED: KeySpec = { first: 1, last: 2, step: 1, access: ["both", "write"] };
+/** COPY reads the source and writes the destination. */
+const COPIED: KeySpec = { first: 1, last: 2, step: 1, access: ["read", "write"] };
 
 function countLive(ks: Keyspace, args: Buffer[], now: number): number {
   let n = 0;
@@ -198,7 +201,7 @@ export const keyCommands: KvCommand[] = [
     summary: "Returns every key matching a glob-style pattern",
     syntax: "pattern",
     arity: 2,
-    flags: ["readonly"],
+    flags: ["readonly", "dangerous"],
     exec: (ks, args, now) => {
       const pattern = keyOf(args[0]);
       const out: Buffer[] = [];
@@ -230,7 +233,7 @@ export const keyCommands: KvCommand[] = [
     syntax: "key newkey",
     arity: 3,
     flags: ["write"],
-    keys: TWO,
+    keys: RENAMED,
     exec: rename(false),
   }),
   gen({
@@ -239,7 +242,7 @@ export const keyCommands: KvCommand[] = [
     syntax: "key newkey",
     arity: 3,
     flags: ["write", "fast"],
-    keys: TWO,
+    keys: RENAMED,
     exec: rename(true),
   }),
   gen({
@@ -248,7 +251,7 @@ export const keyCommands: KvCommand[] = [
     syntax: "source destination [DB destination-db] [REPLACE]",
     arity: -3,
     flags: ["write"],
-    keys: TWO,
+    keys: COPIED,
     exec: copy,
   }),
   ...expiryCommands,
@@ -272,7 +275,7 @@ export const keyCommands: KvCommand[] = [
       summary: "Deletes every key of the selected instance",
       syntax: "[ASYNC | SYNC]",
       arity: -1,
-      flags: ["write"],
+      flags: ["write", "dangerous"],
       exec: flush,
     }),
     group: "server" as const,

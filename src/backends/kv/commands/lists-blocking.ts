@@ -16,8 +16,9 @@ import type { Keyspace } from "../keyspace.ts";
 import { parseFloat64 } from "../parse.ts";
 import { keyOf } from "../types.ts";
 import {
-  KEYNUM_KEYS,
+  keynumKeys,
   listSpec,
+  MOVE_KEYS,
   moveOne,
   mpop,
   parseEnd,
@@ -80,7 +81,7 @@ export const listBlockingCommands: KvCommand[] = [
         "key [key ...] timeout",
         "Pops the first element of the first non-empty list, waiting up to timeout; [key, element].",
         bpop(true),
-        { first: 1, last: -2, step: 1 },
+        { first: 1, last: -2, step: 1, access: "both" },
       ),
       { reply: "keyed" },
     ),
@@ -99,7 +100,7 @@ export const listBlockingCommands: KvCommand[] = [
         "key [key ...] timeout",
         "Pops the last element of the first non-empty list, waiting up to timeout; [key, element].",
         bpop(false),
-        { first: 1, last: -2, step: 1 },
+        { first: 1, last: -2, step: 1, access: "both" },
       ),
       { reply: "keyed" },
     ),
@@ -122,7 +123,7 @@ export const listBlockingCommands: KvCommand[] = [
         parseTimeout(args[4]);
         return bmove(ks, args, fromLeft, toLeft, now);
       },
-      { first: 1, last: 2, step: 1 },
+      MOVE_KEYS,
     ),
     block: { keys: (a) => [a[0]], timeoutSeconds: (a) => parseTimeout(a[4]), timeoutReply: null },
   },
@@ -137,7 +138,7 @@ export const listBlockingCommands: KvCommand[] = [
         parseTimeout(args[2]);
         return bmove(ks, args, false, true, now);
       },
-      { first: 1, last: 2, step: 1 },
+      MOVE_KEYS,
     ),
     block: { keys: (a) => [a[0]], timeoutSeconds: (a) => parseTimeout(a[2]), timeoutReply: null },
   },
@@ -154,7 +155,7 @@ export const listBlockingCommands: KvCommand[] = [
           parseTimeout(args[0]);
           return mpop(ks, parsed, now) ?? blocked;
         },
-        KEYNUM_KEYS,
+        keynumKeys(2),
       ),
       { reply: "keyed" },
     ),

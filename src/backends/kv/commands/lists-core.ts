@@ -18,9 +18,21 @@ import { keyOf } from "../types.ts";
 import { KV_SCOPE, type KvCommand, type KvExec } from "./spec.ts";
 
 export const ONE_KEY: KeySpec = { first: 1, last: 1, step: 1 };
-export const TWO_KEYS: KeySpec = { first: 1, last: 2, step: 1 };
-/** Commands whose keys follow a numkeys argument: Redis's legacy key spec reports 0 0 0. */
-export const KEYNUM_KEYS: KeySpec = { first: 0, last: 0, step: 0 };
+/** Pops answer what they remove: the key is read and written (Redis's RW ACCESS DELETE). */
+export const POPPED_KEY: KeySpec = { ...ONE_KEY, access: "both" };
+/** LMOVE and its kin: the source is popped (read and written), the destination pushed onto. */
+export const MOVE_KEYS: KeySpec = { first: 1, last: 2, step: 1, access: ["both", "write"] };
+/**
+ * LMPOP/BLMPOP: the keys follow a numkeys argument at `at` (1, or 2 after BLMPOP's timeout),
+ * which Redis's legacy key range cannot say: it reports 0 0 0. Every key may be popped.
+ */
+export const keynumKeys = (at: number): KeySpec => ({
+  first: 0,
+  last: 0,
+  step: 0,
+  numkeys: at,
+  access: "both",
+});
 
 export function listSpec(
   name: string,

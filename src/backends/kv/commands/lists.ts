@@ -15,15 +15,16 @@ import type { Keyspace } from "../keyspace.ts";
 import { parseInteger, word } from "../parse.ts";
 import { keyOf } from "../types.ts";
 import {
-  KEYNUM_KEYS,
+  keynumKeys,
   listSpec,
+  MOVE_KEYS,
   moveOne,
   mpop,
   newList,
+  POPPED_KEY,
   parseEnd,
   parseMpop,
   popMany,
-  TWO_KEYS,
 } from "./lists-core.ts";
 import type { KvCommand, KvExec } from "./spec.ts";
 
@@ -166,6 +167,7 @@ export const listCommands: KvCommand[] = [
       "key [count]",
       "Removes and returns the first elements of a list.",
       pop(true),
+      POPPED_KEY,
     ),
     { reply: "values" },
   ),
@@ -177,6 +179,7 @@ export const listCommands: KvCommand[] = [
       "key [count]",
       "Removes and returns the last elements of a list.",
       pop(false),
+      POPPED_KEY,
     ),
     { reply: "values" },
   ),
@@ -337,7 +340,7 @@ export const listCommands: KvCommand[] = [
       const toLeft = parseEnd(args[3]);
       return moveOne(ks, args[0], args[1], fromLeft, toLeft, now);
     },
-    TWO_KEYS,
+    MOVE_KEYS,
   ),
   listSpec(
     "RPOPLPUSH",
@@ -346,7 +349,7 @@ export const listCommands: KvCommand[] = [
     "source destination",
     "Pops the last element of a list and pushes it onto the head of another; returns it.",
     (ks, args, now) => moveOne(ks, args[0], args[1], false, true, now),
-    TWO_KEYS,
+    MOVE_KEYS,
   ),
   sealed(
     listSpec(
@@ -356,7 +359,7 @@ export const listCommands: KvCommand[] = [
       "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
       "Pops elements from the first non-empty list among the keys; returns [key, elements].",
       (ks, args, now) => mpop(ks, parseMpop(args, 0), now) ?? NULL_ARRAY,
-      KEYNUM_KEYS,
+      keynumKeys(1),
     ),
     { reply: "keyed" },
   ),

@@ -9,7 +9,7 @@
  * replica pops the same members. SSCAN's cursor scheme, shared with ZSCAN, is in ./scan-cursor.ts.
  */
 
-import type { Flag } from "../../../engine/command-spec.ts";
+import type { Flag, KeySpec } from "../../../engine/command-spec.ts";
 import { type Reply, SetReply } from "../../../engine/reply.ts";
 import { membersFrom, PLAIN, sealed } from "../../../engine/sealing-spec.ts";
 import { err, HeroError, syntaxError } from "../../../errors.ts";
@@ -23,14 +23,22 @@ import { KV_SCOPE, type KvCommand } from "./spec.ts";
 
 const newSet = (): Set<string> => new Set();
 
-/** The fixed part of a set command's table entry. */
+/** The fixed part of a set command's table entry; `more` adds numkeys or access. */
 function setSpec(
   name: string,
   arity: number,
   flags: readonly Flag[],
   [first, last, step]: [number, number, number],
+  more?: Pick<KeySpec, "numkeys" | "access">,
 ): Pick<KvCommand, "name" | "group" | "arity" | "flags" | "keys" | "scope"> {
-  return { name, group: "set", arity, flags, keys: { first, last, step }, scope: KV_SCOPE };
+  return {
+    name,
+    group: "set",
+    arity,
+    flags,
+    keys: { first, last, step, ...more },
+    scope: KV_SCOPE,
+  };
 }
 
 /** Read-only commands may draw from Math.random; writes must use a seeded Prng instead. */
@@ -228,7 +236,8 @@ function algebraReply(name: string, op: Algebra, summary: string): KvCommand {
 /** SINTERSTORE/SUNIONSTORE/SDIFFSTORE: stores the result of `op` in the first argument. */
 function algebraStore(name: string, op: Algebra, summary: string): KvCommand {
   return {
-    ...setSpec(name, -3, ["write"], [1, -1, 1]),
+    // The destination is written, the sources only read.
+    ...setSpec(name, -3, ["write"], [1, -1, 1], { access: ["write", "read"] }),
     syntax: "destination key [key ...]",
     summary,
     exec: (ks, args, now) =>
@@ -301,7 +310,8 @@ export const setCommands: KvCommand[] = [
     exec: (ks, args, now) => ks.read(keyOf(args[0]), "set", now)?.size ?? 0,
   },
   {
-    ...setSpec("SPOP", -2, ["write", "fast"], [1, 1, 1]),
+    // Both: it answers the members it removes.
+    ...setSpec("SPOP", -2, ["write", "fast"], [1, 1, 1], { access: "both" }),
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Removes and returns one or more random members.",
@@ -316,7 +326,8 @@ export const setCommands: KvCommand[] = [
     exec: srandmember,
   },
   {
-    ...setSpec("SMOVE", 4, ["write", "fast"], [1, 2, 1]),
+    // As Redis's key specs: the source is read and loses the member, the destination gains it.
+    ...setSpec("SMOVE", 4, ["write", "fast"], [1, 2, 1], { access: ["both", "write"] }),
     sealing: { members: membersFrom(2) },
     syntax: "source destination member",
     summary: "Moves a member from one set to another.",
@@ -326,7 +337,7 @@ export const setCommands: KvCommand[] = [
     reply: "members",
   }),
   {
-    ...setSpec("SINTERCARD", -3, ["readonly"], [0, 0, 0]),
+    ...setSpec("SINTERCARD", -3, ["readonly"], [0, 0, 0], { numkeys: 1 }),
     sealing: PLAIN,
     syntax: "numkeys key [key ...] [LIMIT limit]",
     summary: "Returns the size of the intersection of sets, counting at most LIMIT.",

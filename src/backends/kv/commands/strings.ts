@@ -181,6 +181,8 @@ function append(ks: Keyspace, args: Buffer[], now: number): Reply {
 }
 
 const ONE: KeySpec = { first: 1, last: 1, step: 1 };
+/** Commands that change the value and answer (part of) it: Redis's RW ACCESS UPDATE/DELETE. */
+const ONE_BOTH: KeySpec = { ...ONE, access: "both" };
 const str = (spec: Omit<KvCommand, "group" | "scope">): KvCommand => ({
   group: "string",
   scope: KV_SCOPE,
@@ -210,6 +212,8 @@ export const stringCommands: KvCommand[] = [
       "key value [NX | XX | IFEQ comparison-value | IFNE comparison-value] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
     arity: -3,
     flags: ["write"],
+    // Key access: the base case, a write (the default). With GET it also answers the old value,
+    // where Redis's key spec varies with the arguments; the table keeps one access per key.
     exec: set,
   }),
   str({
@@ -303,6 +307,7 @@ export const stringCommands: KvCommand[] = [
     syntax: "key value",
     arity: 3,
     flags: ["write", "fast"],
+    keys: ONE_BOTH,
     exec: (ks, args, now) => {
       const e = stringEntry(ks, keyOf(args[0]), now);
       putString(ks, keyOf(args[0]), args[1]);
@@ -316,6 +321,7 @@ export const stringCommands: KvCommand[] = [
     syntax: "key",
     arity: 2,
     flags: ["write", "fast"],
+    keys: ONE_BOTH,
     exec: (ks, args, now) => {
       const e = stringEntry(ks, keyOf(args[0]), now);
       if (e === undefined) return null;
@@ -331,6 +337,7 @@ export const stringCommands: KvCommand[] = [
       "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]",
     arity: -2,
     flags: ["write", "fast"],
+    keys: ONE_BOTH,
     exec: getex,
   }),
   ...(["INCR", "DECR"] as const).map((name) =>
@@ -340,6 +347,7 @@ export const stringCommands: KvCommand[] = [
       syntax: "key",
       arity: 2,
       flags: ["write", "fast"],
+      keys: ONE_BOTH,
       exec: (ks, args, now) => incrBy(ks, keyOf(args[0]), name === "INCR" ? 1n : -1n, now),
     }),
   ),
@@ -349,6 +357,7 @@ export const stringCommands: KvCommand[] = [
     syntax: "key increment",
     arity: 3,
     flags: ["write", "fast"],
+    keys: ONE_BOTH,
     exec: (ks, args, now) => incrBy(ks, keyOf(args[0]), parseInt64(args[1]), now),
   }),
   str({
@@ -357,6 +366,7 @@ export const stringCommands: KvCommand[] = [
     syntax: "key decrement",
     arity: 3,
     flags: ["write", "fast"],
+    keys: ONE_BOTH,
     exec: (ks, args, now) => {
       const d = parseInt64(args[1]);
       if (d === INT64_MIN) throw err("decrement would overflow");
@@ -369,6 +379,7 @@ export const stringCommands: KvCommand[] = [
     syntax: "key increment",
     arity: 3,
     flags: ["write", "fast"],
+    keys: ONE_BOTH,
     exec: incrByFloat,
   }),
   str({

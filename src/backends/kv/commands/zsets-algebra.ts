@@ -177,7 +177,8 @@ const compute: Record<Op, (q: Query) => ZItem[]> = {
 
 function replyCommand(name: string, op: Op, syntax: string, summary: string): KvCommand {
   return {
-    ...zsetSpec(name, -3, ["readonly"], [0, 0, 0]),
+    // The keys follow numkeys, which the legacy range cannot say: it reports 0 0 0.
+    ...zsetSpec(name, -3, ["readonly"], [0, 0, 0], { numkeys: 1 }),
     syntax,
     summary,
     exec: (ks, args, now) => {
@@ -190,7 +191,8 @@ function replyCommand(name: string, op: Op, syntax: string, summary: string): Kv
 
 function storeCommand(name: string, op: Op, syntax: string, summary: string): KvCommand {
   return {
-    ...zsetSpec(name, -4, ["write"], [1, 1, 1]),
+    // The destination (the legacy range), then the numkeys sources, which are only read.
+    ...zsetSpec(name, -4, ["write"], [1, 1, 1], { numkeys: 2, access: ["write", "read"] }),
     syntax,
     summary,
     exec: (ks, args, now) => {
@@ -258,7 +260,7 @@ export const zsetAlgebraCommands: KvCommand[] = [
     PLAIN,
   ),
   {
-    ...zsetSpec("ZINTERCARD", -3, ["readonly"], [0, 0, 0]),
+    ...zsetSpec("ZINTERCARD", -3, ["readonly"], [0, 0, 0], { numkeys: 1 }),
     sealing: PLAIN,
     syntax: "numkeys key [key ...] [LIMIT limit]",
     summary: "Returns the size of the intersection of sorted sets, counting at most LIMIT.",

@@ -103,9 +103,22 @@ export function parseTimeout(b: Buffer): number {
 /** The exec's way of saying "wait": BLOCKED is not a Reply value, hence the cast. */
 const blocked = (): Reply => BLOCKED as unknown as Reply;
 
+/**
+ * Pops answer what they remove: every key is read and written (Redis's RW ACCESS DELETE). The
+ * ZMPOP forms count their keys after numkeys (1, or 2 after BZMPOP's timeout), which the legacy
+ * range cannot say: it reports 0 0 0.
+ */
+const POPPED = { access: "both" } as const;
+
 function blockingPop(max: boolean): KvCommand {
   return {
-    ...zsetSpec(max ? "BZPOPMAX" : "BZPOPMIN", -3, ["write", "blocking", "fast"], [1, -2, 1]),
+    ...zsetSpec(
+      max ? "BZPOPMAX" : "BZPOPMIN",
+      -3,
+      ["write", "blocking", "fast"],
+      [1, -2, 1],
+      POPPED,
+    ),
     sealing: { reply: "members" },
     syntax: "key [key ...] timeout",
     summary: `Pops the ${max ? "highest" : "lowest"}-scored member of the first non-empty key.`,
@@ -126,21 +139,21 @@ function blockingPop(max: boolean): KvCommand {
 
 export const zsetPopCommands: KvCommand[] = [
   {
-    ...zsetSpec("ZPOPMIN", -2, ["write", "fast"], [1, 1, 1]),
+    ...zsetSpec("ZPOPMIN", -2, ["write", "fast"], [1, 1, 1], POPPED),
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Removes and returns the members with the lowest scores.",
     exec: popExec(false),
   },
   {
-    ...zsetSpec("ZPOPMAX", -2, ["write", "fast"], [1, 1, 1]),
+    ...zsetSpec("ZPOPMAX", -2, ["write", "fast"], [1, 1, 1], POPPED),
     sealing: { reply: "members" },
     syntax: "key [count]",
     summary: "Removes and returns the members with the highest scores.",
     exec: popExec(true),
   },
   {
-    ...zsetSpec("ZMPOP", -4, ["write"], [0, 0, 0]),
+    ...zsetSpec("ZMPOP", -4, ["write"], [0, 0, 0], { ...POPPED, numkeys: 1 }),
     sealing: { reply: "members" },
     syntax: "numkeys key [key ...] <MIN | MAX> [COUNT count]",
     summary: "Pops members from the first non-empty sorted set among the keys.",
@@ -149,7 +162,7 @@ export const zsetPopCommands: KvCommand[] = [
   blockingPop(false),
   blockingPop(true),
   {
-    ...zsetSpec("BZMPOP", -5, ["write", "blocking"], [0, 0, 0]),
+    ...zsetSpec("BZMPOP", -5, ["write", "blocking"], [0, 0, 0], { ...POPPED, numkeys: 2 }),
     sealing: { reply: "members" },
     syntax: "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]",
     summary: "Like ZMPOP, waiting until one of the sorted sets is non-empty.",

@@ -13,7 +13,7 @@
  * the reply is a Pairs value so the encoder can nest it; other arrays stay flat.
  */
 
-import type { Flag } from "../../../engine/command-spec.ts";
+import type { Flag, KeySpec } from "../../../engine/command-spec.ts";
 import { Double, Pairs, type Reply } from "../../../engine/reply.ts";
 import { PLAIN, sealed } from "../../../engine/sealing-spec.ts";
 import { err, type HeroError, syntaxError } from "../../../errors.ts";
@@ -34,19 +34,20 @@ export function scorePairs(items: readonly ZItem[]): Pairs {
 
 export const members = (items: readonly ZItem[]): Reply[] => items.map((it) => bufOf(it.member));
 
-/** The fixed part of a sorted-set command's table entry. */
+/** The fixed part of a sorted-set command's table entry; `more` adds numkeys or access. */
 export function zsetSpec(
   name: string,
   arity: number,
   flags: readonly Flag[],
   [first, last, step]: [number, number, number],
+  more?: Pick<KeySpec, "numkeys" | "access">,
 ): Pick<KvCommand, "name" | "group" | "arity" | "flags" | "keys" | "scope"> {
   return {
     name,
     group: "sorted-set",
     arity,
     flags,
-    keys: { first, last, step },
+    keys: { first, last, step, ...more },
     scope: KV_SCOPE,
   };
 }
@@ -327,7 +328,8 @@ export const zsetRangeCommands: KvCommand[] = [
     { reply: "members" },
   ),
   {
-    ...zsetSpec("ZRANGESTORE", -5, ["write"], [1, 2, 1]),
+    // The destination is written, the source only read.
+    ...zsetSpec("ZRANGESTORE", -5, ["write"], [1, 2, 1], { access: ["write", "read"] }),
     sealing: PLAIN,
     syntax: "dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]",
     summary: "Stores a range of a sorted set in another key; returns its size.",

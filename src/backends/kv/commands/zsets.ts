@@ -182,7 +182,8 @@ const zsetCoreCommands: KvCommand[] = [
     exec: zadd,
   },
   {
-    ...zsetSpec("ZINCRBY", 4, ["write", "fast"], [1, 1, 1]),
+    // Both: it answers the new score.
+    ...zsetSpec("ZINCRBY", 4, ["write", "fast"], [1, 1, 1], { access: "both" }),
     sealing: { members: membersFrom(2) },
     syntax: "key increment member",
     summary: "Increments the score of a member and returns the new score.",
