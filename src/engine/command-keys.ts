@@ -56,9 +56,18 @@ export function commandKeys(
   }
   const fallback: KeyAccess = spec.flags.includes("write") ? "write" : "read";
   const access = ks.access ?? fallback;
-  return positions.map((p, i) => ({
-    key: args[p - 1],
-    access:
-      typeof access === "string" ? access : (access[Math.min(i, access.length - 1)] ?? fallback),
-  }));
+  const reads = ks.readsWith !== undefined && hasWord(args, ks.readsWith);
+  return positions.map((p, i) => {
+    const a =
+      typeof access === "string" ? access : (access[Math.min(i, access.length - 1)] ?? fallback);
+    return { key: args[p - 1], access: reads && a === "write" ? "both" : a };
+  });
+}
+
+/** Whether `word` (upper case) is one of the arguments, in any letter case. */
+function hasWord(args: readonly Buffer[], word: string): boolean {
+  for (const a of args) {
+    if (a.length === word.length && a.toString("latin1").toUpperCase() === word) return true;
+  }
+  return false;
 }

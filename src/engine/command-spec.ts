@@ -118,6 +118,11 @@ export interface KeySpec {
    * then every source). Absent: "write" for commands flagged `write`, else "read".
    */
   access?: KeyAccess | readonly KeyAccess[];
+  /**
+   * An option word (any letter case) that makes a write also answer the old value (SET … GET):
+   * when it is among the arguments, each "write" access counts as "both".
+   */
+  readsWith?: string;
 }
 
 export interface CommandSpec<S = never, C = unknown> {

@@ -59,6 +59,12 @@ describe("commandKeys", () => {
     expect(keysOf("GETSET", "k", "v")).toEqual([["k", "both"]]);
   });
 
+  it("counts SET … GET as reading the key too (it answers the old value)", () => {
+    expect(keysOf("SET", "k", "v")).toEqual([["k", "write"]]);
+    expect(keysOf("SET", "k", "v", "get")).toEqual([["k", "both"]]);
+    expect(keysOf("SET", "k", "v", "EX", "10", "GET")).toEqual([["k", "both"]]);
+  });
+
   it("steps over values (MSET step 2)", () => {
     expect(keysOf("MSET", "a", 1, "b", 2, "c", 3)).toEqual([
       ["a", "write"],

@@ -212,8 +212,8 @@ export const stringCommands: KvCommand[] = [
       "key value [NX | XX | IFEQ comparison-value | IFNE comparison-value] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
     arity: -3,
     flags: ["write"],
-    // Key access: the base case, a write (the default). With GET it also answers the old value,
-    // where Redis's key spec varies with the arguments; the table keeps one access per key.
+    // A write that, with GET, also answers the old value (so %W~ alone cannot read through it).
+    keys: { ...ONE, readsWith: "GET" },
     exec: set,
   }),
   str({
