@@ -3,8 +3,9 @@
  * instance 1 never reaches subscribers of instance 2), so the hub keys every channel and pattern
  * by `<instance index>\0<name>`.
  */
-import { globMatch } from "../backends/kv/glob.ts";
+
 import { Push } from "../engine/reply.ts";
+import { globMatch } from "../glob.ts";
 import type { Session } from "./session.ts";
 
 const scoped = (instance: number, name: string): string => `${instance}\0${name}`;

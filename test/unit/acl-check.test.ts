@@ -5,7 +5,6 @@
  * that only a user allowed everything is `unrestricted`.
  */
 import { describe, expect, it } from "vitest";
-import { globMatch as kvGlob } from "../../src/backends/kv/glob.ts";
 import { allCommands } from "../../src/resp/table.ts";
 import {
   ALL_CATEGORIES,
@@ -19,7 +18,6 @@ import {
   denialMessage,
   type KeyRef,
 } from "../../src/security/acl/check.ts";
-import { globMatch } from "../../src/security/acl/glob.ts";
 import { applyRules, prepareRules } from "../../src/security/acl/rules.ts";
 import { type AclUser, defaultUser, newUser } from "../../src/security/acl/user.ts";
 
@@ -233,31 +231,5 @@ describe("categories", () => {
       expect(isCategory(c), c).toBe(true);
     }
     expect(isCategory("all")).toBe(false);
-  });
-});
-
-describe("glob", () => {
-  it("matches exactly as KEYS and PSUBSCRIBE do (src/backends/kv/glob.ts)", () => {
-    const patterns = [
-      "*",
-      "a*",
-      "*b",
-      "a?c",
-      "[abc]*",
-      "[^a]*",
-      "[a-c]x",
-      "[c-a]x",
-      "\\*x",
-      "a*b*c",
-      "[a",
-      "",
-      "**",
-    ];
-    const strings = ["", "a", "abc", "bbc", "*x", "ax", "cx", "dx", "aXbYc", "[", "[a", "b"];
-    for (const p of patterns) {
-      for (const t of strings) expect(globMatch(p, t), `${p} ~ ${t}`).toBe(kvGlob(p, t));
-    }
-    expect(globMatch("a*b*c", "axxbyyc")).toBe(true);
-    expect(globMatch("a?c", "abbc")).toBe(false);
   });
 });

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { globMatch } from "../../src/backends/kv/glob.ts";
+import { globMatch } from "../../src/glob.ts";
 
 /** [pattern, matching strings, non-matching strings] */
 type Case = [string, string[], string[]];
@@ -146,7 +146,7 @@ describe("hostile patterns", () => {
   it("answer in linear-ish time (Redis bounds this since CVE-2022-36021)", () => {
     // Run in a child process: a regular expression that backtracks exponentially would block
     // this worker with no way to time it out.
-    const glob = fileURLToPath(new URL("../../src/backends/kv/glob.ts", import.meta.url));
+    const glob = fileURLToPath(new URL("../../src/glob.ts", import.meta.url));
     const script = `
       const { globMatch } = await import(${JSON.stringify(glob)});
       const t = performance.now();

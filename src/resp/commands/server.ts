@@ -2,9 +2,10 @@
  * Server commands: INFO, CONFIG GET/SET, LIST (HeroDB's instance list), TIME, plus the
  * introspection commands (COMMAND, COMMANDS) from ./introspection.ts.
  */
-import { globMatch } from "../../backends/kv/glob.ts";
+
 import { MapReply, OK, type Reply, Verbatim } from "../../engine/reply.ts";
 import { err } from "../../errors.ts";
+import { globMatch } from "../../glob.ts";
 import { namespaceOf } from "../../instances/instance.ts";
 import type { NodeFigures } from "../../metrics/figures.ts";
 import type { CommandContext, TableEntry } from "../context.ts";

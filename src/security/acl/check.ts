@@ -17,7 +17,7 @@
  * allowed `news.*` cannot subscribe to the wider `*`. When every selector refuses, the denial
  * reported is Redis's: a channel over a key over the command, the later argument on a tie.
  */
-import { globMatch } from "./glob.ts";
+import { globMatch } from "../../glob.ts";
 import type { AclSelector, AclUser, InstanceAccess } from "./user.ts";
 
 export interface KeyRef {

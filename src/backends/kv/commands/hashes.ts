@@ -12,7 +12,7 @@ import type { Flag, KeySpec } from "../../../engine/command-spec.ts";
 import { MapReply, OK, Pairs, type Reply } from "../../../engine/reply.ts";
 import { PLAIN, sealed, valuesFrom } from "../../../engine/sealing-spec.ts";
 import { err, notInteger, syntaxError, wrongArity } from "../../../errors.ts";
-import { globMatch } from "../glob.ts";
+import { globMatch } from "../../../glob.ts";
 import type { Keyspace } from "../keyspace.ts";
 import { parseFloat64, parseInteger, word } from "../parse.ts";
 import { bufOf, keyOf } from "../types.ts";

@@ -13,7 +13,7 @@ import type { Flag, KeySpec } from "../../../engine/command-spec.ts";
 import { type Reply, SetReply } from "../../../engine/reply.ts";
 import { membersFrom, PLAIN, sealed } from "../../../engine/sealing-spec.ts";
 import { err, HeroError, syntaxError } from "../../../errors.ts";
-import { globMatch } from "../glob.ts";
+import { globMatch } from "../../../glob.ts";
 import type { Keyspace } from "../keyspace.ts";
 import { parseInteger, word } from "../parse.ts";
 import { Prng, seedArg } from "../prng.ts";

@@ -12,7 +12,7 @@
 import { Double, NULL_ARRAY, type Reply } from "../../../engine/reply.ts";
 import { membersFrom, PLAIN, zaddMembers } from "../../../engine/sealing-spec.ts";
 import { err, syntaxError, wrongArity } from "../../../errors.ts";
-import { globMatch } from "../glob.ts";
+import { globMatch } from "../../../glob.ts";
 import type { Keyspace } from "../keyspace.ts";
 import { formatFloat, parseFloat64, parseInteger, word } from "../parse.ts";
 import { SortedSet, type ZItem } from "../sorted-set.ts";
