@@ -26,6 +26,7 @@ import { log } from "./log.ts";
 import { CommandStats } from "./metrics/command-stats.ts";
 import { PrometheusMetrics } from "./metrics/prometheus.ts";
 import { nodeFigures, notReady } from "./node-figures.ts";
+import { AclLog } from "./resp/acl-log.ts";
 import type { ServerApi, ServerStats } from "./resp/context.ts";
 import { Dispatcher } from "./resp/dispatch.ts";
 import { RespListener } from "./resp/listener.ts";
@@ -33,6 +34,8 @@ import { DEFAULT_LIMITS } from "./resp/parser.ts";
 import { PubSubHub } from "./resp/pubsub-hub.ts";
 import { type Session, sessionNotices } from "./resp/session.ts";
 import { allCommands } from "./resp/table.ts";
+import { categoryIndex } from "./security/acl/categories.ts";
+import { UserDirectory } from "./security/acl/directory.ts";
 import { AuditLog } from "./security/audit.ts";
 import { AuthThrottle } from "./security/auth-throttle.ts";
 import { ClientTls } from "./security/client-tls.ts";
@@ -187,6 +190,8 @@ export class HeroServer {
     for (const f of await plane.openAll()) {
       log.warn({ index: f.index, name: f.name, error: f.error }, "instance could not be opened");
     }
+    // ACL categories by command name, from the table (built above; types added at start only).
+    const categories = categoryIndex(allCommands());
     const config = new Map<string, string>([
       ["bind", c.host],
       ["port", String(c.port)],
@@ -216,6 +221,11 @@ export class HeroServer {
       records: () => catalog.list(),
       checkAdminSecret: (s) => catalog.checkAdminSecret(s),
       checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
+      users: new UserDirectory(catalog, (name) => categories.get(name)),
+      aclLog: new AclLog(),
+      setUser: (name, rules) => catalog.setUser(name, rules),
+      deleteUsers: (names) => catalog.deleteUsers(names),
+      catalogBarrier: () => registry.catalogRaft()?.readBarrier() ?? null,
       sessions,
       audit: (ev) => audit.write(ev),
       authThrottle,

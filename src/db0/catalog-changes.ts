@@ -10,6 +10,8 @@
  */
 import { HeroError } from "../errors.ts";
 import { hashAccessKey, isKeyHash } from "../security/access-keys.ts";
+import { applyRules } from "../security/acl/rules.ts";
+import { type AclUser, DEFAULT_USER_NAME, defaultUser, newUser } from "../security/acl/user.ts";
 import { MAX_KEYS_PER_INSTANCE } from "./catalog-data.ts";
 import type {
   BackendType,
@@ -43,7 +45,17 @@ export type CatalogChange =
   | { kind: "initCluster"; id: string; node: Omit<ClusterNode, "added_at"> }
   /** A node joined (a retried join of the same data dir carries the same token). */
   | { kind: "addNode"; node: Omit<ClusterNode, "added_at"> }
-  | { kind: "removeNode"; id: number };
+  | { kind: "removeNode"; id: number }
+  /**
+   * ACL SETUSER: `rules` as src/security/acl/rules.ts prepared them on the receiving node (no
+   * plain password), applied to the user as it is when the change applies (created if absent).
+   */
+  | { kind: "setUser"; name: string; rules: string[] }
+  /** ACL DELUSER: the users that exist are removed (the reply counts them). */
+  | { kind: "deleteUsers"; names: string[] };
+
+/** What a change returns: the record concerned, a count, or nothing. */
+export type ChangeResult = InstanceRecord | { count: number } | null;
 
 /** What a membership change returns: the cluster's nodes after it. */
 export type MembershipResult = { nodes: ClusterNode[] };
@@ -68,12 +80,26 @@ export function securityChange(index: number, changes: SecurityChanges): Catalog
  * Applies `change` to `d` in place (pass a copy: on a thrown HeroError `d` may be half-changed).
  * `nowSec` is the proposer's clock. Returns the record concerned (null for a rename).
  */
-export function applyChange(
-  d: CatalogData,
-  change: CatalogChange,
-  nowSec: number,
-): InstanceRecord | null {
+export function applyChange(d: CatalogData, change: CatalogChange, nowSec: number): ChangeResult {
   switch (change.kind) {
+    case "setUser": {
+      const users = d.users ?? [];
+      const at = users.findIndex((u) => u.name === change.name);
+      const base = at >= 0 ? users[at] : initialUser(change.name);
+      const next = applyRules(base, change.rules);
+      if (at >= 0) users[at] = next;
+      else users.push(next);
+      d.users = users;
+      return null;
+    }
+    case "deleteUsers": {
+      if (change.names.includes(DEFAULT_USER_NAME)) {
+        throw new HeroError("ERR", "The 'default' user cannot be removed");
+      }
+      const before = d.users?.length ?? 0;
+      d.users = (d.users ?? []).filter((u) => !change.names.includes(u.name));
+      return { count: before - d.users.length };
+    }
     case "create": {
       assertNameFree(d, change.name, 0);
       const record: InstanceRecord = {
@@ -159,6 +185,17 @@ export function applyChange(
       return null;
     }
   }
+}
+
+/** A user the catalog does not hold yet: the built-in default one, or a new, empty one. */
+function initialUser(name: string): AclUser {
+  return name === DEFAULT_USER_NAME ? defaultUser() : newUser(name);
+}
+
+/** Every user, the built-in default one included (as held: callers must not change them). */
+export function usersOf(d: CatalogData): readonly AclUser[] {
+  const users = d.users ?? [];
+  return users.some((u) => u.name === DEFAULT_USER_NAME) ? users : [defaultUser(), ...users];
 }
 
 /** Clusters of 1–7 nodes: more voters only slow every commit down. */

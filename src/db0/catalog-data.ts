@@ -59,7 +59,31 @@ export function catalogProblem(v: unknown): string | null {
       return `instance ${r.index}: bad members`;
     }
   }
+  if (v.users !== undefined) {
+    const problem = usersProblem(v.users);
+    if (problem !== null) return problem;
+  }
   return v.cluster === undefined ? null : clusterProblem(v.cluster);
+}
+
+/** A light check of the users' shape (their rules were checked before they were stored). */
+function usersProblem(users: unknown): string | null {
+  if (!Array.isArray(users)) return "users is not a list";
+  const seen = new Set<string>();
+  for (const u of users as unknown[]) {
+    if (!isObject(u) || typeof u.name !== "string" || seen.has(u.name)) return "bad user entry";
+    seen.add(u.name);
+    if (typeof u.enabled !== "boolean" || typeof u.nopass !== "boolean") {
+      return `user ${u.name}: bad flags`;
+    }
+    if (!Array.isArray(u.passwords) || !u.passwords.every((p) => typeof p === "string")) {
+      return `user ${u.name}: bad passwords`;
+    }
+    if (!isObject(u.root) || !Array.isArray(u.selectors) || !Array.isArray(u.instances)) {
+      return `user ${u.name}: bad rules`;
+    }
+  }
+  return null;
 }
 
 const isNodeId = (v: unknown): v is number => isUint(v) && v >= 1;

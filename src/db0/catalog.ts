@@ -16,8 +16,15 @@ import type { Op, StateMachine } from "../engine/contract.ts";
 import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import { matchAccessKey } from "../security/access-keys.ts";
+import type { AclUser } from "../security/acl/user.ts";
 import { DEFAULT_KDF, type KdfParams } from "../security/kdf.ts";
-import { applyChange, type CatalogChange, securityChange } from "./catalog-changes.ts";
+import {
+  applyChange,
+  type CatalogChange,
+  type ChangeResult,
+  securityChange,
+  usersOf,
+} from "./catalog-changes.ts";
 import { checkInstanceName, nowSeconds } from "./catalog-data.ts";
 import type { CatalogKeys } from "./catalog-keys.ts";
 import { CatalogMachine, sealedChangeOp } from "./catalog-machine.ts";
@@ -50,6 +57,7 @@ export class Catalog {
   #queue: Promise<unknown> = Promise.resolve();
   #replicate: ((op: Op) => Promise<Reply | symbol>) | null = null;
   #listeners: ((change: CatalogChange | null) => void)[] = [];
+  #usersVersion = 0;
 
   private constructor(store: CatalogStore, keys: CatalogKeys, data: CatalogData, applied: number) {
     this.dataDir = store.dataDir;
@@ -61,6 +69,7 @@ export class Catalog {
       data: () => this.#data,
       adopt: (next: CatalogData, change: CatalogChange | null) => {
         this.#data = next;
+        if (change === null || isUserChange(change)) this.#usersVersion++;
         for (const l of this.#listeners) l(change);
       },
     };
@@ -111,6 +120,35 @@ export class Catalog {
       r.keys.map((k) => k.hash),
     );
     return at < 0 ? null : r.keys[at].permission;
+  }
+
+  /**
+   * Every ACL user, the built-in `default` one included, as held (shared, never to be changed
+   * by a caller: a change replaces them).
+   */
+  users(): readonly AclUser[] {
+    return usersOf(this.#data);
+  }
+
+  /** One user as held (see `users`), or undefined. */
+  user(name: string): AclUser | undefined {
+    return this.users().find((u) => u.name === name);
+  }
+
+  /** Goes up with every change of the users: sessions recheck theirs when it moved. */
+  get usersVersion(): number {
+    return this.#usersVersion;
+  }
+
+  /** ACL SETUSER with rules prepared on this node (src/security/acl/rules.ts prepareRules). */
+  async setUser(name: string, preparedRules: string[]): Promise<void> {
+    await this.#change({ kind: "setUser", name, rules: preparedRules });
+  }
+
+  /** ACL DELUSER: how many of `names` existed and were removed. */
+  async deleteUsers(names: string[]): Promise<number> {
+    const r = await this.#change({ kind: "deleteUsers", names });
+    return r !== null && "count" in r ? r.count : 0;
   }
 
   /** The Raft index (group 0) of the last change applied here. */
@@ -212,16 +250,17 @@ export class Catalog {
   }
 
   /** Runs a change through the log when attached, else applies and saves it here. */
-  async #change(change: CatalogChange): Promise<InstanceRecord | null> {
+  async #change(change: CatalogChange): Promise<ChangeResult> {
     if (this.#replicate === null) {
       const r = await this.#mutate((d) => applyChange(d, change, nowSeconds()));
+      if (isUserChange(change)) this.#usersVersion++;
       for (const l of this.#listeners) l(change);
       return r;
     }
     const reply = await this.#replicate(sealedChangeOp(this.#keys, change));
     if (reply instanceof HeroError) throw reply;
     if (!Buffer.isBuffer(reply)) throw new HeroError("INTERNAL", "unexpected catalog reply");
-    return JSON.parse(reply.toString("utf8")) as InstanceRecord | null;
+    return JSON.parse(reply.toString("utf8")) as ChangeResult;
   }
 
   /** Run `change` on a copy, save the copy, then adopt it; changes run one at a time. */
@@ -238,3 +277,6 @@ export class Catalog {
     return next;
   }
 }
+
+const isUserChange = (c: CatalogChange): boolean =>
+  c.kind === "setUser" || c.kind === "deleteUsers";

@@ -6,6 +6,8 @@
  * edge. Field names use snake_case because they are persisted.
  */
 
+import type { AclUser } from "../security/acl/user.ts";
+
 /**
  * An instance's type as the catalog stores it: HeroDB's name for it ("InMemory", "Redb",
  * "Sql"…) and, for types that keep data at a path, the path as given. The catalog does not
@@ -74,6 +76,11 @@ export interface ClusterData {
 
 export interface CatalogData {
   version: 1;
+  /**
+   * ACL users (src/security/acl/user.ts), passwords in stored forms only. Absent or without a
+   * `default` entry: the built-in default user, unchanged.
+   */
+  users?: AclUser[];
   /** The index the next created instance receives. */
   next_index: number;
   instances: InstanceRecord[];

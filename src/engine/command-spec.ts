@@ -39,6 +39,9 @@ export type Flag =
   // may need a call to an outside service before it runs (a text embedding): the engine's
   // prepareCall finishes its arguments first, so it never overlaps the commands after it
   | "external"
+  // runs before authentication and whatever a user's ACL rules say (AUTH, HELLO, QUIT, RESET),
+  // as Redis's no-auth commands do
+  | "no-auth"
   // Redis's @dangerous ACL category: commands an ordinary application user should not run
   // (FLUSHALL, KEYS, CONFIG…). An ACL category, not a COMMAND INFO flag, as in Redis 7
   | "dangerous";
@@ -135,6 +138,12 @@ export interface CommandSpec<S = never, C = unknown> {
   arity: number;
   flags: readonly Flag[];
   keys?: KeySpec;
+  /**
+   * The pub/sub channels a command names, for ACL channel rules (`&pattern`): its arguments
+   * from the first to `last` (1: only the first; -1: all); `patterns`: they are PSUBSCRIBE
+   * patterns, which a rule must name literally.
+   */
+  channels?: { last: 1 | -1; patterns?: boolean };
   scope: Scope;
   exec?: Exec<S>;
   /** For engine writes: finalises arguments on the receiving node before the Op is built. */

@@ -8,8 +8,10 @@ import type { Reply } from "../engine/reply.ts";
 import type { Instance } from "../instances/instance.ts";
 import type { CommandStats } from "../metrics/command-stats.ts";
 import type { NodeFigures } from "../metrics/figures.ts";
+import type { UserDirectory } from "../security/acl/directory.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import type { AuthThrottle } from "../security/auth-throttle.ts";
+import type { AclLog } from "./acl-log.ts";
 import type { PubSubHub } from "./pubsub-hub.ts";
 import type { QueuedCommand, Session } from "./session.ts";
 
@@ -43,6 +45,20 @@ export interface ServerApi {
   db0View(): Instance;
   records(): InstanceRecord[];
   checkAdminSecret(secret: string): boolean;
+  /** ACL users, as the catalog holds them on this node. */
+  readonly users: UserDirectory;
+  /** This node's recent ACL refusals (ACL LOG). */
+  readonly aclLog: AclLog;
+  /** ACL SETUSER with rules prepared on this node (no plain password); through the catalog. */
+  setUser(name: string, preparedRules: string[]): Promise<void>;
+  /** ACL DELUSER: how many existed. */
+  deleteUsers(names: string[]): Promise<number>;
+  /**
+   * Resolves once this node's catalog holds every change committed before the call (null on a
+   * single server, where it always does): AUTH waits for it so a user just created or changed
+   * through another node is known here.
+   */
+  catalogBarrier(): Promise<void> | null;
   /** The permission an access key grants on an instance, or null. */
   checkAccessKey(index: number, key: string): "Read" | "ReadWrite" | null;
   sessions(): Session[];

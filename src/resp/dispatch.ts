@@ -2,8 +2,9 @@
  * Dispatch: from a parsed command to a reply, reading only the command table.
  *
  * Order of checks, as Redis does them: namespace prefix, known command, subcommand, arity,
- * subscribed-mode restrictions, MULTI queuing, then (in `execute`) instance selected, instance
- * type, permission, encryption, and finally the handler. Engine writes become Ops applied by the
+ * subscribed-mode restrictions, MULTI queuing, then (in `execute`) the user's ACL rules
+ * (./acl-gate.ts), instance selected, instance type, permission, encryption, and finally the
+ * handler. Engine writes become Ops applied by the
  * instance; engine reads go straight to its engine. Everything here is synchronous unless a handler
  * or a blocking wait makes it a promise, which keeps the pipelined hot path free of promises.
  */
@@ -18,6 +19,7 @@ import { namespaceOf } from "../instances/instance.ts";
 import type { CommandStats } from "../metrics/command-stats.ts";
 import { authorizeCommand } from "../security/authorization.ts";
 import { openReply, sealArgs } from "../security/sealing.ts";
+import { aclDenial } from "./acl-gate.ts";
 import type { CommandContext, ServerApi } from "./context.ts";
 import { inTransaction, runInTransaction } from "./engine-transactions.ts";
 import type { Request } from "./parser.ts";
@@ -209,6 +211,11 @@ export class Dispatcher {
       session.multiFailed = true;
       return err(`Command not allowed inside a transaction`);
     }
+    const denied = aclDenial(this.server, session, r);
+    if (denied !== null) {
+      session.multiFailed = true;
+      return denied;
+    }
     if (!r.traits.universal) {
       const inst = admit(session, r);
       if (inst instanceof HeroError) {
@@ -260,6 +267,8 @@ export class Dispatcher {
    * needs none.
    */
   private admission(session: Session, r: Resolved): Instance | null | HeroError {
+    const denied = aclDenial(this.server, session, r);
+    if (denied !== null) return denied;
     const t = r.traits;
     if (t.universal && t.handled) return authorizeCommand(session.principal, r.name, t);
     const inst = admit(session, r);

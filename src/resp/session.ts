@@ -8,13 +8,13 @@
 import type { Reply } from "../engine/reply.ts";
 import type { Instance } from "../instances/instance.ts";
 import type { SessionNotices } from "../instances/registry.ts";
+import type { CompiledUser } from "../security/acl/check.ts";
 import {
   type Access,
   ANONYMOUS,
-  accessTo,
   type Credentials,
   type Principal,
-  principalOf,
+  sessionAccess,
 } from "../security/authorization.ts";
 import type { TableEntry } from "./context.ts";
 import type { Traits } from "./table.ts";
@@ -41,8 +41,18 @@ export class Session {
   instance: Instance | null = null;
   /** Access to the selected instance, decided at SELECT (and again when its security changes). */
   perm: Access = "none";
-  /** Who the session is: the admin, an access key, or anonymous (src/security/authorization.ts). */
+  /**
+   * Who the session is: the admin, an access key, an ACL user, or anonymous
+   * (src/security/authorization.ts).
+   */
   principal: Principal = ANONYMOUS;
+  /**
+   * The ACL rules that apply: the user's, the default user's for an anonymous session, null when
+   * none do (the admin, an access key) or when an anonymous session must authenticate first.
+   * Taken again whenever the catalog's users version differs from `rulesVersion` (./acl-gate.ts).
+   */
+  rules: CompiledUser | null = null;
+  rulesVersion = -1;
   /** A key given to AUTH before SELECT, tried when a private instance is selected. */
   presentedKey: string | null = null;
   /** The key the current instance was opened with (re-checked when its security changes). */
@@ -115,7 +125,7 @@ export function sessionNotices(sessions: () => Session[], creds: Credentials): S
     securityChanged(inst) {
       for (const s of sessions()) {
         if (s.instance !== inst) continue;
-        const perm = accessTo(creds, inst, principalOf(creds, s.selectKey));
+        const perm = sessionAccess(creds, inst, s.principal, s.rules, s.selectKey);
         if (perm === "none") s.deselect();
         else s.perm = perm;
       }

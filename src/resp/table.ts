@@ -9,6 +9,7 @@
 
 import { kinds } from "../backends/kinds.ts";
 import { commandId } from "../metrics/command-stats.ts";
+import { aclCommands } from "./commands/acl.ts";
 import { connectionCommands } from "./commands/connection.ts";
 import { cryptoCommands } from "./commands/crypto.ts";
 import { moveCommands } from "./commands/move.ts";
@@ -20,6 +21,7 @@ import type { TableEntry } from "./context.ts";
 
 const PROTOCOL_COMMANDS: readonly TableEntry[] = [
   ...connectionCommands,
+  ...aclCommands,
   ...serverCommands,
   ...persistenceCommands,
   ...txCommands,
@@ -59,6 +61,8 @@ export interface Traits {
   readonly txControl: boolean;
   /** Its arguments may need the engine's prepareCall first (flag `external`). */
   readonly external: boolean;
+  /** Runs before authentication, whatever ACL rules say (flag `no-auth`: AUTH, HELLO…). */
+  readonly noAuth: boolean;
   /** The entry's `prepare`, if any. */
   readonly prepare: ((args: Buffer[], now: number) => Buffer[]) | null;
 }
@@ -94,6 +98,7 @@ function traitsOf(spec: TableEntry, name: string, parent?: TableEntry): Traits {
     blocks: spec.block !== undefined,
     txControl: flags.includes("transaction"),
     external: flags.includes("external"),
+    noAuth: flags.includes("no-auth"),
     prepare: spec.prepare ?? null,
   };
 }

@@ -27,6 +27,8 @@ export interface AuditEvent {
   outcome: AuditOutcome;
   /** Client address ("127.0.0.1:50312", "uds:/tmp/herodb.sock"). */
   client?: string;
+  /** The ACL user concerned (never a password). */
+  user?: string;
   /** Full hex digest of the key involved; only its first 12 digits are written. */
   keyHash?: string;
   /** JSON-RPC method or RESP command name. */
@@ -54,6 +56,7 @@ export function formatAuditLine(ev: AuditEvent, host: string, nowMs: number): st
     _outcome: ev.outcome,
   };
   if (ev.client !== undefined) record._client = ev.client;
+  if (ev.user !== undefined) record._user = ev.user;
   if (ev.keyHash !== undefined) record._key_id = keyId(ev.keyHash);
   if (ev.method !== undefined) record._method = ev.method;
   if (ev.instance !== undefined) record._instance = ev.instance;

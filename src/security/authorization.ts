@@ -8,9 +8,17 @@
  * ReadWrite to everyone, a private one what the key's record says, the admin everything, and DB0
  * (index 0) is read-only and only for the admin. A command's needs come from its command-table
  * flags: `admin` needs the admin, `write` needs ReadWrite on the selected instance, anything
- * scoped to instances needs at least Read. Users with rules come later and slot in here.
+ * scoped to instances needs at least Read.
+ *
+ * ACL users (./acl) add two things here: a user principal (AUTH name password), which may run
+ * admin-flagged commands when it logged in with a password and its rules allow them (the rules
+ * themselves are checked by the protocol's ACL gate), and `db:` rules, which decide a user's
+ * access to the instances they match before visibility and keys are considered. The built-in
+ * `default` user stands for anonymous connections: its rules apply to them, but it never runs
+ * admin commands (so a fresh server keeps them behind the admin secret).
  */
 import { HeroError } from "../errors.ts";
+import type { CompiledUser } from "./acl/check.ts";
 
 export type Access = "none" | "read" | "readwrite";
 
@@ -23,7 +31,9 @@ export interface Credentials {
 export type Principal =
   | { readonly kind: "admin" }
   | { readonly kind: "key"; readonly key: string }
-  | { readonly kind: "anonymous" };
+  | { readonly kind: "anonymous" }
+  /** An ACL user; `passworded`: it logged in with a password (not a nopass user). */
+  | { readonly kind: "user"; readonly name: string; readonly passworded: boolean };
 
 export const ADMIN: Principal = { kind: "admin" };
 export const ANONYMOUS: Principal = { kind: "anonymous" };
@@ -37,16 +47,54 @@ export function principalOf(creds: Credentials, secret: string | null): Principa
 /** An instance as access to it is decided. */
 export interface AccessTarget {
   readonly index: number;
-  readonly record: { readonly visibility: "Public" | "Private" };
+  readonly record: { readonly visibility: "Public" | "Private"; readonly name: string };
 }
 
-/** The access `principal` has on an instance. */
-export function accessTo(creds: Credentials, target: AccessTarget, principal: Principal): Access {
+/**
+ * The access `principal` has on an instance. `rules` are the ACL rules that apply to it (a
+ * user's, or the default user's for an anonymous one): a `db:` rule matching the instance
+ * decides; otherwise visibility and keys do.
+ */
+export function accessTo(
+  creds: Credentials,
+  target: AccessTarget,
+  principal: Principal,
+  rules: CompiledUser | null = null,
+): Access {
   if (target.index === 0) return principal.kind === "admin" ? "read" : "none";
-  if (target.record.visibility === "Public" || principal.kind === "admin") return "readwrite";
-  if (principal.kind === "anonymous") return "none";
+  if (principal.kind === "admin") return "readwrite";
+  const ruled = rules?.instanceAccess(target.index, target.record.name);
+  if (ruled !== undefined) return ruled;
+  if (target.record.visibility === "Public") return "readwrite";
+  if (principal.kind !== "key") return "none";
   const p = creds.checkAccessKey(target.index, principal.key);
   return p === "ReadWrite" ? "readwrite" : p === "Read" ? "read" : "none";
+}
+
+/**
+ * A session's access to an instance: its own (principal and rules), or what a key it presented
+ * gives, whichever is greater.
+ */
+export function sessionAccess(
+  creds: Credentials,
+  target: AccessTarget,
+  principal: Principal,
+  rules: CompiledUser | null,
+  key: string | null,
+): Access {
+  const own = accessTo(creds, target, principal, rules);
+  if (key === null || own === "readwrite") return own;
+  return greaterAccess(own, accessTo(creds, target, principalOf(creds, key)));
+}
+
+/** The greater of two accesses (a user who also presents an access key gets the better). */
+export function greaterAccess(a: Access, b: Access): Access {
+  return a === "readwrite" || b === "readwrite" ? "readwrite" : a === "read" ? a : b;
+}
+
+/** Whether a principal may run admin-flagged commands (a user also needs its rules to allow it). */
+export function mayAdmin(principal: Principal): boolean {
+  return principal.kind === "admin" || (principal.kind === "user" && principal.passworded);
 }
 
 /** What a command needs, as the table's flags say: the admin, or write access. */
@@ -67,10 +115,10 @@ export function authorizeCommand(
   index = -1,
   access: Access = "none",
 ): HeroError | null {
-  if (needs.admin && principal.kind !== "admin") {
+  if (needs.admin && !mayAdmin(principal)) {
     return new HeroError(
       "NOPERM",
-      `'${name.toLowerCase().replace("|", " ")}' is an admin command: AUTH <admin-secret> first`,
+      `'${name.toLowerCase().replace("|", " ")}' is an admin command: AUTH <admin-secret> (or a user with a password and the rights) first`,
     );
   }
   if (index < 0 || access === "readwrite") return null;

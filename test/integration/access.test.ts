@@ -255,6 +255,13 @@ describe.skipIf(skipWithout("redis-cli", "curl"))("private instances and access 
       SAVE: () => ["SAVE"],
       BGSAVE: () => ["BGSAVE"],
       "LANCE.EMBEDDING": () => ["LANCE.EMBEDDING", "CONFIG", "DEL", "dataset"],
+      "ACL|DELUSER": () => ["ACL", "DELUSER", "nobody"],
+      "ACL|DRYRUN": () => ["ACL", "DRYRUN", "default", "GET", "k"],
+      "ACL|GETUSER": () => ["ACL", "GETUSER", "default"],
+      "ACL|LIST": () => ["ACL", "LIST"],
+      "ACL|LOG": () => ["ACL", "LOG"],
+      "ACL|SETUSER": () => ["ACL", "SETUSER", "nobody", "on"],
+      "ACL|USERS": () => ["ACL", "USERS"],
     };
     const adminCommands = allCommands().flatMap((c) => [
       ...(c.flags.includes("admin") ? [c.name] : []),

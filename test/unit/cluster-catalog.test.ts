@@ -68,6 +68,6 @@ describe("cluster membership changes", () => {
       },
       3,
     );
-    expect(r?.members).toEqual([1, 3]);
+    expect((r as { members?: number[] } | null)?.members).toEqual([1, 3]);
   });
 });

@@ -12,15 +12,19 @@ import { MapReply, OK, PONG, type Reply, Simple, Verbatim } from "../../engine/r
 import { err, HeroError, syntaxError } from "../../errors.ts";
 import type { Instance } from "../../instances/instance.ts";
 import { hashAccessKey } from "../../security/access-keys.ts";
+import { DEFAULT_USER_NAME } from "../../security/acl/user.ts";
 import { failureDelayMs, hostOf } from "../../security/auth-throttle.ts";
 import {
   type Access,
   ADMIN,
   ANONYMOUS,
   accessTo,
+  type Principal,
   principalOf,
+  sessionAccess,
 } from "../../security/authorization.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
+import type { Session } from "../session.ts";
 import { clientInfoLine } from "./client-info.ts";
 
 const universal = "universal" as const;
@@ -31,19 +35,29 @@ function authFailure(
   key: string,
   reply: HeroError,
 ): Reply | Promise<Reply> {
-  const s = ctx.session;
-  s.authFailures++;
   ctx.server.audit({
     event: "instance_auth_failure",
-    client: s.addr,
+    client: ctx.session.addr,
     instance,
     keyHash: hashAccessKey(key),
     method: ctx.name,
     outcome: "denied",
   });
-  // Counted per connection and per client address, so reconnecting does not reset the delay.
-  const byAddress = ctx.server.authThrottle.fail(hostOf(s.addr), ctx.server.clock());
-  const delay = failureDelayMs(Math.max(s.authFailures, byAddress));
+  return slowed(ctx, reply, []);
+}
+
+/**
+ * A failed authentication's reply, later and later: counted per connection, per client address
+ * and per `more` (a user name), so neither reconnecting nor moving between addresses resets the
+ * delay for a guessed user.
+ */
+function slowed(ctx: CommandContext, reply: HeroError, more: string[]): Reply | Promise<Reply> {
+  const s = ctx.session;
+  s.authFailures++;
+  const now = ctx.server.clock();
+  let worst = Math.max(s.authFailures, ctx.server.authThrottle.fail(hostOf(s.addr), now));
+  for (const m of more) worst = Math.max(worst, ctx.server.authThrottle.fail(m, now));
+  const delay = failureDelayMs(worst);
   if (delay === 0) return reply;
   return new Promise((r) => setTimeout(() => r(reply), delay));
 }
@@ -51,9 +65,10 @@ function authFailure(
 const wrongPass = (): HeroError =>
   new HeroError("WRONGPASS", "invalid username-password pair or user is disabled.");
 
-/** The access `key` gives on `inst` (public instances give ReadWrite to everyone). */
+/** The session's access to `inst` with `key` presented (or none). */
 function permissionFor(ctx: CommandContext, inst: Instance, key: string | null): Access {
-  return accessTo(ctx.server, inst, principalOf(ctx.server, key));
+  const s = ctx.session;
+  return sessionAccess(ctx.server, inst, s.principal, s.rules, key);
 }
 
 function select(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
@@ -109,32 +124,90 @@ function selectOn(
   s.perm = perm;
   s.selectKey = key;
   // Who the session is comes from AUTH; presenting the admin secret to SELECT proves it too.
-  if (key !== null && ctx.server.checkAdminSecret(key)) s.principal = ADMIN;
+  if (key !== null && ctx.server.checkAdminSecret(key)) becomeKeyHolder(s, ADMIN);
   s.authFailures = 0;
   return OK;
 }
 
+/**
+ * AUTH [username] password. Without a user name (or as `default`), the admin secret and access
+ * keys work as they always have; anything else is a user's password (the default user's when
+ * no name is given, as in Redis).
+ */
 function auth(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
   if (args.length > 2) return syntaxError();
-  const key = args[args.length - 1].toString("utf8");
+  const password = args[args.length - 1].toString("utf8");
+  const name = args.length === 2 ? args[0].toString("utf8") : DEFAULT_USER_NAME;
+  if (name === DEFAULT_USER_NAME && knownKey(ctx, password)) return authByKey(ctx, password);
+  // A nopass default user takes any password in Redis; here an unknown one is refused, as it
+  // always was: it is most likely a mistyped or revoked access key.
+  if (name === DEFAULT_USER_NAME && ctx.server.users.user(name)?.nopass !== false) {
+    return authFailure(ctx, ctx.session.instance?.index, password, wrongPass());
+  }
+  return authUser(ctx, name, password);
+}
+
+/** AUTH with the admin secret or an access key. */
+function authByKey(ctx: CommandContext, key: string): Reply | Promise<Reply> {
   const s = ctx.session;
   const inst = s.instance;
+  const principal = principalOf(ctx.server, key);
   if (inst !== null) {
-    const perm = permissionFor(ctx, inst, key);
-    if (
-      perm === "none" ||
-      (inst.index !== 0 && inst.record.visibility === "Public" && !knownKey(ctx, key))
-    ) {
-      return authFailure(ctx, inst.index, key, wrongPass());
-    }
+    const perm = accessTo(ctx.server, inst, principal);
+    if (perm === "none") return authFailure(ctx, inst.index, key, wrongPass());
     s.perm = perm;
     s.selectKey = key;
-  } else if (!knownKey(ctx, key)) {
-    return authFailure(ctx, undefined, key, wrongPass());
   }
   s.presentedKey = key;
-  s.principal = principalOf(ctx.server, key);
+  becomeKeyHolder(s, principal);
   s.authFailures = 0;
+  return OK;
+}
+
+/** The session now speaks as the admin or an access key: no ACL rules apply to it. */
+function becomeKeyHolder(s: Session, principal: Principal): void {
+  s.principal = principal;
+  s.rules = null;
+}
+
+/** AUTH as an ACL user: after this node's catalog has caught up, checked against its passwords. */
+async function authUser(ctx: CommandContext, name: string, password: string): Promise<Reply> {
+  // A user just created or changed through another node must be known here first.
+  await ctx.server.catalogBarrier()?.catch(() => undefined);
+  const users = ctx.server.users;
+  const s = ctx.session;
+  if (!(await users.authenticate(name, password))) {
+    ctx.server.aclLog.add(
+      {
+        reason: "auth",
+        context: "toplevel",
+        object: "AUTH",
+        username: name,
+        clientInfo: clientInfoLine(s),
+      },
+      ctx.server.clock(),
+    );
+    ctx.server.audit({
+      event: "auth_failure",
+      client: s.addr,
+      user: name,
+      method: ctx.name,
+      outcome: "denied",
+    });
+    return slowed(ctx, wrongPass(), [`user:${name}`]);
+  }
+  s.principal = { kind: "user", name, passworded: users.hasPassword(name) };
+  s.rules = users.rulesOf(name) ?? null;
+  s.rulesVersion = users.version;
+  s.presentedKey = null;
+  s.authFailures = 0;
+  const inst = s.instance;
+  if (inst !== null) {
+    const perm = sessionAccess(ctx.server, inst, s.principal, s.rules, s.selectKey);
+    if (perm === "none") s.deselect();
+    else s.perm = perm;
+  }
+  ctx.server.audit({ event: "auth", client: s.addr, user: name, method: ctx.name, outcome: "ok" });
   return OK;
 }
 
@@ -160,11 +233,11 @@ function hello(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
     i = 1;
   }
   let name: string | null = null;
-  let authKey: string | null = null;
+  let authArgs: Buffer[] | null = null;
   for (; i < args.length; i++) {
     const opt = args[i].toString("latin1").toUpperCase();
     if (opt === "AUTH" && i + 2 < args.length) {
-      authKey = args[i + 2].toString("utf8");
+      authArgs = [args[i + 1], args[i + 2]];
       i += 2;
     } else if (opt === "SETNAME" && i + 1 < args.length) {
       name = args[++i].toString("utf8");
@@ -192,8 +265,19 @@ function hello(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
       [],
     ]);
   };
-  if (authKey !== null) {
-    const r = auth(ctx, [Buffer.from("default"), Buffer.from(authKey)]);
+  if (
+    authArgs === null &&
+    ctx.session.principal.kind === "anonymous" &&
+    ctx.session.rules === null &&
+    ctx.server.users.defaultNeedsAuth()
+  ) {
+    return new HeroError(
+      "NOAUTH",
+      "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+    );
+  }
+  if (authArgs !== null) {
+    const r = auth(ctx, authArgs);
     if (r instanceof Promise) return r.then((x) => (x instanceof HeroError ? x : finish()));
     if (r instanceof HeroError) return r;
   }
@@ -211,6 +295,8 @@ function reset(ctx: CommandContext): Reply {
   s.encKey = null;
   s.presentedKey = null;
   s.principal = ANONYMOUS;
+  s.rules = null;
+  s.rulesVersion = -1;
   s.readOnlyReplica = false;
   return new Simple("RESET");
 }
@@ -367,17 +453,18 @@ export const connectionCommands: TableEntry[] = [
     summary: "Handshakes with the server: protocol version (2 or 3), optional AUTH and SETNAME.",
     syntax: "[protover [AUTH username password] [SETNAME clientname]]",
     arity: -1,
-    flags: ["fast"],
+    flags: ["fast", "no-auth"],
     scope: universal,
     run: hello,
   },
   {
     name: "AUTH",
     group: "connection",
-    summary: "Presents an access key (or the admin secret) for the selected or next instance.",
-    syntax: "[username] key",
+    summary:
+      "Authenticates: an ACL user's name and password, or an access key (or the admin secret) for the selected or next instance.",
+    syntax: "[username] password",
     arity: -2,
-    flags: ["fast"],
+    flags: ["fast", "no-auth"],
     scope: universal,
     run: auth,
   },
@@ -397,7 +484,7 @@ export const connectionCommands: TableEntry[] = [
     summary: "Closes the connection after replying.",
     syntax: "",
     arity: -1,
-    flags: ["fast", "immediate"],
+    flags: ["fast", "immediate", "no-auth"],
     scope: universal,
     run: (ctx) => {
       ctx.session.close();
@@ -410,7 +497,7 @@ export const connectionCommands: TableEntry[] = [
     summary: "Resets the connection: deselects, discards MULTI, unwatches, unsubscribes, RESP2.",
     syntax: "",
     arity: 1,
-    flags: ["fast", "immediate"],
+    flags: ["fast", "immediate", "no-auth"],
     scope: universal,
     run: reset,
   },

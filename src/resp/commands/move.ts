@@ -12,7 +12,7 @@ import { PUT_NX_OP, TAKE_OP } from "../../backends/kv/internal-ops.ts";
 import { parseInteger } from "../../backends/kv/parse.ts";
 import type { Reply } from "../../engine/reply.ts";
 import { err, HeroError } from "../../errors.ts";
-import { accessTo, principalOf } from "../../security/authorization.ts";
+import { sessionAccess } from "../../security/authorization.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 
 async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
@@ -27,7 +27,7 @@ async function move(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
     return err(`MOVE needs a key-value destination; instance ${index} is not one`);
   }
   const key = s.selectKey ?? s.presentedKey;
-  if (accessTo(ctx.server, target, principalOf(ctx.server, key)) !== "readwrite") {
+  if (sessionAccess(ctx.server, target, s.principal, s.rules, key) !== "readwrite") {
     return new HeroError("NOPERM", `MOVE needs write access to instance ${index}`);
   }
   if (source.record.encrypted !== target.record.encrypted) {

@@ -52,22 +52,28 @@ const spec = (
 ): TableEntry => ({ name, group: "pubsub", summary, syntax, arity, flags, scope, run });
 
 export const pubsubCommands: TableEntry[] = [
-  spec(
-    "SUBSCRIBE",
-    -2,
-    ["pubsub", "no-multi"],
-    "Listens for messages published to channels of the selected instance.",
-    "channel [channel ...]",
-    (c, a) => subscribe(c, a, false),
-  ),
-  spec(
-    "PSUBSCRIBE",
-    -2,
-    ["pubsub", "no-multi"],
-    "Listens for messages published to channels matching patterns.",
-    "pattern [pattern ...]",
-    (c, a) => subscribe(c, a, true),
-  ),
+  {
+    ...spec(
+      "SUBSCRIBE",
+      -2,
+      ["pubsub", "no-multi"],
+      "Listens for messages published to channels of the selected instance.",
+      "channel [channel ...]",
+      (c, a) => subscribe(c, a, false),
+    ),
+    channels: { last: -1 },
+  },
+  {
+    ...spec(
+      "PSUBSCRIBE",
+      -2,
+      ["pubsub", "no-multi"],
+      "Listens for messages published to channels matching patterns.",
+      "pattern [pattern ...]",
+      (c, a) => subscribe(c, a, true),
+    ),
+    channels: { last: -1, patterns: true },
+  },
   // Unsubscribing needs no instance check: it only removes the session's own subscriptions.
   spec(
     "UNSUBSCRIBE",
@@ -87,14 +93,17 @@ export const pubsubCommands: TableEntry[] = [
     (c, a) => unsubscribe(c, a, true),
     "universal",
   ),
-  spec(
-    "PUBLISH",
-    3,
-    ["pubsub", "write", "fast"],
-    "Posts a message to a channel of the selected instance.",
-    "channel message",
-    (c, a) => c.server.pubsub.publish(c.session.instance!.index, str(a[0]), a[1]),
-  ),
+  {
+    ...spec(
+      "PUBLISH",
+      3,
+      ["pubsub", "write", "fast"],
+      "Posts a message to a channel of the selected instance.",
+      "channel message",
+      (c, a) => c.server.pubsub.publish(c.session.instance!.index, str(a[0]), a[1]),
+    ),
+    channels: { last: 1 },
+  },
   {
     name: "PUBSUB",
     group: "pubsub",
