@@ -33,9 +33,10 @@ import { RespListener } from "./resp/listener.ts";
 import { DEFAULT_LIMITS } from "./resp/parser.ts";
 import { PubSubHub } from "./resp/pubsub-hub.ts";
 import { type Session, sessionNotices } from "./resp/session.ts";
-import { allCommands } from "./resp/table.ts";
+import { allCommands, knownCommand } from "./resp/table.ts";
 import { categoryIndex } from "./security/acl/categories.ts";
 import { UserDirectory } from "./security/acl/directory.ts";
+import { UserAdmin } from "./security/acl/user-admin.ts";
 import { AuditLog } from "./security/audit.ts";
 import { AuthThrottle } from "./security/auth-throttle.ts";
 import { ClientTls } from "./security/client-tls.ts";
@@ -174,7 +175,11 @@ export class HeroServer {
       await clusterNode.bootstrap();
       if (catchUpTo > 0) await registry.catchUpAsJoiner(catchUpTo);
     }
+    // ACL categories by command name, from the table (built above; types added at start only).
+    const users = new UserDirectory(catalog, categoryIndex(allCommands()));
+    const userAdmin = new UserAdmin(catalog, knownCommand);
     const plane = new ControlPlane({
+      users: { admin: userAdmin, directory: users },
       catalog,
       host: registry,
       audit,
@@ -190,8 +195,6 @@ export class HeroServer {
     for (const f of await plane.openAll()) {
       log.warn({ index: f.index, name: f.name, error: f.error }, "instance could not be opened");
     }
-    // ACL categories by command name, from the table (built above; types added at start only).
-    const categories = categoryIndex(allCommands());
     const config = new Map<string, string>([
       ["bind", c.host],
       ["port", String(c.port)],
@@ -221,10 +224,9 @@ export class HeroServer {
       records: () => catalog.list(),
       checkAdminSecret: (s) => catalog.checkAdminSecret(s),
       checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
-      users: new UserDirectory(catalog, (name) => categories.get(name)),
+      users,
       aclLog: new AclLog(),
-      setUser: (name, rules) => catalog.setUser(name, rules),
-      deleteUsers: (names) => catalog.deleteUsers(names),
+      userAdmin,
       catalogBarrier: () => registry.catalogRaft()?.readBarrier() ?? null,
       sessions,
       audit: (ev) => audit.write(ev),

@@ -14,6 +14,9 @@ import type { ClusterControl } from "../cluster/cluster-node.ts";
 import type { Catalog } from "../db0/catalog.ts";
 import type { BackendType, InstanceRecord, SecurityChanges } from "../db0/types.ts";
 import { HeroError } from "../errors.ts";
+import type { UserDirectory } from "../security/acl/directory.ts";
+import type { UserAdmin } from "../security/acl/user-admin.ts";
+import { issueUserToken } from "../security/acl/user-tokens.ts";
 import type { AuditEvent, AuditLog } from "../security/audit.ts";
 
 /** What the composition root implements to serve instances. */
@@ -45,6 +48,8 @@ export interface ControlPlaneOptions {
   cluster?: ClusterControl;
   /** Backup and restore of instances (db_backup, db_restore). */
   backups?: BackupService;
+  /** ACL users: changing them, and reading them as sessions do (the user_* methods). */
+  users?: { admin: UserAdmin; directory: UserDirectory };
 }
 
 export interface CreateInstanceParams {
@@ -65,8 +70,10 @@ export class ControlPlane {
   /** Set by the composition root once the service (which creates instances through this plane) exists. */
   backups: BackupService | null;
   private readonly catalogBarrier: () => Promise<void> | null;
+  readonly users: { admin: UserAdmin; directory: UserDirectory } | null;
 
   constructor(opts: ControlPlaneOptions) {
+    this.users = opts.users ?? null;
     this.cluster = opts.cluster ?? null;
     this.backups = opts.backups ?? null;
     this.catalogBarrier = opts.catalogBarrier ?? (() => null);
@@ -77,6 +84,32 @@ export class ControlPlane {
 
   checkAdminSecret(secret: string): boolean {
     return this.catalog.checkAdminSecret(secret);
+  }
+
+  /** ACL users, or an error saying this server has none configured (tests build planes bare). */
+  userAccess(): { admin: UserAdmin; directory: UserDirectory } {
+    if (this.users === null) throw new HeroError("UNSUPPORTED", "users are not available here");
+    return this.users;
+  }
+
+  /** Reads of users wait, in a cluster, for changes made through other nodes. */
+  async usersNow(): Promise<UserDirectory> {
+    await this.catalogBarrier();
+    return this.userAccess().directory;
+  }
+
+  /**
+   * user_token: a bearer token for `name` if `password` logs in (null otherwise), valid for
+   * `ttlSec` seconds.
+   */
+  async userToken(name: string, password: string, ttlSec: number): Promise<string | null> {
+    const users = await this.usersNow();
+    if (!(await users.authenticate(name, password))) return null;
+    const user = users.user(name);
+    if (user === undefined) return null;
+    return issueUserToken(user, Math.floor(Date.now() / 1000), ttlSec, (p) =>
+      this.catalog.tokenMac(p),
+    );
   }
 
   audit(ev: AuditEvent): void {

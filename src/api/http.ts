@@ -12,7 +12,6 @@ import type { TLSSocket, TlsOptions, Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { HeroError } from "../errors.ts";
 import { log } from "../log.ts";
-import { ADMIN, ANONYMOUS } from "../security/authorization.ts";
 import {
   describeHandshakeFailure,
   keepRemoteAddresses,
@@ -21,7 +20,7 @@ import {
 import { registerBackupRoutes } from "./backup-routes.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
-import { bearerToken, clientAddress } from "./http-caller.ts";
+import { clientAddress, type HttpAuthenticator, identify } from "./http-caller.ts";
 import type { CallContext } from "./methods.ts";
 import { type Probes, registerProbes } from "./probes.ts";
 import { logInternalError, RpcDispatcher, type RpcReply } from "./rpc.ts";
@@ -160,14 +159,30 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     ),
   );
 
+  const auth: HttpAuthenticator = {
+    checkAdminSecret: (s) => opts.plane.checkAdminSecret(s),
+    users: opts.plane.users?.directory ?? null,
+    tokenMac: (p) => opts.plane.catalog.tokenMac(p),
+  };
   app.post("/", async (req, reply) => {
-    const token = bearerToken(req.headers.authorization);
+    const id = await identify(req.headers.authorization, auth);
+    const users = auth.users;
     const call: CallContext = {
       client: clientAddress(req),
       transport: "http",
-      principal: token !== null && opts.plane.checkAdminSecret(token) ? ADMIN : ANONYMOUS,
-      presentedSecret: token !== null,
+      principal: id.principal,
+      presentedSecret: id.presented,
+      userMayAdmin: users !== null && id.rules !== null && users.allowsCategory(id.rules, "admin"),
     };
+    if (id.failedUser !== undefined) {
+      opts.plane.audit({
+        event: "auth_failure",
+        outcome: "denied",
+        client: call.client,
+        user: id.failedUser,
+        method: "http",
+      });
+    }
     const text = typeof req.body === "string" ? req.body : "";
     if (text.trim() === "") {
       return sendJson(reply, 200, errorBody(PARSE_ERROR, "Parse error: empty body"));

@@ -27,6 +27,7 @@ import {
 } from "./errors.ts";
 import { buildOpenRpcDocument } from "./openrpc.ts";
 import type { JsonSchema } from "./schema.ts";
+import { USER_METHODS } from "./user-methods.ts";
 
 /** Who is calling, as established by the transport. */
 export interface CallContext {
@@ -37,6 +38,8 @@ export interface CallContext {
   principal: Principal;
   /** A secret was presented (and, when refused, it was wrong); for the audit log. */
   presentedSecret?: boolean;
+  /** An ACL user whose rules allow the whole @admin category: admin methods are open to it. */
+  userMayAdmin?: boolean;
 }
 
 export interface MethodContext {
@@ -376,6 +379,7 @@ export const METHODS: readonly MethodSpec[] = [
   },
   ...CLUSTER_METHODS,
   ...BACKUP_METHODS,
+  ...USER_METHODS,
   {
     name: "rpc.discover",
     summary: "This API's OpenRPC document; needs no secret.",

@@ -157,14 +157,20 @@ export class RpcDispatcher {
   }
 
   async #invoke(spec: MethodSpec, params: JSONRPCParams, call: CallContext): Promise<unknown> {
-    const denied = authorizeCall(call.principal, spec);
+    const denied = authorizeCall(call.principal, spec, call.userMayAdmin === true);
     if (denied !== null) {
       this.plane.audit({
         event: "auth_failure",
         outcome: "denied",
         client: call.client,
         method: spec.name,
-        error: call.presentedSecret ? "WRONG_SECRET" : "NO_SECRET",
+        ...(call.principal.kind === "user" ? { user: call.principal.name } : {}),
+        error:
+          call.principal.kind === "user"
+            ? "NOT_ADMIN"
+            : call.presentedSecret
+              ? "WRONG_SECRET"
+              : "NO_SECRET",
       });
       throw denied;
     }
@@ -198,6 +204,7 @@ export class RpcDispatcher {
           event: "admin_call",
           outcome,
           client: call.client,
+          ...(call.principal.kind === "user" ? { user: call.principal.name } : {}),
           method: spec.name,
           instance,
           error: errorCode,

@@ -25,6 +25,7 @@ import { VERIFIER_BYTES } from "./format.ts";
 
 const VERIFIER_INFO = "herodb-ts db0 key-verifier v1";
 const DATA_KEY_INFO = "herodb-ts db0 catalog-key v1";
+const TOKEN_KEY_INFO = "herodb-ts user-token v1";
 
 export class CatalogKeys {
   /** The Argon2 parameters the keys were derived with (recorded in the file header). */
@@ -32,12 +33,15 @@ export class CatalogKeys {
   /** HKDF(master, VERIFIER_INFO): written in clear into the file header. */
   readonly verifier: Uint8Array;
   #dataKey: Uint8Array;
+  /** Signs user tokens (user_token): the same on every node, as they share the admin secret. */
+  #tokenKey: Uint8Array;
   #tagKey = randomBytes(32);
   #secretTag: Uint8Array;
 
   private constructor(master: Uint8Array, kdf: KdfParams, secret: string) {
     this.kdf = kdf;
     this.#dataKey = hkdf(master, DATA_KEY_INFO, 32);
+    this.#tokenKey = hkdf(master, TOKEN_KEY_INFO, 32);
     this.verifier = hkdf(master, VERIFIER_INFO, VERIFIER_BYTES);
     this.#secretTag = this.#tag(secret);
   }
@@ -67,6 +71,11 @@ export class CatalogKeys {
    */
   joinProof(context: string): Uint8Array {
     return hmac(sha256, this.verifier, utf8(`herodb-ts join v1|${context}`));
+  }
+
+  /** The MAC of a user token's payload (src/security/acl/user-tokens.ts). */
+  tokenMac(payload: string): Uint8Array {
+    return hmac(sha256, this.#tokenKey, utf8(payload));
   }
 
   checkJoinProof(context: string, proof: Uint8Array): boolean {

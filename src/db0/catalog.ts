@@ -191,6 +191,11 @@ export class Catalog {
     return this.#keys.joinProof(context);
   }
 
+  /** The MAC of a user token's payload: any node of the cluster computes the same. */
+  tokenMac(payload: string): Uint8Array {
+    return this.#keys.tokenMac(payload);
+  }
+
   checkJoinProof(context: string, proof: Uint8Array): boolean {
     return this.#keys.checkJoinProof(context, proof);
   }

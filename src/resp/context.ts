@@ -9,6 +9,7 @@ import type { Instance } from "../instances/instance.ts";
 import type { CommandStats } from "../metrics/command-stats.ts";
 import type { NodeFigures } from "../metrics/figures.ts";
 import type { UserDirectory } from "../security/acl/directory.ts";
+import type { UserAdmin } from "../security/acl/user-admin.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import type { AuthThrottle } from "../security/auth-throttle.ts";
 import type { AclLog } from "./acl-log.ts";
@@ -49,10 +50,8 @@ export interface ServerApi {
   readonly users: UserDirectory;
   /** This node's recent ACL refusals (ACL LOG). */
   readonly aclLog: AclLog;
-  /** ACL SETUSER with rules prepared on this node (no plain password); through the catalog. */
-  setUser(name: string, preparedRules: string[]): Promise<void>;
-  /** ACL DELUSER: how many existed. */
-  deleteUsers(names: string[]): Promise<number>;
+  /** Changing users (ACL SETUSER, DELUSER): through the catalog, to every node. */
+  readonly userAdmin: UserAdmin;
   /**
    * Resolves once this node's catalog holds every change committed before the call (null on a
    * single server, where it always does): AUTH waits for it so a user just created or changed

@@ -166,6 +166,14 @@ export function lookup(name: string): TableEntry | undefined {
   return find(name)?.spec;
 }
 
+/** Whether "GET" or "CLIENT|KILL" names a command or subcommand of the table (ACL rules). */
+export function knownCommand(name: string): boolean {
+  const [top, sub] = name.split("|");
+  const f = find(top);
+  if (f === undefined) return false;
+  return sub === undefined || findSub(f, sub) !== undefined;
+}
+
 /** The subcommand of a container command (CLIENT SETNAME…), or undefined. */
 export function findSub(parent: Found, sub: string): Found | undefined {
   return parent.subs?.get(sub.toUpperCase());

@@ -134,9 +134,16 @@ export function authorizeCommand(
   return null;
 }
 
-/** The decision for a JSON-RPC method: admin methods need the admin. */
-export function authorizeCall(principal: Principal, method: { admin: boolean }): HeroError | null {
-  if (method.admin && principal.kind !== "admin") {
+/**
+ * The decision for a JSON-RPC method: admin methods need the admin, or a user with a password
+ * whose rules allow the whole @admin category (`userMayAdmin`, decided by the caller).
+ */
+export function authorizeCall(
+  principal: Principal,
+  method: { admin: boolean },
+  userMayAdmin = false,
+): HeroError | null {
+  if (method.admin && principal.kind !== "admin" && !(mayAdmin(principal) && userMayAdmin)) {
     return new HeroError("UNAUTHORIZED", "unauthorized");
   }
   return null;

@@ -10,34 +10,23 @@
 import { commandKeys } from "../../engine/command-keys.ts";
 import { MapReply, OK, type Reply, Simple } from "../../engine/reply.ts";
 import { err } from "../../errors.ts";
-import { ALL_CATEGORIES, commandsInCategory, isCategory } from "../../security/acl/categories.ts";
+import { ALL_CATEGORIES, commandsInCategory } from "../../security/acl/categories.ts";
 import type { ChannelRef } from "../../security/acl/check.ts";
 import { denialMessage } from "../../security/acl/check.ts";
 import { describeUser, getUserFields, type UserFieldValue } from "../../security/acl/describe.ts";
 import { DEFAULT_GENPASS_BITS, genpass } from "../../security/acl/genpass.ts";
-import { prepareRules } from "../../security/acl/rules.ts";
-import { checkUserName, DEFAULT_USER_NAME } from "../../security/acl/user.ts";
+import { DEFAULT_USER_NAME } from "../../security/acl/user.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { allCommands, find, findSub } from "../table.ts";
 
 const universal = "universal" as const;
 
-/** "GET", "CLIENT|KILL": whether the table has it (ACL rules may only name real commands). */
-function knownCommand(name: string): boolean {
-  const [top, sub] = name.split("|");
-  const f = find(top);
-  if (f === undefined) return false;
-  return sub === undefined || findSub(f, sub) !== undefined;
-}
-
 const utf8 = (b: Buffer): string => b.toString("utf8");
 
 async function setuser(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   const name = utf8(args[0]);
-  checkUserName(name);
   const rules = args.slice(1).map(utf8);
-  const prepared = prepareRules(rules, ctx.server.users.user(name), knownCommand, isCategory);
-  await ctx.server.setUser(name, prepared);
+  await ctx.server.userAdmin.setRules(name, rules);
   ctx.server.audit({
     event: "acl_setuser",
     outcome: "ok",
@@ -52,7 +41,7 @@ async function setuser(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
 
 async function deluser(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   const names = args.map(utf8);
-  const count = await ctx.server.deleteUsers(names);
+  const count = await ctx.server.userAdmin.remove(names);
   ctx.server.audit({
     event: "acl_deluser",
     outcome: "ok",

@@ -20,12 +20,26 @@ export interface UserSource {
 export class UserDirectory {
   private readonly source: UserSource;
   private readonly categoriesOf: CategoryLookup;
+  private readonly categories: ReadonlyMap<string, ReadonlySet<string>>;
   private compiledFor = -1;
   private readonly compiled = new Map<string, CompiledUser>();
 
-  constructor(source: UserSource, categoriesOf: CategoryLookup) {
+  /** `categories`: every command's ACL categories by dispatch name (categoryIndex). */
+  constructor(source: UserSource, categories: ReadonlyMap<string, ReadonlySet<string>>) {
     this.source = source;
-    this.categoriesOf = categoriesOf;
+    this.categories = categories;
+    this.categoriesOf = (name) => categories.get(name);
+  }
+
+  /**
+   * Whether `rules` allow every command of a category: what the control plane asks of a user
+   * before an admin method (it has no command of its own to check).
+   */
+  allowsCategory(rules: CompiledUser, category: string): boolean {
+    for (const [name, cats] of this.categories) {
+      if (cats.has(category) && rules.checkCommand(name, [], []) !== null) return false;
+    }
+    return true;
   }
 
   /** Moves whenever a user is created, changed or removed (on this node). */
