@@ -37,6 +37,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "--max-clients", shape: "value" },
   { flag: "--timeout", shape: "value" },
   { flag: "--audit-log", shape: "switch", negation: "--no-audit-log" },
+  { flag: "--audit-gelf", shape: "value" },
   { flag: "--snapshot-count", shape: "value" },
   { flag: "--sql-stream-timeout", shape: "value" },
   { flag: "--metrics-token", shape: "value", secret: true },

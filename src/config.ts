@@ -25,6 +25,8 @@ export interface Config {
   maxClients: number;
   idleTimeoutSec: number;
   auditLog: boolean;
+  /** Also send every audit record as GELF over UDP to this host and port. */
+  auditGelf?: { host: string; port: number };
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
   /** Applied entries after which a Raft group snapshots its state and compacts its log. */
@@ -98,6 +100,7 @@ Options:
   --max-clients N         RESP connections accepted at once (default 10000)
   --timeout SECONDS       close idle RESP connections after this long (default 0: never)
   --no-audit-log          do not write audit.log in the data dir (file: audit-log = false)
+  --audit-gelf HOST:PORT  also send every audit record as a GELF message over UDP
   --metrics-token TOKEN   GET /metrics needs "Authorization: Bearer TOKEN"; /health and
                           /ready stay open
   --sql-stream-timeout S  close a libSQL HTTP stream unused for S seconds, rolling back its
@@ -303,6 +306,7 @@ function interpret(values: Layer, secret: string): Config {
       count("--sql-stream-timeout", str("--sql-stream-timeout") ?? "10"),
     ),
     auditLog: values.get("--audit-log") !== false,
+    ...gelfTarget(str("--audit-gelf")),
     ...metricsToken(str("--metrics-token")),
     engines,
     tls: clientTls(str, values.get("--tls-api") === true, respPort),
@@ -360,6 +364,15 @@ function nonZeroPort(name: string, v: string): number {
   const n = port(name, v);
   if (n === 0) throw new ConfigError(`${name} must be a port from 1 to 65535`);
   return n;
+}
+
+function gelfTarget(v: string | undefined): { auditGelf?: { host: string; port: number } } {
+  if (v === undefined) return {};
+  const at = address("--audit-gelf", v).lastIndexOf(":");
+  const host = v.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  const p = port("--audit-gelf", v.slice(at + 1));
+  if (p === 0) throw new ConfigError("--audit-gelf needs a port from 1 to 65535");
+  return { auditGelf: { host, port: p } };
 }
 
 function metricsToken(v: string | undefined): { metricsToken?: string } {

@@ -132,7 +132,7 @@ export class HeroServer {
       this.transport = started.transport;
       this.clusterNode = clusterNode;
     }
-    this.audit = new AuditLog(c.auditLog ? join(c.dataDir, "audit.log") : null);
+    this.audit = new AuditLog(c.auditLog ? join(c.dataDir, "audit.log") : null, c.auditGelf);
     const audit = this.audit;
     const clock = () => Date.now();
     const stats: ServerStats = {

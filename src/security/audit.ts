@@ -8,9 +8,15 @@
  * appends: admin calls are rare, and an audit line that is lost on crash defeats its purpose.
  * A failing disk must not take the server down, so write errors are counted, reported once on
  * stderr, and otherwise swallowed.
+ *
+ * With --audit-gelf HOST:PORT every record is also sent as one GELF message in a UDP datagram
+ * (uncompressed JSON, which Graylog and Logstash's gelf input accept), so audit trails can be
+ * collected off the machine. UDP may lose a datagram; the file is the record of truth.
  */
 
+import { createSocket, type Socket } from "node:dgram";
 import { closeSync, openSync, writeSync } from "node:fs";
+import { isIPv6 } from "node:net";
 import { hostname } from "node:os";
 import { keyId } from "./access-keys.ts";
 
@@ -64,24 +70,46 @@ export function formatAuditLine(ev: AuditEvent, host: string, nowMs: number): st
   return `${JSON.stringify(record)}\n`;
 }
 
+/** Where GELF datagrams go. */
+export interface GelfTarget {
+  host: string;
+  port: number;
+}
+
 export class AuditLog {
   readonly path: string | null;
   /** Lines that could not be written. */
   failures = 0;
+  /** GELF datagrams that could not be sent. */
+  gelfFailures = 0;
+  #gelf: { socket: Socket; target: GelfTarget } | null = null;
   /** Records written, by "event outcome" (/metrics). */
   readonly written = new Map<string, number>();
   #fd: number | null;
   #host = hostname();
 
-  /** Opens (creating, mode 0600) `path` for appending; `null` makes a log that discards. */
-  constructor(path: string | null) {
+  /**
+   * Opens (creating, mode 0600) `path` for appending; `null` makes a log that discards. With
+   * `gelf`, every record is also sent there over UDP.
+   */
+  constructor(path: string | null, gelf?: GelfTarget) {
     this.path = path;
     this.#fd = path === null ? null : openSync(path, "a", 0o600);
+    if (gelf !== undefined) {
+      const socket = createSocket(isIPv6(gelf.host) ? "udp6" : "udp4");
+      socket.on("error", () => {
+        this.gelfFailures++;
+      });
+      socket.unref();
+      this.#gelf = { socket, target: gelf };
+    }
   }
 
   write(ev: AuditEvent): void {
+    const text = formatAuditLine(ev, this.#host, Date.now());
+    if (this.#gelf !== null) this.#send(this.#gelf, text);
     if (this.#fd === null) return;
-    const line = Buffer.from(formatAuditLine(ev, this.#host, Date.now()));
+    const line = Buffer.from(text);
     try {
       let off = 0;
       while (off < line.length) off += writeSync(this.#fd, line, off);
@@ -94,7 +122,16 @@ export class AuditLog {
     }
   }
 
+  #send(gelf: { socket: Socket; target: GelfTarget }, text: string): void {
+    const datagram = Buffer.from(text.trimEnd());
+    gelf.socket.send(datagram, gelf.target.port, gelf.target.host, (e) => {
+      if (e !== null && e !== undefined) this.gelfFailures++;
+    });
+  }
+
   close(): void {
+    this.#gelf?.socket.close();
+    this.#gelf = null;
     if (this.#fd === null) return;
     const fd = this.#fd;
     this.#fd = null;
