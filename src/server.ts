@@ -320,6 +320,11 @@ export class HeroServer {
             app,
             {
               instance: (ref) => instanceByRef(ref),
+              auth: {
+                checkAdminSecret: (s) => catalog.checkAdminSecret(s),
+                users,
+                tokenMac: (p) => catalog.tokenMac(p),
+              },
               checkAdminSecret: (s) => catalog.checkAdminSecret(s),
               checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
               clock,

@@ -9,17 +9,20 @@
  * the documented URL ends in a fixed word. `…/sql/3/libsql`, `…/sql/3/libsql/` and `…/sql/3/`
  * all work; `…/sql/3` lands on `/sql/v2/pipeline`, which answers how to write the URL.
  *
- * Auth is the bearer token: the admin secret, or an access key of the instance (a Read key runs
- * reads only), none for a public instance. Anything the protocol calls an HTTP error (a token
+ * Auth is the bearer token: the admin secret, an access key of the instance (a Read key runs
+ * reads only), an ACL user's token (user_token) or Basic with a user's name and password (its
+ * `db:` rules and command rules apply, as on RESP), none for a public instance. Anything the protocol calls an HTTP error (a token
  * refused, an unknown instance or baton, a body without the protocol's shape) answers a JSON
  * `{message, code}` with its status, which drivers show as they are.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { OwnBodyLimit } from "../api/http.ts";
-import { bearerToken, clientAddress } from "../api/http-caller.ts";
+import { clientAddress, type HttpAuthenticator, identify } from "../api/http-caller.ts";
 import { logInternalError } from "../api/rpc.ts";
 import type { Instance } from "../instances/instance.ts";
 import { hashAccessKey } from "../security/access-keys.ts";
+import type { CompiledUser } from "../security/acl/check.ts";
+import { DEFAULT_USER_NAME } from "../security/acl/user.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import { type AuthThrottle, failureDelayMs, hostOf } from "../security/auth-throttle.ts";
 import {
@@ -36,6 +39,8 @@ import { type HranaStream, StreamTable } from "./streams.ts";
 
 /** What the routes need from the server. */
 export interface SqlHttpHost extends Credentials {
+  /** Who a request's Authorization header names (the admin, a user, or another token). */
+  auth: HttpAuthenticator;
   /** The instance `ref` (an index or a name) names, once this node serves it. */
   instance(ref: string): Promise<Instance | undefined>;
   clock(): number;
@@ -116,16 +121,33 @@ export function registerSqlHttp(
     return inst;
   }
 
-  /** The token's access to the instance; refused tokens are audited and slowed down. */
+  /**
+   * Who the request comes from and its access to the instance, with the ACL rules that apply
+   * (a user's, or the default user's for a request without credentials); refused tokens are
+   * audited and slowed down.
+   */
   async function authorize(
     req: FastifyRequest,
     inst: Instance,
-    token: string | null,
-  ): Promise<{ principal: Principal; access: Access }> {
-    const principal = principalOf(host, token);
-    const access = accessTo(host, inst, principal);
-    if (access !== "none") return { principal, access };
-    if (token === null) {
+  ): Promise<{ principal: Principal; access: Access; rules: CompiledUser | null }> {
+    const id = await identify(req.headers.authorization, host.auth);
+    const token = id.otherToken;
+    const users = host.auth.users;
+    let principal = id.principal;
+    let rules = id.rules;
+    if (token !== null) principal = principalOf(host, token);
+    else if (principal.kind === "anonymous" && users !== null) {
+      if (users.defaultNeedsAuth() && !id.presented) {
+        throw new HttpFailure(401, "UNAUTHORIZED", "authentication required: send a token");
+      }
+      rules = users.rulesOf(DEFAULT_USER_NAME) ?? null;
+    }
+    const access =
+      id.presented && principal.kind === "anonymous"
+        ? "none"
+        : accessTo(host, inst, principal, rules);
+    if (access !== "none") return { principal, access, rules };
+    if (!id.presented) {
       throw new HttpFailure(
         401,
         "UNAUTHORIZED",
@@ -134,10 +156,12 @@ export function registerSqlHttp(
     }
     const client = clientAddress(req);
     host.audit({
-      event: "instance_auth_failure",
+      event: token === null ? "auth_failure" : "instance_auth_failure",
       client,
       instance: inst.index,
-      keyHash: hashAccessKey(token),
+      ...(token === null ? {} : { keyHash: hashAccessKey(token) }),
+      ...(principal.kind === "user" ? { user: principal.name } : {}),
+      ...(id.failedUser !== undefined ? { user: id.failedUser } : {}),
       method: "libsql",
       outcome: "denied",
     });
@@ -170,10 +194,12 @@ export function registerSqlHttp(
     passing: boolean,
   ): Promise<HranaStream> {
     const inst = await instanceOf((req.params as { db: string }).db);
-    const token = bearerToken(req.headers.authorization);
-    const { principal, access } = await authorize(req, inst, token);
+    // The stream belongs to the credential that opened it, whatever its kind.
+    const token = req.headers.authorization ?? null;
+    const { principal, access, rules } = await authorize(req, inst);
     if (baton === null) {
       const session = new SqlSession(inst, principal, access, host.clock);
+      session.rules = rules;
       const stream = streams.open(session, token, passing);
       if (stream === null) {
         throw new HttpFailure(
@@ -205,6 +231,7 @@ export function registerSqlHttp(
     // Access is decided for every request: a key removed meanwhile stops working now.
     stream.session.principal = principal;
     stream.session.access = access;
+    stream.session.rules = rules;
     return stream;
   }
 

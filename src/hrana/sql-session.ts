@@ -29,6 +29,7 @@ import type { Reply } from "../engine/reply.ts";
 import { HeroError } from "../errors.ts";
 import type { Instance } from "../instances/instance.ts";
 import { find } from "../resp/table.ts";
+import { type CompiledUser, denialMessage } from "../security/acl/check.ts";
 import { type Access, authorizeCommand, type Principal } from "../security/authorization.ts";
 
 export interface StatementResult {
@@ -59,6 +60,8 @@ export class SqlSession {
   /** Who the stream's requests come from, and what that gives on the instance (per request). */
   principal: Principal;
   access: Access;
+  /** The ACL rules that apply to the stream's user (null: none, e.g. an access key). */
+  rules: CompiledUser | null = null;
   /** The engine's transaction while one is open (the capability's opaque value). */
   private tx: object | null = null;
   /** Opened with BEGIN … READONLY: statements that write are refused. */
@@ -164,6 +167,14 @@ export class SqlSession {
     };
   }
 
+  /** What the user's ACL rules say of a command (SQL names no keys or channels). */
+  private aclDenial(cmd: string): HeroError | null {
+    const rules = this.rules;
+    if (rules === null || rules.unrestricted) return null;
+    const d = rules.checkCommand(cmd, [], []);
+    return d === null ? null : new HeroError("NOPERM", denialMessage(rules.name, d, false));
+  }
+
   /** A command of the SQL family, checked and run as RESP would run it on this instance. */
   private async run(call: OpCall): Promise<Reply> {
     return this.checked(call, (writes) => this.dispatch(call, writes));
@@ -179,7 +190,9 @@ export class SqlSession {
     if (found === undefined) throw new HeroError("INTERNAL", `${call.cmd} is not in the table`);
     const t = found.traits;
     inst.stats.called(t.id);
-    const denied = authorizeCommand(this.principal, call.cmd, t, inst.index, this.access);
+    const denied =
+      authorizeCommand(this.principal, call.cmd, t, inst.index, this.access) ??
+      this.aclDenial(call.cmd);
     if (denied !== null) {
       inst.stats.rejected[t.id]++;
       return denied;

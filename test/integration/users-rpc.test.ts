@@ -4,6 +4,7 @@
  * user's rights deciding which methods it may call. The same users serve RESP: one created here
  * logs in with redis-cli, one changed there is seen here.
  */
+import { createClient } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisCli } from "../helpers/clients.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -174,5 +175,48 @@ describe("acting as a user over HTTP", () => {
       expect(audit).not.toContain(secret);
       expect(srv.stderr()).not.toContain(secret);
     }
+  });
+});
+
+describe("libSQL as a user", () => {
+  it("a user token or Basic opens a private SQL instance with the user's db: rights", async () => {
+    const index = await srv.call<number>("db_createInstance", {
+      name: "ledger",
+      backend_type: "Sql",
+    });
+    await srv.call("db_updateSecurity", { instance_index: index, visibility: "Private" });
+    const admin = createClient({
+      url: `http://127.0.0.1:${srv.apiPort}/sql/${index}/libsql`,
+      authToken: srv.secret,
+    });
+    await admin.execute("CREATE TABLE t (v INTEGER)");
+    await admin.execute("INSERT INTO t VALUES (1)");
+    admin.close();
+    await srv.call("user_create", {
+      name: "auditor",
+      password: "auditor-password-1",
+      rules: ["on", "+@read", "db:ledger=R"],
+    });
+    const token = (
+      await callAs(null, "user_token", { name: "auditor", password: "auditor-password-1" })
+    ).result as string;
+    const c = createClient({
+      url: `http://127.0.0.1:${srv.apiPort}/sql/ledger/libsql`,
+      authToken: token,
+    });
+    try {
+      expect((await c.execute("SELECT v FROM t")).rows.map((r) => r.v)).toEqual([1]);
+      await expect(c.execute("INSERT INTO t VALUES (2)")).rejects.toThrow(/read-only|NOPERM/);
+    } finally {
+      c.close();
+    }
+    // Without the db: rule the private instance stays closed to the user.
+    await srv.call("user_update", { name: "auditor", rules: ["resetdbs"] });
+    const r = await srv.http(
+      { requests: [{ type: "execute", stmt: { sql: "SELECT 1" } }] },
+      { authorization: basic("auditor", "auditor-password-1") },
+      "/sql/ledger/libsql/v2/pipeline",
+    );
+    expect(r.status).toBe(401);
   });
 });
