@@ -24,6 +24,12 @@ const METHOD_NAMES = [
   "cluster_transferLeader",
   "db_backup",
   "db_restore",
+  "user_create",
+  "user_update",
+  "user_delete",
+  "user_list",
+  "user_get",
+  "user_token",
   "rpc.discover",
 ];
 
@@ -162,6 +168,31 @@ describe.skipIf(skipWithout("redis-cli", "socat", "curl"))("README quick tour", 
     it("LIST shows both instances", async () => {
       const r = await redisCli(srv.port, ["LIST"]);
       expect(r.stdout).toBe("1: my-cache (INMEMORY)\n2: vault (INMEMORY)\n");
+    });
+
+    it("the access-control example: alice may SET app:1, not DEL it", async () => {
+      const setuser = await redisCli(srv.port, [
+        "-a",
+        SECRET,
+        "ACL",
+        "SETUSER",
+        "alice",
+        "on",
+        ">alice-pw",
+        "~app:*",
+        "+@read",
+        "+set",
+        "+select",
+        "db:1=RW",
+      ]);
+      expect(setuser.stdout.trim()).toBe("OK");
+      const as = ["--user", "alice", "--pass", "alice-pw", "-n", "1"];
+      const set = await redisCli(srv.port, [...as, "SET", "app:1", "hi"]);
+      expect(set.stdout.trim()).toBe("OK");
+      const del = await redisCli(srv.port, [...as, "DEL", "app:1"]);
+      expect(del.stdout.trim()).toBe(
+        "NOPERM User alice has no permissions to run the 'del' command",
+      );
     });
   });
 
