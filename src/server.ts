@@ -180,6 +180,7 @@ export class HeroServer {
     const userAdmin = new UserAdmin(catalog, knownCommand);
     const plane = new ControlPlane({
       users: { admin: userAdmin, directory: users },
+      authThrottle,
       catalog,
       host: registry,
       audit,
@@ -324,6 +325,7 @@ export class HeroServer {
                 checkAdminSecret: (s) => catalog.checkAdminSecret(s),
                 users,
                 tokenMac: (p) => catalog.tokenMac(p),
+                throttle: authThrottle,
               },
               checkAdminSecret: (s) => catalog.checkAdminSecret(s),
               checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),

@@ -18,6 +18,7 @@ import type { UserDirectory } from "../security/acl/directory.ts";
 import type { UserAdmin } from "../security/acl/user-admin.ts";
 import { issueUserToken } from "../security/acl/user-tokens.ts";
 import type { AuditEvent, AuditLog } from "../security/audit.ts";
+import { AuthThrottle } from "../security/auth-throttle.ts";
 
 /** What the composition root implements to serve instances. */
 export interface InstanceHost {
@@ -50,6 +51,8 @@ export interface ControlPlaneOptions {
   backups?: BackupService;
   /** ACL users: changing them, and reading them as sessions do (the user_* methods). */
   users?: { admin: UserAdmin; directory: UserDirectory };
+  /** Failed logins over HTTP are slowed down with the same counts as RESP's. */
+  authThrottle?: AuthThrottle;
 }
 
 export interface CreateInstanceParams {
@@ -71,9 +74,11 @@ export class ControlPlane {
   backups: BackupService | null;
   private readonly catalogBarrier: () => Promise<void> | null;
   readonly users: { admin: UserAdmin; directory: UserDirectory } | null;
+  readonly authThrottle: AuthThrottle;
 
   constructor(opts: ControlPlaneOptions) {
     this.users = opts.users ?? null;
+    this.authThrottle = opts.authThrottle ?? new AuthThrottle();
     this.cluster = opts.cluster ?? null;
     this.backups = opts.backups ?? null;
     this.catalogBarrier = opts.catalogBarrier ?? (() => null);
@@ -102,9 +107,14 @@ export class ControlPlane {
    * user_token: a bearer token for `name` if `password` logs in (null otherwise), valid for
    * `ttlSec` seconds.
    */
-  async userToken(name: string, password: string, ttlSec: number): Promise<string | null> {
+  async userToken(
+    client: string,
+    name: string,
+    password: string,
+    ttlSec: number,
+  ): Promise<string | null> {
     const users = await this.usersNow();
-    if (!(await users.authenticate(name, password))) return null;
+    if (!(await users.authenticateFrom(client, name, password, this.authThrottle))) return null;
     const user = users.user(name);
     if (user === undefined) return null;
     return issueUserToken(user, Math.floor(Date.now() / 1000), ttlSec, (p) =>

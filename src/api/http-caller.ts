@@ -8,6 +8,7 @@ import type { FastifyRequest } from "fastify";
 import type { CompiledUser } from "../security/acl/check.ts";
 import type { UserDirectory } from "../security/acl/directory.ts";
 import { isUserToken, verifyUserToken } from "../security/acl/user-tokens.ts";
+import type { AuthThrottle } from "../security/auth-throttle.ts";
 import { ADMIN, ANONYMOUS, type Principal } from "../security/authorization.ts";
 
 /** What identifying a caller needs: the admin secret's check, the users, the token MAC. */
@@ -15,6 +16,8 @@ export interface HttpAuthenticator {
   checkAdminSecret(secret: string): boolean;
   users: UserDirectory | null;
   tokenMac(payload: string): Uint8Array;
+  /** Slows down failed logins (per address and per user). */
+  throttle: AuthThrottle;
 }
 
 export interface HttpIdentity {
@@ -37,10 +40,11 @@ const NOBODY: HttpIdentity = {
   otherToken: null,
 };
 
-/** Who the Authorization header says the caller is. */
+/** Who the Authorization header says the caller (at `client`, "address:port") is. */
 export async function identify(
   header: string | undefined,
   auth: HttpAuthenticator,
+  client: string,
 ): Promise<HttpIdentity> {
   if (header === undefined) return NOBODY;
   const token = bearerToken(header);
@@ -63,7 +67,7 @@ export async function identify(
   }
   const basic = basicCredentials(header);
   if (basic === null || auth.users === null) return { ...NOBODY, presented: true };
-  if (!(await auth.users.authenticate(basic.user, basic.password))) {
+  if (!(await auth.users.authenticateFrom(client, basic.user, basic.password, auth.throttle))) {
     return { ...NOBODY, presented: true, failedUser: basic.user };
   }
   return asUser(auth.users, basic.user);

@@ -163,9 +163,10 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     checkAdminSecret: (s) => opts.plane.checkAdminSecret(s),
     users: opts.plane.users?.directory ?? null,
     tokenMac: (p) => opts.plane.catalog.tokenMac(p),
+    throttle: opts.plane.authThrottle,
   };
   app.post("/", async (req, reply) => {
-    const id = await identify(req.headers.authorization, auth);
+    const id = await identify(req.headers.authorization, auth, clientAddress(req));
     const users = auth.users;
     const call: CallContext = {
       client: clientAddress(req),

@@ -203,9 +203,9 @@ export const USER_METHODS: readonly MethodSpec[] = [
       { code: UNAUTHORIZED, message: "the name or the password is wrong, or the user is off" },
       INTERNAL,
     ],
-    handler: async (a, { plane }) => {
+    handler: async (a, { plane, call }) => {
       const ttl = (a.ttl_seconds as number | undefined) ?? DEFAULT_TOKEN_TTL_SEC;
-      const token = await plane.userToken(a.name as string, a.password as string, ttl);
+      const token = await plane.userToken(call.client, a.name as string, a.password as string, ttl);
       if (token === null) {
         throw new HeroError("UNAUTHORIZED", "invalid username-password pair or user is disabled");
       }

@@ -130,7 +130,7 @@ export function registerSqlHttp(
     req: FastifyRequest,
     inst: Instance,
   ): Promise<{ principal: Principal; access: Access; rules: CompiledUser | null }> {
-    const id = await identify(req.headers.authorization, host.auth);
+    const id = await identify(req.headers.authorization, host.auth, clientAddress(req));
     const token = id.otherToken;
     const users = host.auth.users;
     let principal = id.principal;

@@ -136,6 +136,18 @@ describe("acting as a user over HTTP", () => {
     });
   });
 
+  it("wrong passwords over HTTP are answered later and later (per user and address)", async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t0 = Date.now();
+      const r = await callAs(null, "user_token", { name: "guessme", password: `guess-${i}` });
+      expect(r.error).toMatchObject({ code: -32002 });
+      times.push(Date.now() - t0);
+    }
+    // The first three are answered at once; from the fourth on, 100 ms doubling.
+    expect(times[5]).toBeGreaterThanOrEqual(times[0] + 150);
+  });
+
   it("a token expires", async () => {
     const token = (
       await callAs(null, "user_token", {

@@ -7,6 +7,8 @@
  * rules per command: the directory keeps one compiled user per name and drops them all when the
  * catalog's users version moves, which is also the sign a session reads to re-check its own.
  */
+
+import { type AuthThrottle, failureDelayMs, hostOf } from "../auth-throttle.ts";
 import { type CategoryLookup, type CompiledUser, compileUser } from "./check.ts";
 import { checkCredentials } from "./scram.ts";
 import { type AclUser, DEFAULT_USER_NAME } from "./user.ts";
@@ -83,6 +85,28 @@ export class UserDirectory {
   async authenticate(name: string, password: string): Promise<boolean> {
     const user = this.user(name);
     return user !== undefined && (await checkCredentials(user, password));
+  }
+
+  /**
+   * `authenticate` for a caller with no connection to count failures on (an HTTP request): a
+   * failure is counted per client address and per user name and answered later and later, so
+   * guessing over HTTP is no faster than over RESP.
+   */
+  async authenticateFrom(
+    client: string,
+    name: string,
+    password: string,
+    throttle: AuthThrottle,
+  ): Promise<boolean> {
+    if (await this.authenticate(name, password)) return true;
+    const now = Date.now();
+    const failures = Math.max(
+      throttle.fail(hostOf(client), now),
+      throttle.fail(`user:${name}`, now),
+    );
+    const delay = failureDelayMs(failures);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    return false;
   }
 
   /** Whether the user logs in with a password (a nopass user proves nothing by logging in). */
