@@ -73,7 +73,8 @@ export function accessTo(
 
 /**
  * A session's access to an instance: its own (principal and rules), or what a key it presented
- * gives, whichever is greater.
+ * gives, whichever is greater. Only a real credential (the admin secret, one of the instance's
+ * keys) adds anything: a made-up key must not reopen a public instance a `db:` rule closed.
  */
 export function sessionAccess(
   creds: Credentials,
@@ -84,7 +85,11 @@ export function sessionAccess(
 ): Access {
   const own = accessTo(creds, target, principal, rules);
   if (key === null || own === "readwrite") return own;
-  return greaterAccess(own, accessTo(creds, target, principalOf(creds, key)));
+  const holder = principalOf(creds, key);
+  if (holder.kind === "admin") return greaterAccess(own, accessTo(creds, target, holder));
+  if (target.index === 0) return own;
+  const p = creds.checkAccessKey(target.index, key);
+  return greaterAccess(own, p === "ReadWrite" ? "readwrite" : p === "Read" ? "read" : "none");
 }
 
 /** The greater of two accesses (a user who also presents an access key gets the better). */
@@ -92,9 +97,14 @@ export function greaterAccess(a: Access, b: Access): Access {
   return a === "readwrite" || b === "readwrite" ? "readwrite" : a === "read" ? a : b;
 }
 
-/** Whether a principal may run admin-flagged commands (a user also needs its rules to allow it). */
+/**
+ * Whether a principal may run admin-flagged commands (a user also needs its rules to allow it).
+ * Never the `default` user, even with a password: giving it one is how an operator makes
+ * clients log in, not a grant of the admin commands its `+@all` would otherwise include.
+ */
 export function mayAdmin(principal: Principal): boolean {
-  return principal.kind === "admin" || (principal.kind === "user" && principal.passworded);
+  if (principal.kind === "admin") return true;
+  return principal.kind === "user" && principal.passworded && principal.name !== "default";
 }
 
 /** What a command needs, as the table's flags say: the admin, or write access. */

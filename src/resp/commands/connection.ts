@@ -106,6 +106,17 @@ function selectOn(
   }
   const perm = permissionFor(ctx, inst, key);
   if (perm === "none") {
+    if (
+      key === null &&
+      index !== 0 &&
+      s.rules?.instanceAccess(index, inst.record.name) === "none"
+    ) {
+      // A `db:` rule closed it: asking for an access key (below) would mislead.
+      return new HeroError(
+        "NOPERM",
+        `User ${s.rules.name} has no permissions to access instance ${index}`,
+      );
+    }
     if (key === null) {
       return new HeroError(
         "NOAUTH",
@@ -123,8 +134,13 @@ function selectOn(
   s.instance = inst;
   s.perm = perm;
   s.selectKey = key;
-  // Who the session is comes from AUTH; presenting the admin secret to SELECT proves it too.
+  // Who the session is comes from AUTH; presenting the admin secret to SELECT proves it too, and
+  // an access key makes an anonymous session that key's holder, as AUTH <key> would (ACL rules,
+  // e.g. a default user that wants a password, do not narrow a key).
   if (key !== null && ctx.server.checkAdminSecret(key)) becomeKeyHolder(s, ADMIN);
+  else if (key !== null && s.principal.kind === "anonymous") {
+    if (ctx.server.checkAccessKey(index, key) !== null) becomeKeyHolder(s, { kind: "key", key });
+  }
   s.authFailures = 0;
   return OK;
 }
