@@ -79,10 +79,15 @@ describe("user_* methods", () => {
   });
 
   it("a user created over JSON-RPC logs in over RESP, with its rules", async () => {
-    const r = await redisCli(srv.port, ["ACL", "WHOAMI"], {
+    const r = await redisCli(srv.port, [], {
       flags: ["--no-auth-warning", "--user", "ops", "--pass", "ops-password-1"],
+      input: "ACL WHOAMI\nCLIENT INFO\n",
     });
-    expect(r.stdout.trim()).toBe("ops");
+    const [who, info] = r.stdout.split("\n");
+    expect(who).toBe("ops");
+    expect(info).toMatch(/ user=ops /);
+    const anon = await redisCli(srv.port, ["ACL", "WHOAMI"]);
+    expect(anon.stdout.trim()).toBe("default");
     const denied = await redisCli(srv.port, ["ACL", "WHOAMI"], {
       flags: ["--no-auth-warning", "--user", "reader", "--pass", "reader-password-1"],
     });

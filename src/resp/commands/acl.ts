@@ -15,9 +15,9 @@ import type { ChannelRef } from "../../security/acl/check.ts";
 import { denialMessage } from "../../security/acl/check.ts";
 import { describeUser, getUserFields, type UserFieldValue } from "../../security/acl/describe.ts";
 import { DEFAULT_GENPASS_BITS, genpass } from "../../security/acl/genpass.ts";
-import { DEFAULT_USER_NAME } from "../../security/acl/user.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { allCommands, find, findSub } from "../table.ts";
+import { userLabel } from "./client-info.ts";
 
 const universal = "universal" as const;
 
@@ -64,11 +64,7 @@ function getuser(ctx: CommandContext, args: Buffer[]): Reply {
 }
 
 function whoami(ctx: CommandContext): Reply {
-  const p = ctx.session.principal;
-  if (p.kind === "user") return p.name;
-  if (p.kind === "admin") return "(admin)";
-  if (p.kind === "key") return "(access key)";
-  return DEFAULT_USER_NAME;
+  return userLabel(ctx.session);
 }
 
 function cat(_ctx: CommandContext, args: Buffer[]): Reply {

@@ -17,8 +17,22 @@ export function clientInfoLine(s: Session): string {
     `psub=${s.patterns.size}`,
     `multi=${s.multi === null ? -1 : s.multi.length}`,
     `cmd=${s.lastCommand.toLowerCase()}`,
+    `user=${userLabel(s)}`,
     `resp=${s.proto}`,
     `lib-name=${s.libName ?? ""}`,
     `lib-ver=${s.libVersion ?? ""}`,
   ].join(" ");
+}
+
+/**
+ * Who a session is, as ACL WHOAMI and CLIENT LIST say: its user's name, `default` before it
+ * logged in, `(admin)` for the admin secret and `(access key)` for a key (names no user can have:
+ * user names hold no spaces, and these are not ACL users).
+ */
+export function userLabel(s: Session): string {
+  const p = s.principal;
+  if (p.kind === "user") return p.name;
+  if (p.kind === "admin") return "(admin)";
+  if (p.kind === "key") return "(access key)";
+  return "default";
 }
