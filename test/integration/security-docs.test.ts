@@ -12,29 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTool } from "../helpers/clients.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { repoRoot, runCli, startServer, type TestServer } from "../helpers/server.ts";
-
-interface Step {
-  command: string;
-  expected: string[];
-}
+import { transcript } from "../helpers/transcript.ts";
 
 const ADMIN = "security-docs-admin-secret";
-
-/** The redis-cli and curl lines of the markdown's sh blocks, each with the output after it. */
-function transcript(markdown: string): Step[] {
-  const steps: Step[] = [];
-  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
-    let current: Step | null = null;
-    for (const line of block[1].split("\n")) {
-      if (/^(redis-cli|curl) /.test(line)) {
-        current = { command: line, expected: [] };
-        steps.push(current);
-      } else if (line.startsWith("# ") && current !== null) current.expected.push(line.slice(2));
-      else current = null;
-    }
-  }
-  return steps;
-}
 
 describe("docs/security.md", () => {
   let srv: TestServer;
@@ -70,7 +50,9 @@ describe("docs/security.md", () => {
   });
 
   it("prints what its transcripts say", () => {
-    const steps = transcript(readFileSync(join(repoRoot, "docs", "security.md"), "utf8"));
+    const steps = transcript(readFileSync(join(repoRoot, "docs", "security.md"), "utf8"), (line) =>
+      /^(redis-cli|curl) /.test(line),
+    );
     expect(steps.length).toBeGreaterThan(8);
     for (const step of steps) {
       const command = step.command

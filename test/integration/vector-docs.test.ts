@@ -9,27 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTool } from "../helpers/clients.ts";
 import { repoRoot, startServer, type TestServer } from "../helpers/server.ts";
-
-interface Step {
-  command: string;
-  expected: string[];
-}
-
-/** The redis-cli lines of the markdown's sh blocks, each with the output lines after it. */
-function transcript(markdown: string): Step[] {
-  const steps: Step[] = [];
-  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
-    let current: Step | null = null;
-    for (const line of block[1].split("\n")) {
-      if (line.startsWith("redis-cli -p 5555 -n 1 ")) {
-        current = { command: line, expected: [] };
-        steps.push(current);
-      } else if (line.startsWith("# ") && current !== null) current.expected.push(line.slice(2));
-      else current = null;
-    }
-  }
-  return steps;
-}
+import { transcript } from "../helpers/transcript.ts";
 
 describe("docs/vector.md", () => {
   let srv: TestServer;
@@ -49,7 +29,9 @@ describe("docs/vector.md", () => {
   });
 
   it("prints what its transcripts say", () => {
-    const steps = transcript(readFileSync(join(repoRoot, "docs", "vector.md"), "utf8"));
+    const steps = transcript(readFileSync(join(repoRoot, "docs", "vector.md"), "utf8"), (line) =>
+      line.startsWith("redis-cli -p 5555 -n 1 "),
+    );
     expect(steps.length).toBeGreaterThan(10);
     for (const step of steps) {
       const command = step.command.replace("-p 5555", `-p ${srv.port}`);
