@@ -13,13 +13,19 @@
  * log both keep. The file is extended with zeros ahead of the writes, so a synced write changes
  * no file size.
  *
- *   node scripts/bench/node-ceiling.ts PORT [--log FILE]   (prints "ready" once listening)
+ * With `--tls-port P --tls-cert F --tls-key F [--tls-ca F]` it also serves the same logic over
+ * TLS on port P (node:tls, client certificates required when a CA is given): the ceiling of a
+ * Node server behind TLS, the reference of `npm run bench -- tls` (./tls.ts).
+ *
+ *   node scripts/bench/node-ceiling.ts PORT [--log FILE]
+ *        [--tls-port P --tls-cert FILE --tls-key FILE [--tls-ca FILE]]   (prints "ready" once listening)
  *
  * Commands: SET k v, GET k, PING, SELECT n (OK), CONFIG … (an empty array, which is what
  * redis-benchmark asks first); anything else is an error.
  */
-import { constants, openSync, write, writeSync } from "node:fs";
+import { constants, openSync, readFileSync, write, writeSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 
 const OK = Buffer.from("+OK\r\n");
 const PONG = Buffer.from("+PONG\r\n");
@@ -239,15 +245,44 @@ function serve(socket: Socket, log: SyncedLog | null): void {
   });
 }
 
-const port = Number(process.argv[2]);
-const logAt = process.argv.indexOf("--log");
-const logPath = logAt > 0 ? process.argv[logAt + 1] : undefined;
-if (!Number.isInteger(port) || port <= 0 || (logAt > 0 && logPath === undefined)) {
-  process.stderr.write("usage: node scripts/bench/node-ceiling.ts PORT [--log FILE]\n");
+const argv = process.argv.slice(2);
+const port = Number(argv[0]);
+const flags = new Map<string, string>();
+for (let i = 1; i < argv.length; i += 2) flags.set(argv[i], argv[i + 1]);
+const known = ["--log", "--tls-port", "--tls-cert", "--tls-key", "--tls-ca"];
+const tlsPort = flags.has("--tls-port") ? Number(flags.get("--tls-port")) : undefined;
+if (
+  !Number.isInteger(port) ||
+  port <= 0 ||
+  [...flags].some(([k, v]) => !known.includes(k) || v === undefined) ||
+  (tlsPort !== undefined &&
+    (!Number.isInteger(tlsPort) || !flags.has("--tls-cert") || !flags.has("--tls-key")))
+) {
+  process.stderr.write(
+    "usage: node scripts/bench/node-ceiling.ts PORT [--log FILE] " +
+      "[--tls-port P --tls-cert FILE --tls-key FILE [--tls-ca FILE]]\n",
+  );
   process.exit(2);
 }
+const logPath = flags.get("--log");
 const log = logPath === undefined ? null : new SyncedLog(logPath);
-createServer((socket) => serve(socket, log)).listen(port, "127.0.0.1", () =>
-  process.stdout.write("ready\n"),
-);
+let listening = tlsPort === undefined ? 1 : 2;
+const ready = () => {
+  if (--listening === 0) process.stdout.write("ready\n");
+};
+createServer((socket) => serve(socket, log)).listen(port, "127.0.0.1", ready);
+if (tlsPort !== undefined) {
+  const ca = flags.get("--tls-ca");
+  const options = {
+    cert: readFileSync(flags.get("--tls-cert") as string),
+    key: readFileSync(flags.get("--tls-key") as string),
+    ...(ca === undefined
+      ? {}
+      : { ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true }),
+    noDelay: true,
+  };
+  const tlsServer = createTlsServer(options, (socket) => serve(socket, log));
+  tlsServer.on("tlsClientError", () => {});
+  tlsServer.listen(tlsPort, "127.0.0.1", ready);
+}
 process.on("SIGTERM", () => process.exit(0));

@@ -5,7 +5,8 @@
  * behind and touches nothing it did not start.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
 import { hasTool } from "../../test/helpers/clients.ts";
 import { pingOnce, waitExit } from "../../test/helpers/server.ts";
 
@@ -73,6 +74,7 @@ async function startResp(
   args: string[],
   port: number,
   timeoutMs: number,
+  ping: (port: number, ms: number) => Promise<string> = pingOnce,
 ): Promise<RedisServer> {
   const proc = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -85,7 +87,7 @@ async function startResp(
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`${what} exited during start-up: ${stderr.trim()}`);
     }
-    if ((await pingOnce(port, 500)).startsWith("+PONG")) return server;
+    if ((await ping(port, 500)).startsWith("+PONG")) return server;
     await new Promise((r) => setTimeout(r, 100));
   }
   await server.stop();
@@ -109,14 +111,122 @@ export function startRedis(
   return startResp("redis-server", "redis-server", args, port, timeoutMs);
 }
 
+/** Certificates for the TLS runs: what `herodb certs --out DIR --nodes 1` writes. */
+export interface TlsFiles {
+  ca: string;
+  /** The server's certificate and key (node1.crt/key: localhost, 127.0.0.1, ::1). */
+  cert: string;
+  key: string;
+  /** A client certificate signed by the same CA. */
+  clientCert: string;
+  clientKey: string;
+}
+
+export interface TlsReply {
+  /** What the server sent before `done` said enough or the time ran out ("" on failure). */
+  text: string;
+  /** The negotiated protocol and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+  session: string;
+}
+
+/**
+ * Sends `request` over one TLS connection to 127.0.0.1:port (verifying the server against the
+ * CA and presenting the client certificate) and reads until `done(text)` or `timeoutMs`; never
+ * rejects, like pingOnce.
+ */
+export function tlsRequest(
+  port: number,
+  files: TlsFiles,
+  request: Buffer | string,
+  done: (text: string) => boolean,
+  timeoutMs: number,
+): Promise<TlsReply> {
+  return new Promise((resolve) => {
+    let text = "";
+    let session = "";
+    const sock = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      ca: readFileSync(files.ca),
+      cert: readFileSync(files.clientCert),
+      key: readFileSync(files.clientKey),
+    });
+    const finish = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ text, session });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    sock.on("secureConnect", () => {
+      session = `${sock.getProtocol()} ${sock.getCipher().standardName}`;
+      sock.write(request);
+    });
+    sock.on("data", (d: Buffer) => {
+      text += d.toString("latin1");
+      if (done(text)) finish();
+    });
+    sock.on("error", finish);
+    sock.on("close", finish);
+  });
+}
+
+const tlsPing = (files: TlsFiles) => async (port: number, ms: number) =>
+  (await tlsRequest(port, files, "*1\r\n$4\r\nPING\r\n", (t) => t.includes("\r\n"), ms)).text;
+
+/**
+ * Starts redis-server with only a TLS port (`--port 0 --tls-port port`), without persistence,
+ * asking clients for a certificate signed by the CA when `authClients` is "yes"; waits for PONG
+ * over TLS (bounded).
+ */
+export function startRedisTls(
+  port: number,
+  files: TlsFiles,
+  authClients: "yes" | "no",
+  timeoutMs = 15_000,
+): Promise<RedisServer> {
+  const args = ["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1"];
+  args.push("--save", "", "--appendonly", "no", "--tls-cert-file", files.cert);
+  args.push("--tls-key-file", files.key, "--tls-ca-cert-file", files.ca);
+  args.push("--tls-auth-clients", authClients);
+  return startResp("redis-server (TLS)", "redis-server", args, port, timeoutMs, tlsPing(files));
+}
+
 /**
  * The bare Node RESP server (./node-ceiling.ts) on 127.0.0.1:port, run by this Node; given
- * `log`, its durable form (every SET synced to that file before the reply).
+ * `log`, its durable form (every SET synced to that file before the reply); given `tls`, also
+ * serving over TLS on `tls.port` (client certificates required when `tls.authClients` is "yes").
  */
-export function startCeiling(port: number, timeoutMs = 15_000, log?: string): Promise<RedisServer> {
+export async function startCeiling(
+  port: number,
+  timeoutMs = 15_000,
+  log?: string,
+  tls?: { port: number; files: TlsFiles; authClients: "yes" | "no" },
+): Promise<RedisServer> {
   const script = new URL("./node-ceiling.ts", import.meta.url).pathname;
   const args = [script, String(port), ...(log === undefined ? [] : ["--log", log])];
-  return startResp("the Node ceiling server", process.execPath, args, port, timeoutMs);
+  if (tls !== undefined) {
+    args.push("--tls-port", String(tls.port), "--tls-cert", tls.files.cert);
+    args.push("--tls-key", tls.files.key);
+    if (tls.authClients === "yes") args.push("--tls-ca", tls.files.ca);
+  }
+  const server = await startResp(
+    "the Node ceiling server",
+    process.execPath,
+    args,
+    port,
+    timeoutMs,
+  );
+  if (tls !== undefined) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await tlsPing(tls.files)(tls.port, 500)).startsWith("+PONG")) {
+      if (Date.now() > deadline) {
+        await server.stop();
+        throw new Error(`the Node ceiling did not answer PING over TLS on port ${tls.port}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return server;
 }
 
 let current: ChildProcess | undefined;

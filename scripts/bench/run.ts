@@ -23,6 +23,8 @@
  * `npm run bench -- fulltext [options]`: full-text instances against Sphinx's real-time indexes
  * and bare FTS5, over paragraphs of Debian's own documentation (fulltext.ts).
  * `npm run bench -- vector [options]`: Vector instances on Fashion-MNIST (vector.ts).
+ * `npm run bench -- tls [options]`: the TLS port against redis-server's, and what TLS costs
+ * (tls.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -30,6 +32,7 @@ import { join } from "node:path";
 import { rawResp, respCommand } from "../../test/helpers/clients.ts";
 import { freePort } from "../../test/helpers/ports.ts";
 import { startServer } from "../../test/helpers/server.ts";
+import { requestsAt } from "./options.ts";
 import {
   abortBenchmark,
   ensureRedisTools,
@@ -63,7 +66,8 @@ const USAGE =
   "[--clients N] [--size BYTES] [--pipelines 1,16]\n" +
   "       node scripts/bench/run.ts cluster --help\n" +
   "       node scripts/bench/run.ts sql --help\n" +
-  "       node scripts/bench/run.ts fulltext --help";
+  "       node scripts/bench/run.ts fulltext --help\n" +
+  "       node scripts/bench/run.ts tls --help";
 
 function parseOptions(argv: string[]): Options {
   const o: Options = {
@@ -102,15 +106,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-/**
- * Requests per run at a pipeline depth: `--requests` at -P 1, more with deeper pipelines (x4 at
- * -P 16), so a deep-pipeline run lasts about a second rather than a fraction of one, long enough
- * that one scheduling hiccup of this shared machine does not decide its figure.
- */
-export function requestsAt(requests: number, pipeline: number): number {
-  return requests * Math.max(1, Math.min(4, Math.floor(pipeline / 4)));
-}
 
 /** Checks that SELECT and SET/GET work on the instance before handing it to redis-benchmark. */
 async function probe(port: number, index: number): Promise<void> {
@@ -284,7 +279,9 @@ const job =
           ? import("./fulltext.ts").then((fulltext) => fulltext.main(argv.slice(1)))
           : argv[0] === "vector"
             ? import("./vector.ts").then((vector) => vector.main(argv.slice(1)))
-            : main(argv);
+            : argv[0] === "tls"
+              ? import("./tls.ts").then((tls) => tls.main(argv.slice(1)))
+              : main(argv);
 job.catch((e: unknown) => {
   log(`bench: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
