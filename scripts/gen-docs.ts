@@ -22,6 +22,8 @@ const GROUP_TITLES: Record<string, string> = {
   list: "Lists",
   set: "Sets",
   "sorted-set": "Sorted sets",
+  geo: "Geospatial",
+  hyperloglog: "HyperLogLog",
   transactions: "Transactions",
   pubsub: "Pub/Sub",
   crypto: "Encryption",

@@ -28,6 +28,7 @@ export type ErrorCode =
   | "CLUSTERDOWN" // no leader reachable for the instance's group: retry later
   | "TIMEOUT" // a write was not confirmed in time: it may or may not have applied
   | "SERIALIZATION" // a transaction conflicted with a concurrent commit: run it again
+  | "INVALIDOBJ" // a stored value is damaged (a corrupt HyperLogLog)
   | "INTERNAL";
 
 export class HeroError extends Error {
@@ -64,6 +65,7 @@ export function respPrefix(code: ErrorCode): string {
     case "CLUSTERDOWN":
     case "TIMEOUT":
     case "SERIALIZATION":
+    case "INVALIDOBJ":
       return code;
     default:
       return "ERR";

@@ -6,8 +6,9 @@
  *
  * Keys are found the way Redis counts positions (the command name is 0): first the legacy range
  * first..last by step (a negative last counts from the end), then, for a spec with `numkeys`,
- * the n arguments after the count at that position. Access comes from the spec's `access` (one
- * value, or one per key with the last repeating), else from the command's `write` flag.
+ * the n arguments after the count at that position, then any argument after one of the spec's
+ * `writesAfter` words (GEORADIUS … STORE dest), written. Access comes from the spec's `access`
+ * (one value, or one per key with the last repeating), else from the command's `write` flag.
  *
  * It never throws and never reads past the arguments: arity and syntax are the command's own
  * to report when it runs, so a short list or a count that is not a count yields the keys there
@@ -57,11 +58,18 @@ export function commandKeys(
   const fallback: KeyAccess = spec.flags.includes("write") ? "write" : "read";
   const access = ks.access ?? fallback;
   const reads = ks.readsWith !== undefined && hasWord(args, ks.readsWith);
-  return positions.map((p, i) => {
+  const keys: CommandKey[] = positions.map((p, i) => {
     const a =
       typeof access === "string" ? access : (access[Math.min(i, access.length - 1)] ?? fallback);
     return { key: args[p - 1], access: reads && a === "write" ? "both" : a };
   });
+  if (ks.writesAfter !== undefined) {
+    for (let i = 0; i + 1 < args.length; i++) {
+      const word = args[i].length <= 16 ? args[i].toString("latin1").toUpperCase() : "";
+      if (ks.writesAfter.includes(word)) keys.push({ key: args[++i], access: "write" });
+    }
+  }
+  return keys;
 }
 
 /** Whether `word` (upper case) is one of the arguments, in any letter case. */

@@ -57,12 +57,14 @@ export type Group =
   | "list"
   | "set"
   | "sorted-set"
+  | "geo"
   | "transactions"
   | "pubsub"
   | "crypto"
   | "sql"
   | "vector"
-  | "fulltext";
+  | "fulltext"
+  | "hyperloglog";
 
 /**
  * An engine's implementation of a command over its state `S`: args exclude the command name.
@@ -126,6 +128,11 @@ export interface KeySpec {
    * when it is among the arguments, each "write" access counts as "both".
    */
   readsWith?: string;
+  /**
+   * Option words (upper case) whose next argument is a key the command writes, wherever they
+   * stand (GEORADIUS … STORE dest): the legacy range cannot say where that is.
+   */
+  writesAfter?: readonly string[];
 }
 
 export interface CommandSpec<S = never, C = unknown> {

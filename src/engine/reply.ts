@@ -19,8 +19,11 @@ export class Simple {
 }
 export class Double {
   readonly value: number;
-  constructor(value: number) {
+  /** Redis's own text for the value when it is not the shortest form (GEOPOS's %.17Lf). */
+  readonly text: string | undefined;
+  constructor(value: number, text?: string) {
     this.value = value;
+    this.text = text;
   }
 }
 /** RESP3 map; RESP2 flat array. Entries are [key, value, key, value, …]. */

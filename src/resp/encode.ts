@@ -148,7 +148,7 @@ export function encode(r: Reply, proto: 2 | 3, out: OutBuf): void {
   } else if (typeof r === "bigint") {
     out.ascii(`:${r}\r\n`);
   } else if (r instanceof Double) {
-    const s = formatDouble(r.value);
+    const s = r.text ?? formatDouble(r.value);
     if (proto === 3) out.ascii(`,${s}\r\n`);
     else out.ascii(`$${s.length}\r\n${s}\r\n`);
   } else if (r instanceof MapReply) {

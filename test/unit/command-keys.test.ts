@@ -59,6 +59,20 @@ describe("commandKeys", () => {
     expect(keysOf("GETSET", "k", "v")).toEqual([["k", "both"]]);
   });
 
+  it("finds GEORADIUS's STORE / STOREDIST destination after its option word, written", () => {
+    expect(keysOf("GEORADIUS", "src", "15", "37", "200", "km")).toEqual([["src", "read"]]);
+    expect(keysOf("GEORADIUS", "src", "15", "37", "200", "km", "store", "dst")).toEqual([
+      ["src", "read"],
+      ["dst", "write"],
+    ]);
+    expect(keysOf("GEORADIUSBYMEMBER", "src", "m", "5", "km", "STOREDIST", "d2")).toEqual([
+      ["src", "read"],
+      ["d2", "write"],
+    ]);
+    // A trailing STORE with no key names none (the command reports the syntax error).
+    expect(keysOf("GEORADIUS", "src", "15", "37", "200", "km", "STORE")).toEqual([["src", "read"]]);
+  });
+
   it("counts SET … GET as reading the key too (it answers the old value)", () => {
     expect(keysOf("SET", "k", "v")).toEqual([["k", "write"]]);
     expect(keysOf("SET", "k", "v", "get")).toEqual([["k", "both"]]);
@@ -247,8 +261,9 @@ describe("every command table entry", () => {
   });
 
   it("finds a key in every entry that has a key spec, and a write writes its first key", () => {
-    // Commands whose first key is a source the command only reads.
-    const SOURCE_FIRST = new Set(["COPY"]);
+    // Commands whose first key is a source the command only reads (GEORADIUS* name their
+    // destination after a STORE word, which a key spec cannot point at).
+    const SOURCE_FIRST = new Set(["COPY", "GEORADIUS", "GEORADIUSBYMEMBER"]);
     let writes = 0;
     for (const [name, s] of entries) {
       if (s.keys === undefined) continue;

@@ -60,12 +60,14 @@ const GROUP_CATEGORY: Readonly<Record<Group, string | null>> = {
   list: "list",
   set: "set",
   "sorted-set": "sortedset",
+  geo: "geo",
   transactions: "transaction",
   pubsub: "pubsub",
   crypto: "crypto",
   sql: "sql",
   vector: "vector",
   fulltext: "fulltext",
+  hyperloglog: "hyperloglog",
 };
 
 /** The parts of a table entry categories are read from (any CommandSpec fits). */

@@ -5,7 +5,9 @@
 import type { Reply } from "../../../engine/reply.ts";
 import { NULL_ARRAY } from "../../../engine/reply.ts";
 import { bitmapCommands } from "./bitmaps.ts";
+import { geoCommands } from "./geo.ts";
 import { hashCommands } from "./hashes.ts";
+import { hyperloglogCommands } from "./hyperloglog.ts";
 import { keyCommands } from "./keys.ts";
 import { listCommands } from "./lists.ts";
 import { listBlockingCommands } from "./lists-blocking.ts";
@@ -23,6 +25,8 @@ export const kvCommands: readonly KvCommand[] = [
   ...listBlockingCommands,
   ...setCommands,
   ...zsetCommands,
+  ...geoCommands,
+  ...hyperloglogCommands,
 ];
 
 /** How an engine runs a command: its implementation and what it answers for a blocked pop in EXEC. */
