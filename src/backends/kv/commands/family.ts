@@ -4,6 +4,7 @@
  */
 import type { Reply } from "../../../engine/reply.ts";
 import { NULL_ARRAY } from "../../../engine/reply.ts";
+import { bitfieldCommands } from "./bitfield.ts";
 import { bitmapCommands } from "./bitmaps.ts";
 import { geoCommands } from "./geo.ts";
 import { hashCommands } from "./hashes.ts";
@@ -19,6 +20,7 @@ import { zsetCommands } from "./zsets.ts";
 export const kvCommands: readonly KvCommand[] = [
   ...stringCommands,
   ...bitmapCommands,
+  ...bitfieldCommands,
   ...keyCommands,
   ...hashCommands,
   ...listCommands,

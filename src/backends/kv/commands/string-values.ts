@@ -51,7 +51,7 @@ export function editable(b: Buffer | undefined, len: number): Buffer {
     if (len > cur) out.fill(0, cur);
     owned.delete(b);
   } else {
-    const room = len > cur && cur > 0 ? Math.min(MAX_STRING, len + (len >> 1)) : len;
+    const room = len > cur && cur > 0 ? Math.max(len, Math.min(MAX_STRING, len + (len >> 1))) : len;
     out = Buffer.alloc(room).subarray(0, len);
     b?.copy(out, 0, 0, Math.min(cur, len));
   }
