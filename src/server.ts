@@ -26,6 +26,7 @@ import { log } from "./log.ts";
 import { CommandStats } from "./metrics/command-stats.ts";
 import { PrometheusMetrics } from "./metrics/prometheus.ts";
 import { nodeFigures, notReady } from "./node-figures.ts";
+import { sweepSessions } from "./resp/acl-gate.ts";
 import { AclLog } from "./resp/acl-log.ts";
 import type { ServerApi, ServerStats } from "./resp/context.ts";
 import { Dispatcher } from "./resp/dispatch.ts";
@@ -240,6 +241,13 @@ export class HeroServer {
       execute: (session, r) => dispatcher.execute(session, r),
     };
     const dispatcher = new Dispatcher(api);
+    // A user removed, switched off or stripped of a channel loses its connections now, as in
+    // Redis, even those waiting in SUBSCRIBE or a blocking pop.
+    catalog.onChange((change) => {
+      if (change === null || change.kind === "setUser" || change.kind === "deleteUsers") {
+        sweepSessions(api);
+      }
+    });
     const prometheus = new PrometheusMetrics();
     const probes: Probes = {
       notReady: () => notReady(registry),

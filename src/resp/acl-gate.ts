@@ -17,7 +17,7 @@
  */
 import { type CommandKey, commandKeys } from "../engine/command-keys.ts";
 import { HeroError } from "../errors.ts";
-import { type ChannelRef, type Denial, denialMessage } from "../security/acl/check.ts";
+import { type ChannelRef, type Denial, denialMessage, type KeyRef } from "../security/acl/check.ts";
 import { DEFAULT_USER_NAME } from "../security/acl/user.ts";
 import { sessionAccess } from "../security/authorization.ts";
 import { clientInfoLine } from "./commands/client-info.ts";
@@ -26,6 +26,11 @@ import type { QueuedCommand, Session } from "./session.ts";
 
 const NO_KEYS: readonly CommandKey[] = [];
 const NO_CHANNELS: readonly ChannelRef[] = [];
+/**
+ * What full-text commands touch: an index reaches every hash its prefixes match, which no key
+ * pattern bounds, so a user needs every key (`allkeys`) to use them.
+ */
+const ANY_KEY: readonly KeyRef[] = [{ key: Buffer.from("*"), access: "both", all: true }];
 
 /** Null when the session may run `r`; otherwise the error to answer. */
 export function aclDenial(server: ServerApi, session: Session, r: QueuedCommand): HeroError | null {
@@ -42,12 +47,25 @@ export function aclDenial(server: ServerApi, session: Session, r: QueuedCommand)
     if (r.name === "SELECT" && r.args.length === 3) return null; // SELECT n KEY <access key>
     return new HeroError("NOAUTH", "Authentication required.");
   }
-  const keys = r.spec.keys === undefined ? NO_KEYS : commandKeys(r.spec, r.args);
+  const keys =
+    r.spec.group === "fulltext"
+      ? ANY_KEY
+      : r.spec.keys === undefined
+        ? NO_KEYS
+        : commandKeys(r.spec, keyArgs(r));
   const channels = r.spec.channels === undefined ? NO_CHANNELS : channelsOf(r);
   const denial = rules.checkCommand(r.name, keys, channels);
   if (denial === null) return null;
   recordDenial(server, session, r, rules.name, denial);
   return new HeroError("NOPERM", denialMessage(rules.name, denial, false));
+}
+
+/**
+ * The arguments key positions count from: a subcommand's entry counts its own name as position 1
+ * (OBJECT ENCODING key: the key is at 2), which resolving took off.
+ */
+export function keyArgs(r: QueuedCommand): Buffer[] {
+  return r.name.includes("|") ? [Buffer.from(r.spec.name), ...r.args] : r.args;
 }
 
 /** The channels a pub/sub command names (its table entry says where). */
@@ -117,4 +135,38 @@ function recordDenial(
     // The reason and the command only: key and channel names stay out of the audit trail.
     message: `acl_denied ${r.name} ${d.reason}`,
   });
+}
+
+/**
+ * After the users changed (on this node, in log order): ends the connections Redis would end
+ * now rather than at their next command, because a subscribed or blocked client may send none:
+ * a user's connections when the user is gone or off, and a connection subscribed to a channel
+ * or pattern its rules no longer allow.
+ */
+export function sweepSessions(server: ServerApi): void {
+  const users = server.users;
+  for (const s of server.sessions()) {
+    const p = s.principal;
+    if (p.kind === "admin" || p.kind === "key" || s.closed) continue;
+    const rules =
+      p.kind === "user"
+        ? users.rulesOf(p.name)
+        : users.defaultNeedsAuth()
+          ? undefined
+          : users.rulesOf(DEFAULT_USER_NAME);
+    let end = rules === undefined && (p.kind === "user" || s.subscriptionCount > 0);
+    if (!end && rules !== undefined && !rules.unrestricted && s.subscriptionCount > 0) {
+      const subscribed: ChannelRef[] = [
+        ...[...s.channels].map((c) => ({ channel: Buffer.from(c, "latin1"), pattern: false })),
+        ...[...s.patterns].map((c) => ({ channel: Buffer.from(c, "latin1"), pattern: true })),
+      ];
+      end = subscribed.some(
+        (c) => rules.checkCommand(c.pattern ? "PSUBSCRIBE" : "SUBSCRIBE", NO_KEYS, [c]) !== null,
+      );
+    }
+    if (end) {
+      s.cancelBlock?.();
+      s.close();
+    }
+  }
 }

@@ -81,6 +81,16 @@ function readOptions(f: ClientTlsFiles): TlsOptions {
   if (!matches) {
     throw new HeroError("ERR", `--tls-key-file ${f.keyFile} is not the key of ${f.certFile}`);
   }
+  if (ca !== undefined) {
+    try {
+      new X509Certificate(ca);
+    } catch (e) {
+      throw new HeroError(
+        "ERR",
+        `--tls-ca-cert-file ${f.caFile} is not a PEM certificate: ${firstLine(e)}`,
+      );
+    }
+  }
   return clientFacingTlsOptions({ cert, key, ...(ca === undefined ? {} : { ca }) }, f.authClients);
 }
 

@@ -173,7 +173,7 @@ describe.skipIf(skipWithout("redis-cli"))("ACL users on one server", () => {
   });
 
   for (const how of ["ACL DELUSER", "ACL SETUSER off"] as const) {
-    it(`${how} while the user is connected: its next command fails and the connection closes`, async () => {
+    it(`${how} while the user is connected: the connection closes at once`, async () => {
       const user = `gone-${how.endsWith("off") ? "off" : "del"}`;
       const pw = password();
       expect(await admin.call("ACL", "SETUSER", user, "on", `>${pw}`, "~*", "+@all")).toBe("OK");
@@ -183,8 +183,8 @@ describe.skipIf(skipWithout("redis-cli"))("ACL users on one server", () => {
         expect(await c.call("SET", "live", "1")).toBe("OK");
         if (how === "ACL DELUSER") expect(await admin.call("ACL", "DELUSER", user)).toBe(1);
         else expect(await admin.call("ACL", "SETUSER", user, "off")).toBe("OK");
-        await expect(c.call("GET", "live")).rejects.toThrow(/^NOAUTH /);
         await ended(c);
+        await expect(c.call("GET", "live")).rejects.toThrow(/closed|NOAUTH/i);
       } finally {
         c.disconnect();
       }

@@ -5,7 +5,7 @@
  * curl, refusals logged (plain text, a foreign CA, no certificate), and SIGHUP rereading the
  * files without dropping open connections.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -194,6 +194,23 @@ describe("RESP over TLS with client certificates required (a CA given)", () => {
     await logged(srv, /client TLS reload failed, keeping the old certificates.*is not the key of/);
     const still = await tlsCli(tlsPort, ["PING"], { ca: join(root, "renewed") });
     expect(still.stdout.trim(), still.stderr).toBe("PONG");
+  });
+  it("a reload that finds a CA file that is not a certificate keeps the old files", async () => {
+    // The key mismatch of the test above is repaired first, so only the CA is wrong now.
+    copyFileSync(f(join(root, "renewed"), "node1.key"), f(live, "node1.key"));
+    const ca = readFileSync(f(good, "ca.crt"));
+    writeFileSync(f(good, "ca.crt"), "");
+    try {
+      srv.proc.kill("SIGHUP");
+      await logged(
+        srv,
+        /client TLS reload failed, keeping the old certificates.*is not a PEM certificate/,
+      );
+      const still = await tlsCli(tlsPort, ["PING"], { ca: join(root, "renewed") });
+      expect(still.stdout.trim(), still.stderr).toBe("PONG");
+    } finally {
+      writeFileSync(f(good, "ca.crt"), ca);
+    }
   });
 });
 

@@ -129,7 +129,9 @@ function dryrun(ctx: CommandContext, args: Buffer[]): Reply {
           channel,
           pattern: spec.channels?.patterns === true,
         }));
-  const denial = rules.checkCommand(entry.traits.name, commandKeys(spec, rest), channels);
+  // A subcommand's key positions count its own name (OBJECT ENCODING key: the key is at 2).
+  const keyed = entry === top ? rest : [Buffer.from(spec.name), ...rest];
+  const denial = rules.checkCommand(entry.traits.name, commandKeys(spec, keyed), channels);
   return denial === null ? OK : denialMessage(name, denial, true);
 }
 

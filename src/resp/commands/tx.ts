@@ -1,8 +1,10 @@
 /**
  * Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
  *
- * Commands queued after MULTI were already checked (arity, type, permission) when queued; a
- * failure there aborts EXEC with EXECABORT, as in Redis. EXEC of engine commands on the selected
+ * Commands queued after MULTI were already checked (arity, type, permission, ACL rules) when
+ * queued; a failure there aborts EXEC with EXECABORT, as in Redis. Permission and ACL rules are
+ * checked again when EXEC runs them (a rule or key changed meanwhile holds): a command refused
+ * then answers its error in EXEC's reply, and the others run. EXEC of engine commands on the selected
  * instance becomes one Op whose batch is applied atomically, in order, by the engine, so the
  * transaction is one entry in the log and replicas see all of it or none. WATCH is optimistic:
  * any write to a watched key (or FLUSHDB) marks the session dirty and EXEC answers a null array.
@@ -12,8 +14,9 @@ import type { OpCall } from "../../engine/contract.ts";
 import { NULL_ARRAY, OK, type Reply } from "../../engine/reply.ts";
 import { err, HeroError } from "../../errors.ts";
 import { openReply, sealArgs } from "../../security/sealing.ts";
+import { aclDenial } from "../acl-gate.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
-import { andThen, noInstance } from "../dispatch.ts";
+import { admit, andThen, noInstance } from "../dispatch.ts";
 import type { QueuedCommand } from "../session.ts";
 
 function exec(ctx: CommandContext): Reply | Promise<Reply> {
@@ -37,6 +40,12 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
   return execEach(ctx, queued);
 }
 
+/** The permission check of a queued command, as it stands now (null: allowed). */
+function admitted(s: CommandContext["session"], q: QueuedCommand): HeroError | null {
+  const r = admit(s, q);
+  return r instanceof HeroError ? r : null;
+}
+
 /** All-engine transaction: one Op with a batch, sealed per command on encrypted instances. */
 function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promise<Reply> {
   const s = ctx.session;
@@ -46,6 +55,12 @@ function execBatch(ctx: CommandContext, queued: QueuedCommand[]): Reply | Promis
   const batch: OpCall[] = [];
   const sealed: Buffer[][] = [];
   for (const q of queued) {
+    const refused = aclDenial(ctx.server, s, q) ?? admitted(s, q);
+    if (refused !== null) {
+      early.push(refused);
+      sealed.push(q.args);
+      continue;
+    }
     try {
       let args = inst.record.encrypted ? sealArgs(q.spec, q.name, q.args, s.encKey) : q.args;
       if (q.spec.prepare !== undefined) args = q.spec.prepare(args, now);

@@ -23,6 +23,11 @@ import type { AclSelector, AclUser, InstanceAccess } from "./user.ts";
 export interface KeyRef {
   readonly key: Buffer;
   readonly access: "read" | "write" | "both";
+  /**
+   * The command may reach any key (a full-text index over the instance's hashes): only a
+   * selector with every key (`allkeys`, `~*`) allows it.
+   */
+  readonly all?: boolean;
 }
 
 export interface ChannelRef {
@@ -121,7 +126,8 @@ class CompiledSelector {
   refusedKey(keys: readonly KeyRef[]): number {
     if (this.allKeys) return -1;
     for (let i = 0; i < keys.length; i++) {
-      const { key, access } = keys[i];
+      const { key, access, all } = keys[i];
+      if (all === true) return i;
       const needRead = access !== "write";
       const needWrite = access !== "read";
       const s = key.toString("latin1");
