@@ -329,12 +329,7 @@ export class HeroServer {
             app,
             {
               instance: (ref) => instanceByRef(ref),
-              auth: {
-                checkAdminSecret: (s) => catalog.checkAdminSecret(s),
-                users,
-                tokenMac: (p) => catalog.tokenMac(p),
-                throttle: authThrottle,
-              },
+              auth: plane.authenticator,
               checkAdminSecret: (s) => catalog.checkAdminSecret(s),
               checkAccessKey: (i, k) => catalog.checkAccessKey(i, k),
               clock,

@@ -19,6 +19,7 @@ import type { UserAdmin } from "../security/acl/user-admin.ts";
 import { issueUserToken } from "../security/acl/user-tokens.ts";
 import type { AuditEvent, AuditLog } from "../security/audit.ts";
 import { AuthThrottle } from "../security/auth-throttle.ts";
+import type { HttpAuthenticator } from "./http-caller.ts";
 
 /** What the composition root implements to serve instances. */
 export interface InstanceHost {
@@ -75,10 +76,18 @@ export class ControlPlane {
   private readonly catalogBarrier: () => Promise<void> | null;
   readonly users: { admin: UserAdmin; directory: UserDirectory } | null;
   readonly authThrottle: AuthThrottle;
+  /** Who an HTTP request is, for every route of the HTTP port (JSON-RPC, libSQL). */
+  readonly authenticator: HttpAuthenticator;
 
   constructor(opts: ControlPlaneOptions) {
     this.users = opts.users ?? null;
     this.authThrottle = opts.authThrottle ?? new AuthThrottle();
+    this.authenticator = {
+      checkAdminSecret: (s) => opts.catalog.checkAdminSecret(s),
+      users: this.users?.directory ?? null,
+      tokenMac: (p) => opts.catalog.tokenMac(p),
+      throttle: this.authThrottle,
+    };
     this.cluster = opts.cluster ?? null;
     this.backups = opts.backups ?? null;
     this.catalogBarrier = opts.catalogBarrier ?? (() => null);

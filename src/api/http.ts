@@ -20,7 +20,7 @@ import {
 import { registerBackupRoutes } from "./backup-routes.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED } from "./errors.ts";
-import { clientAddress, type HttpAuthenticator, identify } from "./http-caller.ts";
+import { clientAddress, identify } from "./http-caller.ts";
 import type { CallContext } from "./methods.ts";
 import { type Probes, registerProbes } from "./probes.ts";
 import { logInternalError, RpcDispatcher, type RpcReply } from "./rpc.ts";
@@ -159,12 +159,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     ),
   );
 
-  const auth: HttpAuthenticator = {
-    checkAdminSecret: (s) => opts.plane.checkAdminSecret(s),
-    users: opts.plane.users?.directory ?? null,
-    tokenMac: (p) => opts.plane.catalog.tokenMac(p),
-    throttle: opts.plane.authThrottle,
-  };
+  const auth = opts.plane.authenticator;
   app.post("/", async (req, reply) => {
     const id = await identify(req.headers.authorization, auth, clientAddress(req));
     const users = auth.users;

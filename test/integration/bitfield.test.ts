@@ -14,6 +14,7 @@ import { type BackendCase, createInstance, IN_MEMORY, REDB } from "../helpers/ba
 import { hasTool } from "../helpers/clients.ts";
 import { RawConn } from "../helpers/raw-resp.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { seeded } from "../helpers/seeded.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const skip = !hasTool("redis-server") && process.env.CI !== "true";
@@ -34,18 +35,6 @@ afterAll(async () => {
   await redis?.stop();
   await server?.cleanup();
 });
-
-/** A small seeded PRNG (mulberry32): the same ops on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const show = (b: Buffer) => JSON.stringify(b.toString("latin1"));
 
@@ -104,7 +93,7 @@ describe.skipIf(skip).each([
   });
 
   it("every encoding width at aligned and unaligned offsets, SET answering old values", async () => {
-    const rnd = prng(7);
+    const rnd = seeded(7);
     for (const signed of [true, false]) {
       for (let bits = 1; bits <= (signed ? 64 : 63); bits++) {
         const type = `${signed ? "i" : "u"}${bits}`;
@@ -446,7 +435,7 @@ describe.skipIf(skip).each([
   });
 
   it("~300 ops from a seeded PRNG", async () => {
-    const rnd = prng(proto * 1000 + (backend.persistent ? 1 : 0));
+    const rnd = seeded(proto * 1000 + (backend.persistent ? 1 : 0));
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
     const int = (n: number) => Math.floor(rnd() * n);
     const keys = [`${p}rnd:a`, `${p}rnd:b`, `${p}rnd:c`];

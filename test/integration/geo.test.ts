@@ -14,6 +14,7 @@ import { type BackendCase, createInstance, IN_MEMORY, REDB } from "../helpers/ba
 import { hasTool } from "../helpers/clients.ts";
 import { RawConn } from "../helpers/raw-resp.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { seeded } from "../helpers/seeded.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const skip = !hasTool("redis-server") && process.env.CI !== "true";
@@ -35,18 +36,6 @@ afterAll(async () => {
   await redis?.stop();
   await server?.cleanup();
 });
-
-/** A small seeded PRNG (mulberry32): the same points on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const show = (b: Buffer) => JSON.stringify(b.toString("latin1"));
 
@@ -162,7 +151,7 @@ describe.skipIf(skip).each([
   });
 
   it("searches over a few hundred random points, with every option", async () => {
-    const rnd = prng(20261208);
+    const rnd = seeded(20261208);
     const k = `${p}random`;
     const args: (string | number)[] = ["GEOADD", k];
     for (let i = 0; i < 300; i++) {
@@ -256,7 +245,7 @@ describe.skipIf(skip).each([
 
   it("members at equal distances, sorted and cut by COUNT as Redis's partial quicksort does", async () => {
     const k = `${p}ties`;
-    const rnd = prng(99);
+    const rnd = seeded(99);
     const args: (string | number)[] = ["GEOADD", k];
     // 120 members on 4 spots: ties everywhere, and more than 40 to sort (ninther pivots).
     const spots = [
@@ -284,7 +273,7 @@ describe.skipIf(skip).each([
   it("GEOSEARCHSTORE and GEORADIUS STORE", async () => {
     const k = `${p}store-src`;
     const d = `${p}store-dst`;
-    const rnd = prng(7);
+    const rnd = seeded(7);
     const args: (string | number)[] = ["GEOADD", k];
     for (let i = 0; i < 100; i++) {
       args.push((2 + rnd() * 6).toFixed(6), (44 + rnd() * 6).toFixed(6), `m${i}`);

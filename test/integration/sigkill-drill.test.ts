@@ -14,25 +14,14 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawResp, respCommand } from "../helpers/clients.ts";
+import { seeded } from "../helpers/seeded.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const SEED = Number(process.env.DRILL_SEED ?? 0x5eed2024);
 const KILLS = Math.max(20, Number(process.env.DRILL_KILLS ?? 24));
 const BASE_DELAYS = [0, 1, 5, 20, 100, 500, 1500];
 
-/** mulberry32: a tiny seeded PRNG, so the schedule and values replay from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-const rand = prng(SEED);
+const rand = seeded(SEED);
 
 /** The base delays in order, then again with ±50% jitter, then random ones up to 800 ms. */
 function schedule(): number[] {

@@ -18,6 +18,7 @@ import { DEFAULT_GENPASS_BITS, genpass } from "../../security/acl/genpass.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { allCommands, find, findSub } from "../table.ts";
 import { userLabel } from "./client-info.ts";
+import { subcommandsOf } from "./subcommand.ts";
 
 const universal = "universal" as const;
 
@@ -163,16 +164,7 @@ const HELP_LINES = [
   "    Print this help.",
 ];
 
-function sub(
-  name: string,
-  arity: number,
-  summary: string,
-  syntax: string,
-  run: (ctx: CommandContext, args: Buffer[]) => Reply | Promise<Reply>,
-  flags: TableEntry["flags"] = [],
-): TableEntry {
-  return { name, group: "server", summary, syntax, arity, flags, scope: universal, run };
-}
+const sub = subcommandsOf("server");
 
 export const aclCommands: TableEntry[] = [
   {

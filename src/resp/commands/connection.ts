@@ -9,8 +9,10 @@ import { ANONYMOUS } from "../../security/authorization.ts";
 import type { CommandContext, TableEntry } from "../context.ts";
 import { auth, authCommands } from "./auth.ts";
 import { clientInfoLine } from "./client-info.ts";
+import { subcommandsOf } from "./subcommand.ts";
 
 const universal = "universal" as const;
+const sub = subcommandsOf("connection");
 
 function hello(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
   const s = ctx.session;
@@ -203,17 +205,6 @@ const clientSubcommands: TableEntry[] = [
     "KILL ID <id> | KILL <ip:port>, NO-EVICT, NO-TOUCH, HELP",
   ]),
 ];
-
-function sub(
-  name: string,
-  arity: number,
-  summary: string,
-  syntax: string,
-  run: (ctx: CommandContext, args: Buffer[]) => Reply | Promise<Reply>,
-  flags: TableEntry["flags"] = [],
-): TableEntry {
-  return { name, group: "connection", summary, syntax, arity, flags, scope: universal, run };
-}
 
 export const connectionCommands: TableEntry[] = [
   {

@@ -8,8 +8,9 @@ import { commandKeys } from "../../engine/command-keys.ts";
 import type { KeyAccess } from "../../engine/command-spec.ts";
 import { MapReply, type Reply, Simple } from "../../engine/reply.ts";
 import { err } from "../../errors.ts";
-import type { CommandContext, TableEntry } from "../context.ts";
+import type { TableEntry } from "../context.ts";
 import { allCommands, lookup, servesFamily } from "../table.ts";
+import { subcommandsOf } from "./subcommand.ts";
 
 function info(spec: TableEntry, prefix = ""): Reply {
   const name = `${prefix}${spec.name}`.toLowerCase();
@@ -95,22 +96,7 @@ function getKeys(a: Buffer[], withFlags: boolean): Reply {
   return keys.map((k) => [k.key, KEY_FLAGS[k.access].map((f) => new Simple(f))]);
 }
 
-const sub = (
-  name: string,
-  arity: number,
-  summary: string,
-  syntax: string,
-  run: (ctx: CommandContext, args: Buffer[]) => Reply,
-): TableEntry => ({
-  name,
-  group: "server",
-  summary,
-  syntax,
-  arity,
-  flags: [],
-  scope: "universal",
-  run,
-});
+const sub = subcommandsOf("server");
 
 export const introspectionCommands: TableEntry[] = [
   {
